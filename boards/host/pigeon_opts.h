@@ -1,0 +1,12 @@
+/* pigeon's compile-time limits for the host build (DESIGN.md §4). Same pattern as
+ * lwipopts.h: a board defines what differs, firmware/pigeon_limits.hpp supplies
+ * the defaults and checks the relationships. */
+#ifndef PIGEON_OPTS_H
+#define PIGEON_OPTS_H
+
+#define PIGEON_SMTP_SESSIONS 16
+#define PIGEON_POP3_SESSIONS 8
+#define PIGEON_TLS_SESSIONS 16
+#define PIGEON_MAX_MESSAGE_BYTES (32u * 1024u * 1024u)
+
+#endif

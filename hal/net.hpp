@@ -1,0 +1,67 @@
+// Network HAL: non-blocking TCP streams. Backends: hal/posix (sockets + poll(2))
+// and hal/lwip (raw TCP API, NO_SYS=1). All calls return at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace pigeon::hal {
+
+struct IpAddress {
+  bool is_v6 = false;
+  std::uint8_t bytes[16] = {};  // v4 uses the first 4 bytes, network order
+};
+
+struct Endpoint {
+  IpAddress address;
+  std::uint16_t port = 0;
+};
+
+// Small integer handles; the backend owns the table behind them.
+using ListenerId = std::int16_t;
+using StreamId = std::int16_t;
+inline constexpr std::int16_t invalid_id = -1;
+
+enum class NetStatus {
+  ok,
+  would_block,     // nothing to read, or no room to send: try again after wait()
+  closed,          // the peer closed its side (receive), or the stream is gone
+  address_in_use,  // listen: the port is taken
+  refused,         // connect: the peer refused or is unreachable
+  no_resources,    // the backend's fixed table is full
+  error,
+};
+
+struct IoResult {
+  NetStatus status;
+  std::size_t bytes;  // bytes moved when status == ok
+};
+
+class Net {
+ public:
+  virtual NetStatus listen(const Endpoint& local, ListenerId& out) = 0;
+  // The port actually bound (useful when `local.port` was 0).
+  virtual std::uint16_t local_port(ListenerId listener) = 0;
+  // ok with a new stream, or would_block when no connection is waiting.
+  virtual NetStatus accept(ListenerId listener, StreamId& out, Endpoint& peer) = 0;
+  // Starts a connection; `connected()` tells when it is up, `receive` reports
+  // `refused` when it failed.
+  virtual NetStatus connect(const Endpoint& remote, StreamId& out) = 0;
+  virtual bool connected(StreamId stream) = 0;
+  virtual IoResult receive(StreamId stream, std::span<std::uint8_t> out) = 0;
+  virtual IoResult send(StreamId stream, std::span<const std::uint8_t> data) = 0;
+  // Sends small writes at once: the server's first flight after a TLS handshake
+  // must not wait for Nagle's algorithm (DESIGN.md §9).
+  virtual void set_no_delay(StreamId stream) = 0;
+  // Graceful close after pending output; the id is free afterwards.
+  virtual void close(StreamId stream) = 0;
+  // Blocks (host) or sleeps (boards) until a stream may have work or
+  // `max_wait_ms` passes; returns at once when work is already pending.
+  virtual void wait(std::uint32_t max_wait_ms) = 0;
+
+ protected:
+  ~Net() = default;
+};
+
+}  // namespace pigeon::hal

@@ -1,0 +1,32 @@
+#include "output_buffer.hpp"
+
+#include <cassert>
+#include <cstring>
+
+namespace pigeon::protocol {
+
+bool OutputBuffer::append(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > free_space()) return false;
+  if (bytes.size() > storage_.size() - end_) compact();
+  std::memcpy(storage_.data() + end_, bytes.data(), bytes.size());
+  end_ += bytes.size();
+  return true;
+}
+
+bool OutputBuffer::append(std::string_view text) {
+  return append(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+void OutputBuffer::consume(std::size_t count) {
+  assert(count <= size());
+  begin_ += count;
+  if (begin_ == end_) begin_ = end_ = 0;
+}
+
+void OutputBuffer::compact() {
+  std::memmove(storage_.data(), storage_.data() + begin_, size());
+  end_ -= begin_;
+  begin_ = 0;
+}
+
+}  // namespace pigeon::protocol

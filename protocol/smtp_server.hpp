@@ -1,0 +1,118 @@
+// SMTP server engine (RFC 5321, 6409, 3207, 4954, 2920, 1870, 6152, 2034/3463).
+// Sans-I/O: bytes in through feed(), replies out into a caller-owned OutputBuffer,
+// every decision through SmtpServerPolicy. No sockets, TLS, flash or clock here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base64.hpp"
+#include "output_buffer.hpp"
+
+namespace pigeon::protocol {
+
+struct SmtpReply {
+  std::uint16_t code = 0;          // 0 means "the engine's own success reply"
+  std::string_view enhanced;       // "2.1.0"; empty when none applies
+  std::string_view text;
+};
+
+// The policy's answer to one step of a session.
+struct SmtpDecision {
+  enum class Kind : std::uint8_t { accept, reject, pending };
+  Kind kind = Kind::accept;
+  SmtpReply reply;                 // for reject; for accept, code 0 keeps the default
+
+  static SmtpDecision accepted() { return {}; }
+  static SmtpDecision accepted(SmtpReply r) { return {Kind::accept, r}; }
+  static SmtpDecision rejected(SmtpReply r) { return {Kind::reject, r}; }
+  // The answer comes later through SmtpServer::resume(); the engine stops
+  // consuming input until then.
+  static SmtpDecision later() { return {Kind::pending, {}}; }
+};
+
+struct MailParameters {
+  std::uint32_t declared_size_bytes = 0;   // SIZE=, 0 when absent
+  bool body_8bit = false;                   // BODY=8BITMIME
+};
+
+class SmtpServerPolicy {
+ public:
+  // The path without angle brackets; empty for the null reverse-path <>.
+  virtual SmtpDecision mail_from(std::string_view reverse_path, const MailParameters& params) = 0;
+  virtual SmtpDecision rcpt_to(std::string_view forward_path) = 0;
+  // DATA accepted by the engine's sequencing rules: open storage for a message.
+  virtual SmtpDecision data_begin() = 0;
+  // Message bytes after dot-unstuffing, lines ending in CRLF, in order. False when
+  // storage failed; the engine then reads to the end of DATA and answers
+  // data_end()'s rejection without storing anything more.
+  virtual bool data_chunk(std::span<const std::uint8_t> bytes) = 0;
+  // The final CRLF.CRLF arrived and the message was clean: commit it. Usually
+  // pending until the spool's commit is durable.
+  virtual SmtpDecision data_end() = 0;
+  // The message will not be stored (bare CR/LF, NUL, too big, storage error,
+  // connection lost): drop what data_chunk() wrote.
+  virtual void data_abort() = 0;
+  // The envelope is gone (RSET, EHLO/HELO, new session after STARTTLS, or after
+  // a finished DATA).
+  virtual void transaction_reset() = 0;
+  // SASL PLAIN or LOGIN credentials; usually pending (hashing takes time, and a
+  // failure is answered after a delay).
+  virtual SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
+                                    std::string_view password) = 0;
+
+ protected:
+  ~SmtpServerPolicy() = default;
+};
+
+struct SmtpServerSettings {
+  std::string_view host_name;
+  std::uint32_t max_message_bytes = 10u * 1024 * 1024;
+  std::uint16_t max_recipients = 100;
+  bool tls_active = false;        // implicit TLS listener (465), or set by tls_started()
+  bool starttls_offered = false;  // a certificate is available on this listener
+  bool auth_offered = true;       // AUTH may be used on this listener at all
+  bool auth_requires_tls = true;  // AUTH only after TLS (530 5.7.0 before)
+  bool auth_required = false;     // submission: MAIL needs AUTH first (530 5.7.0)
+};
+
+class SmtpServer {
+ public:
+  // The minimum free space the engine needs in the output buffer to handle one
+  // command; feed() stops while less is free.
+  static constexpr std::size_t reply_reserve_bytes = 512;
+
+  SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+             const SmtpServerSettings& settings);
+
+  // Queues the 220 greeting.
+  void start();
+  // Consumes what it can of `input` and returns how many bytes it consumed. It
+  // stops early while a decision is pending, while the output buffer lacks
+  // reply_reserve_bytes, after the 220 to STARTTLS, and after QUIT.
+  std::size_t feed(std::span<const std::uint8_t> input);
+  // Delivers the answer to the pending decision and queues its reply.
+  void resume(const SmtpDecision& decision);
+  // The TLS handshake after STARTTLS finished: all session state is forgotten
+  // (RFC 3207 §4.2) and the session continues under TLS.
+  void tls_started();
+  // Queues a 421 (timeout, shutdown, too many errors) and ends the session.
+  void abort_session(SmtpReply reply);
+
+  bool awaiting_decision() const;
+  // The 220 to STARTTLS is queued: drain output, discard unconsumed input, then
+  // run the handshake and call tls_started().
+  bool awaiting_tls() const;
+  // QUIT answered or the session aborted: drain output, then close.
+  bool finished() const;
+  bool authenticated() const;
+  std::string_view authenticated_user() const;
+
+ private:
+  // Implementation state: fixed-size members only (a line buffer of 1024 bytes
+  // for commands and SASL responses, envelope counters, the DATA scanner).
+};
+
+}  // namespace pigeon::protocol
