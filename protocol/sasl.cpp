@@ -1,0 +1,37 @@
+#include "sasl.hpp"
+
+#include <algorithm>
+
+namespace pigeon::protocol {
+namespace {
+
+constexpr std::size_t max_field_bytes = 255;
+
+std::string_view as_view(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+}  // namespace
+
+std::optional<SaslPlain> parse_sasl_plain(std::span<const std::uint8_t> message) {
+  const auto first_nul = std::find(message.begin(), message.end(), std::uint8_t{0});
+  if (first_nul == message.end()) return std::nullopt;
+  const auto second_nul = std::find(first_nul + 1, message.end(), std::uint8_t{0});
+  if (second_nul == message.end()) return std::nullopt;
+  if (std::find(second_nul + 1, message.end(), std::uint8_t{0}) != message.end()) {
+    return std::nullopt;
+  }
+  const SaslPlain plain{
+      as_view({message.begin(), first_nul}),
+      as_view({first_nul + 1, second_nul}),
+      as_view({second_nul + 1, message.end()}),
+  };
+  if (plain.authcid.empty() || plain.password.empty()) return std::nullopt;
+  if (plain.authzid.size() > max_field_bytes || plain.authcid.size() > max_field_bytes ||
+      plain.password.size() > max_field_bytes) {
+    return std::nullopt;
+  }
+  return plain;
+}
+
+}  // namespace pigeon::protocol
