@@ -1,0 +1,232 @@
+#include "posix_net.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pigeon::hal {
+namespace {
+
+// Fills a sockaddr for `endpoint`; returns its length.
+socklen_t to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (endpoint.address.is_v6) {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(out);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(endpoint.port);
+    std::memcpy(&v6.sin6_addr, endpoint.address.bytes, 16);
+    return sizeof v6;
+  }
+  auto& v4 = reinterpret_cast<sockaddr_in&>(out);
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(endpoint.port);
+  std::memcpy(&v4.sin_addr, endpoint.address.bytes, 4);
+  return sizeof v4;
+}
+
+Endpoint from_sockaddr(const sockaddr_storage& address) {
+  Endpoint endpoint;
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    endpoint.address.is_v6 = true;
+    std::memcpy(endpoint.address.bytes, &v6.sin6_addr, 16);
+    endpoint.port = ntohs(v6.sin6_port);
+  } else {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    std::memcpy(endpoint.address.bytes, &v4.sin_addr, 4);
+    endpoint.port = ntohs(v4.sin_port);
+  }
+  return endpoint;
+}
+
+bool make_non_blocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL, 0);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+NetStatus status_from_errno(int error) {
+  switch (error) {
+    case EAGAIN: return NetStatus::would_block;
+    case EADDRINUSE: return NetStatus::address_in_use;
+    case ECONNREFUSED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ETIMEDOUT: return NetStatus::refused;
+    case EPIPE:
+    case ECONNRESET: return NetStatus::closed;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return NetStatus::no_resources;
+    default: return NetStatus::error;
+  }
+}
+
+}  // namespace
+
+PosixNet::PosixNet() { listeners_.fill(-1); }
+
+PosixNet::~PosixNet() {
+  for (int fd : listeners_) {
+    if (fd >= 0) ::close(fd);
+  }
+  for (const Stream& stream : streams_) {
+    if (stream.fd >= 0) ::close(stream.fd);
+  }
+}
+
+NetStatus PosixNet::listen(const Endpoint& local, ListenerId& out) {
+  std::size_t slot = 0;
+  while (slot < max_listeners && listeners_[slot] >= 0) ++slot;
+  if (slot == max_listeners) return NetStatus::no_resources;
+
+  const int fd = ::socket(local.address.is_v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return status_from_errno(errno);
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_storage address;
+  const socklen_t length = to_sockaddr(local, address);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 64) != 0 ||
+      !make_non_blocking(fd)) {
+    const NetStatus status = status_from_errno(errno);
+    ::close(fd);
+    return status;
+  }
+  listeners_[slot] = fd;
+  out = static_cast<ListenerId>(slot);
+  return NetStatus::ok;
+}
+
+std::uint16_t PosixNet::local_port(ListenerId listener) {
+  sockaddr_storage address;
+  socklen_t length = sizeof address;
+  if (::getsockname(listeners_[static_cast<std::size_t>(listener)],
+                    reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return 0;
+  }
+  return from_sockaddr(address).port;
+}
+
+NetStatus PosixNet::accept(ListenerId listener, StreamId& out, Endpoint& peer) {
+  sockaddr_storage address;
+  socklen_t length = sizeof address;
+  const int fd = ::accept4(listeners_[static_cast<std::size_t>(listener)],
+                           reinterpret_cast<sockaddr*>(&address), &length,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return errno == EAGAIN ? NetStatus::would_block : status_from_errno(errno);
+  out = adopt_stream(fd, false);
+  if (out == invalid_id) return NetStatus::no_resources;
+  peer = from_sockaddr(address);
+  return NetStatus::ok;
+}
+
+NetStatus PosixNet::connect(const Endpoint& remote, StreamId& out) {
+  const int fd = ::socket(remote.address.is_v6 ? AF_INET6 : AF_INET,
+                          SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return status_from_errno(errno);
+  sockaddr_storage address;
+  const socklen_t length = to_sockaddr(remote, address);
+  const bool started = ::connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
+  if (!started && errno != EINPROGRESS) {
+    const NetStatus status = status_from_errno(errno);
+    ::close(fd);
+    return status;
+  }
+  out = adopt_stream(fd, !started);
+  return out == invalid_id ? NetStatus::no_resources : NetStatus::ok;
+}
+
+bool PosixNet::connected(StreamId id) {
+  Stream* stream = find(id);
+  if (stream == nullptr) return false;
+  if (!stream->connecting) return true;
+  pollfd probe{stream->fd, POLLOUT, 0};
+  if (::poll(&probe, 1, 0) <= 0) return false;
+  int error = 0;
+  socklen_t length = sizeof error;
+  ::getsockopt(stream->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  // SO_ERROR is cleared by reading it, so remember a failure for receive().
+  stream->connecting = false;
+  stream->refused = error != 0;
+  return error == 0;
+}
+
+IoResult PosixNet::receive(StreamId id, std::span<std::uint8_t> out) {
+  Stream* stream = find(id);
+  if (stream == nullptr) return {NetStatus::closed, 0};
+  if (stream->refused) return {NetStatus::refused, 0};
+  if (out.empty()) return {NetStatus::ok, 0};
+  const ssize_t got = ::recv(stream->fd, out.data(), out.size(), 0);
+  if (got > 0) return {NetStatus::ok, static_cast<std::size_t>(got)};
+  if (got == 0) return {NetStatus::closed, 0};
+  if (errno == EAGAIN || errno == EINTR) return {NetStatus::would_block, 0};
+  return {status_from_errno(errno), 0};
+}
+
+IoResult PosixNet::send(StreamId id, std::span<const std::uint8_t> data) {
+  Stream* stream = find(id);
+  if (stream == nullptr) return {NetStatus::closed, 0};
+  if (data.empty()) return {NetStatus::ok, 0};
+  const ssize_t sent = ::send(stream->fd, data.data(), data.size(), MSG_NOSIGNAL);
+  if (sent >= 0) {
+    stream->wants_write = static_cast<std::size_t>(sent) < data.size();
+    return {NetStatus::ok, static_cast<std::size_t>(sent)};
+  }
+  if (errno == EAGAIN || errno == EINTR) {
+    stream->wants_write = true;
+    return {NetStatus::would_block, 0};
+  }
+  return {status_from_errno(errno), 0};
+}
+
+void PosixNet::set_no_delay(StreamId id) {
+  if (Stream* stream = find(id)) {
+    const int on = 1;
+    ::setsockopt(stream->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+}
+
+void PosixNet::close(StreamId id) {
+  if (Stream* stream = find(id)) {
+    ::close(stream->fd);
+    *stream = Stream{};
+  }
+}
+
+void PosixNet::wait(std::uint32_t max_wait_ms) {
+  nfds_t count = 0;
+  for (int fd : listeners_) {
+    if (fd >= 0) poll_set_[count++] = pollfd{fd, POLLIN, 0};
+  }
+  for (const Stream& stream : streams_) {
+    if (stream.fd < 0) continue;
+    const bool wants_write = stream.wants_write || stream.connecting;
+    poll_set_[count++] = pollfd{stream.fd, static_cast<short>(POLLIN | (wants_write ? POLLOUT : 0)), 0};
+  }
+  ::poll(poll_set_.data(), count, static_cast<int>(max_wait_ms));
+}
+
+StreamId PosixNet::adopt_stream(int fd, bool connecting) {
+  for (std::size_t slot = 0; slot < max_streams; ++slot) {
+    if (streams_[slot].fd < 0) {
+      streams_[slot] = Stream{fd, connecting, false, false};
+      return static_cast<StreamId>(slot);
+    }
+  }
+  ::close(fd);
+  return invalid_id;
+}
+
+PosixNet::Stream* PosixNet::find(StreamId id) {
+  if (id < 0 || static_cast<std::size_t>(id) >= max_streams) return nullptr;
+  Stream& stream = streams_[static_cast<std::size_t>(id)];
+  return stream.fd >= 0 ? &stream : nullptr;
+}
+
+}  // namespace pigeon::hal

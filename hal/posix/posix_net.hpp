@@ -1,0 +1,49 @@
+// Network HAL on POSIX: non-blocking sockets in fixed tables, poll(2) in wait().
+#pragma once
+
+#include <poll.h>
+
+#include <array>
+
+#include "hal/net.hpp"
+
+namespace pigeon::hal {
+
+class PosixNet final : public Net {
+ public:
+  static constexpr std::size_t max_listeners = 8;
+  static constexpr std::size_t max_streams = 128;
+
+  PosixNet();
+  ~PosixNet();
+  PosixNet(const PosixNet&) = delete;
+  PosixNet& operator=(const PosixNet&) = delete;
+
+  NetStatus listen(const Endpoint& local, ListenerId& out) override;
+  std::uint16_t local_port(ListenerId listener) override;
+  NetStatus accept(ListenerId listener, StreamId& out, Endpoint& peer) override;
+  NetStatus connect(const Endpoint& remote, StreamId& out) override;
+  bool connected(StreamId stream) override;
+  IoResult receive(StreamId stream, std::span<std::uint8_t> out) override;
+  IoResult send(StreamId stream, std::span<const std::uint8_t> data) override;
+  void set_no_delay(StreamId stream) override;
+  void close(StreamId stream) override;
+  void wait(std::uint32_t max_wait_ms) override;
+
+ private:
+  struct Stream {
+    int fd = -1;
+    bool connecting = false;    // connect() in progress
+    bool refused = false;       // connect() failed; receive() says so
+    bool wants_write = false;   // the last send could not take everything
+  };
+
+  StreamId adopt_stream(int fd, bool connecting);
+  Stream* find(StreamId stream);
+
+  std::array<int, max_listeners> listeners_;
+  std::array<Stream, max_streams> streams_;
+  std::array<pollfd, max_listeners + max_streams> poll_set_;
+};
+
+}  // namespace pigeon::hal
