@@ -1,0 +1,177 @@
+#include "config.hpp"
+
+#include "ip_address.hpp"
+#include "text.hpp"
+
+namespace pigeon {
+namespace {
+
+constexpr std::array<std::string_view, service_count> service_names{
+    "smtp", "submission", "submissions", "pop3", "pop3s"};
+
+using Setter = std::string_view (*)(RelayConfig&, std::string_view);
+
+std::string_view set_u32(std::uint32_t& field, std::string_view value, std::uint32_t min,
+                         std::uint32_t max) {
+  const auto number = text::parse_u32(value);
+  if (!number || *number < min || *number > max) return "expected a number in range";
+  field = *number;
+  return {};
+}
+
+std::string_view set_port(RelayConfig& config, Service service, std::string_view value) {
+  std::uint32_t port = 0;
+  if (auto error = set_u32(port, value, 0, 65535); !error.empty()) return error;
+  config.ports[static_cast<std::size_t>(service)] = static_cast<std::uint16_t>(port);
+  return {};
+}
+
+std::string_view set_host_name(RelayConfig& config, std::string_view value) {
+  if (value.empty() || value.find(' ') != std::string_view::npos) return "expected a host name";
+  return config.host_name.assign(value) ? std::string_view{} : "host name too long";
+}
+
+std::string_view set_listen_address(RelayConfig& config, std::string_view value) {
+  const auto address = parse_ip_address(value);
+  if (!address) return "expected an IPv4 or IPv6 address";
+  config.listen_address = *address;
+  return {};
+}
+
+std::string_view add_local_domains(RelayConfig& config, std::string_view value) {
+  for (auto domain = text::next_token(value); !domain.empty(); domain = text::next_token(value)) {
+    if (config.local_domain_count == config.local_domains.size()) return "too many local domains";
+    if (!config.local_domains[config.local_domain_count].assign(domain)) return "domain too long";
+    ++config.local_domain_count;
+  }
+  return {};
+}
+
+std::string_view add_user_line(RelayConfig& config, std::string_view value) {
+  std::string_view rest = value;
+  const auto name = text::next_token(rest);
+  const auto hash = text::trim(rest);
+  if (name.empty() || hash.empty()) return "expected: user = NAME HASH";
+  if (config.find_user(name) != nullptr) return "user named twice";
+  return config.add_user(name, hash) ? std::string_view{} : "too many users, or name/hash too long";
+}
+
+std::string_view set_plaintext_login(RelayConfig& config, std::string_view value) {
+  config.plaintext_login.fill(false);
+  for (auto name = text::next_token(value); !name.empty(); name = text::next_token(value)) {
+    bool known = false;
+    for (std::size_t i = 0; i < service_count; ++i) {
+      if (name == service_names[i] && !is_implicit_tls(static_cast<Service>(i))) {
+        config.plaintext_login[i] = known = true;
+      }
+    }
+    if (!known) return "expected listener names: smtp, submission, pop3";
+  }
+  return {};
+}
+
+std::string_view set_log_level(RelayConfig& config, std::string_view value) {
+  constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (value == names[i]) {
+      config.log_level = static_cast<hal::LogLevel>(i);
+      return {};
+    }
+  }
+  return "expected debug, info, warning or error";
+}
+
+struct Key {
+  std::string_view name;
+  Setter setter;
+};
+
+constexpr std::uint32_t max_u32 = UINT32_MAX;
+
+constexpr std::array<Key, 18> keys{{
+    {"host_name", set_host_name},
+    {"listen_address", set_listen_address},
+    {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
+    {"submission_port",
+     [](RelayConfig& c, std::string_view v) { return set_port(c, Service::submission, v); }},
+    {"submissions_port",
+     [](RelayConfig& c, std::string_view v) { return set_port(c, Service::submissions, v); }},
+    {"pop3_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3, v); }},
+    {"pop3s_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3s, v); }},
+    {"local_domains", add_local_domains},
+    {"user", add_user_line},
+    {"plaintext_login", set_plaintext_login},
+    {"max_message_bytes",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_message_bytes, v, 1024, max_u32); }},
+    {"max_recipients",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_recipients, v, 1, 1000); }},
+    {"command_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.command_timeout_s, v, 1, 86400); }},
+    {"data_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.data_timeout_s, v, 1, 86400); }},
+    {"pop3_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
+    {"auth_failure_delay_ms",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.auth_failure_delay_ms, v, 0, 60000); }},
+    {"spool_bytes",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.spool_bytes, v, 65536, max_u32); }},
+    {"log_level", set_log_level},
+}};
+
+}  // namespace
+
+std::string_view service_name(Service service) {
+  return service_names[static_cast<std::size_t>(service)];
+}
+
+bool is_pop3(Service service) { return service == Service::pop3 || service == Service::pop3s; }
+
+bool is_implicit_tls(Service service) {
+  return service == Service::submissions || service == Service::pop3s;
+}
+
+RelayConfig::RelayConfig() {
+  host_name.assign("localhost");
+  listen_address.bytes[0] = 127;
+  listen_address.bytes[3] = 1;
+}
+
+bool RelayConfig::is_local_domain(std::string_view domain) const {
+  if (text::iequals(domain, "localhost") || text::iequals(domain, host_name.view())) return true;
+  for (std::size_t i = 0; i < local_domain_count; ++i) {
+    if (text::iequals(domain, local_domains[i].view())) return true;
+  }
+  return false;
+}
+
+const UserEntry* RelayConfig::find_user(std::string_view name) const {
+  for (std::size_t i = 0; i < user_count; ++i) {
+    if (users[i].name.view() == name) return &users[i];
+  }
+  return nullptr;
+}
+
+bool RelayConfig::add_user(std::string_view name, std::string_view password_hash) {
+  if (user_count == users.size()) return false;
+  UserEntry& entry = users[user_count];
+  if (!entry.name.assign(name) || !entry.password_hash.assign(password_hash)) return false;
+  ++user_count;
+  return true;
+}
+
+std::string_view apply_config_line(RelayConfig& config, std::string_view line) {
+  const std::size_t comment = line.find('#');
+  if (comment != std::string_view::npos) line = line.substr(0, comment);
+  line = text::trim(line);
+  if (line.empty()) return {};
+  const std::size_t equals = line.find('=');
+  if (equals == std::string_view::npos) return "expected key = value";
+  const auto key = text::trim(line.substr(0, equals));
+  const auto value = text::trim(line.substr(equals + 1));
+  for (const Key& known : keys) {
+    if (known.name == key) return known.setter(config, value);
+  }
+  return "unknown key";
+}
+
+}  // namespace pigeon

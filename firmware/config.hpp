@@ -1,0 +1,73 @@
+// The relay's run-time configuration: fixed-size, filled from defaults and then
+// from `key = value` lines (docs/configuration.md). Reading the file is the
+// board's job; parsing is here so that every board shares it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "fixed_string.hpp"
+#include "hal/log.hpp"
+#include "hal/net.hpp"
+
+#ifndef PIGEON_MAX_USERS
+#define PIGEON_MAX_USERS 16
+#endif
+#ifndef PIGEON_MAX_LOCAL_DOMAINS
+#define PIGEON_MAX_LOCAL_DOMAINS 8
+#endif
+
+namespace pigeon {
+
+enum class Service : std::uint8_t { smtp, submission, submissions, pop3, pop3s };
+inline constexpr std::size_t service_count = 5;
+
+std::string_view service_name(Service service);
+bool is_pop3(Service service);
+bool is_implicit_tls(Service service);
+
+inline constexpr std::size_t max_domain_bytes = 255;
+inline constexpr std::size_t max_user_name_bytes = 64;
+inline constexpr std::size_t max_password_hash_bytes = 160;
+
+struct UserEntry {
+  FixedString<max_user_name_bytes> name;
+  FixedString<max_password_hash_bytes> password_hash;
+};
+
+struct RelayConfig {
+  RelayConfig();
+
+  FixedString<max_domain_bytes> host_name;
+  hal::IpAddress listen_address;
+  std::array<std::uint16_t, service_count> ports{2525, 2587, 2465, 2110, 2995};
+  std::array<FixedString<max_domain_bytes>, PIGEON_MAX_LOCAL_DOMAINS> local_domains;
+  std::size_t local_domain_count = 0;
+  std::array<UserEntry, PIGEON_MAX_USERS> users;
+  std::size_t user_count = 0;
+  std::array<bool, service_count> plaintext_login{};
+  std::uint32_t max_message_bytes = 10u * 1024 * 1024;
+  std::uint32_t max_recipients = 100;
+  std::uint32_t command_timeout_s = 300;
+  std::uint32_t data_timeout_s = 180;
+  std::uint32_t pop3_timeout_s = 600;
+  std::uint32_t auth_failure_delay_ms = 1000;
+  std::uint32_t spool_bytes = 64u * 1024 * 1024;
+  hal::LogLevel log_level = hal::LogLevel::info;
+
+  std::uint16_t port(Service service) const { return ports[static_cast<std::size_t>(service)]; }
+  bool allows_plaintext_login(Service service) const {
+    return plaintext_login[static_cast<std::size_t>(service)];
+  }
+  // localhost, host_name and every configured local domain (case-insensitive).
+  bool is_local_domain(std::string_view domain) const;
+  const UserEntry* find_user(std::string_view name) const;
+  bool add_user(std::string_view name, std::string_view password_hash);
+};
+
+// Applies one line of a configuration file. Returns an empty view on success, or
+// the reason the line was refused (for an error that names the line).
+std::string_view apply_config_line(RelayConfig& config, std::string_view line);
+
+}  // namespace pigeon

@@ -1,0 +1,42 @@
+#include "firmware/ip_address.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace pigeon {
+namespace {
+
+std::string round_trip(std::string_view text) {
+  const auto address = parse_ip_address(text);
+  if (!address) return "<invalid>";
+  std::array<char, 40> buffer{};
+  return std::string(format_ip_address(*address, buffer));
+}
+
+TEST(IpAddress, ParsesAndFormatsIpv4) {
+  EXPECT_EQ(round_trip("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(round_trip("255.255.255.255"), "255.255.255.255");
+  const auto address = parse_ip_address("192.0.2.10");
+  ASSERT_TRUE(address);
+  EXPECT_FALSE(address->is_v6);
+  EXPECT_EQ(address->bytes[3], 10);
+}
+
+TEST(IpAddress, ParsesAndFormatsIpv6) {
+  EXPECT_EQ(round_trip("::1"), "::1");
+  EXPECT_EQ(round_trip("::"), "::");
+  EXPECT_EQ(round_trip("2001:DB8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+  EXPECT_EQ(round_trip("fe80::"), "fe80::");
+  EXPECT_EQ(round_trip("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8");
+}
+
+TEST(IpAddress, RejectsMalformedText) {
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "a.b.c.d", ":::",
+                          "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "g::1"}) {
+    EXPECT_EQ(round_trip(bad), "<invalid>") << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pigeon
