@@ -32,3 +32,34 @@ class FixedString {
 };
 
 }  // namespace pigeon
+
+namespace pigeon {
+
+// Up to MaxCount strings packed into one buffer of Bytes: an envelope's
+// recipients take what their addresses need, not MaxCount full-length slots.
+template <std::size_t Bytes, std::size_t MaxCount>
+class PackedStrings {
+ public:
+  // False (and unchanged) when the count or the bytes would overflow.
+  bool add(std::string_view text) {
+    if (count_ == MaxCount || used_ + text.size() > Bytes) return false;
+    std::memcpy(bytes_.data() + used_, text.data(), text.size());
+    ends_[count_++] = used_ + text.size();
+    used_ += text.size();
+    return true;
+  }
+  std::string_view operator[](std::size_t index) const {
+    const std::size_t begin = index == 0 ? 0 : ends_[index - 1];
+    return {bytes_.data() + begin, ends_[index] - begin};
+  }
+  std::size_t size() const { return count_; }
+  void clear() { count_ = used_ = 0; }
+
+ private:
+  std::array<char, Bytes> bytes_{};
+  std::array<std::size_t, MaxCount> ends_{};
+  std::size_t count_ = 0;
+  std::size_t used_ = 0;
+};
+
+}  // namespace pigeon

@@ -1,0 +1,33 @@
+#include "accounts.hpp"
+
+#include "password_hash.hpp"
+#include "text.hpp"
+
+namespace pigeon {
+
+std::optional<UserIndex> Accounts::verify(std::string_view name, std::string_view password) const {
+  for (UserIndex user = 0; user < config_.user_count; ++user) {
+    if (config_.users[user].name.view() != name) continue;
+    if (verify_password(password, config_.users[user].password_hash.view())) return user;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<UserIndex> Accounts::find_mailbox(std::string_view local_part) const {
+  for (UserIndex user = 0; user < config_.user_count; ++user) {
+    if (text::iequals(config_.users[user].name.view(), local_part)) return user;
+  }
+  if (config_.user_count > 0 && text::iequals(local_part, "postmaster")) return 0;
+  return std::nullopt;
+}
+
+bool Accounts::lock_maildrop(UserIndex user) {
+  if (maildrop_locked_[user]) return false;
+  maildrop_locked_[user] = true;
+  return true;
+}
+
+void Accounts::unlock_maildrop(UserIndex user) { maildrop_locked_[user] = false; }
+
+}  // namespace pigeon

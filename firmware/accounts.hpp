@@ -1,0 +1,34 @@
+// The local users: password checks against the configured PBKDF2 hashes, and
+// the lock that lets one POP3 session at a time hold a maildrop (RFC 1939 §8).
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+#include "config.hpp"
+
+namespace pigeon {
+
+using UserIndex = std::size_t;
+
+class Accounts {
+ public:
+  explicit Accounts(const RelayConfig& config) : config_(config) {}
+
+  // The user's index when `name` exists and `password` matches its hash.
+  std::optional<UserIndex> verify(std::string_view name, std::string_view password) const;
+  // The user a local part delivers to: a user name (case-insensitive), or
+  // "postmaster" (RFC 5321 §4.5.1), which goes to the first user.
+  std::optional<UserIndex> find_mailbox(std::string_view local_part) const;
+  std::string_view name(UserIndex user) const { return config_.users[user].name.view(); }
+
+  bool lock_maildrop(UserIndex user);
+  void unlock_maildrop(UserIndex user);
+
+ private:
+  const RelayConfig& config_;
+  std::array<bool, PIGEON_MAX_USERS> maildrop_locked_{};
+};
+
+}  // namespace pigeon

@@ -1,0 +1,107 @@
+#include "connection.hpp"
+
+namespace pigeon {
+
+void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& peer) {
+  net_ = &net;
+  stream_ = stream;
+  peer_ = peer;
+  state_ = TransportState::plain;
+  tls_ = nullptr;
+  tls_server_ = nullptr;
+  handshake_done_ = false;
+  peer_gone_ = false;
+  failure_reason_ = "";
+  received_bytes_ = 0;
+  output_.clear();
+}
+
+bool Connection::start_tls(TlsServer& tls) {
+  tls_ = tls.acquire(*net_, stream_);
+  if (tls_ == nullptr) return false;
+  tls_server_ = &tls;
+  discard_received();
+  state_ = TransportState::handshaking;
+  return true;
+}
+
+bool Connection::take_handshake_done() {
+  const bool done = handshake_done_;
+  handshake_done_ = false;
+  return done;
+}
+
+void Connection::consume(std::size_t count) {
+  std::memmove(receive_storage_.data(), receive_storage_.data() + count, received_bytes_ - count);
+  received_bytes_ -= count;
+}
+
+bool Connection::pump() {
+  if (state_ == TransportState::handshaking) {
+    switch (tls_->handshake()) {
+      case TlsStep::in_progress: return false;
+      case TlsStep::failed:
+        failure_reason_ = "TLS handshake failed";
+        peer_gone_ = true;
+        return false;
+      case TlsStep::done:
+        state_ = TransportState::secure;
+        handshake_done_ = true;
+        // The server's first flight after the handshake must not wait for
+        // Nagle's algorithm and the peer's delayed ACK (DESIGN.md §9).
+        net_->set_no_delay(stream_);
+        return true;
+    }
+  }
+  const bool sent = send_pending();
+  const bool received = receive_more();
+  return sent || received;
+}
+
+bool Connection::receive_more() {
+  bool progressed = false;
+  while (received_bytes_ < receive_storage_.size() && !peer_gone_) {
+    const std::span<std::uint8_t> space(receive_storage_.data() + received_bytes_,
+                                        receive_storage_.size() - received_bytes_);
+    const hal::IoResult result = tls_ != nullptr ? tls_->read(space) : net_->receive(stream_, space);
+    if (result.status == hal::NetStatus::would_block) break;
+    if (result.status != hal::NetStatus::ok) {
+      peer_gone_ = true;
+      break;
+    }
+    received_bytes_ += result.bytes;
+    progressed = true;
+  }
+  return progressed;
+}
+
+bool Connection::send_pending() {
+  bool progressed = false;
+  while (!output_.empty() && !peer_gone_) {
+    const auto pending = output_.pending();
+    const hal::IoResult result = tls_ != nullptr ? tls_->write(pending) : net_->send(stream_, pending);
+    if (result.status == hal::NetStatus::would_block || (result.status == hal::NetStatus::ok && result.bytes == 0)) break;
+    if (result.status != hal::NetStatus::ok) {
+      peer_gone_ = true;
+      break;
+    }
+    output_.consume(result.bytes);
+    progressed = true;
+  }
+  return progressed;
+}
+
+void Connection::close() {
+  if (state_ == TransportState::idle) return;
+  send_pending();
+  if (tls_ != nullptr) {
+    if (state_ == TransportState::secure && !peer_gone_) tls_->close_notify();
+    tls_server_->release(tls_);
+    tls_ = nullptr;
+  }
+  net_->close(stream_);
+  stream_ = hal::invalid_id;
+  state_ = TransportState::idle;
+}
+
+}  // namespace pigeon

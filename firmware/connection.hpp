@@ -1,0 +1,78 @@
+// One accepted client connection's transport: the stream, TLS when it is on, a
+// receive buffer the engine consumes from in place, and the output buffer the
+// engine writes replies into. Sessions (SMTP, POP3) own one each.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "hal/net.hpp"
+#include "pigeon_limits.hpp"
+#include "protocol/output_buffer.hpp"
+#include "tls_session.hpp"
+
+namespace pigeon {
+
+enum class TransportState : std::uint8_t {
+  idle,           // slot free
+  plain,          // bytes flow without TLS
+  handshaking,    // TLS handshake in progress; no application bytes
+  secure,         // TLS established
+  closing,        // draining output before the stream is closed
+};
+
+class Connection {
+ public:
+  Connection() : output_(output_storage_) {}
+
+  void open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& peer);
+  bool is_open() const { return state_ != TransportState::idle; }
+
+  // Starts a server-side TLS handshake now (implicit TLS, or after the plaintext
+  // reply to STARTTLS/STLS was sent). Bytes received before it are discarded
+  // (RFC 3207 §4.2, RFC 2595 §4). False when no TLS session slot is free.
+  bool start_tls(TlsServer& tls);
+  bool tls_active() const { return state_ == TransportState::secure; }
+  bool handshaking() const { return state_ == TransportState::handshaking; }
+
+  // Moves bytes both ways as far as they go without blocking. Returns true when
+  // anything moved or the handshake progressed.
+  bool pump();
+  // The handshake finished during the last pump().
+  bool take_handshake_done();
+
+  std::span<const std::uint8_t> received() const { return {receive_storage_.data(), received_bytes_}; }
+  void consume(std::size_t count);
+  void discard_received() { received_bytes_ = 0; }
+  protocol::OutputBuffer& output() { return output_; }
+  bool output_drained() const { return output_.empty(); }
+
+  // The peer closed its side, or the connection failed.
+  bool peer_gone() const { return peer_gone_; }
+  const char* failure_reason() const { return failure_reason_; }
+  const hal::Endpoint& peer() const { return peer_; }
+
+  // Flushes what it can, sends close_notify under TLS, closes the stream.
+  void close();
+
+ private:
+  bool receive_more();
+  bool send_pending();
+
+  hal::Net* net_ = nullptr;
+  hal::StreamId stream_ = hal::invalid_id;
+  hal::Endpoint peer_;
+  TransportState state_ = TransportState::idle;
+  TlsSession* tls_ = nullptr;
+  TlsServer* tls_server_ = nullptr;
+  bool handshake_done_ = false;
+  bool peer_gone_ = false;
+  const char* failure_reason_ = "";
+  std::array<std::uint8_t, PIGEON_RECEIVE_BUFFER_BYTES> receive_storage_{};
+  std::size_t received_bytes_ = 0;
+  std::array<std::uint8_t, PIGEON_OUTPUT_BUFFER_BYTES> output_storage_{};
+  protocol::OutputBuffer output_;
+};
+
+}  // namespace pigeon

@@ -1,0 +1,58 @@
+// One POP3 client: a connection, the sans-I/O engine, and the relay's answers
+// to it (logins, the locked maildrop's snapshot, message bytes, deletions).
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "connection.hpp"
+#include "protocol/pop3_server.hpp"
+#include "relay_services.hpp"
+
+namespace pigeon {
+
+class Pop3Session final : private protocol::Pop3ServerPolicy {
+ public:
+  bool active() const { return connection_.is_open(); }
+  void start(RelayServices& services, Service service, hal::StreamId stream,
+             const hal::Endpoint& peer, std::uint64_t now_ms);
+  bool step(std::uint64_t now_ms);
+
+  // Group commit, as for SMTP: deletions are durable after the loop's sync.
+  bool awaiting_sync() const { return awaiting_sync_; }
+  void sync_finished(bool durable);
+
+  std::uint64_t deadline_ms() const;
+  void shut_down();
+
+ private:
+  protocol::Pop3Decision login(std::string_view authzid, std::string_view user,
+                               std::string_view password) override;
+  std::size_t message_count() override { return maildrop_count_; }
+  std::uint32_t message_size_bytes(std::size_t index) override;
+  std::string_view unique_id(std::size_t index) override;
+  std::size_t read_message(std::size_t index, std::uint32_t offset,
+                           std::span<std::uint8_t> out) override;
+  protocol::Pop3Decision commit_deletions(std::span<const std::size_t> deleted_indexes) override;
+  void release() override;
+
+  protocol::Pop3ServerSettings settings_for(Service service) const;
+  bool feed_engine();
+  void finish();
+
+  RelayServices* services_ = nullptr;
+  Service service_ = Service::pop3;
+  Connection connection_;
+  std::optional<protocol::Pop3Server> engine_;
+  std::uint64_t last_activity_ms_ = 0;
+
+  std::optional<UserIndex> user_;  // set while the maildrop is locked
+  std::array<MaildropEntry, PIGEON_POP3_MAX_MESSAGES> maildrop_{};
+  std::size_t maildrop_count_ = 0;
+  std::array<char, 24> unique_id_{};
+  bool awaiting_sync_ = false;
+  std::uint64_t delayed_reply_at_ms_ = 0;
+  bool reply_delayed_ = false;
+};
+
+}  // namespace pigeon

@@ -1,0 +1,258 @@
+#include "smtp_session.hpp"
+
+#include "ip_address.hpp"
+#include "protocol/rfc5322.hpp"
+
+namespace pigeon {
+namespace {
+
+using protocol::SmtpDecision;
+using protocol::SmtpReply;
+
+constexpr std::uint64_t ms_per_s = 1000;
+
+// Splits "local@domain" at its last '@' (a quoted local part may contain '@').
+bool split_address(std::string_view address, std::string_view& local, std::string_view& domain) {
+  const std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return false;
+  local = address.substr(0, at);
+  domain = address.substr(at + 1);
+  return true;
+}
+
+}  // namespace
+
+void SmtpSession::start(RelayServices& services, Service service, hal::StreamId stream,
+                        const hal::Endpoint& peer, std::uint64_t now_ms) {
+  services_ = &services;
+  service_ = service;
+  connection_.open(services.net, stream, peer);
+  engine_.emplace(*this, connection_.output(), services.base64, settings_for(service));
+  last_activity_ms_ = now_ms;
+  awaiting_sync_ = false;
+  reply_delayed_ = false;
+  transaction_reset();
+  if (is_implicit_tls(service)) {
+    if (!connection_.start_tls(services.tls)) {
+      engine_->abort_session({421, "4.7.0", "Too many TLS sessions, try again later"});
+    }
+  } else {
+    engine_->start();
+  }
+}
+
+protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
+  const RelayConfig& config = services_->config;
+  protocol::SmtpServerSettings settings;
+  settings.host_name = config.host_name.view();
+  settings.max_message_bytes = config.max_message_bytes;
+  settings.max_recipients = static_cast<std::uint16_t>(config.max_recipients);
+  settings.tls_active = is_implicit_tls(service);
+  settings.starttls_offered = !is_implicit_tls(service);
+  settings.auth_offered = true;
+  settings.auth_requires_tls = !config.allows_plaintext_login(service);
+  // Submission (RFC 6409 §4.3) takes mail from authenticated users only; port
+  // 25 takes mail for local recipients from anyone.
+  settings.auth_required = service != Service::smtp;
+  return settings;
+}
+
+bool SmtpSession::step(std::uint64_t now_ms) {
+  if (!active()) return false;
+  bool progressed = connection_.pump();
+  if (connection_.take_handshake_done()) {
+    if (is_implicit_tls(service_)) {
+      engine_->start();
+    } else {
+      engine_->tls_started();
+    }
+  }
+  if (reply_delayed_ && now_ms >= delayed_reply_at_ms_) {
+    reply_delayed_ = false;
+    engine_->resume(SmtpDecision::rejected({535, "5.7.8", "Authentication credentials invalid"}));
+  }
+  progressed |= feed_engine();
+  if (engine_->awaiting_tls() && connection_.output_drained() && !connection_.handshaking() &&
+      !connection_.tls_active()) {
+    // Anything the client pipelined behind STARTTLS is dropped here, unread.
+    if (!connection_.start_tls(services_->tls)) {
+      engine_->abort_session({454, "4.7.0", "TLS not available now"});
+    }
+    progressed = true;
+  }
+  progressed |= connection_.pump();
+  if (progressed) last_activity_ms_ = now_ms;
+
+  if (connection_.peer_gone()) {
+    finish(now_ms);
+    return true;
+  }
+  if (engine_->finished() && connection_.output_drained()) {
+    finish(now_ms);
+    return true;
+  }
+  const std::uint64_t idle_limit_ms =
+      (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
+  if (!awaiting_sync_ && !engine_->finished() && now_ms - last_activity_ms_ > idle_limit_ms) {
+    services_->log.write(hal::LogLevel::info, "smtp: idle timeout");
+    engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"});
+    connection_.pump();
+  }
+  return progressed;
+}
+
+bool SmtpSession::feed_engine() {
+  bool progressed = false;
+  while (!connection_.received().empty() && !engine_->awaiting_tls() && !engine_->finished()) {
+    const std::size_t consumed = engine_->feed(connection_.received());
+    if (consumed == 0) break;
+    connection_.consume(consumed);
+    progressed = true;
+  }
+  return progressed;
+}
+
+void SmtpSession::finish(std::uint64_t) {
+  if (writer_) data_abort();
+  connection_.close();
+  engine_.reset();
+}
+
+void SmtpSession::shut_down() {
+  if (!active()) return;
+  engine_->abort_session({421, "4.3.2", "Service shutting down"});
+  connection_.pump();
+  finish(0);
+}
+
+std::uint64_t SmtpSession::deadline_ms() const {
+  if (!active()) return UINT64_MAX;
+  if (reply_delayed_) return delayed_reply_at_ms_;
+  const std::uint64_t idle_limit_ms =
+      (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
+  return last_activity_ms_ + idle_limit_ms + 1;
+}
+
+SmtpDecision SmtpSession::mail_from(std::string_view reverse_path,
+                                    const protocol::MailParameters& params) {
+  if (!sender_.assign(reverse_path)) return SmtpDecision::rejected({501, "5.1.7", "Sender address too long"});
+  body_8bit_ = params.body_8bit;
+  return SmtpDecision::accepted();
+}
+
+SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
+  std::string_view local;
+  std::string_view domain;
+  if (!split_address(forward_path, local, domain)) {
+    return SmtpDecision::rejected({501, "5.1.3", "Bad recipient address syntax"});
+  }
+  if (!services_->config.is_local_domain(domain)) {
+    // No smarthost is configured: pigeon never relays (never an open relay).
+    return SmtpDecision::rejected({550, "5.7.1", "Relaying denied"});
+  }
+  const auto mailbox = services_->accounts.find_mailbox(local);
+  if (!mailbox) return SmtpDecision::rejected({550, "5.1.1", "No such user here"});
+  const std::size_t position = recipients_.size();
+  if (!recipients_.add(forward_path)) {
+    return SmtpDecision::rejected({452, "4.5.3", "Too many recipients"});
+  }
+  recipient_mailboxes_[position] = *mailbox;
+  return SmtpDecision::accepted();
+}
+
+SmtpDecision SmtpSession::data_begin() {
+  std::array<SpoolRecipient, PIGEON_MAX_RECIPIENTS> recipients{};
+  for (std::size_t i = 0; i < recipients_.size(); ++i) {
+    recipients[i] = {recipients_[i], services_->accounts.name(recipient_mailboxes_[i])};
+  }
+  const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_};
+  SpoolWriter writer;
+  const SpoolStatus status = services_->spool.open_message(envelope, writer);
+  if (status == SpoolStatus::full) return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
+  if (status != SpoolStatus::ok) return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+  writer_ = writer;
+  if (!write_received_header()) {
+    data_abort();
+    return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+  }
+  return SmtpDecision::accepted();
+}
+
+bool SmtpSession::write_received_header() {
+  std::array<char, 40> client_ip{};
+  std::array<char, 16> id{};
+  const auto id_length = format_message_id(writer_->message_id(), id);
+  protocol::ReceivedTrace trace;
+  trace.helo_name = engine_->client_name();
+  trace.client_ip = format_ip_address(connection_.peer().address, client_ip);
+  trace.host_name = services_->config.host_name.view();
+  trace.protocol = protocol_name();
+  trace.id = {id.data(), id_length};
+  trace.recipient = recipients_.size() == 1 ? recipients_[0] : std::string_view{};
+  trace.unix_time_s = services_->clock.unix_time_s();
+  std::array<char, 768> header{};
+  const std::size_t length = protocol::write_received_header(trace, header);
+  return length != 0 &&
+         data_chunk({reinterpret_cast<const std::uint8_t*>(header.data()), length});
+}
+
+// RFC 3848's names for the transfer: S for TLS, A for an authenticated client.
+std::string_view SmtpSession::protocol_name() const {
+  const bool tls = connection_.tls_active();
+  const bool auth = engine_->authenticated();
+  if (tls) return auth ? "ESMTPSA" : "ESMTPS";
+  return auth ? "ESMTPA" : "ESMTP";
+}
+
+bool SmtpSession::data_chunk(std::span<const std::uint8_t> bytes) {
+  return writer_ && services_->spool.append(*writer_, bytes) == SpoolStatus::ok;
+}
+
+SmtpDecision SmtpSession::data_end() {
+  const SpoolStatus status = services_->spool.commit(*writer_);
+  writer_.reset();
+  if (status == SpoolStatus::full) return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
+  if (status != SpoolStatus::ok) return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+  awaiting_sync_ = true;
+  return SmtpDecision::later();
+}
+
+void SmtpSession::sync_finished(bool durable) {
+  awaiting_sync_ = false;
+  if (durable) {
+    engine_->resume(SmtpDecision::accepted({250, "2.0.0", "OK: message stored"}));
+  } else {
+    engine_->resume(SmtpDecision::rejected({451, "4.3.0", "Local storage error, try again"}));
+  }
+}
+
+void SmtpSession::data_abort() {
+  if (writer_) services_->spool.discard(*writer_);
+  writer_.reset();
+}
+
+void SmtpSession::transaction_reset() {
+  if (writer_) data_abort();
+  sender_.assign("");
+  body_8bit_ = false;
+  recipients_.clear();
+}
+
+SmtpDecision SmtpSession::authenticate(std::string_view authzid, std::string_view authcid,
+                                       std::string_view password) {
+  // Acting for another identity is not supported: authzid must be empty or the same.
+  const bool own_identity = authzid.empty() || authzid == authcid;
+  if (own_identity && services_->accounts.verify(authcid, password)) {
+    user_.assign(authcid);
+    services_->log.write(hal::LogLevel::info, "smtp: user %.*s authenticated",
+                         static_cast<int>(authcid.size()), authcid.data());
+    return SmtpDecision::accepted({235, "2.7.0", "Authentication successful"});
+  }
+  services_->log.write(hal::LogLevel::warning, "smtp: authentication failed for %.*s",
+                       static_cast<int>(authcid.size()), authcid.data());
+  reply_delayed_ = true;
+  delayed_reply_at_ms_ = services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms;
+  return SmtpDecision::later();
+}
+
+}  // namespace pigeon

@@ -1,0 +1,73 @@
+// One SMTP client: a connection, the sans-I/O engine, and the relay's answers to
+// the engine's questions (who may send, where recipients go, where the message
+// is stored). Slots are static; a slot is reused for the next client.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "connection.hpp"
+#include "fixed_string.hpp"
+#include "protocol/smtp_server.hpp"
+#include "relay_services.hpp"
+
+namespace pigeon {
+
+class SmtpSession final : private protocol::SmtpServerPolicy {
+ public:
+  bool active() const { return connection_.is_open(); }
+  void start(RelayServices& services, Service service, hal::StreamId stream,
+             const hal::Endpoint& peer, std::uint64_t now_ms);
+  // Does what can be done without blocking; true when anything progressed.
+  bool step(std::uint64_t now_ms);
+
+  // Group commit (DESIGN.md §9): sessions whose message is programmed wait
+  // for the loop's one flash sync, then learn whether it made them durable.
+  bool awaiting_sync() const { return awaiting_sync_; }
+  void sync_finished(bool durable);
+
+  // The next time step() has timed work to do (timeouts, delayed replies).
+  std::uint64_t deadline_ms() const;
+  // Ends the session at once (relay shutdown): 421 and close.
+  void shut_down();
+
+ private:
+  protocol::SmtpDecision mail_from(std::string_view reverse_path,
+                                   const protocol::MailParameters& params) override;
+  protocol::SmtpDecision rcpt_to(std::string_view forward_path) override;
+  protocol::SmtpDecision data_begin() override;
+  bool data_chunk(std::span<const std::uint8_t> bytes) override;
+  protocol::SmtpDecision data_end() override;
+  void data_abort() override;
+  void transaction_reset() override;
+  protocol::SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
+                                      std::string_view password) override;
+
+  protocol::SmtpServerSettings settings_for(Service service) const;
+  bool feed_engine();
+  bool write_received_header();
+  std::string_view protocol_name() const;
+  void finish(std::uint64_t now_ms);
+
+  RelayServices* services_ = nullptr;
+  Service service_ = Service::smtp;
+  Connection connection_;
+  std::optional<protocol::SmtpServer> engine_;
+  std::uint64_t last_activity_ms_ = 0;
+
+  // The transaction's envelope.
+  FixedString<256> sender_;
+  bool body_8bit_ = false;
+  PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
+  // The local user each recipient delivers to, by position.
+  std::array<UserIndex, PIGEON_MAX_RECIPIENTS> recipient_mailboxes_{};
+  std::optional<SpoolWriter> writer_;
+  bool awaiting_sync_ = false;
+
+  // A failed login is answered only after a delay, to slow down guessing.
+  std::uint64_t delayed_reply_at_ms_ = 0;
+  bool reply_delayed_ = false;
+  FixedString<max_user_name_bytes> user_;
+};
+
+}  // namespace pigeon
