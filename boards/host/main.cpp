@@ -1,0 +1,272 @@
+// pigeon on a Linux host: the POSIX shim wired into the relay. Start-up reads the
+// configuration and the state folder; after `ready` the loop runs without heap.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "crypto_random.hpp"
+#include "firmware/base64_mbedtls.hpp"
+#include "firmware/relay.hpp"
+#include "firmware/server_identity.hpp"
+#include "firmware/tls_arena.hpp"
+#include "hal/posix/file_flash.hpp"
+#include "hal/posix/posix_clock.hpp"
+#include "hal/posix/posix_entropy.hpp"
+#include "hal/posix/posix_net.hpp"
+#include "hal/posix/stderr_log.hpp"
+#include "state_folder.hpp"
+
+// The allocation guard of the integration tests defines this; elsewhere it is
+// absent and the call is skipped. It marks the end of start-up.
+extern "C" [[gnu::weak]] void pigeon_startup_complete(void);
+
+namespace pigeon::host {
+namespace {
+
+constexpr const char* default_user = "user";
+constexpr hal::FlashGeometry flash_sector_geometry{64 * 1024, 0, 16};
+
+volatile sig_atomic_t stop_requested = 0;
+void request_stop(int) { stop_requested = 1; }
+
+struct Options {
+  const char* state_path = "var";
+  const char* config_path = nullptr;
+  bool hash_password = false;
+};
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: pigeon [--state DIR] [--config FILE]\n"
+               "       pigeon hash-password   (reads a password on stdin)\n");
+  return 2;
+}
+
+bool parse_options(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "hash-password") {
+      options.hash_password = true;
+    } else if (arg == "--state" && i + 1 < argc) {
+      options.state_path = argv[++i];
+    } else if (arg == "--config" && i + 1 < argc) {
+      options.config_path = argv[++i];
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Applies the configuration file line by line; errors name the line.
+bool load_config(const char* path, RelayConfig& config) {
+  std::FILE* file = std::fopen(path, "r");
+  if (file == nullptr) {
+    std::fprintf(stderr, "pigeon: cannot read %s: %s\n", path, std::strerror(errno));
+    return false;
+  }
+  char line[1024];
+  bool ok = true;
+  for (int number = 1; std::fgets(line, sizeof line, file) != nullptr; ++number) {
+    const std::string_view error = apply_config_line(config, line);
+    if (!error.empty()) {
+      std::fprintf(stderr, "pigeon: %s:%d: %.*s\n", path, number, static_cast<int>(error.size()),
+                   error.data());
+      ok = false;
+    }
+  }
+  std::fclose(file);
+  return ok;
+}
+
+int run_hash_password(CryptoRandom& random) {
+  char password[256];
+  if (std::fgets(password, sizeof password, stdin) == nullptr) return usage();
+  std::string_view text = password;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::array<char, max_password_hash_bytes> hash{};
+  const auto length = make_password_hash(random, text, hash);
+  if (!length) return 1;
+  std::printf("%.*s\n", static_cast<int>(*length), hash.data());
+  return 0;
+}
+
+}  // namespace
+}  // namespace pigeon::host
+
+namespace pigeon::host {
+namespace {
+
+// The default user's password: made once, kept in <state>/credentials (0600),
+// printed at every start so that a newcomer can log in at once.
+bool add_default_user(const StateFolder& state, CryptoRandom& random, RelayConfig& config,
+                      std::array<char, 128>& password_out, std::string_view& password) {
+  std::array<char, 256> saved{};
+  const auto length = state.read("credentials", saved);
+  const std::string_view prefix = "user:";
+  std::string_view line = length ? std::string_view(saved.data(), *length) : std::string_view{};
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.starts_with(prefix) && line.size() > prefix.size() &&
+      line.size() - prefix.size() <= password_out.size()) {
+    line.remove_prefix(prefix.size());
+    std::memcpy(password_out.data(), line.data(), line.size());
+    password = {password_out.data(), line.size()};
+  } else {
+    const std::size_t generated = generate_password(random, {password_out.data(), 20});
+    password = {password_out.data(), generated};
+    char content[200];
+    const int used = std::snprintf(content, sizeof content, "%s:%.*s\n", default_user,
+                                   static_cast<int>(password.size()), password.data());
+    if (!state.write("credentials", {content, static_cast<std::size_t>(used)}, 0600)) return false;
+  }
+  std::array<char, max_password_hash_bytes> hash{};
+  const auto hash_length = make_password_hash(random, password, hash);
+  return hash_length && config.add_user(default_user, {hash.data(), *hash_length});
+}
+
+// The server's key and certificate: made on first start, as a router does on
+// its first boot, then loaded from the state folder.
+bool load_identity(const StateFolder& state, CryptoRandom& random, hal::Clock& clock,
+                   const RelayConfig& config, TlsServer& tls) {
+  static std::array<char, 4096> key_pem{};
+  static std::array<char, 4096> cert_pem{};
+  auto key_length = state.read("key.pem", key_pem);
+  auto cert_length = state.read("cert.pem", cert_pem);
+  if (!key_length || !cert_length) {
+    ServerIdentityPem identity{key_pem, cert_pem};
+    if (!generate_server_identity(random, config.host_name.view(), clock.unix_time_s(), identity)) {
+      std::fprintf(stderr, "pigeon: cannot generate the server certificate\n");
+      return false;
+    }
+    key_length = identity.key_length;
+    cert_length = identity.cert_length;
+    if (!state.write("key.pem", {key_pem.data(), *key_length}, 0600) ||
+        !state.write("cert.pem", {cert_pem.data(), *cert_length}, 0644)) {
+      std::fprintf(stderr, "pigeon: cannot write the certificate to %s\n", state.path());
+      return false;
+    }
+  }
+  if (!tls.load_identity({key_pem.data(), *key_length}, {cert_pem.data(), *cert_length})) {
+    std::fprintf(stderr, "pigeon: %s/key.pem and cert.pem do not load or do not match\n", state.path());
+    return false;
+  }
+  return true;
+}
+
+void print_listeners(const Relay& relay, const RelayConfig& config) {
+  std::array<char, 40> address{};
+  const std::string_view host = format_ip_address(config.listen_address, address);
+  for (std::size_t i = 0; i < service_count; ++i) {
+    const auto service = static_cast<Service>(i);
+    const bool bracket = config.listen_address.is_v6;
+    std::printf("pigeon: %.*s listening on %s%.*s%s:%u\n", static_cast<int>(service_name(service).size()),
+                service_name(service).data(), bracket ? "[" : "", static_cast<int>(host.size()),
+                host.data(), bracket ? "]" : "", relay.bound_port(service));
+  }
+}
+
+const char* net_status_text(hal::NetStatus status) {
+  switch (status) {
+    case hal::NetStatus::address_in_use: return "address already in use";
+    case hal::NetStatus::no_resources: return "out of resources";
+    default: return "cannot bind";
+  }
+}
+
+int run_relay(const Options& options) {
+  static RelayConfig config;
+  if (options.config_path != nullptr && !load_config(options.config_path, config)) return 2;
+  StateFolder state;
+  if (!state.open(options.state_path)) {
+    std::fprintf(stderr, "pigeon: cannot create state folder %s: %s\n", options.state_path,
+                 std::strerror(errno));
+    return 1;
+  }
+
+  static hal::PosixClock clock;
+  static hal::PosixEntropy entropy;
+  static hal::StderrLog log(clock, config.log_level);
+  static hal::PosixNet net;
+  tls_arena_init();
+  static CryptoRandom random(entropy);
+  if (!random.ready()) {
+    std::fprintf(stderr, "pigeon: no entropy source\n");
+    return 1;
+  }
+
+  std::array<char, 128> password_storage{};
+  std::string_view default_password;
+  const bool made_default_user = config.user_count == 0;
+  if (made_default_user && !add_default_user(state, random, config, password_storage, default_password)) {
+    std::fprintf(stderr, "pigeon: cannot set up the default user in %s\n", state.path());
+    return 1;
+  }
+
+  static TlsServer tls(random);
+  if (!load_identity(state, random, clock, config, tls)) return 1;
+
+  char spool_path[4096];
+  static hal::FileFlash flash;
+  hal::FlashGeometry geometry = flash_sector_geometry;
+  geometry.sector_count = config.spool_bytes / geometry.sector_size_bytes;
+  if (!flash.open(state.file_path("spool.img", spool_path), geometry)) {
+    std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", spool_path);
+    return 1;
+  }
+  static Spool spool(flash);
+  if (spool.mount() != SpoolStatus::ok) {
+    std::fprintf(stderr, "pigeon: cannot mount the spool in %s\n", spool_path);
+    return 1;
+  }
+
+  static Accounts accounts(config);
+  static const MbedtlsBase64 base64;
+  static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
+  static Relay relay(services);
+  Service failed = Service::smtp;
+  if (const hal::NetStatus status = relay.start(failed); status != hal::NetStatus::ok) {
+    std::fprintf(stderr, "pigeon: cannot listen on port %u (%.*s): %s\n", config.port(failed),
+                 static_cast<int>(service_name(failed).size()), service_name(failed).data(),
+                 net_status_text(status));
+    return 1;
+  }
+
+  print_listeners(relay, config);
+  if (made_default_user) {
+    std::printf("pigeon: user '%s' password '%.*s' (saved in %s/credentials)\n", default_user,
+                static_cast<int>(default_password.size()), default_password.data(), state.path());
+  }
+  std::printf("pigeon: ready\n");
+  std::fflush(stdout);
+
+  signal(SIGINT, request_stop);
+  signal(SIGTERM, request_stop);
+  signal(SIGPIPE, SIG_IGN);
+  if (pigeon_startup_complete != nullptr) pigeon_startup_complete();
+
+  while (stop_requested == 0) {
+    const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());
+    net.wait(idle_ms);
+  }
+  relay.shut_down();
+  log.write(hal::LogLevel::info, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace pigeon::host
+
+int main(int argc, char** argv) {
+  using namespace pigeon::host;
+  Options options;
+  if (!parse_options(argc, argv, options)) return usage();
+  if (options.hash_password) {
+    static pigeon::hal::PosixEntropy entropy;
+    pigeon::tls_arena_init();
+    static pigeon::CryptoRandom random(entropy);
+    return run_hash_password(random);
+  }
+  return run_relay(options);
+}
