@@ -1,5 +1,7 @@
 #include "connection.hpp"
 
+#include <cstring>
+
 namespace pigeon {
 
 void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& peer) {

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "crypto_random.hpp"
+#include "firmware/crypto_random.hpp"
 #include "firmware/base64_mbedtls.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
