@@ -22,6 +22,13 @@ std::optional<UserIndex> Accounts::find_mailbox(std::string_view local_part) con
   return std::nullopt;
 }
 
+std::optional<std::uint8_t> Accounts::mailbox_number(std::string_view name) const {
+  for (UserIndex user = 0; user < config_.user_count; ++user) {
+    if (config_.users[user].name.view() == name) return static_cast<std::uint8_t>(user);
+  }
+  return std::nullopt;
+}
+
 bool Accounts::lock_maildrop(UserIndex user) {
   if (maildrop_locked_[user]) return false;
   maildrop_locked_[user] = true;

@@ -7,14 +7,18 @@
 #include <string_view>
 
 #include "config.hpp"
+#include "spool.hpp"
 
 namespace pigeon {
 
 using UserIndex = std::size_t;
 
-class Accounts {
+class Accounts final : public MailboxDirectory {
  public:
   explicit Accounts(const RelayConfig& config) : config_(config) {}
+
+  // Mailboxes are numbered by the user's position in the configuration.
+  std::optional<std::uint8_t> mailbox_number(std::string_view name) const override;
 
   // The user's index when `name` exists and `password` matches its hash.
   std::optional<UserIndex> verify(std::string_view name, std::string_view password) const;

@@ -14,7 +14,7 @@ void Pop3Session::start(RelayServices& services, Service service, hal::StreamId 
   services_ = &services;
   service_ = service;
   connection_.open(services.net, stream, peer);
-  engine_.emplace(*this, connection_.output(), services.base64, settings_for(service));
+  engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), connection_.output(), services.base64, settings_for(service));
   last_activity_ms_ = now_ms;
   user_.reset();
   maildrop_count_ = 0;

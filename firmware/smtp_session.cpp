@@ -20,6 +20,14 @@ bool split_address(std::string_view address, std::string_view& local, std::strin
   return true;
 }
 
+// A full spool is temporary (reclaim frees space): 452 4.3.1 (RFC 3463).
+SmtpDecision storage_failure(SpoolStatus status) {
+  if (status == SpoolStatus::full || status == SpoolStatus::too_many) {
+    return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
+  }
+  return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+}
+
 }  // namespace
 
 void SmtpSession::start(RelayServices& services, Service service, hal::StreamId stream,
@@ -27,7 +35,7 @@ void SmtpSession::start(RelayServices& services, Service service, hal::StreamId 
   services_ = &services;
   service_ = service;
   connection_.open(services.net, stream, peer);
-  engine_.emplace(*this, connection_.output(), services.base64, settings_for(service));
+  engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), connection_.output(), services.base64, settings_for(service));
   last_activity_ms_ = now_ms;
   awaiting_sync_ = false;
   reply_delayed_ = false;
@@ -168,8 +176,7 @@ SmtpDecision SmtpSession::data_begin() {
   const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_};
   SpoolWriter writer;
   const SpoolStatus status = services_->spool.open_message(envelope, writer);
-  if (status == SpoolStatus::full) return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
-  if (status != SpoolStatus::ok) return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+  if (status != SpoolStatus::ok) return storage_failure(status);
   writer_ = writer;
   if (!write_received_header()) {
     data_abort();
@@ -211,8 +218,7 @@ bool SmtpSession::data_chunk(std::span<const std::uint8_t> bytes) {
 SmtpDecision SmtpSession::data_end() {
   const SpoolStatus status = services_->spool.commit(*writer_);
   writer_.reset();
-  if (status == SpoolStatus::full) return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
-  if (status != SpoolStatus::ok) return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
+  if (status != SpoolStatus::ok) return storage_failure(status);
   awaiting_sync_ = true;
   return SmtpDecision::later();
 }

@@ -1,7 +1,7 @@
 #include "rfc5322.hpp"
 
 #include <array>
-#include <cstring>
+#include "text_builder.hpp"
 
 namespace pigeon::protocol {
 namespace {
@@ -27,37 +27,6 @@ CivilDate civil_from_days(std::int64_t days) {
   return {static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0), month, day};
 }
 
-// A tiny appender over a fixed buffer that remembers overflow.
-class Writer {
- public:
-  explicit Writer(std::span<char> out) : out_(out) {}
-  void text(std::string_view s) {
-    if (used_ + s.size() > out_.size()) {
-      overflow_ = true;
-      return;
-    }
-    std::memcpy(out_.data() + used_, s.data(), s.size());
-    used_ += s.size();
-  }
-  void number(std::int64_t value, int width) {
-    char digits[20];
-    int count = 0;
-    auto magnitude = static_cast<std::uint64_t>(value < 0 ? -value : value);
-    do {
-      digits[count++] = static_cast<char>('0' + magnitude % 10);
-      magnitude /= 10;
-    } while (magnitude != 0 || count < width);
-    if (value < 0) text("-");
-    while (count > 0) text(std::string_view(&digits[--count], 1));
-  }
-  std::size_t used() const { return overflow_ ? 0 : used_; }
-
- private:
-  std::span<char> out_;
-  std::size_t used_ = 0;
-  bool overflow_ = false;
-};
-
 constexpr std::array<std::string_view, 7> weekdays{"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 constexpr std::array<std::string_view, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -73,7 +42,7 @@ std::string_view format_date(std::int64_t unix_time_s, std::span<char, 32> out) 
   // 1970-01-01 was a Thursday, the first entry of `weekdays`.
   const auto weekday = static_cast<std::size_t>(((days % 7) + 7) % 7);
 
-  Writer writer(out);
+  TextBuilder writer(out);
   writer.text(weekdays[weekday]);
   writer.text(", ");
   writer.number(date.day, 2);
@@ -88,12 +57,12 @@ std::string_view format_date(std::int64_t unix_time_s, std::span<char, 32> out) 
   writer.text(":");
   writer.number(second_of_day % 60, 2);
   writer.text(" +0000");
-  return {out.data(), writer.used()};
+  return writer.view();
 }
 
 std::size_t write_received_header(const ReceivedTrace& trace, std::span<char> out) {
   std::array<char, 32> date{};
-  Writer writer(out);
+  TextBuilder writer(out);
   writer.text("Received: from ");
   writer.text(trace.helo_name.empty() ? std::string_view("unknown") : trace.helo_name);
   writer.text(" ([");
@@ -112,7 +81,7 @@ std::size_t write_received_header(const ReceivedTrace& trace, std::span<char> ou
   writer.text(";\r\n\t");
   writer.text(format_date(trace.unix_time_s, date));
   writer.text("\r\n");
-  return writer.used();
+  return writer.view().size();
 }
 
 }  // namespace pigeon::protocol

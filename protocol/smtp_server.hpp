@@ -8,7 +8,10 @@
 #include <span>
 #include <string_view>
 
+#include <array>
+
 #include "base64.hpp"
+#include "line_scanner.hpp"
 #include "output_buffer.hpp"
 
 namespace pigeon::protocol {
@@ -107,12 +110,79 @@ class SmtpServer {
   bool awaiting_tls() const;
   // QUIT answered or the session aborted: drain output, then close.
   bool finished() const;
-  bool authenticated() const;
-  std::string_view authenticated_user() const;
+  bool authenticated() const { return authenticated_; }
+  std::string_view authenticated_user() const { return {user_.data(), user_length_}; }
+  // The name the client gave in EHLO/HELO, for the Received header.
+  std::string_view client_name() const { return {client_name_.data(), client_name_length_}; }
 
  private:
-  // Implementation state: fixed-size members only (a line buffer of 1024 bytes
-  // for commands and SASL responses, envelope counters, the DATA scanner).
+  enum class Phase : std::uint8_t {
+    command,
+    auth_plain_response,   // waiting for the PLAIN message after "334 "
+    auth_login_username,
+    auth_login_password,
+    data,
+    awaiting_decision,
+    awaiting_tls,
+    finished,
+  };
+  // Which step a pending decision answers, so resume() knows what success means.
+  enum class Step : std::uint8_t { none, mail, rcpt, data_begin, data_end, auth };
+
+  // The DATA scanner's position relative to line structure (DESIGN.md §6).
+  enum class DataState : std::uint8_t { line_start, in_line, after_cr, dot, dot_cr };
+
+  void handle_line(std::string_view line);
+  void handle_command(std::string_view line);
+  void handle_auth_response(std::string_view line);
+  void on_ehlo(std::string_view argument, bool extended);
+  void on_mail(std::string_view argument);
+  void on_rcpt(std::string_view argument);
+  void on_data(std::string_view argument);
+  void on_rset();
+  void on_starttls(std::string_view argument);
+  void on_auth(std::string_view argument);
+  void finish_auth_plain(std::string_view response);
+  void finish_auth_login();
+  void authenticate(std::string_view authzid, std::string_view authcid, std::string_view password);
+  bool mail_allowed();
+  void apply(Step step, const SmtpDecision& decision);
+  void on_success(Step step, const SmtpReply& custom);
+  std::size_t scan_data(std::span<const std::uint8_t> input);
+  void end_of_data();
+  void emit_data(std::span<const std::uint8_t> bytes);
+  void reset_transaction();
+  void reset_session();
+  void reply(std::uint16_t code, std::string_view enhanced, std::string_view text);
+  void reply(const SmtpReply& r) { reply(r.code, r.enhanced, r.text); }
+
+  SmtpServerPolicy& policy_;
+  OutputBuffer& out_;
+  const Base64& base64_;
+  SmtpServerSettings settings_;
+  LineScanner scanner_;
+  Phase phase_ = Phase::command;
+  Step pending_step_ = Step::none;
+
+  bool greeted_ = false;
+  bool authenticated_ = false;
+  std::array<char, 255> client_name_{};
+  std::size_t client_name_length_ = 0;
+  std::array<char, 255> user_{};
+  std::size_t user_length_ = 0;
+  std::array<char, 255> pending_user_{};  // authcid while its check is pending
+  std::size_t pending_user_length_ = 0;
+
+  bool mail_given_ = false;
+  std::uint16_t recipient_count_ = 0;
+
+  DataState data_state_ = DataState::line_start;
+  std::uint32_t data_bytes_ = 0;
+  std::uint32_t line_bytes_ = 0;
+  bool bad_line_ending_ = false;  // bare CR, bare LF or NUL seen
+  bool line_too_long_ = false;
+  bool too_big_ = false;
+  bool storage_failed_ = false;
 };
 
 }  // namespace pigeon::protocol

@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "firmware/crypto_random.hpp"
 #include "firmware/base64_mbedtls.hpp"
+#include "firmware/ip_address.hpp"
+#include "firmware/password_hash.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
 #include "firmware/tls_arena.hpp"
@@ -215,13 +218,13 @@ int run_relay(const Options& options) {
     std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", spool_path);
     return 1;
   }
-  static Spool spool(flash);
+  static Accounts accounts(config);
+  static Spool spool(flash, accounts);
   if (spool.mount() != SpoolStatus::ok) {
     std::fprintf(stderr, "pigeon: cannot mount the spool in %s\n", spool_path);
     return 1;
   }
 
-  static Accounts accounts(config);
   static const MbedtlsBase64 base64;
   static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
   static Relay relay(services);

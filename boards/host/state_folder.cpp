@@ -42,7 +42,7 @@ std::optional<std::size_t> StateFolder::read(const char* name, std::span<char> o
 
 bool StateFolder::write(const char* name, std::string_view content, unsigned mode) const {
   char path[4096];
-  char temporary[4096];
+  char temporary[4096 + 8];
   file_path(name, path);
   std::snprintf(temporary, sizeof temporary, "%s.new", path);
   const int fd = ::open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

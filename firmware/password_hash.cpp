@@ -1,0 +1,94 @@
+#include "password_hash.hpp"
+
+#include <mbedtls/base64.h>
+// constant_time.h lacks the extern "C" guard of the other Mbed TLS headers.
+extern "C" {
+#include <mbedtls/constant_time.h>
+}
+#include <mbedtls/pkcs5.h>
+
+#include <array>
+#include <cstdio>
+
+#include "text.hpp"
+
+namespace pigeon {
+namespace {
+
+constexpr std::string_view prefix = "$pbkdf2-sha256$i=";
+constexpr std::size_t salt_bytes = 16;
+constexpr std::size_t hash_bytes = 32;
+constexpr std::uint32_t max_iterations = 10'000'000;
+
+bool derive(std::string_view password, std::span<const std::uint8_t> salt, std::uint32_t iterations,
+            std::span<std::uint8_t, hash_bytes> out) {
+  return mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
+                                       reinterpret_cast<const unsigned char*>(password.data()),
+                                       password.size(), salt.data(), salt.size(), iterations,
+                                       hash_bytes, out.data()) == 0;
+}
+
+std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) {
+  std::size_t written = 0;
+  if (mbedtls_base64_decode(out.data(), out.size(), &written,
+                            reinterpret_cast<const unsigned char*>(text.data()), text.size()) != 0) {
+    return std::nullopt;
+  }
+  return written;
+}
+
+}  // namespace
+
+std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_view password,
+                                              std::span<char> out, std::uint32_t iterations) {
+  std::array<std::uint8_t, salt_bytes> salt{};
+  std::array<std::uint8_t, hash_bytes> hash{};
+  if (!random.fill(salt) || !derive(password, salt, iterations, hash)) return std::nullopt;
+  std::array<unsigned char, 48> salt_text{};
+  std::array<unsigned char, 48> hash_text{};
+  std::size_t salt_length = 0, hash_length = 0;
+  mbedtls_base64_encode(salt_text.data(), salt_text.size(), &salt_length, salt.data(), salt.size());
+  mbedtls_base64_encode(hash_text.data(), hash_text.size(), &hash_length, hash.data(), hash.size());
+  const int used = std::snprintf(out.data(), out.size(), "%.*s%u$%s$%s",
+                                 static_cast<int>(prefix.size()), prefix.data(), iterations,
+                                 salt_text.data(), hash_text.data());
+  if (used <= 0 || static_cast<std::size_t>(used) >= out.size()) return std::nullopt;
+  return static_cast<std::size_t>(used);
+}
+
+bool verify_password(std::string_view password, std::string_view hash_line) {
+  if (!hash_line.starts_with(prefix)) return false;
+  hash_line.remove_prefix(prefix.size());
+  const std::size_t first = hash_line.find('$');
+  const std::size_t second = hash_line.find('$', first + 1);
+  if (first == std::string_view::npos || second == std::string_view::npos) return false;
+  const auto iterations = text::parse_u32(hash_line.substr(0, first));
+  std::array<std::uint8_t, 64> salt{};
+  std::array<std::uint8_t, 64> expected{};
+  const auto salt_length = decode(hash_line.substr(first + 1, second - first - 1), salt);
+  const auto expected_length = decode(hash_line.substr(second + 1), expected);
+  if (!iterations || *iterations == 0 || *iterations > max_iterations || !salt_length ||
+      expected_length != hash_bytes) {
+    return false;
+  }
+  std::array<std::uint8_t, hash_bytes> actual{};
+  if (!derive(password, {salt.data(), *salt_length}, *iterations, actual)) return false;
+  return mbedtls_ct_memcmp(actual.data(), expected.data(), hash_bytes) == 0;
+}
+
+std::size_t generate_password(CryptoRandom& random, std::span<char> out) {
+  constexpr std::string_view alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::size_t written = 0;
+  while (written < out.size()) {
+    std::array<std::uint8_t, 32> bytes{};
+    if (!random.fill(bytes)) return 0;
+    for (std::uint8_t byte : bytes) {
+      // Rejection sampling keeps every character equally likely.
+      if (byte >= 256 / alphabet.size() * alphabet.size() || written == out.size()) continue;
+      out[written++] = alphabet[byte % alphabet.size()];
+    }
+  }
+  return written;
+}
+
+}  // namespace pigeon

@@ -1,0 +1,109 @@
+#include "server_identity.hpp"
+
+#include <mbedtls/asn1write.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+#include "protocol/rfc5322.hpp"
+
+namespace pigeon {
+namespace {
+
+constexpr std::int64_t validity_s = 10LL * 365 * 86400;
+
+// X.509 validity as Mbed TLS wants it: "YYYYMMDDHHMMSS", from the RFC 5322 date.
+bool x509_time(std::int64_t unix_s, std::array<char, 16>& out) {
+  std::array<char, 32> date{};
+  const std::string_view text = protocol::format_date(unix_s, date);  // "Sun, 22 Nov 2026 14:42:33 +0000"
+  if (text.size() < 25) return false;
+  constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  const auto month = static_cast<unsigned>(months.find(text.substr(8, 3)) / 3 % 12 + 1);
+  std::snprintf(out.data(), out.size(), "%.4s%02u%.2s%.2s%.2s%.2s", text.data() + 12, month,
+                text.data() + 5, text.data() + 17, text.data() + 20, text.data() + 23);
+  return true;
+}
+
+// Self-owned Mbed TLS objects, freed on every path.
+struct WriteContext {
+  mbedtls_pk_context key;
+  mbedtls_x509write_cert cert;
+  WriteContext() {
+    mbedtls_pk_init(&key);
+    mbedtls_x509write_crt_init(&cert);
+  }
+  ~WriteContext() {
+    mbedtls_x509write_crt_free(&cert);
+    mbedtls_pk_free(&key);
+  }
+};
+
+bool set_names(mbedtls_x509write_cert& cert, std::string_view host_name) {
+  char subject[300];
+  std::snprintf(subject, sizeof subject, "CN=%.*s,O=pigeon", static_cast<int>(host_name.size()),
+                host_name.data());
+  if (mbedtls_x509write_crt_set_subject_name(&cert, subject) != 0 ||
+      mbedtls_x509write_crt_set_issuer_name(&cert, subject) != 0) {
+    return false;
+  }
+  mbedtls_x509_san_list localhost{};
+  localhost.node.type = MBEDTLS_X509_SAN_DNS_NAME;
+  localhost.node.san.unstructured_name.p = reinterpret_cast<unsigned char*>(const_cast<char*>("localhost"));
+  localhost.node.san.unstructured_name.len = 9;
+  mbedtls_x509_san_list own{};
+  own.node.type = MBEDTLS_X509_SAN_DNS_NAME;
+  own.node.san.unstructured_name.p = reinterpret_cast<unsigned char*>(const_cast<char*>(host_name.data()));
+  own.node.san.unstructured_name.len = host_name.size();
+  own.next = host_name == "localhost" ? nullptr : &localhost;
+  return mbedtls_x509write_crt_set_subject_alternative_name(&cert, &own) == 0;
+}
+
+}  // namespace
+
+bool generate_server_identity(CryptoRandom& random, std::string_view host_name,
+                              std::int64_t now_unix_s, ServerIdentityPem& out) {
+  WriteContext context;
+  if (mbedtls_pk_setup(&context.key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
+      mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(context.key),
+                          CryptoRandom::generate, random.context()) != 0) {
+    return false;
+  }
+  std::array<unsigned char, 16> serial{};
+  random.fill(serial);
+  serial[0] &= 0x7F;  // a positive INTEGER
+  std::array<char, 16> not_before{};
+  std::array<char, 16> not_after{};
+  if (!x509_time(now_unix_s - 3600, not_before) || !x509_time(now_unix_s + validity_s, not_after)) {
+    return false;
+  }
+  mbedtls_x509write_cert& cert = context.cert;
+  mbedtls_x509write_crt_set_version(&cert, MBEDTLS_X509_CRT_VERSION_3);
+  mbedtls_x509write_crt_set_md_alg(&cert, MBEDTLS_MD_SHA256);
+  mbedtls_x509write_crt_set_subject_key(&cert, &context.key);
+  mbedtls_x509write_crt_set_issuer_key(&cert, &context.key);
+  if (mbedtls_x509write_crt_set_serial_raw(&cert, serial.data(), serial.size()) != 0 ||
+      mbedtls_x509write_crt_set_validity(&cert, not_before.data(), not_after.data()) != 0 ||
+      !set_names(cert, host_name) ||
+      // A self-signed end-entity certificate that clients pin as their trust anchor.
+      mbedtls_x509write_crt_set_basic_constraints(&cert, 0, -1) != 0 ||
+      mbedtls_x509write_crt_set_key_usage(&cert, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
+      mbedtls_x509write_crt_set_subject_key_identifier(&cert) != 0) {
+    return false;
+  }
+  auto* key_out = reinterpret_cast<unsigned char*>(out.key.data());
+  auto* cert_out = reinterpret_cast<unsigned char*>(out.cert.data());
+  if (mbedtls_pk_write_key_pem(&context.key, key_out, out.key.size()) != 0 ||
+      mbedtls_x509write_crt_pem(&cert, cert_out, out.cert.size(), CryptoRandom::generate,
+                                random.context()) != 0) {
+    return false;
+  }
+  out.key_length = std::strlen(out.key.data());
+  out.cert_length = std::strlen(out.cert.data());
+  return true;
+}
+
+}  // namespace pigeon

@@ -1,0 +1,21 @@
+// RFC 5321 §4.1.2 paths: "<local@domain>", "<>" for the null reverse-path,
+// source routes (accepted and dropped, §C), quoted local parts, address literals.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace pigeon::protocol {
+
+struct MailboxAddress {
+  std::string_view path;        // "local@domain" without brackets or source route
+  std::string_view local_part;  // as written (a quoted one keeps its quotes)
+  std::string_view domain;
+};
+
+// Parses what follows "FROM:" or "TO:" up to the closing '>'. `rest` receives
+// the text after it (the ESMTP parameters). A null path "<>" gives an empty
+// path. nullopt when the syntax or a length limit (64/255/256) is broken.
+std::optional<MailboxAddress> parse_path(std::string_view text, std::string_view& rest);
+
+}  // namespace pigeon::protocol
