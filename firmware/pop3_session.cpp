@@ -148,14 +148,14 @@ std::size_t Pop3Session::read_message(std::size_t index, std::uint32_t offset,
   return services_->spool.read(maildrop_[index].id, offset, out);
 }
 
-Pop3Decision Pop3Session::commit_deletions(std::span<const std::size_t> deleted_indexes) {
+Pop3Decision Pop3Session::commit_deletions(const protocol::DeletionMarks& deleted) {
   const std::string_view mailbox = services_->accounts.name(*user_);
-  for (std::size_t index : deleted_indexes) {
-    if (services_->spool.mark_deleted(maildrop_[index].id, mailbox) != SpoolStatus::ok) {
+  for (std::size_t index = 0; index < maildrop_count_; ++index) {
+    if (deleted[index] && services_->spool.mark_deleted(maildrop_[index].id, mailbox) != SpoolStatus::ok) {
       return Pop3Decision::rejected("SYS/TEMP", "Could not remove messages");
     }
   }
-  if (deleted_indexes.empty()) return Pop3Decision::accepted();
+  if (deleted.none()) return Pop3Decision::accepted();
   awaiting_sync_ = true;
   return Pop3Decision::later();
 }

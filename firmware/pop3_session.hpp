@@ -33,7 +33,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy {
   std::string_view unique_id(std::size_t index) override;
   std::size_t read_message(std::size_t index, std::uint32_t offset,
                            std::span<std::uint8_t> out) override;
-  protocol::Pop3Decision commit_deletions(std::span<const std::size_t> deleted_indexes) override;
+  protocol::Pop3Decision commit_deletions(const protocol::DeletionMarks& deleted) override;
   void release() override;
 
   protocol::Pop3ServerSettings settings_for(Service service) const;

@@ -50,15 +50,23 @@ bool set_names(mbedtls_x509write_cert& cert, std::string_view host_name) {
       mbedtls_x509write_crt_set_issuer_name(&cert, subject) != 0) {
     return false;
   }
-  mbedtls_x509_san_list localhost{};
-  localhost.node.type = MBEDTLS_X509_SAN_DNS_NAME;
-  localhost.node.san.unstructured_name.p = reinterpret_cast<unsigned char*>(const_cast<char*>("localhost"));
-  localhost.node.san.unstructured_name.len = 9;
-  mbedtls_x509_san_list own{};
-  own.node.type = MBEDTLS_X509_SAN_DNS_NAME;
-  own.node.san.unstructured_name.p = reinterpret_cast<unsigned char*>(const_cast<char*>(host_name.data()));
-  own.node.san.unstructured_name.len = host_name.size();
-  own.next = host_name == "localhost" ? nullptr : &localhost;
+  // Names clients use to reach the relay: the host name, and on the device
+  // itself "localhost", 127.0.0.1 and ::1.
+  static unsigned char loopback_v4[4] = {127, 0, 0, 1};
+  static unsigned char loopback_v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  std::array<mbedtls_x509_san_list, 4> names{};
+  auto set = [&](std::size_t i, int type, const void* data, std::size_t length) {
+    names[i].node.type = type;
+    names[i].node.san.unstructured_name.p = static_cast<unsigned char*>(const_cast<void*>(data));
+    names[i].node.san.unstructured_name.len = length;
+    names[i].next = i + 1 < names.size() ? &names[i + 1] : nullptr;
+  };
+  set(0, MBEDTLS_X509_SAN_DNS_NAME, host_name.data(), host_name.size());
+  set(1, MBEDTLS_X509_SAN_IP_ADDRESS, loopback_v4, sizeof loopback_v4);
+  set(2, MBEDTLS_X509_SAN_IP_ADDRESS, loopback_v6, sizeof loopback_v6);
+  set(3, MBEDTLS_X509_SAN_DNS_NAME, "localhost", 9);
+  if (host_name == "localhost") names[2].next = nullptr;
+  mbedtls_x509_san_list& own = names[0];
   return mbedtls_x509write_crt_set_subject_alternative_name(&cert, &own) == 0;
 }
 

@@ -5,10 +5,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
+#include <array>
+#include <bitset>
+
 #include "base64.hpp"
+#include "dot_stuffer.hpp"
+#include "line_scanner.hpp"
 #include "output_buffer.hpp"
 
 namespace pigeon::protocol {
@@ -25,6 +31,9 @@ struct Pop3Decision {
   }
   static Pop3Decision later() { return {Kind::pending, {}, {}}; }
 };
+
+// The messages a session marked with DELE, by zero-based index.
+using DeletionMarks = std::bitset<4096>;
 
 // The maildrop as locked at login: message numbers are fixed for the session.
 // Indexes here are zero-based; the engine speaks one-based message numbers.
@@ -45,7 +54,7 @@ class Pop3ServerPolicy {
                                    std::span<std::uint8_t> out) = 0;
   // QUIT in the TRANSACTION state: remove the messages marked deleted. Pending
   // until the removal is durable; reject with SYS/TEMP when it failed.
-  virtual Pop3Decision commit_deletions(std::span<const std::size_t> deleted_indexes) = 0;
+  virtual Pop3Decision commit_deletions(const DeletionMarks& deleted) = 0;
   // The session ended without UPDATE (connection lost, timeout): unlock.
   virtual void release() = 0;
 
@@ -58,7 +67,7 @@ struct Pop3ServerSettings {
   bool tls_active = false;          // implicit TLS (995), or set by tls_started()
   bool stls_offered = false;
   bool login_requires_tls = true;   // USER/PASS/AUTH only after TLS ([AUTH]-less -ERR before)
-  std::size_t max_messages = 256;   // bound of the deletion marks this engine keeps
+  std::size_t max_messages = 256;   // messages beyond this are not shown (<= DeletionMarks)
 };
 
 class Pop3Server {
@@ -84,7 +93,55 @@ class Pop3Server {
   bool finished() const;
 
  private:
-  // Implementation state: fixed-size members only.
+  // The deletion marks' bound (settings.max_messages may not exceed it).
+  static constexpr std::size_t max_messages = DeletionMarks().size();
+
+  enum class State : std::uint8_t { authorization, transaction, finished };
+  enum class Wait : std::uint8_t { none, decision, tls, auth_plain_response };
+  // What a streaming multi-line response is sending.
+  enum class Listing : std::uint8_t { none, message, list, uidl };
+
+  void handle_line(std::string_view line);
+  void handle_authorization(std::string_view verb, std::string_view argument);
+  void handle_transaction(std::string_view verb, std::string_view argument);
+  void on_capa();
+  void on_auth(std::string_view argument);
+  void finish_auth_plain(std::string_view response);
+  void on_stat();
+  void on_list_or_uidl(std::string_view argument, bool uidl);
+  void on_retr_or_top(std::string_view argument, bool top);
+  void on_dele(std::string_view argument);
+  void on_quit();
+  // A message number argument that names an existing, undeleted message.
+  std::optional<std::size_t> message_index(std::string_view argument);
+  void pump_message();
+  std::size_t top_length(std::span<const std::uint8_t> piece);
+  void pump_listing();
+  void write_listing_line(std::size_t index);
+  void ok(std::string_view text);
+  void error(std::string_view code, std::string_view text);
+  void begin_login(std::string_view authzid, std::string_view user, std::string_view password);
+
+  Pop3ServerPolicy& policy_;
+  OutputBuffer& out_;
+  const Base64& base64_;
+  Pop3ServerSettings settings_;
+  LineScanner scanner_;
+  State state_ = State::authorization;
+  Wait wait_ = Wait::none;
+  std::array<char, 256> user_{};  // from USER, until PASS
+  std::size_t user_length_ = 0;
+  DeletionMarks deleted_;
+
+  Listing listing_ = Listing::none;
+  std::size_t listing_index_ = 0;      // message being sent, or next LIST/UIDL line
+  std::uint32_t message_offset_ = 0;   // bytes of it read so far
+  std::uint32_t body_lines_left_ = 0;  // TOP: body lines still to send
+  bool top_ = false;
+  bool in_body_ = false;               // TOP: past the blank line after the headers
+  bool at_line_start_ = true;          // TOP: line counting across pieces
+  bool line_empty_ = true;
+  DotStuffer stuffer_;
 };
 
 }  // namespace pigeon::protocol

@@ -1,0 +1,379 @@
+#include "pop3_server.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "sasl.hpp"
+#include "text_builder.hpp"
+
+namespace pigeon::protocol {
+namespace {
+
+// RFC 2449 §4: 255 octets for a command; SASL responses (RFC 5034) may be longer.
+constexpr std::size_t max_line = 1024;
+constexpr std::size_t max_command_line = 255;
+// Output room one LIST/UIDL line needs.
+constexpr std::size_t listing_line_bytes = 96;
+
+char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
+}
+
+std::string_view next_word(std::string_view& text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  const std::size_t space = text.find(' ');
+  const std::string_view word = text.substr(0, space);
+  text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+  return word;
+}
+
+std::optional<std::uint32_t> parse_number(std::string_view text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  std::uint32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
+Pop3Server::Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+                       const Pop3ServerSettings& settings)
+    : policy_(policy), out_(out), base64_(base64), settings_(settings), scanner_(max_line) {
+  settings_.max_messages = std::min(settings_.max_messages, max_messages);
+}
+
+void Pop3Server::start() {
+  std::array<char, 300> text{};
+  ok(TextBuilder(text).text(settings_.host_name).text(" POP3 pigeon ready").view());
+}
+
+bool Pop3Server::awaiting_decision() const { return wait_ == Wait::decision; }
+bool Pop3Server::streaming() const { return listing_ != Listing::none; }
+bool Pop3Server::awaiting_tls() const { return wait_ == Wait::tls; }
+bool Pop3Server::finished() const { return state_ == State::finished; }
+
+void Pop3Server::ok(std::string_view text) {
+  std::array<char, reply_reserve_bytes> line{};
+  TextBuilder builder(line);
+  builder.text("+OK");
+  if (!text.empty()) builder.character(' ').text(text);
+  out_.append(builder.text("\r\n").view());
+}
+
+void Pop3Server::error(std::string_view code, std::string_view text) {
+  std::array<char, reply_reserve_bytes> line{};
+  TextBuilder builder(line);
+  builder.text("-ERR ");
+  if (!code.empty()) builder.character('[').text(code).text("] ");
+  out_.append(builder.text(text).text("\r\n").view());
+}
+
+std::size_t Pop3Server::feed(std::span<const std::uint8_t> input) {
+  std::size_t consumed = 0;
+  while (consumed < input.size() && state_ != State::finished && wait_ != Wait::decision &&
+         wait_ != Wait::tls && listing_ == Listing::none && out_.free_space() >= reply_reserve_bytes) {
+    const LineScan scan = scanner_.next(input.subspan(consumed));
+    consumed += scan.consumed_bytes;
+    if (scan.kind == LineScan::Kind::need_more) {
+      if (scan.consumed_bytes == 0) break;
+      continue;
+    }
+    if (scan.kind == LineScan::Kind::too_long) {
+      wait_ = Wait::none;
+      error({}, "Line too long");
+      continue;
+    }
+    handle_line(scan.line);
+  }
+  return consumed;
+}
+
+void Pop3Server::handle_line(std::string_view line) {
+  if (wait_ == Wait::auth_plain_response) {
+    wait_ = Wait::none;
+    if (is_sasl_cancel(line)) return error({}, "Authentication cancelled");
+    return finish_auth_plain(line);
+  }
+  if (line.size() + 2 > max_command_line) return error({}, "Line too long");
+  std::string_view argument = line;
+  const std::string_view verb = next_word(argument);
+  if (iequals(verb, "CAPA")) return on_capa();
+  if (iequals(verb, "QUIT")) return on_quit();
+  if (state_ == State::authorization) return handle_authorization(verb, argument);
+  handle_transaction(verb, argument);
+}
+
+void Pop3Server::on_capa() {
+  const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
+  out_.append("+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
+  if (state_ == State::authorization && login_allowed) out_.append("USER\r\nSASL PLAIN\r\n");
+  if (state_ == State::authorization && settings_.stls_offered && !settings_.tls_active) out_.append("STLS\r\n");
+  out_.append("IMPLEMENTATION pigeon\r\n.\r\n");
+}
+
+void Pop3Server::handle_authorization(std::string_view verb, std::string_view argument) {
+  const bool login_verb = iequals(verb, "USER") || iequals(verb, "PASS") || iequals(verb, "AUTH");
+  if (login_verb && settings_.login_requires_tls && !settings_.tls_active) {
+    return error("AUTH", "Login only after STLS");
+  }
+  if (iequals(verb, "USER")) {
+    const std::string_view name = next_word(argument);
+    if (name.empty() || name.size() > user_.size()) return error({}, "Syntax: USER name");
+    std::memcpy(user_.data(), name.data(), name.size());
+    user_length_ = name.size();
+    return ok("Send PASS");
+  }
+  if (iequals(verb, "PASS")) {
+    if (user_length_ == 0) return error({}, "USER first");
+    if (argument.empty()) return error({}, "Syntax: PASS password");
+    // The password is the rest of the line: it may contain spaces (RFC 1939 §7).
+    return begin_login({}, {user_.data(), user_length_}, argument);
+  }
+  if (iequals(verb, "AUTH")) return on_auth(argument);
+  if (iequals(verb, "STLS")) {
+    if (settings_.tls_active) return error({}, "Already using TLS");
+    if (!settings_.stls_offered) return error({}, "STLS not available");
+    ok("Begin TLS negotiation");
+    wait_ = Wait::tls;
+    return;
+  }
+  error({}, "Command not valid before login");
+}
+
+void Pop3Server::on_auth(std::string_view argument) {
+  const std::string_view mechanism = next_word(argument);
+  if (mechanism.empty()) return error({}, "Syntax: AUTH mechanism");
+  if (!iequals(mechanism, "PLAIN")) return error({}, "Unsupported SASL mechanism");
+  const std::string_view initial = next_word(argument);
+  if (initial.empty()) {
+    out_.append("+ \r\n");
+    wait_ = Wait::auth_plain_response;
+    return;
+  }
+  finish_auth_plain(initial);
+}
+
+void Pop3Server::finish_auth_plain(std::string_view response) {
+  std::array<std::uint8_t, 3 * 256> decoded{};
+  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64_.decode(response, decoded);
+  const auto plain = length ? parse_sasl_plain({decoded.data(), *length}) : std::nullopt;
+  if (!plain) return error({}, "Invalid AUTH data");
+  begin_login(plain->authzid, plain->authcid, plain->password);
+}
+
+void Pop3Server::begin_login(std::string_view authzid, std::string_view user, std::string_view password) {
+  wait_ = Wait::decision;
+  const Pop3Decision decision = policy_.login(authzid, user, password);
+  if (decision.kind != Pop3Decision::Kind::pending) resume(decision);
+}
+
+void Pop3Server::resume(const Pop3Decision& decision) {
+  if (wait_ != Wait::decision || decision.kind == Pop3Decision::Kind::pending) return;
+  wait_ = Wait::none;
+  const bool accepted = decision.kind == Pop3Decision::Kind::accept;
+  if (state_ == State::transaction) {
+    // The answer to QUIT's UPDATE state (RFC 1939 §6).
+    state_ = State::finished;
+    if (accepted) return ok("Bye");
+    return error(decision.response_code, decision.text);
+  }
+  user_length_ = 0;
+  if (!accepted) return error(decision.response_code, decision.text);
+  state_ = State::transaction;
+  deleted_.reset();
+  std::array<char, 64> text{};
+  ok(TextBuilder(text).text("Logged in, ").number(static_cast<std::int64_t>(policy_.message_count())).text(" messages").view());
+}
+
+void Pop3Server::handle_transaction(std::string_view verb, std::string_view argument) {
+  if (iequals(verb, "STAT")) return on_stat();
+  if (iequals(verb, "LIST")) return on_list_or_uidl(argument, false);
+  if (iequals(verb, "UIDL")) return on_list_or_uidl(argument, true);
+  if (iequals(verb, "RETR")) return on_retr_or_top(argument, false);
+  if (iequals(verb, "TOP")) return on_retr_or_top(argument, true);
+  if (iequals(verb, "DELE")) return on_dele(argument);
+  if (iequals(verb, "NOOP")) return ok({});
+  if (iequals(verb, "RSET")) {
+    deleted_.reset();
+    return ok("Deletion marks removed");
+  }
+  if (iequals(verb, "STLS") || iequals(verb, "USER") || iequals(verb, "PASS") || iequals(verb, "AUTH")) {
+    return error({}, "Already logged in");
+  }
+  error({}, "Unknown command");
+}
+
+std::optional<std::size_t> Pop3Server::message_index(std::string_view argument) {
+  const auto number = parse_number(next_word(argument));
+  const std::size_t count = std::min(policy_.message_count(), settings_.max_messages);
+  if (!number || *number == 0 || *number > count) {
+    error({}, "No such message");
+    return std::nullopt;
+  }
+  if (deleted_[*number - 1]) {
+    error({}, "Message already deleted");
+    return std::nullopt;
+  }
+  return *number - 1;
+}
+
+void Pop3Server::on_stat() {
+  std::uint64_t count = 0, octets = 0;
+  const std::size_t total = std::min(policy_.message_count(), settings_.max_messages);
+  for (std::size_t i = 0; i < total; ++i) {
+    if (deleted_[i]) continue;
+    ++count;
+    octets += policy_.message_size_bytes(i);
+  }
+  std::array<char, 64> text{};
+  ok(TextBuilder(text).number(static_cast<std::int64_t>(count)).character(' ').number(static_cast<std::int64_t>(octets)).view());
+}
+
+void Pop3Server::write_listing_line(std::size_t index) {
+  std::array<char, listing_line_bytes> line{};
+  TextBuilder builder(line);
+  builder.number(static_cast<std::int64_t>(index + 1)).character(' ');
+  if (listing_ == Listing::uidl) {
+    builder.text(policy_.unique_id(index));
+  } else {
+    builder.number(policy_.message_size_bytes(index));
+  }
+  out_.append(builder.text("\r\n").view());
+}
+
+void Pop3Server::on_list_or_uidl(std::string_view argument, bool uidl) {
+  const Listing kind = uidl ? Listing::uidl : Listing::list;
+  if (!argument.empty()) {
+    const auto index = message_index(argument);
+    if (!index) return;
+    out_.append("+OK ");
+    listing_ = kind;  // write_listing_line() reads it
+    write_listing_line(*index);
+    listing_ = Listing::none;
+    return;
+  }
+  ok(uidl ? "Unique-id listing follows" : "Scan listing follows");
+  listing_ = kind;
+  listing_index_ = 0;
+  pump_listing();
+}
+
+void Pop3Server::pump_listing() {
+  const std::size_t total = std::min(policy_.message_count(), settings_.max_messages);
+  while (listing_index_ < total && out_.free_space() >= listing_line_bytes) {
+    if (!deleted_[listing_index_]) write_listing_line(listing_index_);
+    ++listing_index_;
+  }
+  if (listing_index_ == total && out_.append(".\r\n")) listing_ = Listing::none;
+}
+
+void Pop3Server::on_retr_or_top(std::string_view argument, bool top) {
+  const std::string_view number = next_word(argument);
+  std::uint32_t lines = 0;
+  if (top) {
+    const auto parsed = parse_number(next_word(argument));
+    if (!parsed) return error({}, "Syntax: TOP message lines");
+    lines = *parsed;
+  }
+  const auto index = message_index(number);
+  if (!index) return;
+  std::array<char, 64> text{};
+  ok(TextBuilder(text).number(policy_.message_size_bytes(*index)).text(" octets").view());
+  listing_ = Listing::message;
+  listing_index_ = *index;
+  message_offset_ = 0;
+  top_ = top;
+  body_lines_left_ = lines;
+  in_body_ = false;
+  at_line_start_ = line_empty_ = true;
+  stuffer_.reset();
+  pump_message();
+}
+
+void Pop3Server::pump() {
+  if (listing_ == Listing::message) return pump_message();
+  if (listing_ != Listing::none) pump_listing();
+}
+
+// Streams the message in pieces that fit the free output space even if every
+// byte needed stuffing; TOP stops after the headers and the asked-for lines.
+void Pop3Server::pump_message() {
+  std::array<std::uint8_t, 512> piece{};
+  for (;;) {
+    const std::size_t room = std::min(piece.size(), out_.free_space() / 2);
+    if (room == 0) return;
+    const std::size_t got = policy_.read_message(listing_index_, message_offset_, {piece.data(), room});
+    std::size_t length = got;
+    bool cut = false;
+    if (top_) {
+      length = top_length({piece.data(), got});
+      cut = length < got || (in_body_ && at_line_start_ && body_lines_left_ == 0);
+    }
+    stuffer_.write({piece.data(), length}, out_);
+    message_offset_ += static_cast<std::uint32_t>(length);
+    if (got == 0 || cut) {
+      if (stuffer_.finish(out_)) listing_ = Listing::none;
+      return;
+    }
+  }
+}
+
+// How much of `piece` TOP sends: headers, the blank line, then the asked-for
+// number of body lines. Line state carries across pieces.
+std::size_t Pop3Server::top_length(std::span<const std::uint8_t> piece) {
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    if (in_body_ && at_line_start_ && body_lines_left_ == 0) return i;
+    const std::uint8_t byte = piece[i];
+    if (byte == '\n') {
+      if (!in_body_ && line_empty_) {
+        in_body_ = true;
+      } else if (in_body_) {
+        --body_lines_left_;
+      }
+      at_line_start_ = line_empty_ = true;
+      continue;
+    }
+    at_line_start_ = false;
+    if (byte != '\r') line_empty_ = false;
+  }
+  return piece.size();
+}
+
+void Pop3Server::on_dele(std::string_view argument) {
+  const auto index = message_index(argument);
+  if (!index) return;
+  deleted_.set(*index);
+  ok("Message deleted");
+}
+
+void Pop3Server::on_quit() {
+  if (state_ != State::transaction) {
+    state_ = State::finished;
+    return ok("Bye");
+  }
+  wait_ = Wait::decision;
+  const Pop3Decision decision = policy_.commit_deletions(deleted_);
+  if (decision.kind != Pop3Decision::Kind::pending) resume(decision);
+}
+
+void Pop3Server::tls_started() {
+  settings_.tls_active = true;
+  wait_ = Wait::none;
+  user_length_ = 0;
+  scanner_.reset();
+}
+
+void Pop3Server::abort_session(std::string_view text) {
+  error({}, text);
+  if (state_ == State::transaction) policy_.release();
+  state_ = State::finished;
+  listing_ = Listing::none;
+}
+
+}  // namespace pigeon::protocol
