@@ -38,7 +38,7 @@ void Connection::consume(std::size_t count) {
   received_bytes_ -= count;
 }
 
-bool Connection::pump() {
+bool Connection::pump(bool receive) {
   if (state_ == TransportState::handshaking) {
     switch (tls_->handshake()) {
       case TlsStep::in_progress: return false;
@@ -56,7 +56,7 @@ bool Connection::pump() {
     }
   }
   const bool sent = send_pending();
-  const bool received = receive_more();
+  const bool received = receive && receive_more();
   return sent || received;
 }
 

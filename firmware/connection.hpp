@@ -37,8 +37,10 @@ class Connection {
   bool handshaking() const { return state_ == TransportState::handshaking; }
 
   // Moves bytes both ways as far as they go without blocking. Returns true when
-  // anything moved or the handshake progressed.
-  bool pump();
+  // anything moved or the handshake progressed. While the engine waits to start
+  // TLS, `receive` is false: the client's first handshake bytes must stay in the
+  // network stack for TLS, not land in the plaintext buffer.
+  bool pump(bool receive = true);
   // The handshake finished during the last pump().
   bool take_handshake_done();
 

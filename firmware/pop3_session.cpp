@@ -39,7 +39,7 @@ protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) const {
 
 bool Pop3Session::step(std::uint64_t now_ms) {
   if (!active()) return false;
-  bool progressed = connection_.pump();
+  bool progressed = connection_.pump(!engine_->awaiting_tls());
   if (connection_.take_handshake_done()) {
     if (is_implicit_tls(service_)) {
       engine_->start();
@@ -59,7 +59,7 @@ bool Pop3Session::step(std::uint64_t now_ms) {
     if (!connection_.start_tls(services_->tls)) engine_->abort_session("[SYS/TEMP] TLS not available now");
     progressed = true;
   }
-  progressed |= connection_.pump();
+  progressed |= connection_.pump(!engine_->awaiting_tls());
   if (progressed) last_activity_ms_ = now_ms;
 
   if (connection_.peer_gone() || (engine_->finished() && connection_.output_drained())) {

@@ -67,7 +67,7 @@ protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
 
 bool SmtpSession::step(std::uint64_t now_ms) {
   if (!active()) return false;
-  bool progressed = connection_.pump();
+  bool progressed = connection_.pump(!engine_->awaiting_tls());
   if (connection_.take_handshake_done()) {
     if (is_implicit_tls(service_)) {
       engine_->start();
@@ -88,7 +88,7 @@ bool SmtpSession::step(std::uint64_t now_ms) {
     }
     progressed = true;
   }
-  progressed |= connection_.pump();
+  progressed |= connection_.pump(!engine_->awaiting_tls());
   if (progressed) last_activity_ms_ = now_ms;
 
   if (connection_.peer_gone()) {

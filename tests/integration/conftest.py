@@ -1,0 +1,130 @@
+"""Fixtures that run the real pigeon binary on loopback with free ports."""
+import os
+import re
+import signal
+import smtplib
+import ssl
+import subprocess
+import time
+
+import pytest
+
+PIGEON_BIN = os.environ.get("PIGEON_BIN", "build/host/boards/host/pigeon")
+LISTENING = re.compile(r"pigeon: (\w+) listening on \[?([\d.:a-f]+)\]?:(\d+)")
+PASSWORD = re.compile(r"pigeon: user '([^']+)' password '([^']+)'")
+
+
+class Pigeon:
+    """One running relay: its ports, credentials, state folder and log."""
+
+    def __init__(self, state, config_lines, extra_env=None):
+        self.state = state
+        self.config_path = os.path.join(state, "pigeon.conf")
+        with open(self.config_path, "w") as config:
+            config.write("\n".join(config_lines) + "\n")
+        self.extra_env = extra_env or {}
+        self.process = None
+        self.ports = {}
+        self.user = None
+        self.password = None
+        self.stderr_path = os.path.join(state, "stderr.log")
+
+    def start(self, timeout_s=30):
+        env = dict(os.environ, **self.extra_env)
+        self.stderr = open(self.stderr_path, "ab")
+        self.process = subprocess.Popen(
+            [PIGEON_BIN, "--state", self.state, "--config", self.config_path],
+            stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        deadline = time.monotonic() + timeout_s
+        self.ports = {}
+        for raw in self.process.stdout:
+            line = raw.decode()
+            if m := LISTENING.match(line):
+                self.ports[m.group(1)] = int(m.group(3))
+            if m := PASSWORD.match(line):
+                self.user, self.password = m.group(1), m.group(2)
+            if line.startswith("pigeon: ready"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("pigeon did not get ready")
+        else:
+            raise RuntimeError("pigeon exited during start-up: " + self.log())
+        if self.password is None:
+            with open(os.path.join(self.state, "credentials")) as saved:
+                self.user, self.password = saved.read().strip().split(":", 1)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout_s=10):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+        self.stderr.close()
+
+    def kill_hard(self):
+        self.stop(signal.SIGKILL)
+
+    def log(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    @property
+    def cafile(self):
+        return os.path.join(self.state, "cert.pem")
+
+    def tls_context(self):
+        return ssl.create_default_context(cafile=self.cafile)
+
+    def submit(self, message, recipients=("user@localhost",), sender="sender@example.org"):
+        """Sends one message over submission + STARTTLS + AUTH; returns smtplib's result."""
+        with smtplib.SMTP("127.0.0.1", self.ports["submission"], timeout=30) as client:
+            client.starttls(context=self.tls_context())
+            client.login(self.user, self.password)
+            return client.sendmail(sender, list(recipients), message)
+
+
+BASE_CONFIG = [
+    "smtp_port = 0", "submission_port = 0", "submissions_port = 0",
+    "pop3_port = 0", "pop3s_port = 0",
+    "spool_bytes = 33554432",
+    "max_message_bytes = 10485760",
+    "auth_failure_delay_ms = 300",
+    "log_level = info",
+]
+
+
+@pytest.fixture
+def make_pigeon(tmp_path):
+    """Factory: make_pigeon(extra_config_lines) starts a relay; all are stopped at teardown."""
+    started = []
+
+    def make(extra=(), state=None, extra_env=None):
+        folder = state or str(tmp_path / f"state{len(started)}")
+        os.makedirs(folder, exist_ok=True)
+        relay = Pigeon(folder, BASE_CONFIG + list(extra), extra_env).start()
+        started.append(relay)
+        return relay
+
+    yield make
+    for relay in started:
+        relay.stop()
+
+
+@pytest.fixture
+def pigeon(make_pigeon):
+    return make_pigeon()
+
+
+def strip_received(message: bytes) -> bytes:
+    """The relay prepends one folded Received header; returns what follows it."""
+    assert message.startswith(b"Received: "), message[:80]
+    lines = message.split(b"\r\n")
+    index = 1
+    while lines[index].startswith((b"\t", b" ")):
+        index += 1
+    return b"\r\n".join(lines[index:])
