@@ -10,6 +10,9 @@ import time
 import pytest
 
 PIGEON_BIN = os.environ.get("PIGEON_BIN", "build/host/boards/host/pigeon")
+# tests/alloc_guard: when set, every relay runs with the interposed allocator and
+# every test fails if the relay touched the heap after start-up (DESIGN.md §4).
+ALLOC_GUARD = os.environ.get("PIGEON_ALLOC_GUARD")
 LISTENING = re.compile(r"pigeon: (\w+) listening on \[?([\d.:a-f]+)\]?:(\d+)")
 PASSWORD = re.compile(r"pigeon: user '([^']+)' password '([^']+)'")
 
@@ -28,9 +31,12 @@ class Pigeon:
         self.user = None
         self.password = None
         self.stderr_path = os.path.join(state, "stderr.log")
+        self.alloc_report_path = os.path.join(state, "alloc.report")
 
     def start(self, timeout_s=30):
         env = dict(os.environ, **self.extra_env)
+        if ALLOC_GUARD:
+            env.update(LD_PRELOAD=ALLOC_GUARD, PIGEON_ALLOC_REPORT=self.alloc_report_path)
         self.stderr = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
             [PIGEON_BIN, "--state", self.state, "--config", self.config_path],
@@ -68,6 +74,17 @@ class Pigeon:
 
     def kill_hard(self):
         self.stop(signal.SIGKILL)
+
+    def allocation_report(self):
+        """The allocation guard's lines: one count before start-up, then one per
+        heap allocation after it (there must be none)."""
+        if not os.path.exists(self.alloc_report_path):
+            return []
+        with open(self.alloc_report_path) as report:
+            return report.read().splitlines()
+
+    def allocations_after_startup(self):
+        return [line for line in self.allocation_report() if line.startswith("allocation after")]
 
     def log(self):
         with open(self.stderr_path, "rb") as f:
@@ -113,6 +130,8 @@ def make_pigeon(tmp_path):
     yield make
     for relay in started:
         relay.stop()
+    for relay in started:
+        assert relay.allocations_after_startup() == [], "the relay used the heap after start-up"
 
 
 @pytest.fixture
