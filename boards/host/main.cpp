@@ -254,7 +254,9 @@ int run_relay(const Options& options) {
     net.wait(idle_ms);
   }
   relay.shut_down();
-  log.write(hal::LogLevel::info, "stopped");
+  const TlsArenaUsage arena = tls_arena_usage();
+  log.write(hal::LogLevel::info, "stopped; TLS arena high-water %zu of %zu bytes", arena.high_water_bytes,
+            arena.capacity_bytes);
   return 0;
 }
 
