@@ -105,13 +105,20 @@ std::size_t SmtpServer::feed(std::span<const std::uint8_t> input) {
       continue;
     }
     if (scan.kind == LineScan::Kind::too_long) {
-      if (phase_ != Phase::command) phase_ = Phase::command;  // an AUTH exchange ends here
-      reply(500, "5.5.2", "Line too long");
+      on_line_too_long();
       continue;
     }
     handle_line(scan.line);
   }
   return consumed;
+}
+
+// An overlong line inside an AUTH exchange ends the exchange with RFC 4954
+// §6's own code; elsewhere it is a command syntax error.
+void SmtpServer::on_line_too_long() {
+  if (phase_ == Phase::command) return reply(500, "5.5.2", "Line too long");
+  phase_ = Phase::command;
+  reply(500, "5.5.6", "Authentication Exchange line is too long");
 }
 
 void SmtpServer::handle_line(std::string_view line) {
@@ -464,7 +471,6 @@ void SmtpServer::reset_transaction() {
 // RFC 3207 §4.2: after TLS starts the server forgets everything it knew.
 void SmtpServer::reset_session() {
   reset_transaction();
-  policy_.transaction_reset();
   greeted_ = false;
   authenticated_ = false;
   user_length_ = pending_user_length_ = client_name_length_ = 0;

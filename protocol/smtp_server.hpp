@@ -132,6 +132,7 @@ class SmtpServer {
   // The DATA scanner's position relative to line structure (DESIGN.md §6).
   enum class DataState : std::uint8_t { line_start, in_line, after_cr, dot, dot_cr };
 
+  void on_line_too_long();
   void handle_line(std::string_view line);
   void handle_command(std::string_view line);
   void handle_auth_response(std::string_view line);
