@@ -82,7 +82,11 @@ bool generate_server_identity(CryptoRandom& random, std::string_view host_name,
   }
   std::array<unsigned char, 16> serial{};
   random.fill(serial);
-  serial[0] &= 0x7F;  // a positive INTEGER
+  // A positive INTEGER whose first octet is not zero: DER wants the shortest
+  // form, and strict parsers (OpenSSL 3) refuse a certificate whose serial
+  // starts with a redundant zero octet, which a plain random serial does once
+  // in 256 first boots.
+  serial[0] = static_cast<unsigned char>((serial[0] & 0x7F) | 0x40);
   std::array<char, 16> not_before{};
   std::array<char, 16> not_after{};
   if (!x509_time(now_unix_s - 3600, not_before) || !x509_time(now_unix_s + validity_s, not_after)) {
