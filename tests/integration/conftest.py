@@ -1,5 +1,6 @@
 """Fixtures that run the real pigeon binary on loopback with free ports."""
 import os
+import poplib
 import re
 import signal
 import smtplib
@@ -147,3 +148,31 @@ def strip_received(message: bytes) -> bytes:
     while lines[index].startswith((b"\t", b" ")):
         index += 1
     return b"\r\n".join(lines[index:])
+
+
+# Helpers shared by the client, error and limit tests.
+
+def fetch_all(relay, implicit_tls=True):
+    """Every message of the default user's maildrop, read over POP3 with poplib."""
+    if implicit_tls:
+        client = poplib.POP3_SSL("127.0.0.1", relay.ports["pop3s"], context=relay.tls_context(), timeout=30)
+    else:
+        client = poplib.POP3("127.0.0.1", relay.ports["pop3"], timeout=30)
+        client.stls(context=relay.tls_context())
+    client.user(relay.user)
+    client.pass_(relay.password)
+    count, _ = client.stat()
+    messages = []
+    for number in range(1, count + 1):
+        _, lines, _ = client.retr(number)
+        messages.append(b"\r\n".join(lines) + b"\r\n")
+    client.quit()
+    return messages
+
+
+def write_private(path, text):
+    """Writes a client's configuration file readable by its owner only (msmtp,
+    mpop and fetchmail refuse a password file that others can read)."""
+    path.write_text(text)
+    path.chmod(0o600)
+    return path

@@ -3,24 +3,7 @@ import os
 import poplib
 import smtplib
 
-from conftest import strip_received
-
-
-def fetch_all(relay, implicit_tls=True):
-    if implicit_tls:
-        client = poplib.POP3_SSL("127.0.0.1", relay.ports["pop3s"], context=relay.tls_context(), timeout=30)
-    else:
-        client = poplib.POP3("127.0.0.1", relay.ports["pop3"], timeout=30)
-        client.stls(context=relay.tls_context())
-    client.user(relay.user)
-    client.pass_(relay.password)
-    count, _ = client.stat()
-    messages = []
-    for number in range(1, count + 1):
-        _, lines, _ = client.retr(number)
-        messages.append(b"\r\n".join(lines) + b"\r\n")
-    client.quit()
-    return messages
+from conftest import fetch_all, strip_received
 
 
 def test_starttls_submission_then_pop3_stls_byte_for_byte(pigeon):

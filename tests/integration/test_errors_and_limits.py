@@ -1,0 +1,435 @@
+"""Errors and limits of issue 2 over real sockets: exact reply codes, the session
+goes on after bad input, and refused messages are never stored."""
+import base64
+import socket
+import ssl
+import time
+
+import pytest
+
+from conftest import fetch_all, strip_received
+
+CLEAN_MESSAGE = b"Subject: clean\r\n\r\nthis one is fine\r\n"
+
+
+class Dialog:
+    """A line-level SMTP or POP3 client over a plain or TLS socket, so that tests
+    see every reply exactly as the relay wrote it."""
+
+    def __init__(self, port, tls_context=None, timeout_s=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
+        if tls_context is not None:
+            self._wrap(tls_context)
+        else:
+            self.reader = self.sock.makefile("rb")
+
+    def _wrap(self, tls_context):
+        self.sock = tls_context.wrap_socket(self.sock, server_hostname="127.0.0.1",
+                                            suppress_ragged_eofs=False)
+        self.reader = self.sock.makefile("rb")
+
+    def close(self):
+        self.reader.close()
+        self.sock.close()
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        return self.reader.readline()
+
+    def reply(self):
+        """One SMTP reply, possibly multi-line: (code, enhanced status or "")."""
+        while True:
+            line = self.line()
+            if not line:
+                raise EOFError("connection closed before a reply")
+            if line[3:4] != b"-":
+                break
+        words = line[4:].split(b" ", 1)
+        enhanced = words[0].decode() if words[0][:1].isdigit() and words[0].count(b".") == 2 else ""
+        return int(line[:3]), enhanced
+
+    def command(self, text):
+        self.send(text.encode() + b"\r\n" if isinstance(text, str) else text + b"\r\n")
+        return self.reply()
+
+    def pop3(self, text) -> bytes:
+        self.send(text.encode() + b"\r\n")
+        return self.line()
+
+    def starttls(self, tls_context):
+        assert self.command("STARTTLS") == (220, "2.0.0")
+        self._wrap(tls_context)
+
+    def at_eof(self) -> bool:
+        return self.reader.read(1) == b""
+
+
+def auth_plain_argument(user, password):
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+
+
+def smtp(relay, service="smtp", tls_context=None):
+    """A greeted dialog with the relay: EHLO done (over TLS on submissions, with
+    `tls_context` when given)."""
+    implicit_tls = tls_context or relay.tls_context() if service == "submissions" else None
+    dialog = Dialog(relay.ports[service], implicit_tls)
+    assert dialog.reply()[0] == 220
+    assert dialog.command("EHLO client.example")[0] == 250
+    return dialog
+
+
+def submission(relay):
+    """Submission after STARTTLS and a successful AUTH PLAIN."""
+    dialog = smtp(relay, "submission")
+    dialog.starttls(relay.tls_context())
+    assert dialog.command("EHLO client.example")[0] == 250
+    assert dialog.command("AUTH PLAIN " + auth_plain_argument(relay.user, relay.password)) == (235, "2.7.0")
+    return dialog
+
+
+def pop3s(relay, tls_context=None):
+    dialog = Dialog(relay.ports["pop3s"], tls_context or relay.tls_context())
+    assert dialog.line().startswith(b"+OK")
+    return dialog
+
+
+def pop3_login(relay, password=None):
+    dialog = pop3s(relay)
+    assert dialog.pop3("USER " + relay.user).startswith(b"+OK")
+    return dialog, dialog.pop3("PASS " + (password or relay.password))
+
+
+def send_data(dialog, content: bytes):
+    """MAIL, RCPT and DATA to the default user, then the raw content (which must
+    end the DATA itself); returns the reply to the content."""
+    assert dialog.command("MAIL FROM:<sender@example.org>") == (250, "2.1.0")
+    assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+    assert dialog.command("DATA")[0] == 354
+    dialog.send(content)
+    return dialog.reply()
+
+
+def assert_session_goes_on(dialog):
+    assert dialog.command("NOOP") == (250, "2.0.0")
+
+
+def assert_only_clean_message_stored(relay):
+    assert [strip_received(m) for m in fetch_all(relay)] == [CLEAN_MESSAGE]
+
+
+# SMTP: lines and sizes
+
+
+@pytest.mark.parametrize("length", [600, 1500, 5000])
+def test_command_line_too_long_is_500_and_the_session_goes_on(pigeon, length):
+    dialog = smtp(pigeon)
+    assert dialog.command(b"NOOP " + b"x" * length) == (500, "5.5.2")
+    assert_session_goes_on(dialog)
+
+
+def test_text_line_over_998_octets_refuses_the_message(pigeon):
+    dialog = smtp(pigeon)
+    assert send_data(dialog, b"Subject: long\r\n\r\n" + b"y" * 999 + b"\r\n.\r\n") == (500, "5.5.2")
+    assert send_data(dialog, CLEAN_MESSAGE + b".\r\n") == (250, "2.0.0")
+    assert_only_clean_message_stored(pigeon)
+
+
+def test_declared_size_over_the_limit_is_552(make_pigeon):
+    relay = make_pigeon(["max_message_bytes = 2048"])
+    dialog = smtp(relay)
+    assert dialog.command("MAIL FROM:<s@example.org> SIZE=2049") == (552, "5.3.4")
+    assert dialog.command("MAIL FROM:<s@example.org> SIZE=2048") == (250, "2.1.0")
+
+
+def test_actual_size_over_the_limit_is_552_and_not_stored(make_pigeon):
+    relay = make_pigeon(["max_message_bytes = 2048"])
+    header = b"Subject: size\r\n\r\n"
+    body_line = b"z" * 98 + b"\r\n"
+    at_limit = header + body_line * ((2048 - len(header)) // len(body_line))
+    at_limit += b"w" * (2048 - len(at_limit) - 2) + b"\r\n"
+    assert len(at_limit) == 2048
+    dialog = smtp(relay)
+    over_limit = at_limit[:-2] + b"w\r\n"
+    assert send_data(dialog, over_limit + b".\r\n") == (552, "5.3.4")
+    assert send_data(dialog, at_limit + b".\r\n") == (250, "2.0.0")
+    assert [strip_received(m) for m in fetch_all(relay)] == [at_limit]
+
+
+def test_configured_recipient_limit_is_452(make_pigeon):
+    relay = make_pigeon(["max_recipients = 3"])
+    dialog = smtp(relay)
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    for _ in range(3):
+        assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+    assert dialog.command("RCPT TO:<postmaster@localhost>") == (452, "4.5.3")
+    assert dialog.command("DATA")[0] == 354
+    dialog.send(CLEAN_MESSAGE + b".\r\n")
+    assert dialog.reply() == (250, "2.0.0")
+
+
+def test_compile_time_recipient_limit_is_452(pigeon):
+    """The host build keeps 32 recipients per transaction (PIGEON_MAX_RECIPIENTS)
+    while the configured limit is 100: the smaller one wins."""
+    dialog = smtp(pigeon)
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    for _ in range(32):
+        assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+    assert dialog.command("RCPT TO:<user@localhost>") == (452, "4.5.3")
+    assert dialog.command("RSET") == (250, "2.0.0")
+
+
+@pytest.mark.parametrize("content", [
+    b"Subject: cr\r\n\r\nbare\rCR\r\n.\r\n",
+    b"Subject: lf\r\n\r\nbare\nLF\r\n.\r\n",
+    b"Subject: nul\r\n\r\nNUL\0byte\r\n.\r\n",
+    b"Subject: smuggle\r\n\r\nhi\n.\nMAIL FROM:<x@example.org>\r\n.\r\n",
+    b"Subject: smuggle\r\n\r\nhi\r\n.\rRCPT TO:<x@example.org>\r\n.\r\n",
+], ids=["bare-cr", "bare-lf", "nul", "lf-dot-lf", "crlf-dot-cr"])
+def test_bad_line_endings_and_nul_refuse_the_message(pigeon, content):
+    dialog = smtp(pigeon)
+    assert send_data(dialog, content) == (550, "5.6.0")
+    assert send_data(dialog, CLEAN_MESSAGE + b".\r\n") == (250, "2.0.0")
+    assert_only_clean_message_stored(pigeon)
+
+
+# SMTP: authentication and TLS
+
+
+def test_auth_failure_is_535_after_the_delay_and_others_are_not_held_up(make_pigeon):
+    relay = make_pigeon(["auth_failure_delay_ms = 1000"])
+    guesser = smtp(relay, "submissions")
+    bystander = smtp(relay, "submissions")
+    started = time.monotonic()
+    guesser.send(b"AUTH PLAIN " + auth_plain_argument(relay.user, "wrong").encode() + b"\r\n")
+    assert bystander.command("NOOP") == (250, "2.0.0")
+    assert time.monotonic() - started < 0.5, "one session's delay held up another"
+    assert guesser.reply() == (535, "5.7.8")
+    assert time.monotonic() - started >= 1.0
+    assert guesser.command("AUTH PLAIN " + auth_plain_argument(relay.user, relay.password)) == (235, "2.7.0")
+
+
+def test_auth_and_mail_before_tls_on_submission_are_530(pigeon):
+    dialog = smtp(pigeon, "submission")
+    assert dialog.command("AUTH PLAIN " + auth_plain_argument(pigeon.user, pigeon.password)) == (530, "5.7.0")
+    assert dialog.command("MAIL FROM:<s@example.org>") == (530, "5.7.0")
+    assert_session_goes_on(dialog)
+
+
+def test_mail_on_submission_needs_auth_even_under_tls(pigeon):
+    dialog = smtp(pigeon, "submissions")
+    assert dialog.command("MAIL FROM:<s@example.org>") == (530, "5.7.0")
+
+
+def test_unknown_sasl_mechanism_is_504(pigeon):
+    dialog = smtp(pigeon, "submissions")
+    assert dialog.command("AUTH CRAM-MD5") == (504, "5.5.4")
+    assert dialog.command("AUTH PLAIN " + auth_plain_argument(pigeon.user, pigeon.password)) == (235, "2.7.0")
+
+
+def test_starttls_when_tls_is_on_is_503(pigeon):
+    implicit = smtp(pigeon, "submissions")
+    assert implicit.command("STARTTLS") == (503, "5.5.1")
+    assert_session_goes_on(implicit)
+    upgraded = smtp(pigeon, "submission")
+    upgraded.starttls(pigeon.tls_context())
+    assert upgraded.command("EHLO client.example")[0] == 250
+    assert upgraded.command("STARTTLS") == (503, "5.5.1")
+    assert_session_goes_on(upgraded)
+
+
+def close_notify_required(relay):
+    """A TLS context that reports an EOF without close_notify as an error
+    (SSLEOFError) instead of as an orderly end of the stream."""
+    context = relay.tls_context()
+    context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return context
+
+
+@pytest.mark.parametrize("service", ["smtp", "submissions"])
+def test_quit_over_tls_sends_close_notify(pigeon, service):
+    context = close_notify_required(pigeon)
+    dialog = smtp(pigeon, service, context)
+    if service == "smtp":
+        dialog.starttls(context)
+    assert dialog.command("QUIT") == (221, "2.0.0")
+    assert dialog.sock.recv(1) == b""
+
+
+def test_pop3_quit_over_tls_sends_close_notify(pigeon):
+    dialog = pop3s(pigeon, close_notify_required(pigeon))
+    assert dialog.pop3("QUIT").startswith(b"+OK")
+    assert dialog.sock.recv(1) == b""
+
+
+# SMTP: order, relaying and bad input
+
+
+def test_commands_out_of_order_are_503(pigeon):
+    dialog = Dialog(pigeon.ports["smtp"])
+    assert dialog.reply()[0] == 220
+    assert dialog.command("MAIL FROM:<s@example.org>") == (503, "5.5.1")
+    assert dialog.command("EHLO client.example")[0] == 250
+    assert dialog.command("RCPT TO:<user@localhost>") == (503, "5.5.1")
+    assert dialog.command("DATA") == (503, "5.5.1")
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    assert dialog.command("MAIL FROM:<s@example.org>") == (503, "5.5.1")
+    assert dialog.command("DATA") == (503, "5.5.1")
+    assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+    assert dialog.command("DATA")[0] == 354
+    dialog.send(CLEAN_MESSAGE + b".\r\n")
+    assert dialog.reply() == (250, "2.0.0")
+    assert_only_clean_message_stored(pigeon)
+
+
+def test_auth_twice_or_inside_a_transaction_is_503(pigeon):
+    dialog = submission(pigeon)
+    argument = auth_plain_argument(pigeon.user, pigeon.password)
+    assert dialog.command("AUTH PLAIN " + argument) == (503, "5.5.1")
+    fresh = smtp(pigeon, "submissions")
+    assert fresh.command("AUTH PLAIN " + argument) == (235, "2.7.0")
+    assert fresh.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+
+
+def test_remote_recipient_on_port_25_is_550_relaying_denied(pigeon):
+    dialog = smtp(pigeon)
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    assert dialog.command("RCPT TO:<someone@example.com>") == (550, "5.7.1")
+    assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+
+
+def test_remote_recipient_on_submission_without_smarthost_is_550(pigeon):
+    dialog = submission(pigeon)
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    assert dialog.command("RCPT TO:<someone@example.com>") == (550, "5.7.1")
+
+
+@pytest.mark.parametrize("command, expected", [
+    (b"FROBNICATE", (500, "5.5.1")),
+    (b"\xff\xfe\x01 binary", (500, "5.5.1")),
+    (b"EHLO", (501, "5.5.4")),
+    (b"MAIL TO:<s@example.org>", (501, "5.5.4")),
+    (b"MAIL FROM:<no-closing-bracket", (501, "5.1.7")),
+    (b"MAIL FROM:<s@example.org> COLOUR=blue", (555, "5.5.4")),
+    (b"MAIL FROM:<s@example.org> SIZE=lots", (501, "5.5.4")),
+    (b"STARTTLS now", (501, "5.5.4")),
+    (b"EXPN staff", (502, "5.5.1")),
+    (b"VRFY user", (252, "2.5.0")),
+], ids=lambda value: value.decode(errors="replace") if isinstance(value, bytes) else None)
+def test_bad_input_gets_a_clear_error_and_the_session_goes_on(pigeon, command, expected):
+    dialog = smtp(pigeon)
+    assert dialog.command(command) == expected
+    assert_session_goes_on(dialog)
+
+
+def test_bad_recipients_get_clear_errors(pigeon):
+    dialog = smtp(pigeon)
+    assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
+    assert dialog.command("RCPT TO:<>") == (501, "5.1.3")
+    assert dialog.command("RCPT TO:<nobody@localhost>") == (550, "5.1.1")
+    assert dialog.command("RCPT TO:<user@localhost> NOTIFY=NEVER") == (555, "5.5.4")
+    assert dialog.command("RCPT TO:<user@localhost>") == (250, "2.1.5")
+
+
+# Connections and timeouts
+
+
+def test_too_many_smtp_connections_get_421_and_close(pigeon):
+    """The host build has PIGEON_SMTP_SESSIONS 16, shared by the SMTP listeners."""
+    held = [smtp(pigeon) for _ in range(16)]
+    refused = Dialog(pigeon.ports["submission"])
+    assert refused.reply() == (421, "4.7.0")
+    assert refused.at_eof()
+    held.pop().command("QUIT")
+    deadline = time.monotonic() + 5
+    while True:  # the freed slot is taken again once the relay saw the QUIT
+        again = Dialog(pigeon.ports["smtp"])
+        code, _ = again.reply()
+        if code == 220 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert code == 220
+    assert_session_goes_on(held[0])
+
+
+def test_too_many_pop3_connections_get_sys_temp(pigeon):
+    """The host build has PIGEON_POP3_SESSIONS 8."""
+    held = [pop3s(pigeon) for _ in range(8)]
+    refused = Dialog(pigeon.ports["pop3"])
+    assert refused.line().startswith(b"-ERR [SYS/TEMP] ")
+    assert refused.at_eof()
+    assert held[0].pop3("CAPA").startswith(b"+OK")
+
+
+@pytest.fixture
+def impatient_pigeon(make_pigeon):
+    return make_pigeon(["command_timeout_s = 1", "data_timeout_s = 1", "pop3_timeout_s = 1"])
+
+
+def assert_closed_after_idle(dialog, read_reply, expected, started):
+    assert read_reply() == expected
+    idle_s = time.monotonic() - started
+    assert 1.0 <= idle_s < 4.0, idle_s
+    assert dialog.at_eof()
+
+
+def test_smtp_command_idle_timeout_is_421(impatient_pigeon):
+    dialog = smtp(impatient_pigeon)
+    assert_closed_after_idle(dialog, dialog.reply, (421, "4.4.2"), time.monotonic())
+
+
+def test_smtp_data_idle_timeout_is_421_and_nothing_is_stored(impatient_pigeon):
+    dialog = smtp(impatient_pigeon)
+    started = time.monotonic()
+    reply = send_data(dialog, b"Subject: unfinished\r\n\r\nand then nothing")
+    assert reply == (421, "4.4.2")
+    assert time.monotonic() - started >= 1.0
+    assert dialog.at_eof()
+    assert fetch_all(impatient_pigeon) == []
+
+
+def test_pop3_idle_timeout_is_err_and_close(impatient_pigeon):
+    dialog = pop3s(impatient_pigeon)
+    started = time.monotonic()
+    assert_closed_after_idle(dialog, lambda: dialog.line()[:4], b"-ERR", started)
+
+
+# POP3 errors and response codes
+
+
+def test_pop3_bad_password_is_auth_and_the_session_goes_on(pigeon):
+    dialog, answer = pop3_login(pigeon, password="wrong")
+    assert answer.startswith(b"-ERR [AUTH] ")
+    assert dialog.pop3("USER " + pigeon.user).startswith(b"+OK")
+    assert dialog.pop3("PASS " + pigeon.password).startswith(b"+OK")
+
+
+def test_pop3_second_session_on_a_mailbox_is_in_use(pigeon):
+    first, answer = pop3_login(pigeon)
+    assert answer.startswith(b"+OK")
+    second, answer = pop3_login(pigeon)
+    assert answer.startswith(b"-ERR [IN-USE] ")
+    assert first.pop3("QUIT").startswith(b"+OK")
+    assert first.at_eof()
+    assert second.pop3("USER " + pigeon.user).startswith(b"+OK")
+    assert second.pop3("PASS " + pigeon.password).startswith(b"+OK")
+
+
+def test_pop3_login_before_stls_is_refused(pigeon):
+    dialog = Dialog(pigeon.ports["pop3"])
+    assert dialog.line().startswith(b"+OK")
+    assert dialog.pop3("USER " + pigeon.user).startswith(b"-ERR [AUTH] ")
+    assert dialog.pop3("NOOP").startswith(b"-ERR")
+    assert dialog.pop3("CAPA").startswith(b"+OK")
+
+
+@pytest.mark.parametrize("command", [
+    "FROBNICATE", "RETR 99", "RETR x", "DELE 0", "TOP 1", "LIST 2", "AUTH CRAM-MD5", "x" * 300,
+])
+def test_pop3_bad_input_gets_err_and_the_session_goes_on(pigeon, command):
+    pigeon.submit(CLEAN_MESSAGE)
+    dialog, answer = pop3_login(pigeon)
+    assert answer.startswith(b"+OK")
+    assert dialog.pop3(command).startswith(b"-ERR ")
+    assert dialog.pop3("STAT").startswith(b"+OK 1 ")
