@@ -188,7 +188,7 @@ void Pop3Server::resume(const Pop3Decision& decision) {
   state_ = State::transaction;
   deleted_.reset();
   std::array<char, 64> text{};
-  ok(TextBuilder(text).text("Logged in, ").number(static_cast<std::int64_t>(policy_.message_count())).text(" messages").view());
+  ok(TextBuilder(text).text("Logged in, ").number(static_cast<std::int64_t>(visible_message_count())).text(" messages").view());
 }
 
 void Pop3Server::handle_transaction(std::string_view verb, std::string_view argument) {
@@ -209,9 +209,14 @@ void Pop3Server::handle_transaction(std::string_view verb, std::string_view argu
   error({}, "Unknown command");
 }
 
+// The session shows at most settings_.max_messages (the deletion marks' bound).
+std::size_t Pop3Server::visible_message_count() {
+  return std::min(policy_.message_count(), settings_.max_messages);
+}
+
 std::optional<std::size_t> Pop3Server::message_index(std::string_view argument) {
   const auto number = parse_number(next_word(argument));
-  const std::size_t count = std::min(policy_.message_count(), settings_.max_messages);
+  const std::size_t count = visible_message_count();
   if (!number || *number == 0 || *number > count) {
     error({}, "No such message");
     return std::nullopt;
@@ -225,7 +230,7 @@ std::optional<std::size_t> Pop3Server::message_index(std::string_view argument) 
 
 void Pop3Server::on_stat() {
   std::uint64_t count = 0, octets = 0;
-  const std::size_t total = std::min(policy_.message_count(), settings_.max_messages);
+  const std::size_t total = visible_message_count();
   for (std::size_t i = 0; i < total; ++i) {
     if (deleted_[i]) continue;
     ++count;
@@ -265,7 +270,7 @@ void Pop3Server::on_list_or_uidl(std::string_view argument, bool uidl) {
 }
 
 void Pop3Server::pump_listing() {
-  const std::size_t total = std::min(policy_.message_count(), settings_.max_messages);
+  const std::size_t total = visible_message_count();
   while (listing_index_ < total && out_.free_space() >= listing_line_bytes) {
     if (!deleted_[listing_index_]) write_listing_line(listing_index_);
     ++listing_index_;

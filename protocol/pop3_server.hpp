@@ -112,6 +112,7 @@ class Pop3Server {
   void on_retr_or_top(std::string_view argument, bool top);
   void on_dele(std::string_view argument);
   void on_quit();
+  std::size_t visible_message_count();
   // A message number argument that names an existing, undeleted message.
   std::optional<std::size_t> message_index(std::string_view argument);
   void pump_message();
