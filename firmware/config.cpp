@@ -81,6 +81,56 @@ std::string_view set_log_level(RelayConfig& config, std::string_view value) {
   return "expected debug, info, warning or error";
 }
 
+std::string_view add_relay_networks(RelayConfig& config, std::string_view value) {
+  for (auto text = text::next_token(value); !text.empty(); text = text::next_token(value)) {
+    const std::size_t slash = text.find('/');
+    const auto address = parse_ip_address(text.substr(0, slash));
+    if (!address) return "expected ADDRESS/BITS network blocks";
+    const std::uint32_t max_bits = address->is_v6 ? 128 : 32;
+    const auto bits = slash == std::string_view::npos ? std::optional(max_bits) : text::parse_u32(text.substr(slash + 1));
+    if (!bits || *bits > max_bits) return "expected ADDRESS/BITS network blocks";
+    if (config.relay_network_count == config.relay_networks.size()) return "too many relay networks";
+    config.relay_networks[config.relay_network_count++] = {*address, static_cast<std::uint8_t>(*bits)};
+  }
+  return {};
+}
+
+std::string_view set_smarthost_tls(RelayConfig& config, std::string_view value) {
+  constexpr std::array<std::string_view, 3> names{"starttls", "implicit", "none"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (value == names[i]) {
+      config.smarthost.tls = static_cast<SmarthostTls>(i);
+      return {};
+    }
+  }
+  return "expected starttls, implicit or none";
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string_view set_smarthost_pin(RelayConfig& config, std::string_view value) {
+  auto& pin = config.smarthost.pin_sha256;
+  if (value.size() != 2 * pin.size()) return "expected 64 hex digits (SHA-256 of the public key)";
+  for (std::size_t i = 0; i < pin.size(); ++i) {
+    const int high = hex_value(value[2 * i]);
+    const int low = hex_value(value[2 * i + 1]);
+    if (high < 0 || low < 0) return "expected 64 hex digits (SHA-256 of the public key)";
+    pin[i] = static_cast<std::uint8_t>(high * 16 + low);
+  }
+  config.smarthost.pinned = true;
+  return {};
+}
+
+template <std::size_t Capacity>
+std::string_view set_text(FixedString<Capacity>& field, std::string_view value) {
+  return field.assign(value) ? std::string_view{} : "value too long";
+}
+
 struct Key {
   std::string_view name;
   Setter setter;
@@ -88,7 +138,7 @@ struct Key {
 
 constexpr std::uint32_t max_u32 = UINT32_MAX;
 
-constexpr std::array<Key, 18> keys{{
+constexpr std::array<Key, 34> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -116,6 +166,30 @@ constexpr std::array<Key, 18> keys{{
     {"spool_bytes",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.spool_bytes, v, 65536, max_u32); }},
     {"log_level", set_log_level},
+    {"smarthost_host", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.host, v); }},
+    {"smarthost_port",
+     [](RelayConfig& c, std::string_view v) {
+       std::uint32_t port = 0;
+       if (auto error = set_u32(port, v, 1, 65535); !error.empty()) return error;
+       c.smarthost.port = static_cast<std::uint16_t>(port);
+       return std::string_view{};
+     }},
+    {"smarthost_tls", set_smarthost_tls},
+    {"smarthost_ca_file", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.ca_file, v); }},
+    {"smarthost_pin_sha256", set_smarthost_pin},
+    {"smarthost_user", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.user, v); }},
+    {"smarthost_password", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.password, v); }},
+    {"smarthost_connections",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.connections, v, 1, 16); }},
+    {"relay_networks", add_relay_networks},
+    {"retry_initial_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_initial_s, v, 1, 86400); }},
+    {"retry_max_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_max_s, v, 1, 7 * 86400); }},
+    {"max_queue_age_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_queue_age_s, v, 1, 60 * 86400); }},
+    {"alert_from", [](RelayConfig& c, std::string_view v) { return set_text(c.alert_from, v); }},
+    {"alert_window_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.alert_window_s, v, 1, 86400); }},
+    {"alert_max_per_window",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.alert_max_per_window, v, 1, 10000); }},
 }};
 
 }  // namespace
@@ -149,6 +223,22 @@ const UserEntry* RelayConfig::find_user(std::string_view name) const {
     if (users[i].name.view() == name) return &users[i];
   }
   return nullptr;
+}
+
+bool NetworkPrefix::contains(const hal::IpAddress& candidate) const {
+  if (candidate.is_v6 != address.is_v6) return false;
+  for (std::uint32_t bit = 0; bit < length_bits; ++bit) {
+    const auto mask = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    if ((candidate.bytes[bit / 8] & mask) != (address.bytes[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
+bool RelayConfig::is_relay_network(const hal::IpAddress& client) const {
+  for (std::size_t i = 0; i < relay_network_count; ++i) {
+    if (relay_networks[i].contains(client)) return true;
+  }
+  return false;
 }
 
 bool RelayConfig::add_user(std::string_view name, std::string_view password_hash) {

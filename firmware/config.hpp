@@ -17,6 +17,9 @@
 #ifndef PIGEON_MAX_LOCAL_DOMAINS
 #define PIGEON_MAX_LOCAL_DOMAINS 8
 #endif
+#ifndef PIGEON_MAX_RELAY_NETWORKS
+#define PIGEON_MAX_RELAY_NETWORKS 8
+#endif
 
 namespace pigeon {
 
@@ -34,6 +37,29 @@ inline constexpr std::size_t max_password_hash_bytes = 160;
 struct UserEntry {
   FixedString<max_user_name_bytes> name;
   FixedString<max_password_hash_bytes> password_hash;
+};
+
+// How the relay reaches its smarthost (DESIGN.md §1): STARTTLS on 587 or TLS
+// from the first byte on 465; `none` only for a smarthost on a trusted link.
+enum class SmarthostTls : std::uint8_t { starttls, implicit, none };
+
+// An address block such as 192.168.0.0/16 or fd00::/8.
+struct NetworkPrefix {
+  hal::IpAddress address;
+  std::uint8_t length_bits = 0;
+  bool contains(const hal::IpAddress& candidate) const;
+};
+
+struct SmarthostConfig {
+  FixedString<max_domain_bytes> host;  // empty: nothing is relayed onward
+  std::uint16_t port = 587;
+  SmarthostTls tls = SmarthostTls::starttls;
+  FixedString<255> ca_file;            // PEM bundle the chain must lead to
+  std::array<std::uint8_t, 32> pin_sha256{};  // SHA-256 of the server's public key
+  bool pinned = false;
+  FixedString<255> user;               // AUTH when not empty
+  FixedString<255> password;
+  std::uint32_t connections = 1;       // concurrent connections to the smarthost
 };
 
 struct RelayConfig {
@@ -56,6 +82,17 @@ struct RelayConfig {
   std::uint32_t spool_bytes = 64u * 1024 * 1024;
   hal::LogLevel log_level = hal::LogLevel::info;
 
+  SmarthostConfig smarthost;
+  // Clients in these networks may relay without AUTH (DESIGN.md §7).
+  std::array<NetworkPrefix, PIGEON_MAX_RELAY_NETWORKS> relay_networks{};
+  std::size_t relay_network_count = 0;
+  std::uint32_t retry_initial_s = 60;        // first retry of a temporary failure
+  std::uint32_t retry_max_s = 3600;          // the backoff doubles up to this
+  std::uint32_t max_queue_age_s = 5 * 86400; // then the sender gets a DSN
+  FixedString<254> alert_from;               // empty: "pigeon@" host_name
+  std::uint32_t alert_window_s = 300;        // same-key alerts coalesce within it
+  std::uint32_t alert_max_per_window = 10;   // alert messages per window, all keys
+
   std::uint16_t port(Service service) const { return ports[static_cast<std::size_t>(service)]; }
   bool allows_plaintext_login(Service service) const {
     return plaintext_login[static_cast<std::size_t>(service)];
@@ -63,6 +100,7 @@ struct RelayConfig {
   // localhost, host_name and every configured local domain (case-insensitive).
   bool is_local_domain(std::string_view domain) const;
   const UserEntry* find_user(std::string_view name) const;
+  bool is_relay_network(const hal::IpAddress& client) const;
   bool add_user(std::string_view name, std::string_view password_hash);
 };
 
