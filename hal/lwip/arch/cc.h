@@ -1,0 +1,25 @@
+/* lwIP port header for pigeon: GCC on a little-endian target (the host or a
+ * Cortex-M). lwIP's defaults cover the types; this only routes diagnostics and
+ * the random numbers DNS uses for query ids and source ports to the board. */
+#ifndef PIGEON_LWIP_ARCH_CC_H
+#define PIGEON_LWIP_ARCH_CC_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Provided by the board (or test): a random 32-bit number from its DRBG. */
+unsigned int pigeon_lwip_random(void);
+/* Provided by the board (or test): reports a failed lwIP assertion and stops. */
+void pigeon_lwip_assert_failed(const char* message, const char* file, int line);
+
+#ifdef __cplusplus
+}
+#endif
+
+#define LWIP_RAND() ((u32_t)pigeon_lwip_random())
+#define LWIP_PLATFORM_ASSERT(message) pigeon_lwip_assert_failed((message), __FILE__, __LINE__)
+/* lwIP's debug output stays off (LWIP_DEBUG is not defined). */
+#define LWIP_PLATFORM_DIAG(x) do { } while (0)
+
+#endif
