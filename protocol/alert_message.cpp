@@ -181,20 +181,27 @@ void write_headers(TextBuilder& out, const AlertFields& fields, bool seven_bit) 
 }
 
 AlertComposeStatus check(const AlertFields& fields) {
-  for (std::string_view field : {fields.from, fields.to, fields.subject, fields.message_id, fields.host_name}) {
+  for (std::string_view field : {fields.from, fields.message_id, fields.host_name}) {
     if (has_line_break(field)) return AlertComposeStatus::header_injection;
   }
-  if (!is_addr_spec(fields.from) || !is_addr_spec(fields.to)) return AlertComposeStatus::bad_address;
-  if (!is_message_id_part(fields.message_id) || !is_message_id_part(fields.host_name)) {
+  const AlertComposeStatus content = check_alert_content(fields.to, fields.subject, fields.body);
+  if (content != AlertComposeStatus::ok) return content;
+  if (!is_addr_spec(fields.from) || !is_message_id_part(fields.message_id) || !is_message_id_part(fields.host_name)) {
     return AlertComposeStatus::bad_address;
-  }
-  for (std::string_view text : {fields.subject, fields.body}) {
-    if (!is_valid_utf8(text) || text.find('\0') != std::string_view::npos) return AlertComposeStatus::bad_text;
   }
   return AlertComposeStatus::ok;
 }
 
 }  // namespace
+
+AlertComposeStatus check_alert_content(std::string_view to, std::string_view subject, std::string_view body) {
+  if (has_line_break(to) || has_line_break(subject)) return AlertComposeStatus::header_injection;
+  if (!is_addr_spec(to)) return AlertComposeStatus::bad_address;
+  for (std::string_view text : {subject, body}) {
+    if (!is_valid_utf8(text) || text.find('\0') != std::string_view::npos) return AlertComposeStatus::bad_text;
+  }
+  return AlertComposeStatus::ok;
+}
 
 bool is_valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {

@@ -39,6 +39,10 @@ struct AlertComposeResult {
 
 AlertComposeResult compose_alert(const AlertFields& fields, std::span<char> out);
 
+// The checks compose_alert() makes on what a caller of the alert API supplies,
+// so that an alert can be refused before it is counted.
+AlertComposeStatus check_alert_content(std::string_view to, std::string_view subject, std::string_view body);
+
 // True when `text` is well-formed UTF-8 (RFC 3629: no overlongs, surrogates
 // or code points above U+10FFFF).
 bool is_valid_utf8(std::string_view text);
