@@ -1,0 +1,139 @@
+// The spool's interface on several flash geometries: storing, listing, reading,
+// per-recipient outcomes, deletion, and the envelope read back from flash.
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "tests/spool/spool_fixture.hpp"
+
+namespace pigeon::testing {
+namespace {
+
+class SpoolApi : public ::testing::TestWithParam<hal::FlashGeometry> {
+ protected:
+  SimulatedChip chip{GetParam()};
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+
+  void SetUp() override { ASSERT_EQ(spool->mount(), SpoolStatus::ok); }
+  void remount() {
+    spool = make_spool(chip.flash());
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  }
+  std::vector<MaildropEntry> list(std::string_view mailbox) {
+    std::vector<MaildropEntry> entries(64);
+    entries.resize(spool->list_mailbox(mailbox, entries));
+    return entries;
+  }
+};
+
+TEST_P(SpoolApi, StoredMessageSurvivesRemountByteForByte) {
+  const std::array recipients{alice};
+  const std::string body = make_body(1, 5000);
+  const Outcome stored = store_message(*spool, {"sender@lan.example", recipients, false}, body);
+  ASSERT_EQ(stored.status, SpoolStatus::ok);
+  remount();
+  const auto entries = list("alice");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].id, stored.id);
+  EXPECT_EQ(entries[0].size_bytes, body.size());
+  EXPECT_EQ(read_message(*spool, stored.id), body);
+  EXPECT_TRUE(list("bob").empty());
+}
+
+TEST_P(SpoolApi, OutboundListsOwedRemoteRecipientsWithEnvelopeFromFlash) {
+  const std::array recipients{alice, remote, remote2};
+  const Outcome stored = store_message(*spool, {"sender@lan.example", recipients, true}, make_body(2, 100));
+  ASSERT_EQ(stored.status, SpoolStatus::ok);
+  remount();
+  auto outbound = spool->next_outbound(0);
+  ASSERT_TRUE(outbound);
+  EXPECT_EQ(outbound->id, stored.id);
+  EXPECT_TRUE(outbound->body_8bit);
+  EXPECT_EQ(outbound->recipient_count, 3);
+  EXPECT_EQ(outbound->owed_remote_mask, 0b110u);
+  std::array<char, 256> text{};
+  EXPECT_EQ(spool->read_sender(stored.id, text), "sender@lan.example");
+  EXPECT_EQ(spool->read_recipient(stored.id, 1, text), "carol@far.example");
+  EXPECT_EQ(spool->read_recipient(stored.id, 2, text), "dave@far.example");
+  EXPECT_FALSE(spool->read_recipient(stored.id, 3, text));
+  EXPECT_FALSE(spool->next_outbound(stored.id));
+
+  ASSERT_EQ(spool->mark_recipient(stored.id, 1, RecipientOutcome::relayed), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  outbound = spool->next_outbound(0);
+  ASSERT_TRUE(outbound);
+  EXPECT_EQ(outbound->owed_remote_mask, 0b100u);
+  ASSERT_EQ(spool->mark_recipient(stored.id, 2, RecipientOutcome::bounced), SpoolStatus::ok);
+  EXPECT_FALSE(spool->next_outbound(0));
+  EXPECT_EQ(list("alice").size(), 1u);  // still owed to alice
+}
+
+TEST_P(SpoolApi, MessageDiesWhenEveryRecipientIsDone) {
+  const std::array recipients{alice, remote};
+  const Outcome stored = store_message(*spool, {"", recipients, false}, make_body(3, 10));
+  ASSERT_EQ(stored.status, SpoolStatus::ok);
+  ASSERT_EQ(spool->mark_deleted(stored.id, "alice"), SpoolStatus::ok);
+  EXPECT_TRUE(list("alice").empty());
+  EXPECT_EQ(spool->usage().messages, 1u);
+  ASSERT_EQ(spool->mark_recipient(stored.id, 1, RecipientOutcome::relayed), SpoolStatus::ok);
+  EXPECT_EQ(spool->usage().messages, 0u);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  EXPECT_EQ(spool->usage().messages, 0u);
+  EXPECT_TRUE(list("alice").empty());
+  EXPECT_FALSE(spool->next_outbound(0));
+}
+
+TEST_P(SpoolApi, DeletionByOneMailboxLeavesTheOther) {
+  const std::array recipients{alice, bob};
+  const Outcome stored = store_message(*spool, {"x@y", recipients, false}, make_body(4, 3000));
+  ASSERT_EQ(spool->mark_deleted(stored.id, "bob"), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  EXPECT_TRUE(list("bob").empty());
+  ASSERT_EQ(list("alice").size(), 1u);
+  EXPECT_EQ(spool->mark_deleted(stored.id, "carol"), SpoolStatus::not_found);
+}
+
+TEST_P(SpoolApi, DiscardedAndUncommittedMessagesNeverAppear) {
+  const std::array recipients{alice};
+  SpoolWriter discarded, unfinished;
+  ASSERT_EQ(spool->open_message({"a@b", recipients, false}, discarded), SpoolStatus::ok);
+  ASSERT_EQ(spool->append(discarded, std::span<const std::uint8_t>{}), SpoolStatus::ok);
+  spool->discard(discarded);
+  ASSERT_EQ(spool->open_message({"a@b", recipients, false}, unfinished), SpoolStatus::ok);
+  const std::string body = make_body(5, 2000);
+  ASSERT_EQ(spool->append(unfinished, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}),
+            SpoolStatus::ok);
+  EXPECT_TRUE(list("alice").empty());
+  remount();
+  EXPECT_TRUE(list("alice").empty());
+  // Ids are never reused, so a POP3 client's UIDL stays unique.
+  const Outcome next = store_message(*spool, {"a@b", recipients, false}, body);
+  EXPECT_GT(next.id, unfinished.message_id());
+}
+
+TEST_P(SpoolApi, CorruptBodyIsNeverDelivered) {
+  const std::array recipients{alice, remote};
+  const std::string body = make_body(6, 1500);
+  const Outcome stored = store_message(*spool, {"a@b", recipients, false}, body);
+  // Flip one bit in the middle of the body's first data record.
+  const auto at = chip.bytes().size() / GetParam().sector_count;  // sector 0 holds everything
+  const std::string_view image(reinterpret_cast<const char*>(chip.bytes().data()), at);
+  const std::size_t found = image.find(body.substr(100, 32));
+  ASSERT_NE(found, std::string_view::npos);
+  chip.flash().flip_bit(static_cast<std::uint32_t>(found), 3);
+  remount();
+  EXPECT_TRUE(list("alice").empty());
+  EXPECT_FALSE(spool->next_outbound(0));
+  (void)stored;
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, SpoolApi,
+                         ::testing::Values(hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{4096, 16, 16},
+                                           hal::FlashGeometry{16384, 8, 256}, hal::FlashGeometry{131072, 4, 8}),
+                         geometry_name);
+
+}  // namespace
+}  // namespace pigeon::testing
