@@ -8,8 +8,8 @@ extern "C" {
 #include <mbedtls/pkcs5.h>
 
 #include <array>
-#include <cstdio>
 
+#include "hal/text_format.hpp"
 #include "text.hpp"
 
 namespace pigeon {
@@ -49,7 +49,7 @@ std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_
   std::size_t salt_length = 0, hash_length = 0;
   mbedtls_base64_encode(salt_text.data(), salt_text.size(), &salt_length, salt.data(), salt.size());
   mbedtls_base64_encode(hash_text.data(), hash_text.size(), &hash_length, hash.data(), hash.size());
-  const int used = std::snprintf(out.data(), out.size(), "%.*s%u$%s$%s",
+  const int used = hal::format_text(out.data(), out.size(), "%.*s%u$%s$%s",
                                  static_cast<int>(prefix.size()), prefix.data(), iterations,
                                  salt_text.data(), hash_text.data());
   if (used <= 0 || static_cast<std::size_t>(used) >= out.size()) return std::nullopt;

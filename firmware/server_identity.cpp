@@ -6,9 +6,9 @@
 #include <mbedtls/x509_crt.h>
 
 #include <array>
-#include <cstdio>
 #include <cstring>
 
+#include "hal/text_format.hpp"
 #include "protocol/rfc5322.hpp"
 
 namespace pigeon {
@@ -23,7 +23,7 @@ bool x509_time(std::int64_t unix_s, std::array<char, 16>& out) {
   if (text.size() < 25) return false;
   constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
   const auto month = static_cast<unsigned>(months.find(text.substr(8, 3)) / 3 % 12 + 1);
-  std::snprintf(out.data(), out.size(), "%.4s%02u%.2s%.2s%.2s%.2s", text.data() + 12, month,
+  hal::format_text(out.data(), out.size(), "%.4s%02u%.2s%.2s%.2s%.2s", text.data() + 12, month,
                 text.data() + 5, text.data() + 17, text.data() + 20, text.data() + 23);
   return true;
 }
@@ -44,7 +44,7 @@ struct WriteContext {
 
 bool set_names(mbedtls_x509write_cert& cert, std::string_view host_name) {
   char subject[300];
-  std::snprintf(subject, sizeof subject, "CN=%.*s,O=pigeon", static_cast<int>(host_name.size()),
+  hal::format_text(subject, sizeof subject, "CN=%.*s,O=pigeon", static_cast<int>(host_name.size()),
                 host_name.data());
   if (mbedtls_x509write_crt_set_subject_name(&cert, subject) != 0 ||
       mbedtls_x509write_crt_set_issuer_name(&cert, subject) != 0) {
