@@ -17,6 +17,9 @@
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
 #define MBEDTLS_MEMORY_DEBUG
+/* The arena hands out blocks aligned for any type of this machine (the default,
+ * 4, gives misaligned 8-byte loads on a 64-bit host, which UBSan reports). */
+#define MBEDTLS_MEMORY_ALIGN_MULTIPLE 16
 #define MBEDTLS_HAVE_ASM
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE
