@@ -66,13 +66,24 @@ bool Pop3Session::step(std::uint64_t now_ms) {
     finish();
     return true;
   }
-  if (!awaiting_sync_ && !engine_->finished() &&
-      now_ms - last_activity_ms_ > services_->config.pop3_timeout_s * ms_per_s) {
-    services_->log.write(hal::LogLevel::info, "pop3: autologout after idle timeout");
-    engine_->abort_session("Autologout; idle for too long");
-    connection_.pump();
-  }
+  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) time_out(now_ms);
   return progressed;
+}
+
+std::uint64_t Pop3Session::idle_limit_ms() const { return services_->config.pop3_timeout_s * ms_per_s; }
+
+// The autologout of RFC 1939 §3, and one more idle period to read its -ERR. A
+// client that does not read even that loses the slot anyway, as in SMTP.
+void Pop3Session::time_out(std::uint64_t now_ms) {
+  if (engine_->finished()) {
+    services_->log.write(hal::LogLevel::info, "pop3: closing, client does not read its replies");
+    finish();
+    return;
+  }
+  services_->log.write(hal::LogLevel::info, "pop3: autologout after idle timeout");
+  engine_->abort_session("Autologout; idle for too long");
+  connection_.pump();
+  last_activity_ms_ = now_ms;
 }
 
 bool Pop3Session::feed_engine() {
@@ -112,7 +123,7 @@ void Pop3Session::shut_down() {
 std::uint64_t Pop3Session::deadline_ms() const {
   if (!active()) return UINT64_MAX;
   if (reply_delayed_) return delayed_reply_at_ms_;
-  return last_activity_ms_ + services_->config.pop3_timeout_s * ms_per_s + 1;
+  return last_activity_ms_ + idle_limit_ms() + 1;
 }
 
 Pop3Decision Pop3Session::login(std::string_view authzid, std::string_view user,

@@ -39,6 +39,8 @@ class Pop3Session final : private protocol::Pop3ServerPolicy {
   protocol::Pop3ServerSettings settings_for(Service service) const;
   bool feed_engine();
   void finish();
+  std::uint64_t idle_limit_ms() const;
+  void time_out(std::uint64_t now_ms);
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::pop3;

@@ -99,14 +99,29 @@ bool SmtpSession::step(std::uint64_t now_ms) {
     finish(now_ms);
     return true;
   }
-  const std::uint64_t idle_limit_ms =
-      (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
-  if (!awaiting_sync_ && !engine_->finished() && now_ms - last_activity_ms_ > idle_limit_ms) {
-    services_->log.write(hal::LogLevel::info, "smtp: idle timeout");
-    engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"});
-    connection_.pump();
-  }
+  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) time_out(now_ms);
   return progressed;
+}
+
+// RFC 5321 §4.5.3.2: inside DATA the client gets data_timeout_s, elsewhere
+// command_timeout_s.
+std::uint64_t SmtpSession::idle_limit_ms() const {
+  return (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
+}
+
+// An idle client gets 421 and one more idle period to read it. A client that
+// does not read even that (its replies fill every buffer) loses the slot
+// anyway: otherwise a few such clients would hold every session forever.
+void SmtpSession::time_out(std::uint64_t now_ms) {
+  if (engine_->finished()) {
+    services_->log.write(hal::LogLevel::info, "smtp: closing, client does not read its replies");
+    finish(now_ms);
+    return;
+  }
+  services_->log.write(hal::LogLevel::info, "smtp: idle timeout");
+  engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"});
+  connection_.pump();
+  last_activity_ms_ = now_ms;
 }
 
 bool SmtpSession::feed_engine() {
@@ -136,9 +151,7 @@ void SmtpSession::shut_down() {
 std::uint64_t SmtpSession::deadline_ms() const {
   if (!active()) return UINT64_MAX;
   if (reply_delayed_) return delayed_reply_at_ms_;
-  const std::uint64_t idle_limit_ms =
-      (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
-  return last_activity_ms_ + idle_limit_ms + 1;
+  return last_activity_ms_ + idle_limit_ms() + 1;
 }
 
 SmtpDecision SmtpSession::mail_from(std::string_view reverse_path,

@@ -48,6 +48,8 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   bool write_received_header();
   std::string_view protocol_name() const;
   void finish(std::uint64_t now_ms);
+  std::uint64_t idle_limit_ms() const;
+  void time_out(std::uint64_t now_ms);
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::smtp;

@@ -395,6 +395,43 @@ def test_pop3_idle_timeout_is_err_and_close(impatient_pigeon):
     assert_closed_after_idle(dialog, lambda: dialog.line()[:4], b"-ERR", started)
 
 
+def flood_without_reading(port, command: bytes, max_bytes=16_000_000, max_s=5.0):
+    """Pipelines `command` without ever reading a reply, until the relay has
+    stopped taking input for half a second: its replies then fill every buffer
+    between it and this client. Bounded in bytes and time."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    burst = command * 1000
+    sent = 0
+    started = last_accepted = time.monotonic()
+    while time.monotonic() - last_accepted < 0.5:
+        assert sent < max_bytes and time.monotonic() - started < max_s, "the relay kept reading"
+        try:
+            sent += sock.send(burst)
+            last_accepted = time.monotonic()
+        except BlockingIOError:
+            time.sleep(0.01)
+    return sock
+
+
+def tcp_established(sock) -> bool:
+    """Whether the relay still holds the connection, seen from this side without
+    reading (tcpi_state, the first byte of Linux's TCP_INFO; 1 is ESTABLISHED)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] == 1
+
+
+@pytest.mark.parametrize("service, command", [("smtp", b"NOOP\r\n"), ("pop3", b"CAPA\r\n")])
+def test_a_client_that_never_reads_loses_its_slot_after_the_timeout(impatient_pigeon, service, command):
+    sock = flood_without_reading(impatient_pigeon.ports[service], command)
+    deadline = time.monotonic() + 5
+    while tcp_established(sock) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tcp_established(sock), "the relay kept a slot for a client that never reads"
+    sock.close()
+
+
 # POP3 errors and response codes
 
 
