@@ -311,11 +311,14 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
     return;
   }
   const CommitFields fields = decode_commit(payload.data());
+  // The begin must precede the commit in the log (which wraps round the ring).
   const std::uint32_t begin_sector = fields.begin_address / sector_bytes_;
-  if (begin_sector >= sector_count_ || !sectors_[begin_sector].in_log ||
-      sectors_[begin_sector].sequence > sectors_[sector_of(address)].sequence || fields.begin_address >= address) {
-    return;
-  }
+  const std::uint32_t commit_sector = sector_of(address);
+  const bool precedes = begin_sector == commit_sector
+                            ? fields.begin_address < address
+                            : begin_sector < sector_count_ && sectors_[begin_sector].in_log &&
+                                  sectors_[begin_sector].sequence < sectors_[commit_sector].sequence;
+  if (!precedes) return;
   IndexEntry candidate;
   candidate.id = header.id;
   candidate.state = EntryState::committed;
@@ -376,7 +379,7 @@ SpoolStatus Spool::format() {
 
 bool Spool::sector_blank(std::uint32_t sector, std::uint32_t from_offset) {
   std::array<std::uint8_t, 256> probe{};
-  for (std::uint32_t offset = from_offset; offset < sector_bytes_; offset += probe.size()) {
+  for (std::uint32_t offset = from_offset; offset < sector_bytes_; offset += static_cast<std::uint32_t>(probe.size())) {
     const std::uint32_t length = std::min<std::uint32_t>(probe.size(), sector_bytes_ - offset);
     if (flash_.read(sector * sector_bytes_ + offset, {probe.data(), length}) != hal::FlashStatus::ok ||
         !all_erased({probe.data(), length})) {
@@ -392,27 +395,32 @@ std::uint32_t Spool::free_bytes() const {
   return (sector_bytes_ - head_offset_) + free_sectors() * (sector_bytes_ - data_offset_);
 }
 
-// Makes room for a record of `record_bytes` at the head. New mail leaves the
-// reserve to reclaim, which needs it to copy live messages forward.
+// Makes room for a record of `record_bytes` at the head. New mail (commits
+// included) leaves the reserve free: reclaim needs it to copy the tail. Outcomes,
+// which make space reclaimable, and the copies, which free more than they take,
+// may use it all.
 SpoolStatus Spool::prepare_space(std::uint32_t record_bytes, SpaceFor purpose) {
   if (record_bytes > sector_bytes_ - data_offset_) return SpoolStatus::full;
   if (head_offset_ + record_bytes <= sector_bytes_) return SpoolStatus::ok;
-  if (purpose == SpaceFor::new_mail) {
+  if (purpose != SpaceFor::copy) {
     if (const SpoolStatus status = make_room(); status != SpoolStatus::ok) return status;
   }
+  const std::uint32_t keep_free = purpose == SpaceFor::new_mail ? PIGEON_SPOOL_RESERVE_SECTORS : 0;
   const std::uint32_t next = (head_sector_ + 1) % sector_count_;
-  if (free_sectors() == 0 || sectors_[next].in_log) return SpoolStatus::full;
+  if (free_sectors() <= keep_free || sectors_[next].in_log) return SpoolStatus::full;
   return start_sector(next);
 }
 
-// Copies the live messages of the oldest sector forward until more than the
-// reserve is free, or until that cannot work.
+// Copies the live messages of the oldest sector forward while no more than the
+// reserve is free and each copy frees more than it takes.
 SpoolStatus Spool::make_room() {
-  for (std::uint32_t attempt = 0; attempt < sector_count_; ++attempt) {
-    if (free_sectors() > PIGEON_SPOOL_RESERVE_SECTORS) return SpoolStatus::ok;
-    if (!copy_tail_forward()) return SpoolStatus::full;
+  for (std::uint32_t attempt = 0; attempt < sector_count_ && free_sectors() <= PIGEON_SPOOL_RESERVE_SECTORS;
+       ++attempt) {
+    const SpoolStatus status = copy_tail_forward();
+    if (status == SpoolStatus::full) break;  // nothing worth copying: the caller decides
+    if (status != SpoolStatus::ok) return status;
   }
-  return SpoolStatus::full;
+  return SpoolStatus::ok;
 }
 
 // Erases `sector` unless it is blank, and writes its header: it becomes the
@@ -564,33 +572,51 @@ void Spool::drop_dead_tail() {
 // ---------------------------------------------------------------------------
 // Reclaim (§7): live messages of the oldest sector are copied to the head.
 
-bool Spool::copy_tail_forward() {
+// Copies the live messages that begin in the tail sector, when that is safe
+// (the copies fit) and worth it (the tail and the dead sectors behind it free
+// more than the copies take, so free space only grows).
+SpoolStatus Spool::copy_tail_forward() {
   const std::uint32_t tail = tail_sector_;
-  if (tail == head_sector_) return false;
-  std::uint32_t needed = 0;
+  if (tail == head_sector_) return SpoolStatus::full;
+  std::uint32_t records = 0, largest = 0;
   for (const IndexEntry& entry : index_) {
     if (entry.state == EntryState::unused || sector_of(entry.begin_address) != tail) continue;
-    if (entry.state == EntryState::writing) return false;  // an open message pins its sector
-    needed += footprint_bytes(entry);
+    if (entry.state == EntryState::writing) return SpoolStatus::full;  // an open message pins its sector
+    records += copy_bytes(entry);
+    largest = std::max(largest, largest_record_bytes(entry));
   }
-  if (needed > free_bytes()) return false;
+  // Each sector the copies cross loses less than their largest record at its end.
+  const std::uint32_t usable = sector_bytes_ - data_offset_;
+  const std::uint32_t needed = records + (records / usable + 1) * largest;
+  if (needed > free_bytes() || needed >= sectors_freed_with_tail() * usable) return SpoolStatus::full;
   for (IndexEntry& entry : index_) {
     if (entry.state != EntryState::committed || sector_of(entry.begin_address) != tail) continue;
-    if (copy_message(entry) != SpoolStatus::ok) return false;
+    if (const SpoolStatus status = copy_message(entry); status != SpoolStatus::ok) return status;
   }
   drop_dead_tail();
-  return tail_sector_ != tail;
+  return tail_sector_ != tail ? SpoolStatus::ok : SpoolStatus::full;
 }
 
-// The most flash a copy of `entry` can take, with the space lost at the end of
-// every sector it crosses.
-std::uint32_t Spool::footprint_bytes(const IndexEntry& entry) const {
-  const std::uint32_t records = align(record_header_bytes + entry.envelope_bytes) +
-                                entry.data_records * align(record_header_bytes + PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
-                                align(record_header_bytes + commit_payload_bytes);
-  const std::uint32_t usable = sector_bytes_ - data_offset_;
-  const std::uint32_t largest_record = align(record_header_bytes + max_payload_bytes);
-  return records + (records / usable + 1) * std::min(largest_record, usable);
+// The tail and the sectors after it that only wait for it to go.
+std::uint32_t Spool::sectors_freed_with_tail() const {
+  std::uint32_t freed = 1;
+  for (std::uint32_t s = (tail_sector_ + 1) % sector_count_; s != head_sector_ && sectors_[s].live_begins == 0;
+       s = (s + 1) % sector_count_) {
+    ++freed;
+  }
+  return freed;
+}
+
+// The most flash the records of a copy of `entry` can take.
+std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
+  return align(record_header_bytes + entry.envelope_bytes) +
+         entry.data_records * align(record_header_bytes + PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
+         align(record_header_bytes + commit_payload_bytes);
+}
+
+std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
+  return std::max(align(record_header_bytes + entry.envelope_bytes),
+                  align(record_header_bytes + PIGEON_SPOOL_WRITE_BUFFER_BYTES));
 }
 
 // Begin (carrying the outcomes so far), data, commit: the copy takes over
@@ -610,7 +636,7 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   while (next_record_of(entry.id, address, header) && header.type != commit_record) {
     if (header.type == data_record) {
       const std::uint32_t size = align(record_header_bytes + header.payload_bytes);
-      if (const SpoolStatus status = prepare_space(size, SpaceFor::reclaim); status != SpoolStatus::ok) {
+      if (const SpoolStatus status = prepare_space(size, SpaceFor::copy); status != SpoolStatus::ok) {
         return status;
       }
       if (flash_.read(address + record_header_bytes, {scratch_payload, header.payload_bytes}) !=
@@ -629,7 +655,7 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   IndexEntry copy = entry;
   copy.envelope_crc = envelope_crc;
   copy.data_records = records;
-  if (const SpoolStatus status = write_commit(entry.id, begin_address, copy, nullptr); status != SpoolStatus::ok) {
+  if (const SpoolStatus status = write_commit(entry.id, begin_address, copy, SpaceFor::copy, nullptr); status != SpoolStatus::ok) {
     return status;
   }
   move_begin(entry, begin_address);
@@ -640,7 +666,7 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
 
 SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address,
                                  std::uint32_t& envelope_crc) {
-  if (const SpoolStatus status = prepare_space(align(record_header_bytes + entry.envelope_bytes), SpaceFor::reclaim);
+  if (const SpoolStatus status = prepare_space(align(record_header_bytes + entry.envelope_bytes), SpaceFor::copy);
       status != SpoolStatus::ok) {
     return status;
   }
@@ -658,7 +684,7 @@ SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_a
 // Messages.
 
 SpoolStatus Spool::write_commit(MessageId id, std::uint32_t begin_address, const IndexEntry& shape,
-                                std::uint32_t* address_out) {
+                                SpaceFor purpose, std::uint32_t* address_out) {
   CommitFields fields;
   fields.begin_address = begin_address;
   fields.envelope_crc = shape.envelope_crc;
@@ -666,7 +692,7 @@ SpoolStatus Spool::write_commit(MessageId id, std::uint32_t begin_address, const
   fields.body_crc = shape.body_crc;
   fields.data_records = shape.data_records;
   fields.envelope_bytes = shape.envelope_bytes;
-  return append_record(commit_record, id, encode_commit(fields), SpaceFor::reclaim, address_out);
+  return append_record(commit_record, id, encode_commit(fields), purpose, address_out);
 }
 
 SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& writer) {
@@ -749,7 +775,7 @@ SpoolStatus Spool::commit(const SpoolWriter& handle) {
   entry.body_crc = writer.crc;
   entry.data_records = writer.records;
   std::uint32_t address = 0;
-  if (status == SpoolStatus::ok) status = write_commit(entry.id, entry.begin_address, entry, &address);
+  if (status == SpoolStatus::ok) status = write_commit(entry.id, entry.begin_address, entry, SpaceFor::new_mail, &address);
   // Read the commit record back: the 250 must not rest on a failed program.
   RecordHeader check;
   std::array<std::uint8_t, commit_payload_bytes> stored{};
@@ -991,7 +1017,7 @@ SpoolStatus Spool::record_outcome(IndexEntry& entry, std::uint32_t mask, Recipie
   std::array<std::uint8_t, outcome_payload_bytes> payload{};
   payload[0] = static_cast<std::uint8_t>(outcome);
   put_u32(payload.data() + 4, mask);
-  if (const SpoolStatus status = append_record(outcome_record, entry.id, payload, SpaceFor::reclaim);
+  if (const SpoolStatus status = append_record(outcome_record, entry.id, payload, SpaceFor::outcome);
       status != SpoolStatus::ok) {
     return status;
   }

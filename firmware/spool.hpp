@@ -34,7 +34,7 @@
 #endif
 // Free sectors new mail may not use: reclaim copies live messages into them.
 #ifndef PIGEON_SPOOL_RESERVE_SECTORS
-#define PIGEON_SPOOL_RESERVE_SECTORS 2
+#define PIGEON_SPOOL_RESERVE_SECTORS 3
 #endif
 // The longest local mailbox name stored in an envelope.
 #ifndef PIGEON_SPOOL_MAILBOX_NAME_BYTES
@@ -227,8 +227,9 @@ class Spool {
     bool valid = false;
   };
 
-  // Who asks for space: new mail may not use the reserve, reclaim's copies may.
-  enum class SpaceFor : std::uint8_t { new_mail, reclaim };
+  // Who asks for space, which decides how much of the reserve it may use
+  // (prepare_space). Copies never start another reclaim.
+  enum class SpaceFor : std::uint8_t { new_mail, outcome, copy };
 
   // Mount.
   SpoolStatus read_sector_headers();
@@ -258,13 +259,15 @@ class Spool {
   void drop_dead_tail();
 
   // Reclaim.
-  bool copy_tail_forward();
-  std::uint32_t footprint_bytes(const IndexEntry& entry) const;
+  SpoolStatus copy_tail_forward();
+  std::uint32_t sectors_freed_with_tail() const;
+  std::uint32_t copy_bytes(const IndexEntry& entry) const;
+  std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
   SpoolStatus copy_message(IndexEntry& entry);
   SpoolStatus copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc);
 
   // Messages.
-  SpoolStatus write_commit(MessageId id, std::uint32_t begin_address, const IndexEntry& shape,
+  SpoolStatus write_commit(MessageId id, std::uint32_t begin_address, const IndexEntry& shape, SpaceFor purpose,
                            std::uint32_t* address_out);
   SpoolStatus flush_writer(Writer& writer);
   SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome);

@@ -132,7 +132,7 @@ TEST_P(SpoolApi, CorruptBodyIsNeverDelivered) {
 
 INSTANTIATE_TEST_SUITE_P(Geometries, SpoolApi,
                          ::testing::Values(hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{4096, 16, 16},
-                                           hal::FlashGeometry{16384, 8, 256}, hal::FlashGeometry{131072, 4, 8}),
+                                           hal::FlashGeometry{16384, 8, 256}, hal::FlashGeometry{131072, 6, 8}),
                          geometry_name);
 
 }  // namespace

@@ -1,0 +1,159 @@
+// What the spool has promised, for power-loss and long-run tests: every message
+// the tests tried to store, whether it was acknowledged (commit and sync
+// returned ok), and which recipients' outcomes were acknowledged. check() holds a
+// remounted spool to the promise of DESIGN.md §5.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/spool/spool_fixture.hpp"
+
+namespace pigeon::testing {
+
+struct ModelRecipient {
+  std::string address;
+  std::string mailbox;  // empty: relayed
+};
+
+struct ModelMessage {
+  std::string body;
+  std::vector<ModelRecipient> recipients;
+  bool acknowledged = false;
+  std::set<std::uint8_t> done;       // recipients whose outcome was acknowledged
+  std::set<std::uint8_t> attempted;  // ... or was being recorded: may be done or not
+};
+
+class SpoolModel {
+ public:
+  // Stores a message through `spool` and records what was promised. Returns
+  // the spool's status (ok only when commit and sync both succeeded).
+  SpoolStatus store(Spool& spool, const std::vector<ModelRecipient>& recipients, std::string body) {
+    std::vector<SpoolRecipient> views;
+    for (const ModelRecipient& r : recipients) views.push_back({r.address, r.mailbox});
+    SpoolWriter writer;
+    SpoolStatus status = spool.open_message({"sender@lan.example", views, false}, writer);
+    if (status != SpoolStatus::ok) return status;
+    ModelMessage& message = messages_[writer.message_id()];
+    message.body = body;
+    message.recipients = recipients;
+    const std::string_view all = message.body;
+    for (std::size_t at = 0; at < all.size() && status == SpoolStatus::ok; at += 900) {
+      const std::string_view part = all.substr(at, 900);
+      status = spool.append(writer, {reinterpret_cast<const std::uint8_t*>(part.data()), part.size()});
+    }
+    if (status != SpoolStatus::ok) {
+      spool.discard(writer);
+      return status;
+    }
+    status = spool.commit(writer);
+    if (status == SpoolStatus::ok) status = spool.sync();
+    message.acknowledged = status == SpoolStatus::ok;
+    return status;
+  }
+
+  // Records outcomes for recipients of one message, then syncs (a POP3 QUIT or
+  // one relay transaction).
+  SpoolStatus finish(Spool& spool, MessageId id, const std::vector<std::uint8_t>& recipients) {
+    ModelMessage& message = messages_.at(id);
+    for (std::uint8_t r : recipients) {
+      const ModelRecipient& recipient = message.recipients[r];
+      const bool tried_before = message.attempted.count(r) != 0;
+      message.attempted.insert(r);
+      const SpoolStatus status = recipient.mailbox.empty()
+                                     ? spool.mark_recipient(id, r, RecipientOutcome::relayed)
+                                     : spool.mark_deleted(id, recipient.mailbox);
+      // An outcome recorded before a cut may have finished the message.
+      if (status == SpoolStatus::not_found && tried_before) continue;
+      if (status != SpoolStatus::ok) return status;
+    }
+    const SpoolStatus status = spool.sync();
+    if (status == SpoolStatus::ok) message.done.insert(recipients.begin(), recipients.end());
+    return status;
+  }
+
+  // An outcome about to be recorded outside finish().
+  void attempt(MessageId id, std::uint8_t recipient) { messages_.at(id).attempted.insert(recipient); }
+
+  const std::map<MessageId, ModelMessage>& messages() const { return messages_; }
+
+  // Acknowledged messages with a recipient still owed, oldest first.
+  std::vector<MessageId> live() const {
+    std::vector<MessageId> ids;
+    for (const auto& [id, message] : messages_) {
+      if (message.acknowledged && message.done.size() < message.recipients.size()) ids.push_back(id);
+    }
+    return ids;
+  }
+
+  // Every broken promise, as text; empty when the spool keeps them all.
+  std::vector<std::string> check(Spool& spool) const {
+    std::vector<std::string> problems;
+    std::map<MessageId, std::set<std::uint8_t>> delivered;  // what the spool offers, per recipient
+    collect_mailbox(spool, "alice", delivered, problems);
+    collect_mailbox(spool, "bob", delivered, problems);
+    collect_outbound(spool, delivered, problems);
+    for (const auto& [id, message] : messages_) {
+      const auto offered = delivered.find(id);
+      for (std::uint8_t r = 0; r < message.recipients.size(); ++r) {
+        const bool is_offered = offered != delivered.end() && offered->second.count(r) != 0;
+        const bool owed = message.acknowledged && message.attempted.count(r) == 0;
+        if (owed && !is_offered) problems.push_back("acknowledged message " + std::to_string(id) + " lost for recipient " + std::to_string(r));
+        if (message.done.count(r) != 0 && is_offered) problems.push_back("finished message " + std::to_string(id) + " came back for recipient " + std::to_string(r));
+      }
+    }
+    return problems;
+  }
+
+ private:
+  void check_content(Spool& spool, MessageId id, std::vector<std::string>& problems) const {
+    const auto message = messages_.find(id);
+    if (message == messages_.end()) {
+      problems.push_back("unknown message " + std::to_string(id) + " offered");
+    } else if (read_message(spool, id) != message->second.body) {
+      problems.push_back("message " + std::to_string(id) + " offered with wrong content");
+    }
+  }
+
+  void collect_mailbox(Spool& spool, const std::string& mailbox, std::map<MessageId, std::set<std::uint8_t>>& delivered,
+                       std::vector<std::string>& problems) const {
+    std::vector<MaildropEntry> entries(PIGEON_SPOOL_MAX_MESSAGES);
+    entries.resize(spool.list_mailbox(mailbox, entries));
+    for (const MaildropEntry& entry : entries) {
+      check_content(spool, entry.id, problems);
+      const auto message = messages_.find(entry.id);
+      if (message == messages_.end()) continue;
+      if (entry.size_bytes != message->second.body.size()) problems.push_back("wrong size listed");
+      for (std::uint8_t r = 0; r < message->second.recipients.size(); ++r) {
+        if (message->second.recipients[r].mailbox == mailbox) delivered[entry.id].insert(r);
+      }
+    }
+  }
+
+  void collect_outbound(Spool& spool, std::map<MessageId, std::set<std::uint8_t>>& delivered,
+                        std::vector<std::string>& problems) const {
+    MessageId after = 0;
+    for (std::size_t guard = 0; guard < PIGEON_SPOOL_MAX_MESSAGES; ++guard) {
+      const auto next = spool.next_outbound(after);
+      if (!next) return;
+      after = next->id;
+      check_content(spool, next->id, problems);
+      for (std::uint8_t r = 0; r < 32; ++r) {
+        if ((next->owed_remote_mask >> r) & 1u) delivered[next->id].insert(r);
+      }
+    }
+  }
+
+  std::map<MessageId, ModelMessage> messages_;
+};
+
+inline const std::vector<ModelRecipient> to_alice{{"alice@home.example", "alice"}};
+inline const std::vector<ModelRecipient> to_remote{{"carol@far.example", ""}};
+inline const std::vector<ModelRecipient> to_alice_and_remote{{"alice@home.example", "alice"},
+                                                             {"carol@far.example", ""}};
+inline const std::vector<ModelRecipient> to_alice_and_bob{{"alice@home.example", "alice"},
+                                                          {"bob@home.example", "bob"}};
+
+}  // namespace pigeon::testing

@@ -1,0 +1,293 @@
+// Power cut at every flash operation of each scenario, with and without a torn
+// operation; after each cut the spool is remounted and held to its promise
+// (tests/spool/spool_model.hpp), then must accept and return new mail.
+//
+// CI runs a sample of the cut points; PIGEON_POWERLOSS_FULL=1 runs them all.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+
+#include "tests/spool/spool_model.hpp"
+
+namespace pigeon::testing {
+namespace {
+
+constexpr hal::FlashGeometry small_flash{4096, 8, 16};
+
+// A scenario: `setup` runs on a fresh chip without faults, `run` is where
+// power is cut. Both stop at the first status that is not ok.
+struct Scenario {
+  const char* name;
+  std::function<void(Spool&, SpoolModel&)> setup;
+  std::function<void(Spool&, SpoolModel&)> run;
+};
+
+bool full_run() {
+  const char* full = std::getenv("PIGEON_POWERLOSS_FULL");
+  return full != nullptr && full[0] == '1';
+}
+
+// At most about this many cut points per scenario and tear mode in CI.
+constexpr std::uint64_t ci_cut_points = 120;
+
+struct CutReport {
+  std::uint64_t operations = 0;  // cut points: one per program or erase of `run`
+  std::uint64_t tried = 0;       // cuts actually made (both tear modes)
+  std::vector<std::string> violations;
+};
+
+// Mounts after a cut, checks the promise, and checks that mail is accepted.
+void recover_and_check(SimulatedChip& chip, SpoolModel& model, const std::string& where, CutReport& report) {
+  chip.flash().restore_power();
+  auto spool = make_spool(chip.flash());
+  if (spool->mount() != SpoolStatus::ok) {
+    report.violations.push_back(where + ": mount failed");
+    return;
+  }
+  for (const std::string& problem : model.check(*spool)) report.violations.push_back(where + ": " + problem);
+  // Accepts mail again: make room the way the relay would, then store.
+  for (MessageId id : model.live()) {
+    if (spool->usage().free_sectors > PIGEON_SPOOL_RESERVE_SECTORS + 1) break;
+    std::vector<std::uint8_t> all;
+    for (std::uint8_t r = 0; r < model.messages().at(id).recipients.size(); ++r) all.push_back(r);
+    const SpoolStatus status = model.finish(*spool, id, all);
+    if (status != SpoolStatus::ok) {
+      report.violations.push_back(where + ": cannot record an outcome, status " + std::to_string(static_cast<int>(status)));
+    }
+  }
+  if (model.store(*spool, to_alice, make_body(999, 1200)) != SpoolStatus::ok) {
+    report.violations.push_back(where + ": new mail refused after recovery");
+  }
+  for (const std::string& problem : model.check(*spool)) report.violations.push_back(where + " (after new mail): " + problem);
+}
+
+CutReport cut_everywhere(const Scenario& scenario, const hal::FlashGeometry& geometry) {
+  CutReport report;
+  {
+    SimulatedChip chip(geometry);
+    SpoolModel model;
+    auto spool = make_spool(chip.flash());
+    EXPECT_EQ(spool->mount(), SpoolStatus::ok);
+    scenario.setup(*spool, model);
+    const std::uint64_t before = chip.flash().operations();
+    scenario.run(*spool, model);
+    report.operations = chip.flash().operations() - before;
+  }
+  const std::uint64_t stride = full_run() ? 1 : std::max<std::uint64_t>(1, report.operations / ci_cut_points);
+  for (std::uint64_t cut = 0; cut < report.operations; cut += stride) {
+    for (const bool tear : {false, true}) {
+      SimulatedChip chip(geometry);
+      SpoolModel model;
+      auto spool = make_spool(chip.flash());
+      EXPECT_EQ(spool->mount(), SpoolStatus::ok);
+      scenario.setup(*spool, model);
+      chip.flash().cut_power_after(cut, tear, static_cast<std::uint32_t>(cut));
+      scenario.run(*spool, model);
+      EXPECT_TRUE(chip.flash().power_lost());
+      spool.reset();
+      recover_and_check(chip, model, std::string(scenario.name) + " cut " + std::to_string(cut) + (tear ? " torn" : ""),
+                        report);
+      ++report.tried;
+    }
+  }
+  return report;
+}
+
+void report_and_expect_none(const Scenario& scenario, const CutReport& report) {
+  std::printf("[powerloss] %-28s %5llu cut points, %5llu cuts made (with and without tearing), %zu violations%s\n",
+              scenario.name, static_cast<unsigned long long>(report.operations),
+              static_cast<unsigned long long>(report.tried), report.violations.size(), full_run() ? "" : " (sampled)");
+  for (std::size_t i = 0; i < std::min<std::size_t>(report.violations.size(), 10); ++i) {
+    ADD_FAILURE() << report.violations[i];
+  }
+  EXPECT_GT(report.operations, 0u);
+}
+
+void nothing(Spool&, SpoolModel&) {}
+
+void store_many(Spool& spool, SpoolModel& model, int count, std::uint32_t seed) {
+  for (int i = 0; i < count; ++i) {
+    const auto& recipients = i % 3 == 0 ? to_alice : i % 3 == 1 ? to_alice_and_remote : to_remote;
+    if (model.store(spool, recipients, make_body(seed + i, 700 + 211 * (i % 7))) != SpoolStatus::ok) return;
+  }
+}
+
+// Relays or deletes every recipient of the oldest live messages.
+void finish_oldest(Spool& spool, SpoolModel& model, std::size_t count) {
+  const std::vector<MessageId> live = model.live();
+  for (std::size_t i = 0; i < std::min(count, live.size()); ++i) {
+    std::vector<std::uint8_t> all;
+    for (std::uint8_t r = 0; r < model.messages().at(live[i]).recipients.size(); ++r) all.push_back(r);
+    if (model.finish(spool, live[i], all) != SpoolStatus::ok) return;
+  }
+}
+
+const Scenario accept_one{"accept one message", nothing, [](Spool& spool, SpoolModel& model) {
+                            model.store(spool, to_alice_and_remote, make_body(1, 3000));
+                          }};
+
+const Scenario alert_commit{"alert commit", nothing, [](Spool& spool, SpoolModel& model) {
+                              model.store(spool, to_remote, make_body(2, 400));
+                            }};
+
+const Scenario accept_until_full{"accept many until full", nothing, [](Spool& spool, SpoolModel& model) {
+                                   for (int i = 0; i < 200; ++i) {
+                                     if (model.store(spool, to_alice, make_body(100 + i, 1500)) != SpoolStatus::ok) return;
+                                   }
+                                 }};
+
+const Scenario relay_outcomes{"relay outcome recorded",
+                              [](Spool& spool, SpoolModel& model) { store_many(spool, model, 6, 200); },
+                              [](Spool& spool, SpoolModel& model) {
+                                for (MessageId id : model.live()) {
+                                  const auto& recipients = model.messages().at(id).recipients;
+                                  for (std::uint8_t r = 0; r < recipients.size(); ++r) {
+                                    if (recipients[r].mailbox.empty() && model.finish(spool, id, {r}) != SpoolStatus::ok) return;
+                                  }
+                                }
+                              }};
+
+const Scenario pop3_dele_quit{"POP3 DELE and QUIT",
+                              [](Spool& spool, SpoolModel& model) {
+                                for (int i = 0; i < 4; ++i) model.store(spool, to_alice_and_bob, make_body(300 + i, 900));
+                              },
+                              [](Spool& spool, SpoolModel& model) {
+                                // One session deletes three messages; QUIT is one sync.
+                                // Deletions before QUIT's sync may or may not survive a cut; after
+                                // it they must. finish() of a recorded deletion only syncs again.
+                                const std::vector<MessageId> live = model.live();
+                                for (std::size_t i = 0; i < 3; ++i) model.attempt(live[i], 0);
+                                for (std::size_t i = 0; i < 3; ++i) {
+                                  if (spool.mark_deleted(live[i], "alice") != SpoolStatus::ok) return;
+                                }
+                                if (spool.sync() != SpoolStatus::ok) return;
+                                for (std::size_t i = 0; i < 3; ++i) model.finish(spool, live[i], {0});
+                              }};
+
+// Old mail that is never fetched stays live while new mail and deliveries
+// make the ring go round several times: reclaim copies and erases.
+const Scenario reclaim_while_mail_arrives{
+    "reclaim while new mail arrives",
+    [](Spool& spool, SpoolModel& model) {
+      for (int i = 0; i < 3; ++i) model.store(spool, to_alice, make_body(400 + i, 1000));
+      store_many(spool, model, 10, 410);
+    },
+    [](Spool& spool, SpoolModel& model) {
+      for (int round = 0; round < 30; ++round) {
+        if (model.live().size() > 12) finish_oldest(spool, model, 1);
+        // The oldest three (alice's, never fetched) must be copied forward.
+        const std::vector<MessageId> live = model.live();
+        if (live.size() > 4) {
+          const MessageId id = live[3];
+          std::vector<std::uint8_t> all;
+          for (std::uint8_t r = 0; r < model.messages().at(id).recipients.size(); ++r) all.push_back(r);
+          if (model.finish(spool, id, all) != SpoolStatus::ok) return;
+        }
+        const SpoolStatus status = model.store(spool, round % 2 ? to_remote : to_alice_and_remote,
+                                               make_body(500 + round, 800 + 97 * (round % 9)));
+        if (status != SpoolStatus::ok && status != SpoolStatus::full) return;
+      }
+    }};
+
+TEST(SpoolPowerLoss, AcceptOneMessage) {
+  for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{8192, 6, 256}}) {
+    report_and_expect_none(accept_one, cut_everywhere(accept_one, geometry));
+  }
+}
+
+TEST(SpoolPowerLoss, AlertCommit) { report_and_expect_none(alert_commit, cut_everywhere(alert_commit, small_flash)); }
+
+TEST(SpoolPowerLoss, AcceptManyUntilFull) {
+  report_and_expect_none(accept_until_full, cut_everywhere(accept_until_full, small_flash));
+}
+
+TEST(SpoolPowerLoss, RelayOutcomeRecorded) {
+  report_and_expect_none(relay_outcomes, cut_everywhere(relay_outcomes, small_flash));
+}
+
+TEST(SpoolPowerLoss, Pop3DeleAndQuit) {
+  report_and_expect_none(pop3_dele_quit, cut_everywhere(pop3_dele_quit, small_flash));
+}
+
+TEST(SpoolPowerLoss, ReclaimWhileNewMailArrives) {
+  for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 256}}) {
+    report_and_expect_none(reclaim_while_mail_arrives, cut_everywhere(reclaim_while_mail_arrives, geometry));
+  }
+}
+
+// A first cut anywhere in the reclaim scenario, then a second cut at every
+// operation of recovery and the work that follows it (new mail, a delivery).
+TEST(SpoolPowerLoss, RecoveryInterruptedBySecondCut) {
+  const Scenario after_recovery{"recovery, then second cut", nothing, [](Spool& spool, SpoolModel& model) {
+                                  finish_oldest(spool, model, 1);
+                                  model.store(spool, to_alice_and_remote, make_body(900, 2500));
+                                  model.store(spool, to_remote, make_body(901, 600));
+                                }};
+  CutReport first = cut_everywhere(reclaim_while_mail_arrives, small_flash);
+  ASSERT_TRUE(first.violations.empty());
+  const std::uint64_t first_stride = full_run() ? 7 : std::max<std::uint64_t>(1, first.operations / 12);
+  CutReport report;
+  for (std::uint64_t first_cut = 0; first_cut < first.operations; first_cut += first_stride) {
+    // Count the operations of the second phase once for this first cut.
+    auto prepare = [&](SimulatedChip& chip, SpoolModel& model) {
+      auto spool = make_spool(chip.flash());
+      EXPECT_EQ(spool->mount(), SpoolStatus::ok);
+      reclaim_while_mail_arrives.setup(*spool, model);
+      chip.flash().cut_power_after(first_cut, true, static_cast<std::uint32_t>(first_cut));
+      reclaim_while_mail_arrives.run(*spool, model);
+      chip.flash().restore_power();
+    };
+    std::uint64_t second_operations = 0;
+    {
+      SimulatedChip chip(small_flash);
+      SpoolModel model;
+      prepare(chip, model);
+      const std::uint64_t before = chip.flash().operations();
+      auto spool = make_spool(chip.flash());
+      EXPECT_EQ(spool->mount(), SpoolStatus::ok);
+      after_recovery.run(*spool, model);
+      second_operations = chip.flash().operations() - before;
+    }
+    report.operations += second_operations;
+    for (std::uint64_t second_cut = 0; second_cut < second_operations; ++second_cut) {
+      SimulatedChip chip(small_flash);
+      SpoolModel model;
+      prepare(chip, model);
+      chip.flash().cut_power_after(second_cut, true, static_cast<std::uint32_t>(second_cut + 7919));
+      auto spool = make_spool(chip.flash());
+      if (spool->mount() == SpoolStatus::ok) after_recovery.run(*spool, model);
+      spool.reset();
+      recover_and_check(chip, model,
+                        "first cut " + std::to_string(first_cut) + ", second cut " + std::to_string(second_cut), report);
+      ++report.tried;
+    }
+  }
+  report_and_expect_none(after_recovery, report);
+}
+
+// Bits flipped anywhere in a used image: whatever the spool still offers is
+// exactly what was stored.
+TEST(SpoolPowerLoss, FlippedBitsAreNeverDelivered) {
+  for (std::uint32_t trial = 0; trial < 200; ++trial) {
+    SimulatedChip chip(small_flash);
+    SpoolModel model;
+    auto spool = make_spool(chip.flash());
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+    store_many(*spool, model, 8, trial * 31);
+    const std::uint32_t address = (trial * 2654435761u) % (small_flash.total_bytes() / 2);
+    chip.flash().flip_bit(address, static_cast<std::uint8_t>(trial % 8));
+    spool = make_spool(chip.flash());
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+    for (const std::string& problem : model.check(*spool)) {
+      // Loss is allowed after corruption; wrong content and strangers are not.
+      EXPECT_EQ(problem.find("wrong"), std::string::npos) << problem;
+      EXPECT_EQ(problem.find("unknown"), std::string::npos) << problem;
+      EXPECT_EQ(problem.find("came back"), std::string::npos) << problem;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pigeon::testing
