@@ -369,14 +369,18 @@ void SmtpServer::on_success(Step step, const SmtpReply& custom) {
   }
 }
 
-// Passes message bytes on unless the message is already refused.
+// Counts message bytes and passes them on unless the message is already
+// refused. Bytes are counted even then, so that the size verdict does not
+// depend on where the input was cut (a storage failure in an early piece must
+// not hide that the message was too big).
 void SmtpServer::emit_data(std::span<const std::uint8_t> bytes) {
-  if (bytes.empty() || bad_line_ending_ || line_too_long_ || too_big_ || storage_failed_) return;
-  if (data_bytes_ + bytes.size() > settings_.max_message_bytes) {
+  if (bytes.empty() || too_big_) return;
+  if (bytes.size() > settings_.max_message_bytes - data_bytes_) {
     too_big_ = true;
     return;
   }
   data_bytes_ += static_cast<std::uint32_t>(bytes.size());
+  if (bad_line_ending_ || line_too_long_ || storage_failed_) return;
   if (!policy_.data_chunk(bytes)) storage_failed_ = true;
 }
 

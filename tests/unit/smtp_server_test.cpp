@@ -495,6 +495,16 @@ TEST(SmtpServer, MessageOverTheSizeLimitIsNotStored) {
   EXPECT_TRUE(t.output.ends_with("552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 OK\r\n"));
 }
 
+// Found by the fuzzer: when storage failed on an early piece, the size was no
+// longer counted, and the reply depended on how the input was cut.
+TEST(SmtpServer, TooBigWinsOverAStorageFailureInEverySplit) {
+  SmtpServerSettings settings = tls_settings();
+  settings.max_message_bytes = 100;
+  const Transcript t = run_message(std::string(200, 'z') + "\r\n.\r\n", settings,
+                                   [](FakePolicy& policy) { policy.storage_fails = true; });
+  EXPECT_TRUE(t.output.ends_with("552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 OK\r\n"));
+}
+
 TEST(SmtpServer, StorageFailureIsTemporary) {
   const Transcript t = run_message("hello\r\n.\r\n", tls_settings(),
                                    [](FakePolicy& policy) { policy.storage_fails = true; });
