@@ -10,7 +10,7 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   peer_ = peer;
   state_ = TransportState::plain;
   tls_ = nullptr;
-  tls_server_ = nullptr;
+  tls_pool_ = nullptr;
   handshake_done_ = false;
   peer_gone_ = false;
   failure_reason_ = "";
@@ -18,10 +18,10 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   output_.clear();
 }
 
-bool Connection::start_tls(TlsServer& tls) {
+bool Connection::start_tls(TlsSessionPool& tls) {
   tls_ = tls.acquire(*net_, stream_);
   if (tls_ == nullptr) return false;
-  tls_server_ = &tls;
+  tls_pool_ = &tls;
   discard_received();
   state_ = TransportState::handshaking;
   return true;
@@ -98,7 +98,7 @@ void Connection::close() {
   send_pending();
   if (tls_ != nullptr) {
     if (state_ == TransportState::secure && !peer_gone_) tls_->close_notify();
-    tls_server_->release(tls_);
+    tls_pool_->release(tls_);
     tls_ = nullptr;
   }
   net_->close(stream_);

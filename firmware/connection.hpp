@@ -1,4 +1,5 @@
-// One accepted client connection's transport: the stream, TLS when it is on, a
+// One connection's transport (a client of the relay, or the relay's own
+// connection to its smarthost): the stream, TLS when it is on, a
 // receive buffer the engine consumes from in place, and the output buffer the
 // engine writes replies into. Sessions (SMTP, POP3) own one each.
 #pragma once
@@ -29,10 +30,11 @@ class Connection {
   void open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& peer);
   bool is_open() const { return state_ != TransportState::idle; }
 
-  // Starts a server-side TLS handshake now (implicit TLS, or after the plaintext
-  // reply to STARTTLS/STLS was sent). Bytes received before it are discarded
-  // (RFC 3207 §4.2, RFC 2595 §4). False when no TLS session slot is free.
-  bool start_tls(TlsServer& tls);
+  // Starts a TLS handshake now with a session from `tls` (the server's pool, or
+  // the smarthost client's): implicit TLS, or after the plaintext reply to
+  // STARTTLS/STLS. Bytes received before it are discarded (RFC 3207 §4.2,
+  // RFC 2595 §4). False when no TLS session slot is free.
+  bool start_tls(TlsSessionPool& tls);
   bool tls_active() const { return state_ == TransportState::secure; }
   bool handshaking() const { return state_ == TransportState::handshaking; }
 
@@ -67,7 +69,7 @@ class Connection {
   hal::Endpoint peer_;
   TransportState state_ = TransportState::idle;
   TlsSession* tls_ = nullptr;
-  TlsServer* tls_server_ = nullptr;
+  TlsSessionPool* tls_pool_ = nullptr;
   bool handshake_done_ = false;
   bool peer_gone_ = false;
   const char* failure_reason_ = "";

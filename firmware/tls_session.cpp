@@ -101,21 +101,23 @@ bool TlsServer::load_identity(std::string_view key_pem, std::string_view cert_pe
   return mbedtls_ssl_conf_own_cert(&config_, &certificate_, &key_) == 0;
 }
 
+bool TlsSession::bind(const mbedtls_ssl_config& config, hal::Net& net, hal::StreamId stream) {
+  mbedtls_ssl_init(&ssl_);
+  if (mbedtls_ssl_setup(&ssl_, &config) != 0) {
+    mbedtls_ssl_free(&ssl_);
+    return false;  // the arena is exhausted
+  }
+  net_ = &net;
+  stream_ = stream;
+  failure_reason_ = "";
+  in_use_ = true;
+  mbedtls_ssl_set_bio(&ssl_, this, send_callback, receive_callback, nullptr);
+  return true;
+}
+
 TlsSession* TlsServer::acquire(hal::Net& net, hal::StreamId stream) {
   for (TlsSession& session : sessions_) {
-    if (session.in_use_) continue;
-    mbedtls_ssl_init(&session.ssl_);
-    if (mbedtls_ssl_setup(&session.ssl_, &config_) != 0) {
-      mbedtls_ssl_free(&session.ssl_);
-      return nullptr;  // the arena is exhausted
-    }
-    session.net_ = &net;
-    session.stream_ = stream;
-    session.failure_reason_ = "";
-    session.in_use_ = true;
-    mbedtls_ssl_set_bio(&session.ssl_, &session, TlsSession::send_callback,
-                        TlsSession::receive_callback, nullptr);
-    return &session;
+    if (!session.in_use_) return session.bind(config_, net, stream) ? &session : nullptr;
   }
   return nullptr;
 }

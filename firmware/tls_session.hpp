@@ -1,5 +1,7 @@
 // TLS over one non-blocking stream of the network HAL, with Mbed TLS. Sessions
-// come from a fixed pool in TlsServer; their memory comes from the TLS arena.
+// come from fixed pools (TlsServer for clients of the relay, SmarthostTlsClient for
+// the relay's own connections to its smarthost); their memory comes from the
+// TLS arena.
 #pragma once
 
 #include <mbedtls/pk.h>
@@ -32,6 +34,9 @@ class TlsSession {
 
  private:
   friend class TlsServer;
+  friend class SmarthostTlsClient;
+  // Sets the session up with `config` over `stream`; false when the arena is exhausted.
+  bool bind(const mbedtls_ssl_config& config, hal::Net& net, hal::StreamId stream);
   static int send_callback(void* self, const unsigned char* data, std::size_t length);
   static int receive_callback(void* self, unsigned char* out, std::size_t length);
   hal::IoResult map_result(int rc);
@@ -43,8 +48,19 @@ class TlsSession {
   const char* failure_reason_ = "";
 };
 
+// Where a connection gets its TLS session from, and gives it back.
+class TlsSessionPool {
+ public:
+  // A session bound to `stream`, or nullptr when all are in use.
+  virtual TlsSession* acquire(hal::Net& net, hal::StreamId stream) = 0;
+  virtual void release(TlsSession* session) = 0;
+
+ protected:
+  ~TlsSessionPool() = default;
+};
+
 // The server side: our certificate and key, one configuration, the session pool.
-class TlsServer {
+class TlsServer final : public TlsSessionPool {
  public:
   explicit TlsServer(CryptoRandom& random);
   ~TlsServer();
@@ -54,9 +70,8 @@ class TlsServer {
   // PEM key and certificate; false when either does not parse or they do not match.
   bool load_identity(std::string_view key_pem, std::string_view cert_pem);
 
-  // A session bound to `stream`, or nullptr when all are in use.
-  TlsSession* acquire(hal::Net& net, hal::StreamId stream);
-  void release(TlsSession* session);
+  TlsSession* acquire(hal::Net& net, hal::StreamId stream) override;
+  void release(TlsSession* session) override;
 
  private:
   CryptoRandom& random_;

@@ -1,0 +1,311 @@
+#include "smarthost_client.hpp"
+
+#include "ip_address.hpp"
+#include "protocol/text_builder.hpp"
+
+namespace pigeon {
+namespace {
+
+using Wait = protocol::SmtpClient::Wait;
+
+constexpr std::uint64_t ms_per_s = 1000;
+constexpr std::uint64_t minute_ms = 60 * ms_per_s;
+// Not in RFC 5321: how long a TCP connect or a TLS handshake may take.
+constexpr std::uint64_t connect_timeout_ms = minute_ms;
+constexpr std::uint64_t resolve_timeout_ms = minute_ms;
+
+// RFC 5321 §4.5.3.2: the client's timeouts for each step.
+std::uint64_t rfc5321_timeout_ms(Wait wait) {
+  switch (wait) {
+    case Wait::data: return 2 * minute_ms;        // the 354 to DATA
+    case Wait::data_block: return 3 * minute_ms;  // each TCP send of the body
+    case Wait::data_end: return 10 * minute_ms;   // the reply to the final dot
+    case Wait::tls_handshake: return connect_timeout_ms;
+    default: return 5 * minute_ms;  // greeting, MAIL, RCPT and the other commands
+  }
+}
+
+std::string_view describe(const protocol::SmtpClientReply& reply, std::span<char> out) {
+  protocol::TextBuilder text(out);
+  text.number(reply.code);
+  if (!reply.enhanced.empty()) text.character(' ').text(reply.enhanced);
+  text.character(' ').text(reply.text.substr(0, out.size() > 16 ? out.size() - 16 : 0));
+  return text.view();
+}
+
+}  // namespace
+
+hal::NetStatus LiteralResolver::resolve(std::string_view host_name, hal::IpAddress& out) {
+  if (host_name == "localhost") host_name = "127.0.0.1";
+  const auto address = parse_ip_address(host_name);
+  if (!address) return hal::NetStatus::error;
+  out = *address;
+  return hal::NetStatus::ok;
+}
+
+bool SmarthostClient::start(RelayServices& services, SmarthostTlsClient& tls, HostResolver& resolver,
+                            SmarthostWork& work, std::uint64_t now_ms) {
+  services_ = &services;
+  tls_ = &tls;
+  resolver_ = &resolver;
+  work_ = &work;
+  ready_once_ = false;
+  in_flight_ = false;
+  last_activity_ms_ = now_ms;
+  state_ = State::resolving;
+  return step_resolving(now_ms);
+}
+
+bool SmarthostClient::step(std::uint64_t now_ms) {
+  switch (state_) {
+    case State::idle: return false;
+    case State::resolving: return step_resolving(now_ms);
+    case State::connecting: return step_connecting(now_ms);
+    case State::open: return step_session(now_ms);
+  }
+  return false;
+}
+
+bool SmarthostClient::step_resolving(std::uint64_t now_ms) {
+  const SmarthostConfig& smarthost = services_->config.smarthost;
+  const hal::NetStatus resolved = resolver_->resolve(smarthost.host.view(), endpoint_.address);
+  if (resolved == hal::NetStatus::would_block) {
+    if (now_ms - last_activity_ms_ > resolve_timeout_ms) fail("host name lookup timed out");
+    return false;
+  }
+  if (resolved != hal::NetStatus::ok) {
+    fail("host name does not resolve");
+    return true;
+  }
+  endpoint_.port = smarthost.port;
+  if (services_->net.connect(endpoint_, stream_) != hal::NetStatus::ok) {
+    fail("cannot open a connection");
+    return true;
+  }
+  state_ = State::connecting;
+  last_activity_ms_ = now_ms;
+  return true;
+}
+
+bool SmarthostClient::step_connecting(std::uint64_t now_ms) {
+  if (services_->net.connected(stream_)) {
+    open_session();
+    last_activity_ms_ = now_ms;
+    return true;
+  }
+  // An empty receive reports a refused or unreachable peer.
+  std::uint8_t none = 0;
+  const hal::IoResult probe = services_->net.receive(stream_, {&none, 0});
+  if (probe.status == hal::NetStatus::refused || probe.status == hal::NetStatus::error) {
+    fail("connection refused");
+    return true;
+  }
+  if (now_ms - last_activity_ms_ > connect_timeout_ms) fail("connection timed out");
+  return false;
+}
+
+bool SmarthostClient::implicit_tls() const { return services_->config.smarthost.tls == SmarthostTls::implicit; }
+
+void SmarthostClient::open_session() {
+  const SmarthostConfig& smarthost = services_->config.smarthost;
+  // Pipelined commands and the end of data are small writes that must not
+  // wait for Nagle's algorithm.
+  services_->net.set_no_delay(stream_);
+  connection_.open(services_->net, stream_, endpoint_);
+  stream_ = hal::invalid_id;  // the connection owns it now
+  protocol::SmtpClientSettings settings;
+  settings.helo_name = services_->config.host_name.view();
+  settings.starttls = smarthost.tls == SmarthostTls::starttls;
+  settings.tls_active = implicit_tls();
+  settings.user = smarthost.user.view();
+  settings.password = smarthost.password.view();
+  engine_.emplace(static_cast<protocol::SmtpClientEvents&>(*this), connection_.output(), services_->base64,
+                  settings);
+  state_ = State::open;
+  if (implicit_tls() && !connection_.start_tls(*tls_)) fail("no TLS session free");
+}
+
+bool SmarthostClient::step_session(std::uint64_t now_ms) {
+  bool progressed = connection_.pump(!engine_->awaiting_tls());
+  if (connection_.take_handshake_done() && !implicit_tls()) engine_->tls_started();
+  progressed |= feed_engine();
+  progressed |= start_tls_if_asked();
+  if (state_ != State::open) return true;
+  if (engine_->ready_for_message()) send_next_message();
+  if (connection_.output().free_space() > 0) engine_->pump();
+  progressed |= connection_.pump(!engine_->awaiting_tls());
+  if (progressed) last_activity_ms_ = now_ms;
+
+  if (engine_->finished() && connection_.output_drained()) {
+    close();
+    return true;
+  }
+  if (connection_.peer_gone()) {
+    const bool tls_failed = connection_.handshaking();
+    connection_.close();  // releases the TLS session: a verify failure is known now
+    const std::string_view why = tls_->last_verify_failure();
+    if (engine_->finished()) {
+      close();
+    } else if (tls_failed) {
+      fail(why.empty() ? std::string_view("TLS handshake failed") : why);
+    } else {
+      fail("connection lost");
+    }
+    return true;
+  }
+  if (now_ms - last_activity_ms_ > timeout_ms()) fail("smarthost timed out");
+  return progressed;
+}
+
+bool SmarthostClient::feed_engine() {
+  bool progressed = false;
+  while (state_ == State::open && !connection_.received().empty() && !engine_->awaiting_tls() &&
+         !engine_->finished()) {
+    const std::size_t consumed = engine_->feed(connection_.received());
+    if (consumed == 0) break;
+    connection_.consume(consumed);
+    progressed = true;
+  }
+  return progressed;
+}
+
+// After the 220 to STARTTLS: whatever else the server sent is dropped unread
+// by start_tls() (RFC 3207 §4.2), so injected bytes never count as replies.
+bool SmarthostClient::start_tls_if_asked() {
+  if (state_ != State::open || !engine_->awaiting_tls() || !connection_.output_drained() ||
+      connection_.handshaking() || connection_.tls_active()) {
+    return false;
+  }
+  if (!connection_.start_tls(*tls_)) fail("no TLS session free");
+  return true;
+}
+
+void SmarthostClient::send_next_message() {
+  ready_once_ = true;
+  if (in_flight_) return;
+  const std::optional<OutboundMessage> message = work_->take_message();
+  if (!message) {
+    engine_->quit();
+    return;
+  }
+  attempt_ = {};
+  attempt_.id = message->id;
+  in_flight_ = true;
+  if (!load_envelope(*message)) {
+    attempt_.last_temporary.assign("451 4.3.0 envelope unreadable from the spool");
+    end_attempt({});
+    return engine_->quit();
+  }
+  protocol::SmtpClientMessage outgoing;
+  outgoing.reverse_path = sender_.data();
+  outgoing.recipients = {recipient_views_.data(), recipients_.size()};
+  outgoing.size_bytes = message->size_bytes;
+  outgoing.body_8bit = message->body_8bit;
+  engine_->send(outgoing);
+}
+
+bool SmarthostClient::load_envelope(const OutboundMessage& message) {
+  Spool& spool = services_->spool;
+  const auto sender = spool.read_sender(message.id, {sender_.data(), sender_.size() - 1});
+  if (!sender) return false;
+  sender_[sender->size()] = '\0';
+  recipients_.clear();
+  std::array<char, 256> address{};
+  for (std::uint8_t r = 0; r < message.recipient_count; ++r) {
+    if ((message.owed_remote_mask & (1u << r)) == 0) continue;
+    const auto recipient = spool.read_recipient(message.id, r, address);
+    if (!recipient) return false;
+    spool_index_[recipients_.size()] = r;
+    if (!recipients_.add(*recipient)) return false;
+    attempt_.tried_mask |= 1u << r;
+  }
+  for (std::size_t i = 0; i < recipients_.size(); ++i) recipient_views_[i] = recipients_[i];
+  return recipients_.size() > 0;
+}
+
+void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) {
+  const std::uint8_t r = spool_index_[index];
+  std::array<char, max_diagnostic_bytes> text{};
+  const std::string_view diagnostic = describe(reply, text);
+  services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s", attempt_.id,
+                       static_cast<int>(recipients_[index].size()), recipients_[index].data(),
+                       static_cast<int>(diagnostic.size()), diagnostic.data());
+  if (reply.positive()) {
+    attempt_.relayed_mask |= 1u << r;
+  } else if (reply.permanent()) {
+    attempt_.refused_mask |= 1u << r;
+    attempt_.diagnostics[r].assign(diagnostic);
+  } else {
+    attempt_.last_temporary.assign(diagnostic);
+  }
+}
+
+void SmarthostClient::transaction_finished() { end_attempt({}); }
+
+void SmarthostClient::session_failed(const protocol::SmtpClientReply& reply) {
+  std::array<char, max_diagnostic_bytes> text{};
+  const std::string_view diagnostic = describe(reply, text);
+  services_->log.write(hal::LogLevel::warning, "relay: smarthost session failed: %.*s",
+                       static_cast<int>(diagnostic.size()), diagnostic.data());
+  // The engine is finished; what the connection still owes is deferred.
+  if (in_flight_) {
+    attempt_.last_temporary.assign(diagnostic);
+    end_attempt({});
+  } else if (!ready_once_) {
+    work_->connection_failed(diagnostic);
+  }
+}
+
+std::size_t SmarthostClient::read_body(std::uint32_t offset, std::span<std::uint8_t> out) {
+  return services_->spool.read(attempt_.id, offset, out);
+}
+
+// Reports the attempt; recipients without a result are deferred with `reason`
+// (when given) as their diagnostic.
+void SmarthostClient::end_attempt(std::string_view reason) {
+  if (!in_flight_) return;
+  in_flight_ = false;
+  if (!reason.empty() && attempt_.deferred_mask() != 0) attempt_.last_temporary.assign(reason);
+  work_->attempt_finished(attempt_);
+}
+
+// The connection is over before it ended normally.
+void SmarthostClient::fail(std::string_view reason) {
+  const bool was_open = state_ == State::open;
+  if (in_flight_) {
+    services_->log.write(hal::LogLevel::warning, "relay: message %u: %.*s", attempt_.id,
+                         static_cast<int>(reason.size()), reason.data());
+    end_attempt(reason);
+  } else if (!ready_once_ && !(was_open && engine_->finished())) {
+    services_->log.write(hal::LogLevel::warning, "relay: smarthost %.*s port %u: %.*s",
+                         static_cast<int>(services_->config.smarthost.host.view().size()),
+                         services_->config.smarthost.host.view().data(), services_->config.smarthost.port,
+                         static_cast<int>(reason.size()), reason.data());
+    work_->connection_failed(reason);
+  }
+  close();
+}
+
+void SmarthostClient::close() {
+  if (stream_ != hal::invalid_id) services_->net.close(stream_);
+  stream_ = hal::invalid_id;
+  connection_.close();
+  engine_.reset();
+  state_ = State::idle;
+}
+
+void SmarthostClient::shut_down() {
+  if (active()) fail("relay shutting down");
+}
+
+std::uint64_t SmarthostClient::timeout_ms() const {
+  if (state_ != State::open) return connect_timeout_ms;
+  return rfc5321_timeout_ms(engine_->waiting_for());
+}
+
+std::uint64_t SmarthostClient::deadline_ms() const {
+  if (!active()) return UINT64_MAX;
+  return last_activity_ms_ + timeout_ms() + 1;
+}
+
+}  // namespace pigeon

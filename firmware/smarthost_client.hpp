@@ -1,0 +1,127 @@
+// One connection to the smarthost (DESIGN.md §7): connect, TLS (implicit or
+// STARTTLS, verified by SmarthostTlsClient), the sans-I/O SMTP client engine,
+// and as many messages as the scheduler hands out before QUIT. Bodies stream
+// from the spool in small pieces. Every wait has the timeout RFC 5321
+// §4.5.3.2 gives it. What happened to each recipient goes back to the
+// scheduler (SmarthostWork), which records it and decides about retries.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "connection.hpp"
+#include "fixed_string.hpp"
+#include "protocol/smtp_client.hpp"
+#include "relay_services.hpp"
+#include "smarthost_tls.hpp"
+
+namespace pigeon {
+
+// Turns the configured smarthost name into an address. Board-neutral: a board
+// with DNS answers later (would_block); the literal resolver knows numeric
+// addresses and "localhost".
+class HostResolver {
+ public:
+  // ok with `out` filled, would_block while a lookup runs, error when the
+  // name does not resolve.
+  virtual hal::NetStatus resolve(std::string_view host_name, hal::IpAddress& out) = 0;
+
+ protected:
+  ~HostResolver() = default;
+};
+
+class LiteralResolver final : public HostResolver {
+ public:
+  hal::NetStatus resolve(std::string_view host_name, hal::IpAddress& out) override;
+};
+
+// Longest diagnostic kept per recipient ("550 5.1.1 <text>"), for DSNs and logs.
+inline constexpr std::size_t max_diagnostic_bytes = 120;
+
+// The outcome of one attempt at one message, by spool recipient index.
+struct DeliveryAttempt {
+  MessageId id = 0;
+  std::uint32_t tried_mask = 0;    // recipients offered to the smarthost this time
+  std::uint32_t relayed_mask = 0;  // 250 to the end of data
+  std::uint32_t refused_mask = 0;  // permanent failures; the rest of tried_mask is deferred
+  std::array<FixedString<max_diagnostic_bytes>, PIGEON_MAX_RECIPIENTS> diagnostics;
+  FixedString<max_diagnostic_bytes> last_temporary;  // why the deferred ones were deferred
+
+  std::uint32_t deferred_mask() const { return tried_mask & ~relayed_mask & ~refused_mask; }
+};
+
+// What the connection asks of the scheduler.
+class SmarthostWork {
+ public:
+  // The next due message, now in flight; nullopt when nothing is due.
+  virtual std::optional<OutboundMessage> take_message() = 0;
+  virtual void attempt_finished(const DeliveryAttempt& attempt) = 0;
+  // The connection failed before it could carry a message (refused, bad
+  // greeting, TLS or AUTH failure): the smarthost is unusable for now.
+  virtual void connection_failed(std::string_view reason) = 0;
+
+ protected:
+  ~SmarthostWork() = default;
+};
+
+class SmarthostClient final : private protocol::SmtpClientEvents {
+ public:
+  bool active() const { return state_ != State::idle; }
+  // Opens a connection. False when it could not even start (logged, reported
+  // through connection_failed()).
+  bool start(RelayServices& services, SmarthostTlsClient& tls, HostResolver& resolver, SmarthostWork& work,
+             std::uint64_t now_ms);
+  // Does what can be done without blocking; true when anything progressed.
+  bool step(std::uint64_t now_ms);
+  std::uint64_t deadline_ms() const;
+  // Closes at once; a message in flight is deferred.
+  void shut_down();
+
+ private:
+  enum class State : std::uint8_t { idle, resolving, connecting, open };
+
+  // protocol::SmtpClientEvents
+  void recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) override;
+  void transaction_finished() override;
+  void session_failed(const protocol::SmtpClientReply& reply) override;
+  std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) override;
+
+  bool step_resolving(std::uint64_t now_ms);
+  bool step_connecting(std::uint64_t now_ms);
+  bool step_session(std::uint64_t now_ms);
+  void open_session();
+  bool feed_engine();
+  bool start_tls_if_asked();
+  void send_next_message();
+  bool load_envelope(const OutboundMessage& message);
+  void end_attempt(std::string_view reason);
+  void fail(std::string_view reason);
+  void close();
+  std::uint64_t timeout_ms() const;
+  bool implicit_tls() const;
+
+  RelayServices* services_ = nullptr;
+  SmarthostTlsClient* tls_ = nullptr;
+  HostResolver* resolver_ = nullptr;
+  SmarthostWork* work_ = nullptr;
+  State state_ = State::idle;
+  hal::Endpoint endpoint_;
+  hal::StreamId stream_ = hal::invalid_id;
+  Connection connection_;
+  std::optional<protocol::SmtpClient> engine_;
+  bool ready_once_ = false;  // the session reached its first transaction
+  std::uint64_t last_activity_ms_ = 0;
+
+  // The message in flight: its envelope as read from the spool, and which
+  // spool recipient each of the engine's recipients is.
+  bool in_flight_ = false;
+  std::array<char, 256> sender_{};
+  PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
+  std::array<std::string_view, PIGEON_MAX_RECIPIENTS> recipient_views_{};
+  std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> spool_index_{};
+  DeliveryAttempt attempt_;
+};
+
+}  // namespace pigeon
