@@ -21,7 +21,11 @@ void Pop3Session::start(RelayServices& services, Service service, hal::StreamId 
   awaiting_sync_ = false;
   reply_delayed_ = false;
   if (is_implicit_tls(service)) {
-    if (!connection_.start_tls(services.tls)) engine_->abort_session("[SYS/TEMP] Too many TLS sessions");
+    // As in SMTP: no plaintext words for a client that speaks TLS from its first byte.
+    if (!connection_.start_tls(services.tls)) {
+      services.log.write(hal::LogLevel::warning, "pop3: no TLS session free, closing");
+      finish();
+    }
   } else {
     engine_->start();
   }
@@ -66,7 +70,10 @@ bool Pop3Session::step(std::uint64_t now_ms) {
     finish();
     return true;
   }
-  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) time_out(now_ms);
+  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) {
+    time_out(now_ms);
+    return true;  // step again at once: the session may be finished already
+  }
   return progressed;
 }
 

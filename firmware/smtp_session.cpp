@@ -41,8 +41,11 @@ void SmtpSession::start(RelayServices& services, Service service, hal::StreamId 
   reply_delayed_ = false;
   transaction_reset();
   if (is_implicit_tls(service)) {
+    // The client speaks TLS from its first byte: without a TLS session nothing
+    // can be said to it, so it is closed, as Relay::refuse() does.
     if (!connection_.start_tls(services.tls)) {
-      engine_->abort_session({421, "4.7.0", "Too many TLS sessions, try again later"});
+      services.log.write(hal::LogLevel::warning, "smtp: no TLS session free, closing");
+      finish(now_ms);
     }
   } else {
     engine_->start();
@@ -99,7 +102,10 @@ bool SmtpSession::step(std::uint64_t now_ms) {
     finish(now_ms);
     return true;
   }
-  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) time_out(now_ms);
+  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) {
+    time_out(now_ms);
+    return true;  // step again at once: the session may be finished already
+  }
   return progressed;
 }
 

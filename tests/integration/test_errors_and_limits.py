@@ -362,6 +362,16 @@ def test_too_many_pop3_connections_get_sys_temp(pigeon):
     assert held[0].pop3("CAPA").startswith(b"+OK")
 
 
+def test_implicit_tls_without_a_free_tls_session_is_closed_without_plaintext(pigeon):
+    """The host build has PIGEON_TLS_SESSIONS 16: with all of them held on 465,
+    a pop3s client (whose POP3 slot is free) must not get plaintext bytes in
+    place of a TLS handshake."""
+    held = [smtp(pigeon, "submissions") for _ in range(16)]
+    client = socket.create_connection(("127.0.0.1", pigeon.ports["pop3s"]), timeout=10)
+    assert client.recv(100) == b""
+    assert_session_goes_on(held[0])
+
+
 @pytest.fixture
 def impatient_pigeon(make_pigeon):
     return make_pigeon(["command_timeout_s = 1", "data_timeout_s = 1", "pop3_timeout_s = 1"])
@@ -369,9 +379,10 @@ def impatient_pigeon(make_pigeon):
 
 def assert_closed_after_idle(dialog, read_reply, expected, started):
     assert read_reply() == expected
-    idle_s = time.monotonic() - started
-    assert 1.0 <= idle_s < 4.0, idle_s
+    replied = time.monotonic()
+    assert 1.0 <= replied - started < 4.0, replied - started
     assert dialog.at_eof()
+    assert time.monotonic() - replied < 0.5, "the relay held the connection after its last reply"
 
 
 def test_smtp_command_idle_timeout_is_421(impatient_pigeon):
