@@ -572,23 +572,14 @@ void Spool::drop_dead_tail() {
 // ---------------------------------------------------------------------------
 // Reclaim (§7): live messages of the oldest sector are copied to the head.
 
-// Copies the live messages that begin in the tail sector, when that is safe
-// (the copies fit) and worth it (the tail and the dead sectors behind it free
-// more than the copies take, so free space only grows).
+// Copies the live messages that begin in the tail sector when that is safe
+// and part of a plan worth it: copying the messages of the first k sectors of
+// the log fits in the free space and takes less than those k sectors and the
+// dead ones right behind them free. Free space therefore grows over the plan;
+// the next calls carry it on.
 SpoolStatus Spool::copy_tail_forward() {
   const std::uint32_t tail = tail_sector_;
-  if (tail == head_sector_) return SpoolStatus::full;
-  std::uint32_t records = 0, largest = 0;
-  for (const IndexEntry& entry : index_) {
-    if (entry.state == EntryState::unused || sector_of(entry.begin_address) != tail) continue;
-    if (entry.state == EntryState::writing) return SpoolStatus::full;  // an open message pins its sector
-    records += copy_bytes(entry);
-    largest = std::max(largest, largest_record_bytes(entry));
-  }
-  // Each sector the copies cross loses less than their largest record at its end.
-  const std::uint32_t usable = sector_bytes_ - data_offset_;
-  const std::uint32_t needed = records + (records / usable + 1) * largest;
-  if (needed > free_bytes() || needed >= sectors_freed_with_tail() * usable) return SpoolStatus::full;
+  if (tail == head_sector_ || !copy_plan_pays_off()) return SpoolStatus::full;
   for (IndexEntry& entry : index_) {
     if (entry.state != EntryState::committed || sector_of(entry.begin_address) != tail) continue;
     if (const SpoolStatus status = copy_message(entry); status != SpoolStatus::ok) return status;
@@ -597,14 +588,33 @@ SpoolStatus Spool::copy_tail_forward() {
   return tail_sector_ != tail ? SpoolStatus::ok : SpoolStatus::full;
 }
 
-// The tail and the sectors after it that only wait for it to go.
-std::uint32_t Spool::sectors_freed_with_tail() const {
-  std::uint32_t freed = 1;
-  for (std::uint32_t s = (tail_sector_ + 1) % sector_count_; s != head_sector_ && sectors_[s].live_begins == 0;
-       s = (s + 1) % sector_count_) {
-    ++freed;
+bool Spool::copy_plan_pays_off() const {
+  const std::uint32_t usable = sector_bytes_ - data_offset_;
+  std::uint32_t records = 0, largest = 0, sectors = 0;
+  for (std::uint32_t s = tail_sector_; s != head_sector_; s = (s + 1) % sector_count_) {
+    for (const IndexEntry& entry : index_) {
+      if (entry.state == EntryState::unused || sector_of(entry.begin_address) != s) continue;
+      if (entry.state == EntryState::writing) return false;  // an open message pins its sector
+      records += copy_bytes(entry);
+      largest = std::max(largest, largest_record_bytes(entry));
+    }
+    ++sectors;
+    // Each sector the copies cross loses less than their largest record at its end.
+    const std::uint32_t needed = records + (records / usable + 1) * largest;
+    if (needed > free_bytes()) return false;
+    if (needed < (sectors + dead_sectors_after(s)) * usable) return true;
   }
-  return freed;
+  return false;
+}
+
+// The sectors after `sector` that hold no live message, up to the head.
+std::uint32_t Spool::dead_sectors_after(std::uint32_t sector) const {
+  std::uint32_t dead = 0;
+  for (std::uint32_t s = (sector + 1) % sector_count_; s != head_sector_ && sectors_[s].live_begins == 0;
+       s = (s + 1) % sector_count_) {
+    ++dead;
+  }
+  return dead;
 }
 
 // The most flash the records of a copy of `entry` can take.

@@ -260,7 +260,8 @@ class Spool {
 
   // Reclaim.
   SpoolStatus copy_tail_forward();
-  std::uint32_t sectors_freed_with_tail() const;
+  bool copy_plan_pays_off() const;
+  std::uint32_t dead_sectors_after(std::uint32_t sector) const;
   std::uint32_t copy_bytes(const IndexEntry& entry) const;
   std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
   SpoolStatus copy_message(IndexEntry& entry);

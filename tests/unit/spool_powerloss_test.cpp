@@ -30,7 +30,7 @@ bool full_run() {
 }
 
 // At most about this many cut points per scenario and tear mode in CI.
-constexpr std::uint64_t ci_cut_points = 120;
+constexpr std::uint64_t ci_cut_points = 300;
 
 struct CutReport {
   std::uint64_t operations = 0;  // cut points: one per program or erase of `run`
@@ -96,7 +96,7 @@ CutReport cut_everywhere(const Scenario& scenario, const hal::FlashGeometry& geo
 }
 
 void report_and_expect_none(const Scenario& scenario, const CutReport& report) {
-  std::printf("[powerloss] %-28s %5llu cut points, %5llu cuts made (with and without tearing), %zu violations%s\n",
+  std::printf("[powerloss] %-31s %5llu cut points, %6llu cuts made, %zu violations%s\n",
               scenario.name, static_cast<unsigned long long>(report.operations),
               static_cast<unsigned long long>(report.tried), report.violations.size(), full_run() ? "" : " (sampled)");
   for (std::size_t i = 0; i < std::min<std::size_t>(report.violations.size(), 10); ++i) {
@@ -175,7 +175,7 @@ const Scenario reclaim_while_mail_arrives{
       store_many(spool, model, 10, 410);
     },
     [](Spool& spool, SpoolModel& model) {
-      for (int round = 0; round < 30; ++round) {
+      for (int round = 0; round < 80; ++round) {
         if (model.live().size() > 12) finish_oldest(spool, model, 1);
         // The oldest three (alice's, never fetched) must be copied forward.
         const std::vector<MessageId> live = model.live();
@@ -227,7 +227,7 @@ TEST(SpoolPowerLoss, RecoveryInterruptedBySecondCut) {
                                 }};
   CutReport first = cut_everywhere(reclaim_while_mail_arrives, small_flash);
   ASSERT_TRUE(first.violations.empty());
-  const std::uint64_t first_stride = full_run() ? 7 : std::max<std::uint64_t>(1, first.operations / 12);
+  const std::uint64_t first_stride = full_run() ? 1 : std::max<std::uint64_t>(1, first.operations / 16);
   CutReport report;
   for (std::uint64_t first_cut = 0; first_cut < first.operations; first_cut += first_stride) {
     // Count the operations of the second phase once for this first cut.
