@@ -34,7 +34,9 @@ hal::NetStatus Relay::start(Service& failed_service) {
 }
 
 std::uint32_t Relay::poll(std::uint64_t now_ms) {
-  bool progressed = accept_clients(now_ms);
+  // First, so that it sees only commits that the last round's sync made durable.
+  bool progressed = scheduler_ != nullptr && scheduler_->poll(now_ms);
+  progressed |= accept_clients(now_ms);
   for (auto& session : smtp_sessions_) progressed |= session.step(now_ms);
   for (auto& session : pop3_sessions_) progressed |= session.step(now_ms);
   progressed |= sync_commits();
@@ -105,10 +107,12 @@ std::uint32_t Relay::idle_time_ms(std::uint64_t now_ms) const {
   std::uint64_t next = now_ms + max_idle_ms;
   for (const auto& session : smtp_sessions_) next = std::min(next, session.deadline_ms());
   for (const auto& session : pop3_sessions_) next = std::min(next, session.deadline_ms());
+  if (scheduler_ != nullptr) next = std::min(next, scheduler_->deadline_ms());
   return next <= now_ms ? 0 : static_cast<std::uint32_t>(next - now_ms);
 }
 
 void Relay::shut_down() {
+  if (scheduler_ != nullptr) scheduler_->shut_down();
   for (auto& session : smtp_sessions_) session.shut_down();
   for (auto& session : pop3_sessions_) session.shut_down();
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "delivery_scheduler.hpp"
 #include "pop3_session.hpp"
 #include "relay_services.hpp"
 #include "smtp_session.hpp"
@@ -12,14 +13,17 @@ namespace pigeon {
 
 class Relay {
  public:
-  explicit Relay(RelayServices& services) : services_(services) {}
+  // Without a scheduler (a board that does not relay) mail for other domains
+  // is refused anyway unless a smarthost is configured.
+  explicit Relay(RelayServices& services, DeliveryScheduler* scheduler = nullptr)
+      : services_(services), scheduler_(scheduler) {}
 
   // Binds every listener. On failure names the service whose port is taken.
   hal::NetStatus start(Service& failed_service);
   std::uint16_t bound_port(Service service) const { return bound_ports_[index(service)]; }
 
-  // One bounded round of work: accept, step every session, one flash sync for
-  // all commits of the round. Returns how long the board may sleep (ms) before
+  // One bounded round of work: relay to the smarthost, accept, step every
+  // session, one flash sync for all commits of the round. Returns how long the board may sleep (ms) before
   // the next call unless the network wakes it.
   std::uint32_t poll(std::uint64_t now_ms);
 
@@ -35,6 +39,7 @@ class Relay {
   std::uint32_t idle_time_ms(std::uint64_t now_ms) const;
 
   RelayServices& services_;
+  DeliveryScheduler* scheduler_;
   std::array<hal::ListenerId, service_count> listeners_{};
   std::array<std::uint16_t, service_count> bound_ports_{};
   std::array<SmtpSession, PIGEON_SMTP_SESSIONS> smtp_sessions_;

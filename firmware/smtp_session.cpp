@@ -10,6 +10,8 @@ using protocol::SmtpDecision;
 using protocol::SmtpReply;
 
 constexpr std::uint64_t ms_per_s = 1000;
+// A message that has passed more relays than this is looping (RFC 5321 §6.3).
+constexpr std::size_t max_received_headers = 30;
 
 // Splits "local@domain" at its last '@' (a quoted local part may contain '@').
 bool split_address(std::string_view address, std::string_view& local, std::string_view& domain) {
@@ -173,12 +175,15 @@ SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
   if (!split_address(forward_path, local, domain)) {
     return SmtpDecision::rejected({501, "5.1.3", "Bad recipient address syntax"});
   }
-  if (!services_->config.is_local_domain(domain)) {
-    // No smarthost is configured: pigeon never relays (never an open relay).
+  std::optional<UserIndex> mailbox = relayed_recipient;
+  if (services_->config.is_local_domain(domain)) {
+    mailbox = services_->accounts.find_mailbox(local);
+    if (!mailbox) return SmtpDecision::rejected({550, "5.1.1", "No such user here"});
+  } else if (!may_relay()) {
+    // Never an open relay: only with a smarthost, and only for clients that
+    // logged in or whose network the configuration names.
     return SmtpDecision::rejected({550, "5.7.1", "Relaying denied"});
   }
-  const auto mailbox = services_->accounts.find_mailbox(local);
-  if (!mailbox) return SmtpDecision::rejected({550, "5.1.1", "No such user here"});
   const std::size_t position = recipients_.size();
   if (!recipients_.add(forward_path)) {
     return SmtpDecision::rejected({452, "4.5.3", "Too many recipients"});
@@ -187,10 +192,18 @@ SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
   return SmtpDecision::accepted();
 }
 
+bool SmtpSession::may_relay() const {
+  const RelayConfig& config = services_->config;
+  if (config.smarthost.host.empty()) return false;
+  return engine_->authenticated() || config.is_relay_network(connection_.peer().address);
+}
+
 SmtpDecision SmtpSession::data_begin() {
   std::array<SpoolRecipient, PIGEON_MAX_RECIPIENTS> recipients{};
   for (std::size_t i = 0; i < recipients_.size(); ++i) {
-    recipients[i] = {recipients_[i], services_->accounts.name(recipient_mailboxes_[i])};
+    const UserIndex mailbox = recipient_mailboxes_[i];
+    // An empty mailbox name: the spool owes the recipient to the smarthost.
+    recipients[i] = {recipients_[i], mailbox == relayed_recipient ? "" : services_->accounts.name(mailbox)};
   }
   const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_};
   SpoolWriter writer;
@@ -201,6 +214,7 @@ SmtpDecision SmtpSession::data_begin() {
     data_abort();
     return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
   }
+  trace_headers_.reset();  // only what the client sends counts towards the hop limit
   return SmtpDecision::accepted();
 }
 
@@ -231,10 +245,15 @@ std::string_view SmtpSession::protocol_name() const {
 }
 
 bool SmtpSession::data_chunk(std::span<const std::uint8_t> bytes) {
+  trace_headers_.feed(bytes);
   return writer_ && services_->spool.append(*writer_, bytes) == SpoolStatus::ok;
 }
 
 SmtpDecision SmtpSession::data_end() {
+  if (trace_headers_.received_headers() > max_received_headers) {
+    data_abort();
+    return SmtpDecision::rejected({554, "5.4.6", "Too many Received headers: mail loop"});
+  }
   const SpoolStatus status = services_->spool.commit(*writer_);
   writer_.reset();
   if (status != SpoolStatus::ok) return storage_failure(status);

@@ -9,6 +9,7 @@
 #include "connection.hpp"
 #include "fixed_string.hpp"
 #include "protocol/smtp_server.hpp"
+#include "protocol/trace_header_counter.hpp"
 #include "relay_services.hpp"
 
 namespace pigeon {
@@ -44,6 +45,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
                                       std::string_view password) override;
 
   protocol::SmtpServerSettings settings_for(Service service) const;
+  bool may_relay() const;
   bool feed_engine();
   bool write_received_header();
   std::string_view protocol_name() const;
@@ -61,8 +63,10 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   FixedString<256> sender_;
   bool body_8bit_ = false;
   PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
-  // The local user each recipient delivers to, by position.
+  // The local user each recipient delivers to, by position, or relayed_recipient.
+  static constexpr UserIndex relayed_recipient = SIZE_MAX;
   std::array<UserIndex, PIGEON_MAX_RECIPIENTS> recipient_mailboxes_{};
+  protocol::TraceHeaderCounter trace_headers_;
   std::optional<SpoolWriter> writer_;
   bool awaiting_sync_ = false;
 

@@ -1,0 +1,164 @@
+#include "delivery_scheduler.hpp"
+
+#include <algorithm>
+
+namespace pigeon {
+namespace {
+
+// Spool lookups per round while learning of new messages: bounded work per poll.
+constexpr int max_discoveries_per_poll = 64;
+constexpr std::uint64_t max_idle_ms = 1000;
+
+RetryPolicy policy_from(const RelayConfig& config) {
+  return {config.retry_initial_s, config.retry_max_s, config.max_queue_age_s};
+}
+
+}  // namespace
+
+DeliveryScheduler::DeliveryScheduler(RelayServices& services, SmarthostTlsClient& tls, HostResolver& resolver)
+    : services_(services), tls_(tls), resolver_(resolver), policy_(policy_from(services.config)), queue_(policy_) {}
+
+bool DeliveryScheduler::poll(std::uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (!enabled()) return false;
+  discover_new_messages();
+  bool progressed = start_connections();
+  for (SmarthostClient& client : clients_) progressed |= client.step(now_ms);
+  // One flash sync for every outcome of the round; until then an outcome may
+  // be lost, and the recipient is tried again: at least once, never lost.
+  if (outcomes_unsynced_) {
+    outcomes_unsynced_ = false;
+    if (services_.spool.sync() != SpoolStatus::ok) services_.log.write(hal::LogLevel::error, "spool: flash sync failed");
+  }
+  return progressed;
+}
+
+// Messages get increasing ids, so everything up to the last one queued is
+// known; a message that did not fit in the queue is found again next round.
+void DeliveryScheduler::discover_new_messages() {
+  for (int i = 0; i < max_discoveries_per_poll; ++i) {
+    const std::optional<OutboundMessage> message = services_.spool.next_outbound(discovered_up_to_);
+    if (!message || !queue_.add(message->id, now_s(), now_s())) return;
+    discovered_up_to_ = message->id;
+  }
+}
+
+std::size_t DeliveryScheduler::connection_limit() const {
+  return std::min<std::size_t>(services_.config.smarthost.connections, clients_.size());
+}
+
+bool DeliveryScheduler::start_connections() {
+  const std::optional<std::int64_t> next = queue_.next_attempt_s();
+  if (!next || *next > now_s() || active_connections() >= connection_limit()) return false;
+  for (SmarthostClient& client : clients_) {
+    if (client.active()) continue;
+    client.start(services_, tls_, resolver_, *this, now_ms_);
+    return true;  // one new connection per round: the next takes what this one leaves
+  }
+  return false;
+}
+
+std::size_t DeliveryScheduler::active_connections() const {
+  return static_cast<std::size_t>(
+      std::count_if(clients_.begin(), clients_.end(), [](const SmarthostClient& c) { return c.active(); }));
+}
+
+std::optional<OutboundMessage> DeliveryScheduler::take_message() {
+  for (std::size_t tries = 0; tries < PIGEON_DELIVERY_QUEUE_LENGTH; ++tries) {
+    const std::optional<std::uint32_t> id = queue_.take_due(now_s());
+    if (!id) return std::nullopt;
+    if (auto message = outbound(*id)) return message;
+    queue_.finished(*id);  // nothing owed any more (or unreadable): drop it
+  }
+  return std::nullopt;
+}
+
+std::optional<OutboundMessage> DeliveryScheduler::outbound(MessageId id) {
+  const std::optional<OutboundMessage> message = services_.spool.next_outbound(id - 1);
+  if (!message || message->id != id) return std::nullopt;
+  return message;
+}
+
+void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
+  record(attempt.id, attempt.relayed_mask, RecipientOutcome::relayed);
+  bool reported = true;
+  if (attempt.refused_mask != 0) {
+    reported = bounce({attempt.id, attempt.refused_mask, &attempt, {}, false});
+  }
+  if (attempt.deferred_mask() != 0 || !reported) {
+    defer(attempt.id, attempt.last_temporary.view());
+  } else {
+    queue_.finished(attempt.id);
+  }
+}
+
+// The smarthost could not be reached or refused the session: every message
+// due now waits for its next retry, instead of a connection per message.
+void DeliveryScheduler::connection_failed(std::string_view reason) {
+  for (std::size_t i = 0; i < PIGEON_DELIVERY_QUEUE_LENGTH; ++i) {
+    const std::optional<std::uint32_t> id = queue_.take_due(now_s());
+    if (!id) return;
+    defer(*id, reason);
+  }
+}
+
+void DeliveryScheduler::defer(MessageId id, std::string_view reason) {
+  if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, reason);
+  const DeliveryQueue::Entry* entry = queue_.find(id);
+  services_.log.write(hal::LogLevel::info, "relay: message %u deferred (attempt %u): %.*s; next retry in %lld s", id,
+                      entry->failed_attempts, static_cast<int>(reason.size()), reason.data(),
+                      static_cast<long long>(entry->next_attempt_s - now_s()));
+}
+
+// Past the maximum age: every recipient still owed is bounced.
+void DeliveryScheduler::expire(MessageId id, std::string_view reason) {
+  const std::optional<OutboundMessage> message = outbound(id);
+  if (!message) return;
+  services_.log.write(hal::LogLevel::warning, "relay: message %u expired after %u s: %.*s", id,
+                      policy_.max_age_s, static_cast<int>(reason.size()), reason.data());
+  if (!bounce({id, message->owed_remote_mask, nullptr, reason, true})) {
+    // No room for the report now: keep the message, try again after a backoff.
+    const std::int64_t later = now_s() + policy_.backoff_s(1);
+    queue_.add(id, later - static_cast<std::int64_t>(policy_.max_age_s), later);
+  }
+}
+
+// Writes the report, then records the recipients as bounced (in that order:
+// a power cut between the two repeats the report, never loses it).
+bool DeliveryScheduler::bounce(const BounceRequest& request) {
+  const SpoolStatus status = write_delivery_report(services_, request);
+  if (status != SpoolStatus::ok) {
+    services_.log.write(hal::LogLevel::error, "relay: message %u: cannot store the delivery report", request.id);
+    return false;
+  }
+  record(request.id, request.recipients_mask, RecipientOutcome::bounced);
+  return true;
+}
+
+void DeliveryScheduler::record(MessageId id, std::uint32_t mask, RecipientOutcome outcome) {
+  for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
+    if ((mask & (1u << r)) == 0) continue;
+    if (services_.spool.mark_recipient(id, r, outcome) != SpoolStatus::ok) {
+      services_.log.write(hal::LogLevel::error, "relay: message %u: cannot record recipient %u", id, r);
+    }
+    outcomes_unsynced_ = true;
+  }
+}
+
+std::uint64_t DeliveryScheduler::deadline_ms() const {
+  std::uint64_t next = now_ms_ + max_idle_ms;
+  if (!enabled()) return next;
+  for (const SmarthostClient& client : clients_) next = std::min(next, client.deadline_ms());
+  // A due retry matters only when a connection could be opened for it.
+  const auto retry = queue_.next_attempt_s();
+  if (retry && active_connections() < connection_limit()) {
+    next = std::min(next, static_cast<std::uint64_t>(std::max<std::int64_t>(*retry, 0)) * 1000);
+  }
+  return next;
+}
+
+void DeliveryScheduler::shut_down() {
+  for (SmarthostClient& client : clients_) client.shut_down();
+}
+
+}  // namespace pigeon

@@ -1,0 +1,218 @@
+"""Relaying to a real smarthost (aiosmtpd) on loopback over verified TLS, and
+the faults it must survive: each test asserts what reached the smarthost and
+what the relay logged."""
+import smtplib
+
+import pytest
+
+from conftest import fetch_all
+from smarthost import Smarthost, CertificateAuthority, wait_for
+
+REMOTE = "friend@example.net"
+LOCAL_SENDER = "user@localhost"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    return CertificateAuthority(str(tmp_path_factory.mktemp("ca")))
+
+
+@pytest.fixture(scope="module")
+def localhost_cert(ca):
+    return ca.issue("localhost")
+
+
+@pytest.fixture
+def smarthosts():
+    started = []
+
+    def make(**kwargs):
+        host = Smarthost(**kwargs)
+        started.append(host)
+        return host
+
+    yield make
+    for host in started:
+        host.stop()
+
+
+def relay_config(smarthost, ca_file, tls="starttls", host="localhost"):
+    return [
+        f"smarthost_host = {host}", f"smarthost_port = {smarthost.port}", f"smarthost_tls = {tls}",
+        f"smarthost_ca_file = {ca_file}", "relay_networks = 127.0.0.0/8",
+        "retry_initial_s = 1", "retry_max_s = 1",
+    ]
+
+
+def send(relay, recipients=(REMOTE,), sender=LOCAL_SENDER, subject="relay test"):
+    message = f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n\r\nHello over the relay.\r\n"
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        client.sendmail(sender, list(recipients), message)
+    return message
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_relays_over_verified_tls(make_pigeon, smarthosts, ca, localhost_cert, tls):
+    host = smarthosts(tls=tls, cert=localhost_cert[0], key=localhost_cert[1])
+    relay = make_pigeon(relay_config(host, ca.cert, tls=tls))
+    send(relay, subject=f"over {tls}")
+    messages = wait_for(lambda: host.messages, what="the message at the smarthost")
+    mail_from, rcpt_tos, content = messages[0]
+    assert mail_from == LOCAL_SENDER and rcpt_tos == [REMOTE]
+    assert f"Subject: over {tls}".encode() in content
+    assert content.startswith(b"Received: ")
+    wait_for(lambda: "250 2.0.0 OK queued" in relay.log(), what="the logged reply")
+
+
+def test_local_and_remote_recipients_split(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay, recipients=(REMOTE, "user@localhost"))
+    messages = wait_for(lambda: host.messages, what="the remote copy")
+    assert messages[0][1] == [REMOTE]
+    assert len(fetch_all(relay)) == 1
+
+
+def test_relaying_denied_outside_relay_networks(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    config = [line for line in relay_config(host, ca.cert) if not line.startswith("relay_networks")]
+    relay = make_pigeon(config)
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        client.ehlo()
+        client.mail(LOCAL_SENDER)
+        code, text = client.rcpt(REMOTE)
+    assert (code, text[:5]) == (550, b"5.7.1")
+
+
+def test_too_many_received_headers_is_a_loop(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    relay = make_pigeon(relay_config(host, ca.cert))
+    trace = "".join(f"Received: from hop{i} by hop{i + 1}; Mon, 1 Jan 2024 00:00:00 +0000\r\n" for i in range(31))
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(LOCAL_SENDER, [REMOTE], trace + "Subject: loop\r\n\r\nbody\r\n")
+    assert refused.value.smtp_code == 554 and refused.value.smtp_error.startswith(b"5.4.6")
+
+
+def test_connection_refused_is_retried(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    port = host.port
+    host.stop()
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    wait_for(lambda: relay.log().count("connection refused") >= 2, what="two refused attempts")
+    assert "next retry in" in relay.log()
+
+
+def test_421_greeting_then_delivered(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.greeting_421 = 1
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    wait_for(lambda: host.messages, what="delivery after the 421")
+    assert "421 4.3.2" in relay.log()
+
+
+def test_451_on_rcpt_is_retried_and_delivered_once(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.rcpt_451 = 1
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    wait_for(lambda: host.messages, what="delivery after the 451")
+    wait_for(lambda: "deferred (attempt 1)" in relay.log(), what="the logged deferral")
+    assert len(host.messages) == 1
+
+
+def test_550_on_rcpt_returns_a_report_to_the_local_sender(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.refuse.add(REMOTE)
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay, subject="will bounce")
+    wait_for(lambda: "report to <user@localhost> queued" in relay.log(), what="the delivery report")
+    reports = fetch_all(relay)
+    assert len(reports) == 1
+    report = reports[0]
+    assert b"multipart/report; report-type=delivery-status" in report
+    assert b"Content-Type: message/delivery-status" in report
+    assert b"Final-Recipient: rfc822; " + REMOTE.encode() in report
+    assert b"Status: 5.1.1" in report and b"Action: failed" in report
+    assert b"Diagnostic-Code: smtp; 550 5.1.1 No such user here" in report
+    assert b"Content-Type: text/rfc822-headers" in report and b"Subject: will bounce" in report
+    assert b"Hello over the relay." not in report  # headers only, never the body
+    assert host.messages == []
+
+
+def test_no_report_for_the_null_sender(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.refuse.add(REMOTE)
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay, sender="")
+    wait_for(lambda: "no report for the null sender" in relay.log(), what="the bounce")
+    assert fetch_all(relay) == []
+
+
+def test_drop_in_the_middle_of_data_is_retried(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.drop_in_data = 1
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    wait_for(lambda: host.messages, what="delivery after the drop")
+    assert len(host.messages) == 1
+    assert "connection lost" in relay.log()
+
+
+def test_drop_after_the_final_dot_is_delivered_again(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.drop_after_dot = 1
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    # At least once: the smarthost got it, the relay never heard, so it sends again.
+    wait_for(lambda: len(host.messages) == 2, what="the second delivery")
+    assert host.messages[0][2] == host.messages[1][2]
+
+
+@pytest.mark.parametrize("problem", ["wrong host name", "untrusted CA"])
+def test_unverified_smarthost_gets_nothing(make_pigeon, smarthosts, ca, tmp_path, problem):
+    if problem == "wrong host name":
+        cert, key = ca.issue("wrong.example")
+        ca_file = ca.cert
+    else:
+        cert, key = ca.issue("localhost")
+        ca_file = CertificateAuthority(str(tmp_path / "other"), name="other").cert
+    host = smarthosts(cert=cert, key=key)
+    relay = make_pigeon(relay_config(host, ca_file))
+    send(relay)
+    expected = "does not name the smarthost" if problem == "wrong host name" else "not trusted"
+    wait_for(lambda: relay.log().count(expected) >= 2, what="two refused handshakes")
+    assert host.handler.data_seen == 0 and host.messages == []
+
+
+def test_starttls_required_but_not_offered(make_pigeon, smarthosts, ca):
+    host = smarthosts(tls="none")
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    wait_for(lambda: "does not offer STARTTLS" in relay.log(), what="the refusal")
+    assert host.handler.data_seen == 0 and host.messages == []
+
+
+def test_bytes_injected_after_starttls_220_are_discarded(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.inject_after_starttls = True
+    relay = make_pigeon(relay_config(host, ca.cert))
+    send(relay)
+    messages = wait_for(lambda: host.messages, what="delivery over TLS")
+    assert len(messages) == 1 and "injected" not in relay.log()
+
+
+def test_kill_and_restart_resumes(make_pigeon, smarthosts, ca, localhost_cert, tmp_path):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.rcpt_451 = 1000  # nothing gets through before the kill
+    state = str(tmp_path / "state")
+    relay = make_pigeon(relay_config(host, ca.cert), state=state)
+    send(relay)
+    wait_for(lambda: "deferred" in relay.log(), what="a first deferral")
+    relay.kill_hard()
+    host.faults.rcpt_451 = 0
+    restarted = make_pigeon(relay_config(host, ca.cert), state=state)
+    wait_for(lambda: host.messages, what="delivery after the restart")
+    assert "OK queued" in restarted.log()
