@@ -10,6 +10,8 @@
 #include "fixed_string.hpp"
 #include "hal/log.hpp"
 #include "hal/net.hpp"
+// The board's limits first: every translation unit must see the same sizes.
+#include "pigeon_limits.hpp"
 
 #ifndef PIGEON_MAX_USERS
 #define PIGEON_MAX_USERS 16

@@ -50,7 +50,7 @@ std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_
   mbedtls_base64_encode(salt_text.data(), salt_text.size(), &salt_length, salt.data(), salt.size());
   mbedtls_base64_encode(hash_text.data(), hash_text.size(), &hash_length, hash.data(), hash.size());
   const int used = hal::format_text(out.data(), out.size(), "%.*s%u$%s$%s",
-                                 static_cast<int>(prefix.size()), prefix.data(), iterations,
+                                 static_cast<int>(prefix.size()), prefix.data(), static_cast<unsigned>(iterations),
                                  salt_text.data(), hash_text.data());
   if (used <= 0 || static_cast<std::size_t>(used) >= out.size()) return std::nullopt;
   return static_cast<std::size_t>(used);

@@ -1,0 +1,209 @@
+// pigeon on mps2-an385: the relay over lwIP and the LAN9118, the spool in the
+// PSRAM that stands in for NOR flash, the console on UART0. QEMU's user-mode
+// network gives the guest 10.0.2.15 and forwards host ports to the listeners.
+//
+// PSRAM layout (0x21000000, saved and restored by tools/qemu-board):
+//   [0, 16 KiB)             board record, two 8 KiB sectors (board_record.hpp)
+//   [16 KiB, 528 KiB)       the spool, 64 sectors of 8 KiB
+//   [528 KiB, +32 bytes)    the factory seed, written once when the image is made
+#include <lwip/dns.h>
+#include <lwip/init.h>
+#include <lwip/timeouts.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstring>
+
+#include "board_entropy.hpp"
+#include "board_record.hpp"
+#include "firmware/base64_mbedtls.hpp"
+#include "firmware/crypto_random.hpp"
+#include "firmware/password_hash.hpp"
+#include "firmware/relay.hpp"
+#include "firmware/server_identity.hpp"
+#include "firmware/tls_arena.hpp"
+#include "hal/memory/memory_flash.hpp"
+#include "hal/text_format.hpp"
+#include "lan9118.hpp"
+#include "semihosting.hpp"
+#include "systick_clock.hpp"
+#include "uart.hpp"
+#include "uart_log.hpp"
+
+namespace pigeon::board {
+namespace {
+
+constexpr std::uintptr_t psram_base = 0x21000000;
+constexpr hal::FlashGeometry record_geometry{8 * 1024, 2, 16};
+constexpr hal::FlashGeometry spool_geometry{8 * 1024, 64, 16};
+constexpr std::uint32_t spool_offset = record_geometry.total_bytes();
+constexpr std::uint32_t factory_seed_offset = spool_offset + spool_geometry.total_bytes();
+constexpr std::size_t factory_seed_bytes = 32;
+constexpr const char* default_user = "user";
+// PBKDF2 on a 25 MHz Cortex-M3: fewer rounds than the host's, or every login
+// would cost seconds.
+constexpr std::uint32_t password_hash_iterations = 2048;
+constexpr std::size_t password_characters = 16;
+
+// lwIP's DNS query ids and source ports come from the relay's DRBG once it runs.
+CryptoRandom* lwip_random_source = nullptr;
+
+std::span<std::uint8_t> psram(std::uint32_t offset, std::uint32_t bytes) {
+  return {reinterpret_cast<std::uint8_t*>(psram_base + offset), bytes};
+}
+
+void say(const char* format, ...) {
+  char line[200];
+  std::va_list args;
+  va_start(args, format);
+  const int length = hal::format_text(line, sizeof line, format, args);
+  va_end(args);
+  uart_write({line, static_cast<std::size_t>(length) < sizeof line ? static_cast<std::size_t>(length) : sizeof line - 1});
+}
+
+bool stop(const char* reason) {
+  say("pigeon: %s\n", reason);
+  return false;
+}
+
+// A blank image (QEMU zero-fills PSRAM) holds no record: erase everything to the
+// flash's blank state first, as a factory would.
+void erase_blank_image(hal::Flash& records, hal::Flash& spool) {
+  for (std::uint32_t s = 0; s < record_geometry.sector_count; ++s) records.erase(s);
+  for (std::uint32_t s = 0; s < spool_geometry.sector_count; ++s) spool.erase(s);
+}
+
+bool seed_entropy(BoardEntropy& entropy, const BoardRecord& record, bool have_record) {
+  const auto factory_seed = psram(factory_seed_offset, factory_seed_bytes);
+  const bool provisioned = std::any_of(factory_seed.begin(), factory_seed.end(), [](std::uint8_t b) { return b != 0; });
+  if (!provisioned) say("pigeon: warning: no factory seed in the image; entropy is timer jitter only\n");
+  entropy.add_seed(factory_seed);
+  if (have_record) entropy.add_seed(record.boot_seed);
+  return provisioned || have_record;
+}
+
+bool make_identity(CryptoRandom& random, hal::Clock& clock, const RelayConfig& config, BoardRecord& record) {
+  ServerIdentityPem identity{record.key_pem, record.cert_pem};
+  if (!generate_server_identity(random, config.host_name.view(), clock.unix_time_s(), identity)) return false;
+  record.key_length = static_cast<std::uint16_t>(identity.key_length);
+  record.cert_length = static_cast<std::uint16_t>(identity.cert_length);
+  record.password_length =
+      static_cast<std::uint16_t>(generate_password(random, {record.password.data(), password_characters}));
+  return record.password_length == password_characters;
+}
+
+bool add_default_user(CryptoRandom& random, const BoardRecord& record, RelayConfig& config) {
+  std::array<char, max_password_hash_bytes> hash{};
+  const auto length = make_password_hash(random, {record.password.data(), record.password_length}, hash,
+                                         password_hash_iterations);
+  return length && config.add_user(default_user, {hash.data(), *length});
+}
+
+void start_network(Lan9118& nic, netif& interface) {
+  lwip_init();
+  if (!nic.start(interface)) {
+    stop("LAN9118 not found");
+    return;
+  }
+  // QEMU user-mode networking: fixed guest address, gateway and DNS.
+  ip4_addr_t address, netmask, gateway, dns;
+  IP4_ADDR(&address, 10, 0, 2, 15);
+  IP4_ADDR(&netmask, 255, 255, 255, 0);
+  IP4_ADDR(&gateway, 10, 0, 2, 2);
+  IP4_ADDR(&dns, 10, 0, 2, 3);
+  netif_set_addr(&interface, &address, &netmask, &gateway);
+  ip_addr_t dns_server;
+  ip_addr_copy_from_ip4(dns_server, dns);
+  dns_setserver(0, &dns_server);
+}
+
+void print_ready(const Relay& relay, const BoardRecord& record) {
+  for (std::size_t i = 0; i < service_count; ++i) {
+    const std::string_view name = service_name(static_cast<Service>(i));
+    say("pigeon: %.*s listening on 10.0.2.15:%u\n", static_cast<int>(name.size()), name.data(),
+        relay.bound_port(static_cast<Service>(i)));
+  }
+  say("pigeon: user '%s' password '%.*s' (kept in the board record)\n", default_user,
+      static_cast<int>(record.password_length), record.password.data());
+  TlsArenaUsage usage = tls_arena_usage();
+  say("pigeon: tls arena %u of %u bytes in use, high-water %u\n", static_cast<unsigned>(usage.current_bytes),
+      static_cast<unsigned>(usage.capacity_bytes), static_cast<unsigned>(usage.high_water_bytes));
+  say("pigeon: ready\n");
+}
+
+int run() {
+  uart_init();
+  static SysTickClock clock;
+  clock.start();
+  tls_arena_init();
+
+  static hal::MemoryFlash record_flash(psram(0, record_geometry.total_bytes()), record_geometry);
+  static hal::MemoryFlash spool_flash(psram(spool_offset, spool_geometry.total_bytes()), spool_geometry);
+  static BoardRecord record;
+  const bool have_record = load_board_record(record_flash, record);
+  if (!have_record) erase_blank_image(record_flash, spool_flash);
+
+  static BoardEntropy entropy;
+  seed_entropy(entropy, record, have_record);
+  static CryptoRandom random(entropy);
+  if (!random.ready()) return stop("cannot seed the random generator"), 1;
+  lwip_random_source = &random;
+
+  static RelayConfig config;
+  apply_config_line(config, "listen_address = 0.0.0.0");
+  for (const char* line : {"smtp_port = 25", "submission_port = 587", "submissions_port = 465", "pop3_port = 110",
+                           "pop3s_port = 995", "max_message_bytes = 262144", "max_recipients = 4"}) {
+    apply_config_line(config, line);
+  }
+  if (!have_record && !make_identity(random, clock, config, record)) return stop("cannot make the server identity"), 1;
+  // A new boot seed every boot: the next boot's entropy differs even under -icount.
+  random.fill(record.boot_seed);
+  if (!save_board_record(record_flash, record)) return stop("cannot save the board record"), 1;
+  if (!add_default_user(random, record, config)) return stop("cannot set up the default user"), 1;
+
+  static TlsServer tls(random);
+  if (!tls.load_identity({record.key_pem.data(), record.key_length}, {record.cert_pem.data(), record.cert_length})) {
+    return stop("the server key and certificate do not load"), 1;
+  }
+  static Accounts accounts(config);
+  static Spool spool(spool_flash, accounts);
+  if (spool.mount() != SpoolStatus::ok) return stop("cannot mount the spool"), 1;
+
+  static Lan9118 nic;
+  static netif interface;
+  start_network(nic, interface);
+  static hal::LwipNet net(nic);
+  static UartLog log(clock, hal::LogLevel::info);
+  static const MbedtlsBase64 base64;
+  static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
+  static Relay relay(services);
+  Service failed = Service::smtp;
+  if (relay.start(failed) != hal::NetStatus::ok) return stop("cannot listen"), 1;
+  print_ready(relay, record);
+
+  for (;;) {
+    const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());
+    net.wait(idle_ms);
+  }
+}
+
+}  // namespace
+}  // namespace pigeon::board
+
+// lwIP's port functions (hal/lwip/arch/cc.h and NO_SYS timers).
+extern "C" u32_t sys_now(void) { return static_cast<u32_t>(pigeon::board::SysTickClock{}.monotonic_ms()); }
+
+extern "C" unsigned int pigeon_lwip_random(void) {
+  std::uint32_t value = 0;
+  if (pigeon::board::lwip_random_source != nullptr) {
+    pigeon::board::lwip_random_source->fill({reinterpret_cast<std::uint8_t*>(&value), sizeof value});
+  }
+  return value;
+}
+
+extern "C" void pigeon_lwip_assert_failed(const char* message, const char*, int line) {
+  pigeon::board::say("pigeon: lwIP assertion failed: %s (line %d)\n", message, line);
+  pigeon::board::semihosting_exit(71);
+}
+
+int main() { return pigeon::board::run(); }

@@ -1,0 +1,30 @@
+/* pigeon's limits on mps2-an385: the product in 128 KB of RAM with two TLS
+ * sessions at once (one inbound, one to the smarthost). Every number here is paid
+ * for in static RAM; the link fails when the sum passes the budget (board.ld). */
+#ifndef PIGEON_OPTS_H
+#define PIGEON_OPTS_H
+
+#define PIGEON_SMTP_SESSIONS 2
+#define PIGEON_POP3_SESSIONS 1
+#define PIGEON_TLS_SESSIONS 2
+#define PIGEON_RECEIVE_BUFFER_BYTES 1024
+#define PIGEON_OUTPUT_BUFFER_BYTES 1024
+#define PIGEON_ENVELOPE_BYTES 512
+#define PIGEON_MAX_RECIPIENTS 4
+#define PIGEON_POP3_MAX_MESSAGES 32
+#define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
+#define PIGEON_MAX_USERS 2
+#define PIGEON_MAX_LOCAL_DOMAINS 2
+
+/* The spool: 8 KiB sectors over the PSRAM stand-in for NOR flash. */
+#define PIGEON_SPOOL_MAX_MESSAGES 32
+#define PIGEON_SPOOL_MAX_SECTORS 64
+#define PIGEON_SPOOL_WRITE_BUFFER_BYTES 512
+#define PIGEON_SPOOL_MAILBOX_NAME_BYTES 32
+
+/* Mbed TLS arena: per session the 16 KiB input and 4 KiB output record buffers
+ * plus the handshake's peak, and shared state (our key and certificate). */
+#define PIGEON_TLS_SESSION_BYTES (26u * 1024u)
+#define PIGEON_TLS_SHARED_BYTES (6u * 1024u)
+
+#endif
