@@ -16,6 +16,7 @@ namespace pigeon::testing {
 struct ModelRecipient {
   std::string address;
   std::string mailbox;  // empty: relayed
+  bool operator==(const ModelRecipient&) const = default;
 };
 
 struct ModelMessage {
@@ -56,14 +57,15 @@ class SpoolModel {
 
   // Records outcomes for recipients of one message, then syncs (a POP3 QUIT or
   // one relay transaction).
-  SpoolStatus finish(Spool& spool, MessageId id, const std::vector<std::uint8_t>& recipients) {
+  SpoolStatus finish(Spool& spool, MessageId id, const std::vector<std::uint8_t>& recipients,
+                     RecipientOutcome remote_outcome = RecipientOutcome::relayed) {
     ModelMessage& message = messages_.at(id);
     for (std::uint8_t r : recipients) {
       const ModelRecipient& recipient = message.recipients[r];
       const bool tried_before = message.attempted.count(r) != 0;
       message.attempted.insert(r);
       const SpoolStatus status = recipient.mailbox.empty()
-                                     ? spool.mark_recipient(id, r, RecipientOutcome::relayed)
+                                     ? spool.mark_recipient(id, r, remote_outcome)
                                      : spool.mark_deleted(id, recipient.mailbox);
       // An outcome recorded before a cut may have finished the message.
       if (status == SpoolStatus::not_found && tried_before) continue;

@@ -1,0 +1,117 @@
+// tools/spool-inspect, written from docs/spool-format.md alone, reads an image
+// the real spool wrote (with reclaim copies, outcomes, a bounce, a deletion)
+// and agrees with the spool on ids, sizes and per-recipient states; it exits
+// nonzero when a record is corrupt.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "tests/spool/spool_model.hpp"
+
+namespace pigeon::testing {
+namespace {
+
+constexpr hal::FlashGeometry geometry{4096, 8, 16};
+
+std::string repository_root() {
+  const std::string file = __FILE__;
+  return file.substr(0, file.rfind("tests/unit/"));
+}
+
+struct InspectorRun {
+  int exit_status = -1;
+  std::string output;
+};
+
+InspectorRun inspect(const std::vector<std::uint8_t>& image) {
+  const std::string path = ::testing::TempDir() + "spool_inspect.img";
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  const std::string command = "/usr/bin/python3 " + repository_root() + "tools/spool-inspect --summary " + path;
+  InspectorRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[256];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) run.output += buffer;
+  run.exit_status = ::pclose(pipe);
+  std::remove(path.c_str());
+  return run;
+}
+
+// The summary line of each live message as the spool and the model see it.
+std::string expected_summary(const SpoolModel& model, MessageId bounced) {
+  std::string out;
+  for (const auto& [id, message] : model.messages()) {
+    if (!message.acknowledged || message.done.size() == message.recipients.size()) continue;
+    char head[64];
+    std::snprintf(head, sizeof head, "%08X %zu deliverable ", id, message.body.size());
+    out += head;
+    for (std::uint8_t r = 0; r < message.recipients.size(); ++r) {
+      const bool done = message.done.count(r) != 0;
+      const bool local = !message.recipients[r].mailbox.empty();
+      out += r == 0 ? "" : ",";
+      out += !done ? "owed" : local ? "deleted" : id == bounced ? "bounced" : "relayed";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(SpoolInspector, AgreesWithTheSpoolAfterReclaim) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  ASSERT_EQ(model.store(*spool, to_alice_and_remote, make_body(1, 1800)), SpoolStatus::ok);
+  const MessageId unread = model.messages().begin()->first;
+  ASSERT_EQ(model.finish(*spool, unread, {1}), SpoolStatus::ok);  // relayed; alice has not read it
+  // Enough traffic for the ring to go round twice: the unread message is copied forward.
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(model.store(*spool, i % 2 ? to_remote : to_alice_and_bob, make_body(10 + i, 1500)), SpoolStatus::ok);
+    const std::vector<MessageId> live = model.live();
+    if (live.size() > 4) {
+      const MessageId oldest_other = live[1];
+      std::vector<std::uint8_t> all;
+      for (std::uint8_t r = 0; r < model.messages().at(oldest_other).recipients.size(); ++r) all.push_back(r);
+      ASSERT_EQ(model.finish(*spool, oldest_other, all), SpoolStatus::ok);
+    }
+  }
+  const std::vector<MessageId> live = model.live();
+  ASSERT_EQ(model.finish(*spool, live[1], {0}), SpoolStatus::ok);  // a POP3 deletion by one of two users
+  const MessageId bounced = *std::find_if(live.begin(), live.end(), [&](MessageId id) {
+    return model.messages().at(id).recipients == to_remote;
+  });
+  ASSERT_EQ(model.finish(*spool, bounced, {0}, RecipientOutcome::bounced), SpoolStatus::ok);
+  ASSERT_TRUE(model.check(*spool).empty());
+  EXPECT_GT(chip.flash().counts(0).erases, 1u);  // the ring went round: the unread message was copied
+
+  const InspectorRun run = inspect(chip.bytes());
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  EXPECT_EQ(run.output, expected_summary(model, bounced));
+  EXPECT_NE(run.output.find("owed,relayed"), std::string::npos);  // the unread, copied message
+}
+
+TEST(SpoolInspector, ReportsACorruptBodyAndExitsNonzero) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  const std::string body = make_body(7, 2000);
+  ASSERT_EQ(model.store(*spool, to_alice, body), SpoolStatus::ok);
+  ASSERT_EQ(inspect(chip.bytes()).exit_status, 0);
+  const std::string_view image(reinterpret_cast<const char*>(chip.bytes().data()), chip.bytes().size());
+  const std::size_t at = image.find(std::string_view(body).substr(500, 32));
+  ASSERT_NE(at, std::string_view::npos);
+  chip.flash().flip_bit(static_cast<std::uint32_t>(at), 0);
+  const InspectorRun run = inspect(chip.bytes());
+  EXPECT_NE(run.exit_status, 0);
+  EXPECT_NE(run.output.find("corrupt"), std::string::npos) << run.output;
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  std::vector<MaildropEntry> entries(4);
+  EXPECT_EQ(spool->list_mailbox("alice", entries), 0u);  // the relay agrees: never delivered
+}
+
+}  // namespace
+}  // namespace pigeon::testing
