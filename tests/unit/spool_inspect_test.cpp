@@ -25,7 +25,9 @@ struct InspectorRun {
 };
 
 InspectorRun inspect(const std::vector<std::uint8_t>& image) {
-  const std::string path = ::testing::TempDir() + "spool_inspect.img";
+  // One file per test: ctest runs the tests of this file in parallel.
+  const std::string path = ::testing::TempDir() + "spool_inspect_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".img";
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
   const std::string command = "/usr/bin/python3 " + repository_root() + "tools/spool-inspect --summary " + path;
