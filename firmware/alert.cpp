@@ -5,7 +5,16 @@
 namespace pigeon {
 namespace {
 
-AlertStatus from_compose_status(protocol::AlertComposeStatus status) {
+bool is_failure(AlertStatus status) { return static_cast<int>(status) < 0; }
+
+static_assert(static_cast<int>(AlertStatus::coalesced) == PIGEON_ALERT_COALESCED);
+static_assert(static_cast<int>(AlertStatus::rate_limited) == PIGEON_ALERT_RATE_LIMITED);
+static_assert(static_cast<int>(AlertStatus::spool_full) == PIGEON_ALERT_SPOOL_FULL);
+static_assert(static_cast<int>(AlertStatus::not_ready) == PIGEON_ALERT_NOT_READY);
+
+}  // namespace
+
+AlertStatus alert_status_from(protocol::AlertComposeStatus status) {
   switch (status) {
     case protocol::AlertComposeStatus::ok: return AlertStatus::sent;
     case protocol::AlertComposeStatus::header_injection: return AlertStatus::header_injection;
@@ -16,19 +25,10 @@ AlertStatus from_compose_status(protocol::AlertComposeStatus status) {
   return AlertStatus::bad_text;
 }
 
-bool is_failure(AlertStatus status) { return static_cast<int>(status) < 0; }
-
-static_assert(static_cast<int>(AlertStatus::coalesced) == PIGEON_ALERT_COALESCED);
-static_assert(static_cast<int>(AlertStatus::rate_limited) == PIGEON_ALERT_RATE_LIMITED);
-static_assert(static_cast<int>(AlertStatus::spool_full) == PIGEON_ALERT_SPOOL_FULL);
-static_assert(static_cast<int>(AlertStatus::not_ready) == PIGEON_ALERT_NOT_READY);
-
-}  // namespace
-
 AlertStatus Alerts::send(std::string_view to, std::string_view subject, std::string_view body, std::string_view key,
                          std::int64_t now_s) {
   const auto content = protocol::check_alert_content(to, subject, body);
-  if (content != protocol::AlertComposeStatus::ok) return from_compose_status(content);
+  if (content != protocol::AlertComposeStatus::ok) return alert_status_from(content);
   KeySlot* slot = slot_for(key, now_s);
   if (slot == nullptr) return AlertStatus::too_long;
   if (!slot->to.assign(to) || !slot->subject.assign(subject) || !slot->body.assign(body)) {

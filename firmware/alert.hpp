@@ -39,6 +39,9 @@ enum class AlertStatus : int {
   not_ready = -7,     // no alert service bound yet (C API)
 };
 
+// The alert API's answer for a composer refusal.
+AlertStatus alert_status_from(protocol::AlertComposeStatus status);
+
 // Where composed alerts go: the spool on a board, a fake in tests.
 class AlertStore {
  public:

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "mail_routing.hpp"
 #include "protocol/delivery_status.hpp"
 #include "protocol/text_builder.hpp"
 
@@ -101,17 +102,6 @@ class ReportWriter {
   SpoolWriter spool_writer_;
 };
 
-// Where a report to `sender` goes: a local user's mailbox, "" for the
-// smarthost, or nullopt when nobody can take it.
-std::optional<std::string_view> report_mailbox(RelayServices& services, std::string_view sender) {
-  const std::size_t at = sender.rfind('@');
-  if (at == std::string_view::npos) return std::nullopt;
-  if (!services.config.is_local_domain(sender.substr(at + 1))) return std::string_view{};
-  const auto user = services.accounts.find_mailbox(sender.substr(0, at));
-  if (!user) return std::nullopt;
-  return services.accounts.name(*user);
-}
-
 }  // namespace
 
 SpoolStatus write_delivery_report(RelayServices& services, const BounceRequest& request) {
@@ -122,7 +112,7 @@ SpoolStatus write_delivery_report(RelayServices& services, const BounceRequest& 
     services.log.write(hal::LogLevel::info, "relay: message %u failed; no report for the null sender", request.id);
     return SpoolStatus::ok;
   }
-  const auto mailbox = report_mailbox(services, *sender);
+  const auto mailbox = mailbox_for_address(services, *sender);
   if (!mailbox) {
     services.log.write(hal::LogLevel::warning, "relay: message %u failed; no mailbox for the report to <%.*s>",
                        request.id, static_cast<int>(sender->size()), sender->data());

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <cstdio>
 #include <cstring>
 
+#include "alert_endpoint.hpp"
+#include "firmware/alert_spool_store.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
 #include "firmware/base64_mbedtls.hpp"
@@ -39,12 +42,13 @@ void request_stop(int) { stop_requested = 1; }
 struct Options {
   const char* state_path = "var";
   const char* config_path = nullptr;
+  const char* alert_port = std::getenv("PIGEON_ALERT_PORT");  // the alert endpoint: off unless given
   bool hash_password = false;
 };
 
 int usage() {
   std::fprintf(stderr,
-               "usage: pigeon [--state DIR] [--config FILE]\n"
+               "usage: pigeon [--state DIR] [--config FILE] [--alert-port PORT]\n"
                "       pigeon hash-password   (reads a password on stdin)\n");
   return 2;
 }
@@ -58,6 +62,8 @@ bool parse_options(int argc, char** argv, Options& options) {
       options.state_path = argv[++i];
     } else if (arg == "--config" && i + 1 < argc) {
       options.config_path = argv[++i];
+    } else if (arg == "--alert-port" && i + 1 < argc) {
+      options.alert_port = argv[++i];
     } else {
       return false;
     }
@@ -179,6 +185,21 @@ bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
   return true;
 }
 
+hal::PosixClock* wall_clock = nullptr;
+std::int64_t wall_clock_s() { return wall_clock->unix_time_s(); }
+
+// The alert API for C callers, and on loopback for tools/pigeon-alert.
+bool start_alert_endpoint(const Options& options, AlertEndpoint& endpoint) {
+  if (options.alert_port == nullptr) return true;
+  const int port = std::atoi(options.alert_port);
+  if (port < 0 || port > 65535 || endpoint.start(static_cast<std::uint16_t>(port)) != hal::NetStatus::ok) {
+    std::fprintf(stderr, "pigeon: cannot listen for alerts on 127.0.0.1:%s\n", options.alert_port);
+    return false;
+  }
+  std::printf("pigeon: alerts listening on 127.0.0.1:%u\n", endpoint.port());
+  return true;
+}
+
 void print_listeners(const Relay& relay, const RelayConfig& config) {
   std::array<char, 40> address{};
   const std::string_view host = format_ip_address(config.listen_address, address);
@@ -261,7 +282,14 @@ int run_relay(const Options& options) {
     return 1;
   }
 
+  static SpoolAlertStore alert_store(services);
+  static Alerts alerts({config.alert_window_s, config.alert_max_per_window}, alert_store);
+  wall_clock = &clock;
+  bind_c_alert_api(&alerts, wall_clock_s);
+  static AlertEndpoint alert_endpoint(net, clock, log, alerts);
+
   print_listeners(relay, config);
+  if (!start_alert_endpoint(options, alert_endpoint)) return 1;
   if (made_default_user) {
     std::printf("pigeon: user '%s' password '%.*s' (saved in %s/credentials)\n", default_user,
                 static_cast<int>(default_password.size()), default_password.data(), state.path());
@@ -278,6 +306,9 @@ int run_relay(const Options& options) {
   if (pigeon_startup_complete != nullptr) pigeon_startup_complete();
 
   while (stop_requested == 0) {
+    // Alerts first: one stored now goes out to the smarthost in this round.
+    alert_endpoint.poll();
+    alerts.poll(clock.unix_time_s());
     const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());
     net.wait(idle_ms);
   }
