@@ -125,6 +125,8 @@ void print_ready(const Relay& relay, const BoardRecord& record) {
   }
   say("pigeon: user '%s' password '%.*s' (kept in the board record)\n", default_user,
       static_cast<int>(record.password_length), record.password.data());
+  // Clients pin this self-signed certificate (tools/qemu-board saves it).
+  uart_write({record.cert_pem.data(), record.cert_length});
   TlsArenaUsage usage = tls_arena_usage();
   say("pigeon: tls arena %u of %u bytes in use, high-water %u\n", static_cast<unsigned>(usage.current_bytes),
       static_cast<unsigned>(usage.capacity_bytes), static_cast<unsigned>(usage.high_water_bytes));

@@ -5,7 +5,10 @@
 #include <cstdio>
 
 #include "hal/text_format.hpp"
+#include <mbedtls/platform_time.h>
+
 #include "semihosting.hpp"
+#include "systick_clock.hpp"
 #include "uart.hpp"
 
 extern "C" int pigeon_mbedtls_snprintf(char* out, size_t size, const char* format, ...) {
@@ -47,3 +50,14 @@ extern "C" void pigeon_mbedtls_exit(int status) { pigeon::board::semihosting_exi
 
 extern "C" void* pigeon_mbedtls_no_calloc(size_t, size_t) { return nullptr; }
 extern "C" void pigeon_mbedtls_no_free(void*) {}
+
+// Mbed TLS's clocks: the board's SysTick and its build-time-based wall clock.
+extern "C" time_t pigeon_mbedtls_time(time_t* out) {
+  const auto now = static_cast<time_t>(pigeon::board::SysTickClock{}.unix_time_s());
+  if (out != nullptr) *out = now;
+  return now;
+}
+
+extern "C" mbedtls_ms_time_t mbedtls_ms_time(void) {
+  return static_cast<mbedtls_ms_time_t>(pigeon::board::SysTickClock{}.monotonic_ms());
+}

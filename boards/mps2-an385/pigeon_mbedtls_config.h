@@ -30,6 +30,8 @@ int pigeon_mbedtls_snprintf(char* out, size_t size, const char* format, ...);
 void pigeon_mbedtls_exit(int status);
 void* pigeon_mbedtls_no_calloc(size_t count, size_t size);
 void pigeon_mbedtls_no_free(void* block);
+#include <time.h>
+time_t pigeon_mbedtls_time(time_t* out);
 #ifdef __cplusplus
 }
 #endif
@@ -90,6 +92,14 @@ void pigeon_mbedtls_no_free(void* block);
 #define MBEDTLS_SSL_SRV_C
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_SSL_PROTO_TLS1_3
+#define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED
+#define MBEDTLS_SSL_SESSION_TICKETS /* the relay client resumes smarthost sessions */
+#define MBEDTLS_HAVE_TIME /* ticket lifetimes, from the board's clock */
+#define MBEDTLS_PLATFORM_TIME_MACRO pigeon_mbedtls_time
+#define MBEDTLS_PLATFORM_MS_TIME_ALT
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE /* public-key pinning reads the peer's key */
