@@ -121,6 +121,9 @@ def test_451_on_rcpt_is_retried_and_delivered_once(make_pigeon, smarthosts, ca, 
     wait_for(lambda: host.messages, what="delivery after the 451")
     wait_for(lambda: "deferred (attempt 1)" in relay.log(), what="the logged deferral")
     assert len(host.messages) == 1
+    relay.stop()
+    # The second connection resumed the first one's TLS session.
+    assert "smarthost TLS handshakes 2, of which resumed 1" in relay.log()
 
 
 def test_550_on_rcpt_returns_a_report_to_the_local_sender(make_pigeon, smarthosts, ca, localhost_cert):
