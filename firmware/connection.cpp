@@ -10,6 +10,7 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   peer_ = peer;
   state_ = TransportState::plain;
   tls_ = nullptr;
+  reserved_tls_ = nullptr;
   tls_pool_ = nullptr;
   handshake_done_ = false;
   peer_gone_ = false;
@@ -18,10 +19,18 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   output_.clear();
 }
 
+bool Connection::reserve_tls(TlsSessionPool& tls) {
+  if (reserved_tls_ == nullptr) {
+    reserved_tls_ = tls.acquire(*net_, stream_);
+    tls_pool_ = &tls;
+  }
+  return reserved_tls_ != nullptr;
+}
+
 bool Connection::start_tls(TlsSessionPool& tls) {
-  tls_ = tls.acquire(*net_, stream_);
-  if (tls_ == nullptr) return false;
-  tls_pool_ = &tls;
+  if (!reserve_tls(tls)) return false;
+  tls_ = reserved_tls_;
+  reserved_tls_ = nullptr;
   discard_received();
   state_ = TransportState::handshaking;
   return true;
@@ -100,6 +109,10 @@ void Connection::close() {
     if (state_ == TransportState::secure && !peer_gone_) tls_->close_notify();
     tls_pool_->release(tls_);
     tls_ = nullptr;
+  }
+  if (reserved_tls_ != nullptr) {
+    tls_pool_->release(reserved_tls_);
+    reserved_tls_ = nullptr;
   }
   net_->close(stream_);
   stream_ = hal::invalid_id;

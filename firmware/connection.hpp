@@ -35,6 +35,10 @@ class Connection {
   // STARTTLS/STLS. Bytes received before it are discarded (RFC 3207 §4.2,
   // RFC 2595 §4). False when no TLS session slot is free.
   bool start_tls(TlsSessionPool& tls);
+  // Sets a TLS session aside for start_tls(), so that the plaintext 220/+OK to
+  // STARTTLS/STLS is sent only when a handshake can follow it. False when no
+  // TLS session slot is free.
+  bool reserve_tls(TlsSessionPool& tls);
   bool tls_active() const { return state_ == TransportState::secure; }
   bool handshaking() const { return state_ == TransportState::handshaking; }
 
@@ -69,6 +73,7 @@ class Connection {
   hal::Endpoint peer_;
   TransportState state_ = TransportState::idle;
   TlsSession* tls_ = nullptr;
+  TlsSession* reserved_tls_ = nullptr;  // set aside by reserve_tls(), not yet in use
   TlsSessionPool* tls_pool_ = nullptr;
   bool handshake_done_ = false;
   bool peer_gone_ = false;

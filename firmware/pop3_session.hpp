@@ -35,6 +35,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy {
                            std::span<std::uint8_t> out) override;
   protocol::Pop3Decision commit_deletions(const protocol::DeletionMarks& deleted) override;
   void release() override;
+  bool reserve_tls() override { return connection_.reserve_tls(services_->tls); }
 
   protocol::Pop3ServerSettings settings_for(Service service) const;
   bool feed_engine();

@@ -43,6 +43,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   void transaction_reset() override;
   protocol::SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
                                       std::string_view password) override;
+  bool reserve_tls() override { return connection_.reserve_tls(services_->tls); }
 
   protocol::SmtpServerSettings settings_for(Service service) const;
   bool may_relay() const;

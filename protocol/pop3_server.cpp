@@ -139,6 +139,7 @@ void Pop3Server::handle_authorization(std::string_view verb, std::string_view ar
   if (iequals(verb, "STLS")) {
     if (settings_.tls_active) return error({}, "Already using TLS");
     if (!settings_.stls_offered) return error({}, "STLS not available");
+    if (!policy_.reserve_tls()) return error("SYS/TEMP", "TLS not available now, try again later");
     ok("Begin TLS negotiation");
     wait_ = Wait::tls;
     return;

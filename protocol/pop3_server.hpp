@@ -57,6 +57,10 @@ class Pop3ServerPolicy {
   virtual Pop3Decision commit_deletions(const DeletionMarks& deleted) = 0;
   // The session ended without UPDATE (connection lost, timeout): unlock.
   virtual void release() = 0;
+  // STLS: set a TLS session aside before the +OK, so that the handshake the +OK
+  // promises can really follow. False answers -ERR [SYS/TEMP] and the session
+  // goes on in plaintext.
+  virtual bool reserve_tls() = 0;
 
  protected:
   ~Pop3ServerPolicy() = default;

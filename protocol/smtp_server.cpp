@@ -252,6 +252,7 @@ void SmtpServer::on_starttls(std::string_view argument) {
   if (!trim(argument).empty()) return reply(501, "5.5.4", "Syntax: STARTTLS");
   if (settings_.tls_active) return reply(503, "5.5.1", "TLS already active");
   if (!settings_.starttls_offered) return reply(454, "4.7.0", "TLS not available");
+  if (!policy_.reserve_tls()) return reply(454, "4.7.0", "TLS not available now, try again later");
   reply(220, "2.0.0", "Ready to start TLS");
   phase_ = Phase::awaiting_tls;
 }

@@ -65,6 +65,10 @@ class SmtpServerPolicy {
   // failure is answered after a delay).
   virtual SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
                                     std::string_view password) = 0;
+  // STARTTLS: set a TLS session aside before the 220, so that the handshake the
+  // 220 promises can really follow. False answers 454 4.7.0 and the session goes
+  // on in plaintext (RFC 3207 §4).
+  virtual bool reserve_tls() = 0;
 
  protected:
   ~SmtpServerPolicy() = default;

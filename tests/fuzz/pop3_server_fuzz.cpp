@@ -53,6 +53,8 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
     return decide("commit " + deleted.to_string().substr(deleted.size() - 8));
   }
   void release() override { calls.emplace_back("release"); }
+  // Whether a TLS session is free comes from the tape: the same for every split.
+  bool reserve_tls() override { return tape_.at(4) % 4 != 0; }
 
  private:
   Pop3Decision decide(std::string call) {

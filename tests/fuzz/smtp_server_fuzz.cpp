@@ -43,6 +43,8 @@ class TapePolicy final : public protocol::SmtpServerPolicy {
     calls.emplace_back("data_abort");
   }
   void transaction_reset() override { calls.emplace_back("transaction_reset"); }
+  // Whether a TLS session is free comes from the tape: the same for every split.
+  bool reserve_tls() override { return tape_.at(4) % 4 != 0; }
   SmtpDecision authenticate(std::string_view authzid, std::string_view authcid, std::string_view password) override {
     require(!authcid.empty() && !password.empty());
     return decide("auth " + std::string(authzid) + "/" + std::string(authcid) + "/" + std::string(password));

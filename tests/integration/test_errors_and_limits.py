@@ -372,6 +372,28 @@ def test_implicit_tls_without_a_free_tls_session_is_closed_without_plaintext(pig
     assert_session_goes_on(held[0])
 
 
+def test_starttls_and_stls_without_a_free_tls_session_are_refused_in_plaintext(pigeon):
+    """With all 16 TLS sessions held (9 on 465, 7 on 995, leaving one POP3 slot),
+    the 220/+OK that promises a handshake must not be sent: the client hears 454 /
+    [SYS/TEMP] in plaintext and its session goes on; once a TLS session is free,
+    STARTTLS works."""
+    held = [smtp(pigeon, "submissions") for _ in range(9)] + [pop3s(pigeon) for _ in range(7)]
+    stls_client = Dialog(pigeon.ports["pop3"])
+    assert stls_client.line().startswith(b"+OK")
+    assert stls_client.pop3("STLS").startswith(b"-ERR [SYS/TEMP] TLS not available now")
+    assert stls_client.pop3("CAPA").startswith(b"+OK")
+    starttls_client = smtp(pigeon, "submission")
+    assert starttls_client.command("STARTTLS") == (454, "4.7.0")
+    assert_session_goes_on(starttls_client)
+    held.pop(0).command("QUIT")
+    deadline = time.monotonic() + 5
+    while (reply := starttls_client.command("STARTTLS")) != (220, "2.0.0") and time.monotonic() < deadline:
+        assert reply == (454, "4.7.0")
+        time.sleep(0.05)
+    starttls_client._wrap(pigeon.tls_context())
+    assert starttls_client.command("EHLO client.example")[0] == 250
+
+
 @pytest.fixture
 def impatient_pigeon(make_pigeon):
     return make_pigeon(["command_timeout_s = 1", "data_timeout_s = 1", "pop3_timeout_s = 1"])

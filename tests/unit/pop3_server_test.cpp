@@ -65,6 +65,8 @@ class FakeMaildrop final : public Pop3ServerPolicy {
     return decide(call);
   }
   void release() override { calls.emplace_back("release"); }
+  bool reserve_tls() override { return tls_session_free; }
+  bool tls_session_free = true;
 
  private:
   struct Answer {
@@ -287,6 +289,13 @@ TEST(Pop3Server, StlsNotOfferedOrAfterLogin) {
   settings.login_requires_tls = false;
   EXPECT_EQ(run("STLS\r\n" + after_login("STLS\r\n"), settings).output,
             with_greeting("-ERR STLS not available\r\n" + std::string(logged_in) + "-ERR Already logged in\r\n"));
+}
+
+TEST(Pop3Server, StlsWithoutAFreeTlsSessionIsTemporarilyRefused) {
+  const Transcript t = run("STLS\r\nNOOP\r\n", plain_settings(),
+                           [](FakeMaildrop& maildrop) { maildrop.tls_session_free = false; });
+  EXPECT_EQ(t.output, with_greeting("-ERR [SYS/TEMP] TLS not available now, try again later\r\n"
+                                    "-ERR Command not valid before login\r\n"));
 }
 
 TEST(Pop3Server, CommandsInTheWrongState) {

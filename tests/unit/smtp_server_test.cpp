@@ -32,6 +32,7 @@ class FakePolicy final : public SmtpServerPolicy {
     answers_[call] = {now, resumed};
   }
   bool storage_fails = false;
+  bool tls_session_free = true;
 
   std::vector<std::string> calls;
   SmtpDecision take_resumed() { return resumed_; }
@@ -55,6 +56,7 @@ class FakePolicy final : public SmtpServerPolicy {
     calls.emplace_back("data_abort");
   }
   void transaction_reset() override { calls.emplace_back("transaction_reset"); }
+  bool reserve_tls() override { return tls_session_free; }
   SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
                             std::string_view password) override {
     return decide("authenticate [" + std::string(authzid) + "] " + std::string(authcid) + " " +
@@ -309,6 +311,15 @@ TEST(SmtpServer, StartTlsNotOfferedIsTemporarilyRefused) {
   settings.starttls_offered = false;
   EXPECT_TRUE(run("EHLO client.test\r\nSTARTTLS\r\nSTARTTLS now\r\n", settings)
                   .output.ends_with("454 4.7.0 TLS not available\r\n501 5.5.4 Syntax: STARTTLS\r\n"));
+}
+
+// The 220 promises a handshake: without a TLS session to do it with, the client
+// hears 454 in plaintext and the session goes on (RFC 3207 §4).
+TEST(SmtpServer, StartTlsWithoutAFreeTlsSessionIsTemporarilyRefused) {
+  const Transcript t = run("EHLO client.test\r\nSTARTTLS\r\nNOOP\r\n", plain_settings(),
+                           [](FakePolicy& policy) { policy.tls_session_free = false; });
+  EXPECT_TRUE(t.output.ends_with("454 4.7.0 TLS not available now, try again later\r\n250 2.0.0 OK\r\n"))
+      << t.output;
 }
 
 TEST(SmtpServer, AuthPlainWithInitialResponse) {
