@@ -2,13 +2,14 @@
 
 #include <array>
 
+#include "ascii.hpp"
 #include "rfc5322.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using ascii::is_digit;
 
 // The boundary cannot occur in the parts: they are our own text, and header
 // lines never start with "--=_".

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ascii.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
 
@@ -15,30 +16,9 @@ constexpr std::size_t max_command_line = 255;
 // Output room one LIST/UIDL line needs.
 constexpr std::size_t listing_line_bytes = 96;
 
-char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
-}
-
-std::string_view next_word(std::string_view& text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  const std::size_t space = text.find(' ');
-  const std::string_view word = text.substr(0, space);
-  text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-  return word;
-}
-
-std::optional<std::uint32_t> parse_number(std::string_view text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  std::uint32_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  return value;
-}
+using ascii::iequals;
+using ascii::next_word;
+using ascii::parse_u32;
 
 }  // namespace
 
@@ -216,7 +196,7 @@ std::size_t Pop3Server::visible_message_count() {
 }
 
 std::optional<std::size_t> Pop3Server::message_index(std::string_view argument) {
-  const auto number = parse_number(next_word(argument));
+  const auto number = parse_u32(next_word(argument));
   const std::size_t count = visible_message_count();
   if (!number || *number == 0 || *number > count) {
     error({}, "No such message");
@@ -283,7 +263,7 @@ void Pop3Server::on_retr_or_top(std::string_view argument, bool top) {
   const std::string_view number = next_word(argument);
   std::uint32_t lines = 0;
   if (top) {
-    const auto parsed = parse_number(next_word(argument));
+    const auto parsed = parse_u32(next_word(argument));
     if (!parsed) return error({}, "Syntax: TOP message lines");
     lines = *parsed;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "ascii.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol {
@@ -12,22 +13,9 @@ namespace {
 // that exceed it a little, but never buffer without bound.
 constexpr std::size_t max_reply_line = 1024;
 
-char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-std::string_view next_word(std::string_view& text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  const std::size_t space = text.find(' ');
-  const std::string_view word = text.substr(0, space);
-  text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-  return word;
-}
+using ascii::iequals;
+using ascii::is_digit;
+using ascii::next_word;
 
 // Digits of one part of an enhanced status code (RFC 3463: 1-3 digits).
 std::size_t digit_run(std::string_view text, std::size_t from) {

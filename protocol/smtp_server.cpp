@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ascii.hpp"
 #include "mailbox_address.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
@@ -16,42 +17,11 @@ constexpr std::size_t max_command_line = 512;
 constexpr std::size_t max_sasl_line = 1024;
 constexpr std::uint32_t max_text_line = 998;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  return text;
-}
-
-// Splits the first space-separated word off `text`.
-std::string_view next_word(std::string_view& text) {
-  text = trim(text);
-  const std::size_t space = text.find(' ');
-  const std::string_view word = text.substr(0, space);
-  text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-  return word;
-}
-
-std::optional<std::uint32_t> parse_number(std::string_view text) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return value > UINT32_MAX ? std::nullopt : std::optional<std::uint32_t>(static_cast<std::uint32_t>(value));
-}
+using ascii::iequals;
+using ascii::istarts_with;
+using ascii::next_word;
+using ascii::parse_u32;
+using ascii::trim;
 
 std::string_view as_text(std::span<const std::uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
@@ -208,7 +178,7 @@ void SmtpServer::on_mail(std::string_view argument) {
   MailParameters params;
   for (auto word = next_word(parameters); !word.empty(); word = next_word(parameters)) {
     if (istarts_with(word, "SIZE=")) {
-      const auto size = parse_number(word.substr(5));
+      const auto size = parse_u32(word.substr(5));
       if (!size) return reply(501, "5.5.4", "Bad SIZE parameter");
       params.declared_size_bytes = *size;
     } else if (iequals(word, "BODY=8BITMIME")) {

@@ -1,11 +1,8 @@
 #include "trace_header_counter.hpp"
 
+#include "ascii.hpp"
+
 namespace pigeon::protocol {
-namespace {
-
-char lower(std::uint8_t c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); }
-
-}  // namespace
 
 void TraceHeaderCounter::feed(std::span<const std::uint8_t> bytes) {
   for (const std::uint8_t byte : bytes) {
@@ -19,7 +16,7 @@ void TraceHeaderCounter::feed(std::span<const std::uint8_t> bytes) {
     if (byte != '\r') line_empty_ = false;
     if (!at_line_start_) continue;
     // Only a field name at the start of a line counts, not a folded line.
-    if (matched_ < name_length_ && lower(byte) == name_[matched_]) {
+    if (matched_ < name_length_ && ascii::to_lower(static_cast<char>(byte)) == name_[matched_]) {
       if (++matched_ == name_length_) {
         ++count_;
         at_line_start_ = false;
