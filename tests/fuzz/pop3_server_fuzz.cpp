@@ -25,7 +25,8 @@ std::vector<std::string> messages_from(const Tape& tape) {
 
 class TapeMaildrop final : public protocol::Pop3ServerPolicy {
  public:
-  explicit TapeMaildrop(const Tape& tape) : messages_(messages_from(tape)), decisions_(tape, answer) {}
+  explicit TapeMaildrop(const Tape& tape)
+      : messages_(messages_from(tape)), tls_session_free_(tape.at(6) % 4 != 0), decisions_(tape, answer) {}
 
   std::vector<std::string> calls;
   Pop3Decision resumed() const { return decisions_.resumed(); }
@@ -53,8 +54,7 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
     return decide("commit " + deleted.to_string().substr(deleted.size() - 8));
   }
   void release() override { calls.emplace_back("release"); }
-  // Whether a TLS session is free comes from the tape: the same for every split.
-  bool reserve_tls() override { return tape_.at(4) % 4 != 0; }
+  bool reserve_tls() override { return tls_session_free_; }
 
  private:
   Pop3Decision decide(std::string call) {
@@ -71,6 +71,8 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
   }
 
   std::vector<std::string> messages_;
+  // Whether a TLS session is free comes from the tape: the same for every split.
+  bool tls_session_free_;
   TapeDecisions<Pop3Decision> decisions_;
 };
 
