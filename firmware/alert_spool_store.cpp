@@ -27,7 +27,7 @@ AlertStatus SpoolAlertStore::store(protocol::AlertFields& fields) {
   const auto mailbox = mailbox_for_address(services_, fields.to);
   if (!mailbox) return AlertStatus::bad_address;
   const SpoolRecipient recipient{fields.to, *mailbox};
-  const SpoolEnvelope envelope{from_.view(), {&recipient, 1}, false};
+  const SpoolEnvelope envelope{from_.view(), {&recipient, 1}, false, spool_time_s(services_.clock)};
   SpoolWriter writer;
   if (const SpoolStatus status = services_.spool.open_message(envelope, writer); status != SpoolStatus::ok) {
     return from_spool_status(status);

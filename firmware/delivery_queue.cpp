@@ -12,11 +12,12 @@ std::uint32_t RetryPolicy::backoff_s(std::uint32_t failed_attempts) const {
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(wait, max_s));
 }
 
-bool DeliveryQueue::add(std::uint32_t message_id, std::int64_t queued_at_s, std::int64_t now_s) {
+bool DeliveryQueue::add(std::uint32_t message_id, std::int64_t queued_at_s, std::int64_t next_attempt_s,
+                        std::uint32_t failed_attempts) {
   if (lookup(message_id) != nullptr) return true;
   const auto free = std::find_if(entries_.begin(), entries_.end(), [](const Entry& e) { return !e.used; });
   if (free == entries_.end()) return false;
-  *free = {message_id, queued_at_s, now_s, 0, false, true};
+  *free = {message_id, queued_at_s, next_attempt_s, failed_attempts, false, true};
   return true;
 }
 

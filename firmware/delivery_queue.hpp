@@ -41,9 +41,11 @@ class DeliveryQueue {
 
   explicit DeliveryQueue(const RetryPolicy& policy) : policy_(policy) {}
 
-  // A message with remote recipients; due at once. False when the queue is
-  // full (the message stays in the spool and is added at the next refill).
-  bool add(std::uint32_t message_id, std::int64_t queued_at_s, std::int64_t now_s);
+  // A message with remote recipients, due at `next_attempt_s`, that has
+  // failed `failed_attempts` times before (after a restart). False when the
+  // queue is full (the message stays in the spool and is added at the next refill).
+  bool add(std::uint32_t message_id, std::int64_t queued_at_s, std::int64_t next_attempt_s,
+           std::uint32_t failed_attempts = 0);
   // The due message that has waited longest, now marked in flight.
   std::optional<std::uint32_t> take_due(std::int64_t now_s);
   // Every recipient has a final outcome (delivered, or bounced with a DSN).

@@ -24,7 +24,7 @@ class ReportWriter {
 
   SpoolStatus write(std::string_view mailbox, std::string_view to) {
     const SpoolRecipient recipient{to, mailbox};
-    const SpoolEnvelope envelope{"", {&recipient, 1}, false};
+    const SpoolEnvelope envelope{"", {&recipient, 1}, false, spool_time_s(services_.clock)};
     if (const SpoolStatus status = services_.spool.open_message(envelope, spool_writer_); status != SpoolStatus::ok) {
       return status;
     }

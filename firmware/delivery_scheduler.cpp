@@ -13,6 +13,29 @@ RetryPolicy policy_from(const RelayConfig& config) {
   return {config.retry_initial_s, config.retry_max_s, config.max_queue_age_s};
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Splits a diagnostic as the smarthost connection words it ("451 4.3.0 Try
+// again later", or "connection refused" when there was no reply) into the
+// parts the spool's attempt record keeps.
+SpoolAttempt attempt_from_diagnostic(std::string_view diagnostic) {
+  SpoolAttempt attempt;
+  attempt.text = diagnostic;
+  const bool has_code = diagnostic.size() >= 3 && is_digit(diagnostic[0]) && is_digit(diagnostic[1]) &&
+                        is_digit(diagnostic[2]) && (diagnostic.size() == 3 || diagnostic[3] == ' ');
+  if (!has_code) return attempt;
+  attempt.reply_code = static_cast<std::uint16_t>((diagnostic[0] - '0') * 100 + (diagnostic[1] - '0') * 10 +
+                                                  (diagnostic[2] - '0'));
+  std::string_view rest = diagnostic.substr(std::min<std::size_t>(4, diagnostic.size()));
+  const std::string_view word = rest.substr(0, rest.find(' '));
+  if (!word.empty() && is_digit(word[0]) && word.find('.') != std::string_view::npos) {
+    attempt.enhanced = word;
+    rest = rest.substr(std::min(word.size() + 1, rest.size()));
+  }
+  attempt.text = rest;
+  return attempt;
+}
+
 }  // namespace
 
 DeliveryScheduler::DeliveryScheduler(RelayServices& services, SmarthostTlsClient& tls, HostResolver& resolver)
@@ -38,9 +61,28 @@ bool DeliveryScheduler::poll(std::uint64_t now_ms) {
 void DeliveryScheduler::discover_new_messages() {
   for (int i = 0; i < max_discoveries_per_poll; ++i) {
     const std::optional<OutboundMessage> message = services_.spool.next_outbound(discovered_up_to_);
-    if (!message || !queue_.add(message->id, now_s(), now_s())) return;
+    if (!message || !enqueue(*message)) return;
     discovered_up_to_ = message->id;
   }
+}
+
+// The spool keeps arrival and retry times by the wall clock, the queue by the
+// monotonic one: a message from before a restart keeps its age and backoff.
+// Without a known wall time it counts from now.
+bool DeliveryScheduler::enqueue(const OutboundMessage& message) {
+  const std::int64_t wall_s = services_.clock.unix_time_s();
+  const auto since = [wall_s](std::uint32_t then_s) {
+    return wall_s > 0 && then_s != 0 ? wall_s - static_cast<std::int64_t>(then_s) : 0;
+  };
+  const std::int64_t age_s = std::max<std::int64_t>(0, since(message.arrived_s));
+  const std::int64_t wait_s = std::max<std::int64_t>(0, -since(message.next_retry_s));
+  if (!queue_.add(message.id, now_s() - age_s, now_s() + wait_s, message.attempts)) return false;
+  if (message.attempts != 0) {
+    services_.log.write(hal::LogLevel::info, "relay: message %u resumed after %u failed attempts; next retry in %lld s",
+                        static_cast<unsigned>(message.id), static_cast<unsigned>(message.attempts),
+                        static_cast<long long>(wait_s));
+  }
+  return true;
 }
 
 std::size_t DeliveryScheduler::connection_limit() const {
@@ -86,7 +128,7 @@ void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
     reported = bounce({attempt.id, attempt.refused_mask, &attempt, {}, false});
   }
   if (attempt.deferred_mask() != 0 || !reported) {
-    defer(attempt.id, attempt.last_temporary.view());
+    defer(attempt.id, attempt.deferred_mask() | (reported ? 0 : attempt.refused_mask), attempt.last_temporary.view());
   } else {
     queue_.finished(attempt.id);
   }
@@ -98,16 +140,33 @@ void DeliveryScheduler::connection_failed(std::string_view reason) {
   for (std::size_t i = 0; i < PIGEON_DELIVERY_QUEUE_LENGTH; ++i) {
     const std::optional<std::uint32_t> id = queue_.take_due(now_s());
     if (!id) return;
-    defer(*id, reason);
+    const std::optional<OutboundMessage> message = outbound(*id);
+    defer(*id, message ? message->owed_remote_mask : 0, reason);
   }
 }
 
-void DeliveryScheduler::defer(MessageId id, std::string_view reason) {
+void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, std::string_view reason) {
   if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, reason);
   const DeliveryQueue::Entry* entry = queue_.find(id);
+  remember_attempt(id, mask, *entry, reason);
   services_.log.write(hal::LogLevel::info, "relay: message %u deferred (attempt %u): %.*s; next retry in %lld s", id,
                       entry->failed_attempts, static_cast<int>(reason.size()), reason.data(),
                       static_cast<long long>(entry->next_attempt_s - now_s()));
+}
+
+// On flash, so that the backoff survives a restart and the spool inspector
+// shows why the mail waits. Synced with the round's outcomes.
+void DeliveryScheduler::remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry,
+                                         std::string_view reason) {
+  SpoolAttempt attempt = attempt_from_diagnostic(reason);
+  attempt.attempts = static_cast<std::uint16_t>(std::min<std::uint32_t>(entry.failed_attempts, UINT16_MAX));
+  const std::uint32_t wall_s = spool_time_s(services_.clock);
+  if (wall_s != 0) attempt.next_retry_s = wall_s + static_cast<std::uint32_t>(entry.next_attempt_s - now_s());
+  if (services_.spool.record_attempt(id, mask, attempt) != SpoolStatus::ok) {
+    services_.log.write(hal::LogLevel::warning, "relay: message %u: cannot record the attempt",
+                        static_cast<unsigned>(id));
+  }
+  outcomes_unsynced_ = true;
 }
 
 // Past the maximum age: every recipient still owed is bounced.

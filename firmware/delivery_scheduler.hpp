@@ -37,13 +37,15 @@ class DeliveryScheduler final : private SmarthostWork {
   void connection_failed(std::string_view reason) override;
 
   void discover_new_messages();
+  bool enqueue(const OutboundMessage& message);
   bool start_connections();
   std::size_t connection_limit() const;
   std::size_t active_connections() const;
   std::optional<OutboundMessage> outbound(MessageId id);
   void record(MessageId id, std::uint32_t mask, RecipientOutcome outcome);
   bool bounce(const BounceRequest& request);
-  void defer(MessageId id, std::string_view reason);
+  void defer(MessageId id, std::uint32_t mask, std::string_view reason);
+  void remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry, std::string_view reason);
   void expire(MessageId id, std::string_view reason);
   std::int64_t now_s() const { return static_cast<std::int64_t>(now_ms_ / 1000); }
 

@@ -2,6 +2,8 @@
 // log and the user accounts. The relay owns them; sessions hold a reference.
 #pragma once
 
+#include <cstdint>
+
 #include "accounts.hpp"
 #include "config.hpp"
 #include "hal/clock.hpp"
@@ -23,5 +25,13 @@ struct RelayServices {
   Accounts& accounts;
   const protocol::Base64& base64;
 };
+
+// The wall clock as the spool keeps it: seconds since the Unix epoch in 32
+// unsigned bits (good until 2106), 0 while the time is not known.
+inline std::uint32_t spool_time_s(hal::Clock& clock) {
+  const std::int64_t now = clock.unix_time_s();
+  if (now <= 0) return 0;
+  return now > std::int64_t{UINT32_MAX} ? UINT32_MAX : static_cast<std::uint32_t>(now);
+}
 
 }  // namespace pigeon

@@ -205,7 +205,8 @@ SmtpDecision SmtpSession::data_begin() {
     // An empty mailbox name: the spool owes the recipient to the smarthost.
     recipients[i] = {recipients_[i], mailbox == relayed_recipient ? "" : services_->accounts.name(mailbox)};
   }
-  const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_};
+  const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_,
+                               spool_time_s(services_->clock)};
   SpoolWriter writer;
   const SpoolStatus status = services_->spool.open_message(envelope, writer);
   if (status != SpoolStatus::ok) return storage_failure(status);

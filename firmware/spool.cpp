@@ -10,7 +10,7 @@ namespace {
 
 // docs/spool-format.md §2: the sector header and its two erase-intent slots.
 constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" little-endian
-constexpr std::uint16_t format_version = 2;
+constexpr std::uint16_t format_version = 3;
 constexpr std::uint32_t sector_header_bytes = 36;
 constexpr std::uint32_t intent_bytes = 12;
 constexpr std::uint32_t intent_slots = 2;
@@ -18,11 +18,26 @@ constexpr std::uint32_t max_unit_bytes = 256;
 
 // §3: records.
 constexpr std::uint32_t record_header_bytes = 16;
-enum RecordType : std::uint8_t { begin_record = 1, data_record = 2, commit_record = 3, outcome_record = 4 };
+enum RecordType : std::uint8_t {
+  begin_record = 1,
+  data_record = 2,
+  commit_record = 3,
+  outcome_record = 4,
+  attempt_record = 5,
+};
 constexpr std::uint32_t commit_payload_bytes = 24;
 constexpr std::uint32_t outcome_payload_bytes = 8;
-constexpr std::uint32_t envelope_fixed_bytes = 12;
+constexpr std::uint32_t envelope_fixed_bytes = 24;
 constexpr std::uint32_t envelope_outcomes_offset = 4;
+constexpr std::uint32_t envelope_arrival_offset = 12;
+constexpr std::uint32_t envelope_attempts_offset = 16;
+constexpr std::uint32_t envelope_next_retry_offset = 20;
+// §3.5: the attempt record, with its reply cut to what the inspector needs.
+constexpr std::uint32_t attempt_fixed_bytes = 14;
+constexpr std::uint32_t max_attempt_enhanced_bytes = 15;
+constexpr std::uint32_t max_attempt_text_bytes = 64;
+constexpr std::uint32_t max_attempt_payload_bytes =
+    attempt_fixed_bytes + max_attempt_enhanced_bytes + max_attempt_text_bytes;
 constexpr std::uint32_t max_sender_bytes = 256;
 constexpr std::uint32_t max_envelope_bytes =
     envelope_fixed_bytes + max_sender_bytes + PIGEON_ENVELOPE_BYTES +
@@ -73,6 +88,9 @@ struct EnvelopeHead {
   bool body_8bit = false;
   std::uint8_t recipient_count = 0;
   std::uint64_t outcomes = 0;
+  std::uint32_t arrived_s = 0;
+  std::uint16_t attempts = 0;
+  std::uint32_t next_retry_s = 0;
   std::string_view sender;
 };
 
@@ -83,6 +101,9 @@ std::optional<EnvelopeHead> parse_envelope_head(std::span<const std::uint8_t> pa
   head.recipient_count = payload[1];
   const std::uint32_t sender_bytes = get_u16(payload.data() + 2);
   head.outcomes = get_u64(payload.data() + envelope_outcomes_offset);
+  head.arrived_s = get_u32(payload.data() + envelope_arrival_offset);
+  head.attempts = static_cast<std::uint16_t>(get_u16(payload.data() + envelope_attempts_offset));
+  head.next_retry_s = get_u32(payload.data() + envelope_next_retry_offset);
   if (head.recipient_count == 0 || head.recipient_count > PIGEON_MAX_RECIPIENTS ||
       envelope_fixed_bytes + sender_bytes > payload.size()) {
     return std::nullopt;
@@ -128,6 +149,9 @@ void encode_envelope(const SpoolEnvelope& envelope, std::uint8_t* out) {
   out[1] = static_cast<std::uint8_t>(envelope.recipients.size());
   put_u16(out + 2, static_cast<std::uint32_t>(envelope.sender.size()));
   put_u64(out + envelope_outcomes_offset, 0);
+  put_u32(out + envelope_arrival_offset, envelope.arrived_s);
+  put_u32(out + envelope_attempts_offset, 0);  // attempts and the reserved half-word
+  put_u32(out + envelope_next_retry_offset, 0);
   std::uint8_t* at = out + envelope_fixed_bytes;
   auto text = [&at](std::string_view value) {
     std::memcpy(at, value.data(), value.size());
@@ -166,6 +190,21 @@ std::array<std::uint8_t, commit_payload_bytes> encode_commit(const CommitFields&
 
 CommitFields decode_commit(const std::uint8_t* in) {
   return {get_u32(in), get_u32(in + 4), get_u32(in + 8), get_u32(in + 12), get_u32(in + 16), get_u16(in + 20)};
+}
+
+// The attempt record's payload (§3.5); returns its length.
+std::uint32_t encode_attempt(std::uint32_t mask, const SpoolAttempt& attempt, std::span<std::uint8_t> out) {
+  const std::string_view enhanced = attempt.enhanced.substr(0, max_attempt_enhanced_bytes);
+  const std::string_view text = attempt.text.substr(0, max_attempt_text_bytes);
+  put_u32(out.data(), mask);
+  put_u16(out.data() + 4, attempt.attempts);
+  put_u16(out.data() + 6, attempt.reply_code);
+  put_u32(out.data() + 8, attempt.next_retry_s);
+  out[12] = static_cast<std::uint8_t>(enhanced.size());
+  out[13] = static_cast<std::uint8_t>(text.size());
+  std::memcpy(out.data() + attempt_fixed_bytes, enhanced.data(), enhanced.size());
+  std::memcpy(out.data() + attempt_fixed_bytes + enhanced.size(), text.data(), text.size());
+  return attempt_fixed_bytes + static_cast<std::uint32_t>(enhanced.size() + text.size());
 }
 
 }  // namespace
@@ -298,6 +337,7 @@ void Spool::replay_record(std::uint32_t address, const RecordHeader& header) {
   next_id_ = std::max(next_id_, header.id + 1);
   if (header.type == commit_record) replay_commit(address, header);
   if (header.type == outcome_record) replay_outcome(address, header);
+  if (header.type == attempt_record) replay_attempt(address, header);
   // Begin and data records are read through their commit, when needed.
 }
 
@@ -333,6 +373,13 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
   IndexEntry* entry = find(header.id);
   if (entry != nullptr) {
     candidate.outcomes = merge_outcomes(entry->outcomes, candidate.outcomes, candidate.recipient_count);
+    // The copy's begin holds the attempt state at the time of the copy;
+    // attempt records replayed so far may be newer (the count only grows).
+    if (entry->attempts >= candidate.attempts) {
+      candidate.attempts = entry->attempts;
+      candidate.next_retry_s = entry->next_retry_s;
+      candidate.attempt_address = entry->attempt_address;
+    }
     move_begin(*entry, candidate.begin_address);
     *entry = candidate;
   } else {
@@ -358,6 +405,20 @@ void Spool::replay_outcome(std::uint32_t address, const RecordHeader& header) {
   if (entry == nullptr || outcome < 1 || outcome > 3) return;
   apply_outcome(*entry, get_u32(payload.data() + 4), static_cast<RecipientOutcome>(outcome));
   if (entry->dead()) release_entry(*entry);
+}
+
+// Log order is time order: the last attempt record of a message counts.
+void Spool::replay_attempt(std::uint32_t address, const RecordHeader& header) {
+  std::array<std::uint8_t, max_attempt_payload_bytes> payload{};
+  IndexEntry* entry = find(header.id);
+  if (entry == nullptr || header.payload_bytes < attempt_fixed_bytes || header.payload_bytes > payload.size() ||
+      flash_.read(address + record_header_bytes, {payload.data(), header.payload_bytes}) != hal::FlashStatus::ok ||
+      crc32({payload.data(), header.payload_bytes}) != header.payload_crc) {
+    return;
+  }
+  entry->attempts = static_cast<std::uint16_t>(get_u16(payload.data() + 4));
+  entry->next_retry_s = get_u32(payload.data() + 8);
+  entry->attempt_address = address;
 }
 
 // After a torn program the rest of the head sector may hold programmed units:
@@ -526,7 +587,7 @@ bool Spool::read_header(std::uint32_t address, RecordHeader& header) {
   if (offset < data_offset_ || offset + record_header_bytes > sector_bytes_) return false;
   std::array<std::uint8_t, record_header_bytes> bytes{};
   if (flash_.read(address, bytes) != hal::FlashStatus::ok) return false;
-  if (bytes[0] < begin_record || bytes[0] > outcome_record || get_u32(bytes.data() + 12) != crc32({bytes.data(), 12})) {
+  if (bytes[0] < begin_record || bytes[0] > attempt_record || get_u32(bytes.data() + 12) != crc32({bytes.data(), 12})) {
     return false;
   }
   header.type = bytes[0];
@@ -619,9 +680,10 @@ std::uint32_t Spool::dead_sectors_after(std::uint32_t sector) const {
 
 // The most flash the records of a copy of `entry` can take.
 std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
+  const std::uint32_t attempt = entry.attempt_address != 0 ? align(record_header_bytes + max_attempt_payload_bytes) : 0;
   return align(record_header_bytes + entry.envelope_bytes) +
          entry.data_records * align(record_header_bytes + PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
-         align(record_header_bytes + commit_payload_bytes);
+         align(record_header_bytes + commit_payload_bytes) + attempt;
 }
 
 std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
@@ -671,7 +733,26 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   move_begin(entry, begin_address);
   entry.envelope_crc = envelope_crc;
   entry.data_records = records;
-  return SpoolStatus::ok;
+  return copy_attempt(entry);
+}
+
+// The latest attempt record goes after the copy's commit, where replay finds
+// the message already indexed. The copied begin already carries the count and
+// the retry time: a cut before this record loses only the reply text.
+SpoolStatus Spool::copy_attempt(IndexEntry& entry) {
+  RecordHeader header;
+  if (entry.attempt_address == 0 || !read_header(entry.attempt_address, header)) return SpoolStatus::ok;
+  if (const SpoolStatus status = prepare_space(align(record_header_bytes + header.payload_bytes), SpaceFor::copy);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  if (flash_.read(entry.attempt_address + record_header_bytes, {scratch_payload, header.payload_bytes}) !=
+          hal::FlashStatus::ok ||
+      crc32({scratch_payload, header.payload_bytes}) != header.payload_crc) {
+    entry.attempt_address = 0;
+    return SpoolStatus::ok;
+  }
+  return write_record(attempt_record, entry.id, header.payload_bytes, &entry.attempt_address);
 }
 
 SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address,
@@ -686,6 +767,8 @@ SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_a
     return SpoolStatus::flash_error;
   }
   put_u64(payload.data() + envelope_outcomes_offset, entry.outcomes);
+  put_u16(payload.data() + envelope_attempts_offset, entry.attempts);
+  put_u32(payload.data() + envelope_next_retry_offset, entry.next_retry_s);
   envelope_crc = crc32(payload);
   return write_record(begin_record, entry.id, entry.envelope_bytes, &begin_address);
 }
@@ -734,6 +817,7 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& writ
   entry->envelope_bytes = static_cast<std::uint16_t>(*payload_bytes);
   entry->envelope_crc = envelope_crc;
   entry->begin_address = address;
+  entry->arrived_s = envelope.arrived_s;
   for (std::size_t r = 0; r < envelope.recipients.size(); ++r) {
     entry->mailbox[r] = mailbox_number_of(envelope.recipients[r].mailbox);
   }
@@ -835,6 +919,9 @@ bool Spool::load_envelope(IndexEntry& entry) {
   entry.body_8bit = head->body_8bit;
   entry.recipient_count = head->recipient_count;
   entry.outcomes = head->outcomes;
+  entry.arrived_s = head->arrived_s;
+  entry.attempts = head->attempts;
+  entry.next_retry_s = head->next_retry_s;
   return for_each_recipient(payload, *head, [&](std::uint8_t r, std::string_view, std::string_view mailbox) {
     entry.mailbox[r] = mailbox_number_of(mailbox);
   });
@@ -944,7 +1031,8 @@ std::optional<OutboundMessage> Spool::next_outbound(MessageId after) {
     }
     if (next == nullptr) return std::nullopt;
     if (deliverable(*next)) {
-      return OutboundMessage{next->id, next->size_bytes, next->body_8bit, next->recipient_count, owed_mask};
+      return OutboundMessage{next->id,        next->size_bytes, next->body_8bit,   next->recipient_count,
+                             owed_mask,       next->arrived_s,  next->attempts,    next->next_retry_s};
     }
     after = next->id;
   }
@@ -1064,6 +1152,24 @@ SpoolStatus Spool::mark_deleted(MessageId id, std::string_view mailbox) {
   if (!addressed) return SpoolStatus::not_found;
   if (mask == 0) return SpoolStatus::ok;
   return record_outcome(*entry, mask, RecipientOutcome::deleted);
+}
+
+SpoolStatus Spool::record_attempt(MessageId id, std::uint32_t recipients_mask, const SpoolAttempt& attempt) {
+  IndexEntry* entry = find(id);
+  if (entry == nullptr || entry->state != EntryState::committed) return SpoolStatus::not_found;
+  std::array<std::uint8_t, max_attempt_payload_bytes> payload{};
+  const std::uint32_t length = encode_attempt(recipients_mask, attempt, payload);
+  std::uint32_t address = 0;
+  // Like new mail, never from the reserve: the record is advice, not a promise.
+  if (const SpoolStatus status =
+          append_record(attempt_record, id, {payload.data(), length}, SpaceFor::new_mail, &address);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  entry->attempts = attempt.attempts;
+  entry->next_retry_s = attempt.next_retry_s;
+  entry->attempt_address = address;
+  return SpoolStatus::ok;
 }
 
 Spool::Usage Spool::usage() const {

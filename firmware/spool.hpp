@@ -86,6 +86,20 @@ struct SpoolEnvelope {
   std::string_view sender;
   std::span<const SpoolRecipient> recipients;
   bool body_8bit = false;
+  // Wall clock seconds since the Unix epoch when the message arrived; 0 when
+  // the board does not know the time yet. Kept so that the maximum queue age
+  // counts from arrival across restarts.
+  std::uint32_t arrived_s = 0;
+};
+
+// The latest temporary failure of some recipients, kept on flash so that the
+// backoff survives a restart and the inspector can show why mail waits.
+struct SpoolAttempt {
+  std::uint16_t attempts = 0;      // temporary failures so far
+  std::uint32_t next_retry_s = 0;  // wall clock seconds; 0 when unknown
+  std::uint16_t reply_code = 0;    // the smarthost's reply; 0 when there was none (connection failed)
+  std::string_view enhanced;       // its enhanced status code ("4.3.0"), may be empty
+  std::string_view text;           // its text or the failure; truncated when stored
 };
 
 struct MaildropEntry {
@@ -101,6 +115,9 @@ struct OutboundMessage {
   std::uint8_t recipient_count = 0;
   // Bit r set: recipient r is not local and has no outcome yet.
   std::uint32_t owed_remote_mask = 0;
+  std::uint32_t arrived_s = 0;     // wall clock; 0 when unknown
+  std::uint16_t attempts = 0;      // temporary failures recorded so far
+  std::uint32_t next_retry_s = 0;  // wall clock of the next attempt; 0 when none is recorded
 };
 
 // A message being written; from open_message() to commit() or discard().
@@ -160,6 +177,10 @@ class Spool {
   // outcome keeps it (returns ok). When every recipient has one, the message is
   // dead and its space is reclaimed.
   SpoolStatus mark_recipient(MessageId id, std::uint8_t recipient_index, RecipientOutcome outcome);
+  // Records a temporary failure of the recipients in `recipients_mask`; the
+  // latest one of a message counts. Durable after sync(); losing it to a power
+  // cut only means the next retry comes sooner.
+  SpoolStatus record_attempt(MessageId id, std::uint32_t recipients_mask, const SpoolAttempt& attempt);
 
   struct Usage {
     std::uint32_t messages;      // committed and not dead
@@ -189,6 +210,10 @@ class Spool {
     std::uint32_t body_crc = 0;
     std::uint32_t data_records = 0;
     std::uint64_t outcomes = 0;  // two bits per recipient: 0 owed, else a RecipientOutcome
+    std::uint32_t arrived_s = 0;
+    std::uint32_t next_retry_s = 0;
+    std::uint16_t attempts = 0;
+    std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
     std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> mailbox{};
 
     bool owed(std::uint8_t recipient) const { return ((outcomes >> (2 * recipient)) & 3u) == 0; }
@@ -239,6 +264,7 @@ class Spool {
   void replay_record(std::uint32_t address, const RecordHeader& header);
   void replay_commit(std::uint32_t address, const RecordHeader& header);
   void replay_outcome(std::uint32_t address, const RecordHeader& header);
+  void replay_attempt(std::uint32_t address, const RecordHeader& header);
   SpoolStatus seal_head_unless_blank();
   SpoolStatus format();
 
@@ -266,6 +292,7 @@ class Spool {
   std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
   SpoolStatus copy_message(IndexEntry& entry);
   SpoolStatus copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc);
+  SpoolStatus copy_attempt(IndexEntry& entry);
 
   // Messages.
   SpoolStatus write_commit(MessageId id, std::uint32_t begin_address, const IndexEntry& shape, SpaceFor purpose,

@@ -1,7 +1,12 @@
 """Relaying to a real smarthost (aiosmtpd) on loopback over verified TLS, and
 the faults it must survive: each test asserts what reached the smarthost and
 what the relay logged."""
+import os
+import re
 import smtplib
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -219,3 +224,46 @@ def test_kill_and_restart_resumes(make_pigeon, smarthosts, ca, localhost_cert, t
     restarted = make_pigeon(relay_config(host, ca.cert), state=state)
     wait_for(lambda: host.messages, what="delivery after the restart")
     assert "OK queued" in restarted.log()
+
+
+def inspect_spool(state):
+    tool = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "spool-inspect")
+    return subprocess.run([sys.executable, tool, os.path.join(state, "spool.img")], capture_output=True, text=True)
+
+
+def test_backoff_and_last_reply_survive_a_restart(make_pigeon, smarthosts, ca, localhost_cert, tmp_path):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.rcpt_451 = 1000
+    state = str(tmp_path / "state")
+    config = [line for line in relay_config(host, ca.cert) if not line.startswith("retry_")]
+    relay = make_pigeon(config + ["retry_initial_s = 600"], state=state)
+    send(relay)
+    wait_for(lambda: "deferred (attempt 1)" in relay.log(), what="the first deferral")
+    relay.kill_hard()
+    shown = inspect_spool(state)
+    assert shown.returncode == 0, shown.stderr
+    assert "friend@example.net" in shown.stdout
+    assert "attempts 1, next retry " in shown.stdout and "last reply: 451 4.3.0 Try again later" in shown.stdout
+    restarted = make_pigeon(config + ["retry_initial_s = 600"], state=state)
+    line = wait_for(lambda: re.search(r"resumed after 1 failed attempts; next retry in (\d+) s", restarted.log()),
+                    what="the resumed backoff")
+    assert 590 <= int(line.group(1)) <= 600
+    assert host.handler.data_seen == 0 and "deferred (attempt 2)" not in restarted.log()
+
+
+def test_message_older_than_the_maximum_age_expires_after_a_restart(make_pigeon, smarthosts, ca, localhost_cert,
+                                                                     tmp_path):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.stop()  # refused: every attempt fails
+    state = str(tmp_path / "state")
+    relay = make_pigeon(relay_config(host, ca.cert) + ["max_queue_age_s = 3600"], state=state)
+    send(relay, subject="too old")
+    wait_for(lambda: "deferred (attempt 1)" in relay.log(), what="the first deferral")
+    relay.kill_hard()
+    time.sleep(3)  # the message is now older than the restarted relay's maximum age
+    restarted = make_pigeon(relay_config(host, ca.cert) + ["max_queue_age_s = 2"], state=state)
+    wait_for(lambda: "report to <user@localhost> queued" in restarted.log(), what="the expiry report")
+    after_restart = restarted.log().split("resumed after 1 failed attempts")[1]  # the log file is appended to
+    assert "expired after 2 s" in after_restart and "deferred" not in after_restart
+    reports = fetch_all(restarted)
+    assert len(reports) == 1 and b"Action: failed" in reports[0] and b"Subject: too old" in reports[0]

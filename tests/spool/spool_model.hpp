@@ -25,7 +25,15 @@ struct ModelMessage {
   bool acknowledged = false;
   std::set<std::uint8_t> done;       // recipients whose outcome was acknowledged
   std::set<std::uint8_t> attempted;  // ... or was being recorded: may be done or not
+  std::uint32_t arrived_s = 0;
+  std::uint16_t attempts_acknowledged = 0;  // temporary failures recorded and synced
+  std::uint16_t attempts_recording = 0;     // ... or being recorded
 };
+
+// The attempt state record_attempt() writes for the n-th temporary failure.
+inline std::uint32_t model_next_retry_s(const ModelMessage& message, std::uint16_t attempts) {
+  return message.arrived_s + 60u * attempts;
+}
 
 class SpoolModel {
  public:
@@ -35,9 +43,11 @@ class SpoolModel {
     std::vector<SpoolRecipient> views;
     for (const ModelRecipient& r : recipients) views.push_back({r.address, r.mailbox});
     SpoolWriter writer;
-    SpoolStatus status = spool.open_message({"sender@lan.example", views, false}, writer);
+    const std::uint32_t arrived_s = next_arrival_s_++;
+    SpoolStatus status = spool.open_message({"sender@lan.example", views, false, arrived_s}, writer);
     if (status != SpoolStatus::ok) return status;
     ModelMessage& message = messages_[writer.message_id()];
+    message.arrived_s = arrived_s;
     message.body = body;
     message.recipients = recipients;
     const std::string_view all = message.body;
@@ -73,6 +83,18 @@ class SpoolModel {
     }
     const SpoolStatus status = spool.sync();
     if (status == SpoolStatus::ok) message.done.insert(recipients.begin(), recipients.end());
+    return status;
+  }
+
+  // The next temporary failure of the message's remote recipients, then a sync.
+  SpoolStatus record_attempt(Spool& spool, MessageId id, std::uint32_t mask) {
+    ModelMessage& message = messages_.at(id);
+    const auto attempts = static_cast<std::uint16_t>(message.attempts_acknowledged + 1);
+    message.attempts_recording = attempts;
+    SpoolStatus status = spool.record_attempt(
+        id, mask, {attempts, model_next_retry_s(message, attempts), 451, "4.3.0", "Try again later"});
+    if (status == SpoolStatus::ok) status = spool.sync();
+    if (status == SpoolStatus::ok) message.attempts_acknowledged = attempts;
     return status;
   }
 
@@ -119,6 +141,21 @@ class SpoolModel {
     }
   }
 
+  // Arrival is part of the envelope; the attempt state is the last one synced
+  // or the one a cut interrupted.
+  void check_relay_state(const OutboundMessage& outbound, std::vector<std::string>& problems) const {
+    const auto found = messages_.find(outbound.id);
+    if (found == messages_.end()) return;
+    const ModelMessage& message = found->second;
+    const std::string id = std::to_string(outbound.id);
+    if (outbound.arrived_s != message.arrived_s) problems.push_back("message " + id + " with a wrong arrival time");
+    if (outbound.attempts != message.attempts_acknowledged && outbound.attempts != message.attempts_recording) {
+      problems.push_back("message " + id + " lost its attempt state (" + std::to_string(outbound.attempts) + ")");
+    } else if (outbound.attempts != 0 && outbound.next_retry_s != model_next_retry_s(message, outbound.attempts)) {
+      problems.push_back("message " + id + " with a wrong next retry time");
+    }
+  }
+
   void collect_mailbox(Spool& spool, const std::string& mailbox, std::map<MessageId, std::set<std::uint8_t>>& delivered,
                        std::vector<std::string>& problems) const {
     std::vector<MaildropEntry> entries(PIGEON_SPOOL_MAX_MESSAGES);
@@ -142,6 +179,7 @@ class SpoolModel {
       if (!next) return;
       after = next->id;
       check_content(spool, next->id, problems);
+      check_relay_state(*next, problems);
       for (std::uint8_t r = 0; r < 32; ++r) {
         if ((next->owed_remote_mask >> r) & 1u) delivered[next->id].insert(r);
       }
@@ -149,6 +187,7 @@ class SpoolModel {
   }
 
   std::map<MessageId, ModelMessage> messages_;
+  std::uint32_t next_arrival_s_ = 1'700'000'000;
 };
 
 inline const std::vector<ModelRecipient> to_alice{{"alice@home.example", "alice"}};

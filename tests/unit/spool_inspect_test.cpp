@@ -1,7 +1,7 @@
 // tools/spool-inspect, written from docs/spool-format.md alone, reads an image
-// the real spool wrote (with reclaim copies, outcomes, a bounce, a deletion)
-// and agrees with the spool on ids, sizes and per-recipient states; it exits
-// nonzero when a record is corrupt.
+// the real spool wrote (with reclaim copies, outcomes, attempts, a bounce, a
+// deletion) and agrees with the spool on ids, sizes and per-recipient states;
+// it shows arrival and retry state, and exits nonzero when a record is corrupt.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -24,13 +24,13 @@ struct InspectorRun {
   std::string output;
 };
 
-InspectorRun inspect(const std::vector<std::uint8_t>& image) {
+InspectorRun inspect(const std::vector<std::uint8_t>& image, const std::string& options = "--summary") {
   // One file per test: ctest runs the tests of this file in parallel.
   const std::string path = ::testing::TempDir() + "spool_inspect_" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".img";
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
-  const std::string command = "/usr/bin/python3 " + repository_root() + "tools/spool-inspect --summary " + path;
+  const std::string command = "/usr/bin/python3 " + repository_root() + "tools/spool-inspect " + options + " " + path;
   InspectorRun run;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -53,7 +53,12 @@ std::string expected_summary(const SpoolModel& model, MessageId bounced) {
       const bool done = message.done.count(r) != 0;
       const bool local = !message.recipients[r].mailbox.empty();
       out += r == 0 ? "" : ",";
-      out += !done ? "owed" : local ? "deleted" : id == bounced ? "bounced" : "relayed";
+      const bool waits = !done && !local && message.attempts_acknowledged > 0;
+      out += waits ? "owed:" + std::to_string(message.attempts_acknowledged)
+             : !done ? "owed"
+             : local ? "deleted"
+             : id == bounced ? "bounced"
+                             : "relayed";
     }
     out += "\n";
   }
@@ -65,9 +70,12 @@ TEST(SpoolInspector, AgreesWithTheSpoolAfterReclaim) {
   auto spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);
   SpoolModel model;
-  ASSERT_EQ(model.store(*spool, to_alice_and_remote, make_body(1, 1800)), SpoolStatus::ok);
+  const std::vector<ModelRecipient> alice_and_two_remote{
+      {"alice@home.example", "alice"}, {"carol@far.example", ""}, {"dave@far.example", ""}};
+  ASSERT_EQ(model.store(*spool, alice_and_two_remote, make_body(1, 1800)), SpoolStatus::ok);
   const MessageId unread = model.messages().begin()->first;
   ASSERT_EQ(model.finish(*spool, unread, {1}), SpoolStatus::ok);  // relayed; alice has not read it
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(model.record_attempt(*spool, unread, 1u << 2), SpoolStatus::ok);
   // Enough traffic for the ring to go round twice: the unread message is copied forward.
   for (int i = 0; i < 40; ++i) {
     ASSERT_EQ(model.store(*spool, i % 2 ? to_remote : to_alice_and_bob, make_body(10 + i, 1500)), SpoolStatus::ok);
@@ -91,7 +99,24 @@ TEST(SpoolInspector, AgreesWithTheSpoolAfterReclaim) {
   const InspectorRun run = inspect(chip.bytes());
   EXPECT_EQ(run.exit_status, 0) << run.output;
   EXPECT_EQ(run.output, expected_summary(model, bounced));
-  EXPECT_NE(run.output.find("owed,relayed"), std::string::npos);  // the unread, copied message
+  EXPECT_NE(run.output.find("owed,relayed,owed:2"), std::string::npos);  // the unread, copied message
+}
+
+TEST(SpoolInspector, ShowsArrivalAttemptsNextRetryAndLastReply) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  ASSERT_EQ(model.store(*spool, to_remote, make_body(3, 500)), SpoolStatus::ok);
+  const MessageId id = model.messages().begin()->first;
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(model.record_attempt(*spool, id, 1), SpoolStatus::ok);
+  const InspectorRun run = inspect(chip.bytes(), "");
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  // The model's clock starts at 1,700,000,000 s; the n-th retry is n minutes after arrival.
+  EXPECT_NE(run.output.find("arrived 2023-11-14 22:13:20 UTC"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("attempts 2, next retry 2023-11-14 22:15:20 UTC, last reply: 451 4.3.0 Try again later"),
+            std::string::npos)
+      << run.output;
 }
 
 TEST(SpoolInspector, ReportsACorruptBodyAndExitsNonzero) {

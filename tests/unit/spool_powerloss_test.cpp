@@ -138,9 +138,18 @@ const Scenario accept_until_full{"accept many until full", nothing, [](Spool& sp
                                    }
                                  }};
 
-const Scenario relay_outcomes{"relay outcome recorded",
+// A temporary failure of every remote recipient, then their relay.
+const Scenario relay_outcomes{"relay attempt and outcome",
                               [](Spool& spool, SpoolModel& model) { store_many(spool, model, 6, 200); },
                               [](Spool& spool, SpoolModel& model) {
+                                for (MessageId id : model.live()) {
+                                  const auto& recipients = model.messages().at(id).recipients;
+                                  std::uint32_t remote = 0;
+                                  for (std::uint8_t r = 0; r < recipients.size(); ++r) {
+                                    remote |= recipients[r].mailbox.empty() ? 1u << r : 0;
+                                  }
+                                  if (remote != 0 && model.record_attempt(spool, id, remote) != SpoolStatus::ok) return;
+                                }
                                 for (MessageId id : model.live()) {
                                   const auto& recipients = model.messages().at(id).recipients;
                                   for (std::uint8_t r = 0; r < recipients.size(); ++r) {
@@ -167,15 +176,21 @@ const Scenario pop3_dele_quit{"POP3 DELE and QUIT",
                               }};
 
 // Old mail that is never fetched stays live while new mail and deliveries
-// make the ring go round several times: reclaim copies and erases.
+// make the ring go round several times: reclaim copies and erases. The oldest
+// message's remote recipient keeps failing: its attempt state is copied too.
 const Scenario reclaim_while_mail_arrives{
     "reclaim while new mail arrives",
     [](Spool& spool, SpoolModel& model) {
-      for (int i = 0; i < 3; ++i) model.store(spool, to_alice, make_body(400 + i, 1000));
+      for (int i = 0; i < 3; ++i) model.store(spool, i == 0 ? to_alice_and_remote : to_alice, make_body(400 + i, 1000));
       store_many(spool, model, 10, 410);
     },
     [](Spool& spool, SpoolModel& model) {
       for (int round = 0; round < 80; ++round) {
+        const MessageId oldest = model.live().front();
+        if (round % 4 == 0 && model.messages().at(oldest).recipients == to_alice_and_remote) {
+          const SpoolStatus status = model.record_attempt(spool, oldest, 1u << 1);
+          if (status != SpoolStatus::ok && status != SpoolStatus::full) return;
+        }
         if (model.live().size() > 12) finish_oldest(spool, model, 1);
         // The oldest three (alice's, never fetched) must be copied forward.
         const std::vector<MessageId> live = model.live();
