@@ -1,5 +1,7 @@
 #include "mailbox_address.hpp"
 
+#include "ascii.hpp"
+
 namespace pigeon::protocol {
 namespace {
 
@@ -120,6 +122,14 @@ std::optional<MailboxAddress> parse_path(std::string_view text, std::string_view
   if (local.empty() || local.size() > max_local_part || !valid_domain(domain)) return std::nullopt;
   if (!(local.front() == '"' ? valid_quoted_string(local) : valid_dot_atom(local))) return std::nullopt;
   return MailboxAddress{inside, local, domain};
+}
+
+std::optional<MailboxAddress> parse_forward_path(std::string_view text, std::string_view& rest) {
+  constexpr std::string_view bare_postmaster = "<postmaster>";
+  if (!ascii::istarts_with(text, bare_postmaster)) return parse_path(text, rest);
+  rest = text.substr(bare_postmaster.size());
+  const std::string_view as_written = text.substr(1, bare_postmaster.size() - 2);
+  return MailboxAddress{as_written, as_written, {}};
 }
 
 }  // namespace pigeon::protocol

@@ -18,4 +18,9 @@ struct MailboxAddress {
 // path. nullopt when the syntax or a length limit (64/255/256) is broken.
 std::optional<MailboxAddress> parse_path(std::string_view text, std::string_view& rest);
 
+// A forward-path (what follows "RCPT TO:"): a path, or "<Postmaster>" without
+// a domain in any case (RFC 5321 §4.5.1 says it MUST be accepted), which
+// gives the path and local part as written and an empty domain.
+std::optional<MailboxAddress> parse_forward_path(std::string_view text, std::string_view& rest);
+
 }  // namespace pigeon::protocol

@@ -199,7 +199,7 @@ void SmtpServer::on_rcpt(std::string_view argument) {
   if (!mail_given_) return reply(503, "5.5.1", "Need MAIL before RCPT");
   if (!istarts_with(argument, "TO:")) return reply(501, "5.5.4", "Syntax: RCPT TO:<address>");
   std::string_view parameters;
-  const auto path = parse_path(trim(argument.substr(3)), parameters);
+  const auto path = parse_forward_path(trim(argument.substr(3)), parameters);
   if (!path || path->path.empty()) return reply(501, "5.1.3", "Bad recipient address syntax");
   if (!trim(parameters).empty()) return reply(555, "5.5.4", "Unsupported RCPT parameter");
   if (recipient_count_ >= settings_.max_recipients) return reply(452, "4.5.3", "Too many recipients");
@@ -242,6 +242,7 @@ void SmtpServer::on_auth(std::string_view argument) {
     return reply(530, "5.7.0", "Must issue a STARTTLS command first");
   }
   const std::string_view mechanism = next_word(argument);
+  if (mechanism.empty()) return reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
   const std::string_view initial = trim(argument);
   if (iequals(mechanism, "PLAIN")) {
     if (initial.empty()) {

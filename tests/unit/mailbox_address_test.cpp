@@ -31,6 +31,25 @@ TEST(MailboxAddress, SplitsAPlainMailboxAndKeepsTheParameters) {
   EXPECT_EQ(parsed->rest, " SIZE=100");
 }
 
+TEST(MailboxAddress, ForwardPathTakesABarePostmasterInAnyCase) {
+  for (const std::string_view text : {"<Postmaster> NOTIFY=NEVER", "<postmaster> NOTIFY=NEVER"}) {
+    std::string_view rest;
+    const auto address = parse_forward_path(text, rest);
+    ASSERT_TRUE(address) << text;
+    EXPECT_EQ(address->path, text.substr(1, 10));
+    EXPECT_EQ(address->local_part, text.substr(1, 10));
+    EXPECT_EQ(address->domain, "");
+    EXPECT_EQ(rest, " NOTIFY=NEVER");
+  }
+  std::string_view rest;
+  EXPECT_FALSE(parse_path("<Postmaster>", rest));  // only as a forward-path
+  EXPECT_FALSE(parse_forward_path("<postmasters>", rest));
+  EXPECT_FALSE(parse_forward_path("<webmaster>", rest));
+  const auto full = parse_forward_path("<postmaster@example.org>", rest);
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->domain, "example.org");
+}
+
 TEST(MailboxAddress, NullReversePathIsEmpty) {
   const auto parsed = parse("<>");
   ASSERT_TRUE(parsed);

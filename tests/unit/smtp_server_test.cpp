@@ -363,11 +363,27 @@ TEST(SmtpServer, AuthCancelledWithAStar) {
 
 TEST(SmtpServer, AuthRefusals) {
   const Transcript t = run("AUTH PLAIN " + std::string(plain_alice) +
-                           "\r\nEHLO client.test\r\nAUTH CRAM-MD5\r\nAUTH PLAIN not*base64\r\nAUTH PLAIN =\r\n");
+                           "\r\nEHLO client.test\r\nAUTH CRAM-MD5\r\nAUTH PLAIN not*base64\r\nAUTH PLAIN =\r\n"
+                           "AUTH\r\nAUTH  \r\n");
   EXPECT_EQ(t.output, with_greeting("503 5.5.1 Send EHLO first\r\n" + std::string(ehlo_tls_reply) +
                                     "504 5.5.4 Unrecognized authentication mechanism\r\n"
-                                    "501 5.5.2 Invalid AUTH data\r\n501 5.5.2 Invalid AUTH data\r\n"));
+                                    "501 5.5.2 Invalid AUTH data\r\n501 5.5.2 Invalid AUTH data\r\n"
+                                    "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n"
+                                    "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n"));
   EXPECT_TRUE(t.calls.empty());
+}
+
+// RFC 5321 §4.5.1: "RCPT TO:<Postmaster>" without a domain, in any case, is
+// handed to the policy as written; MAIL FROM takes no such form.
+TEST(SmtpServer, BarePostmasterIsARecipient) {
+  const Transcript t = run(
+      "EHLO client.test\r\nMAIL FROM:<postmaster>\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<Postmaster>\r\n"
+      "RCPT TO:<POSTMASTER> \r\nRCPT TO:<postmistress>\r\n");
+  EXPECT_TRUE(t.output.ends_with("501 5.1.7 Bad sender address syntax\r\n250 2.1.0 Sender OK\r\n"
+                                 "250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n"
+                                 "501 5.1.3 Bad recipient address syntax\r\n"))
+      << t.output;
+  EXPECT_EQ(t.calls, (Calls{"mail_from <a@example.org> size=0", "rcpt_to <Postmaster>", "rcpt_to <POSTMASTER>"}));
 }
 
 TEST(SmtpServer, AuthFailureComesFromThePolicyAfterADelay) {
