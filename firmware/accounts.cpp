@@ -18,7 +18,15 @@ std::optional<UserIndex> Accounts::find_mailbox(std::string_view local_part) con
   for (UserIndex user = 0; user < config_.user_count; ++user) {
     if (text::iequals(config_.users[user].name.view(), local_part)) return user;
   }
-  if (config_.user_count > 0 && text::iequals(local_part, "postmaster")) return 0;
+  if (text::iequals(local_part, "postmaster")) return postmaster();
+  return std::nullopt;
+}
+
+std::optional<UserIndex> Accounts::postmaster() const {
+  if (config_.postmaster.empty()) return config_.user_count > 0 ? std::optional<UserIndex>(0) : std::nullopt;
+  for (UserIndex user = 0; user < config_.user_count; ++user) {
+    if (config_.users[user].name.view() == config_.postmaster.view()) return user;
+  }
   return std::nullopt;
 }
 

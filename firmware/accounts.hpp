@@ -23,8 +23,11 @@ class Accounts final : public MailboxDirectory {
   // The user's index when `name` exists and `password` matches its hash.
   std::optional<UserIndex> verify(std::string_view name, std::string_view password) const;
   // The user a local part delivers to: a user name (case-insensitive), or
-  // "postmaster" (RFC 5321 §4.5.1), which goes to the first user.
+  // "postmaster" (RFC 5321 §4.5.1).
   std::optional<UserIndex> find_mailbox(std::string_view local_part) const;
+  // The configured postmaster user, else the first user; nullopt without users
+  // or when the configured name is no user.
+  std::optional<UserIndex> postmaster() const;
   std::string_view name(UserIndex user) const { return config_.users[user].name.view(); }
 
   bool lock_maildrop(UserIndex user);

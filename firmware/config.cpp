@@ -138,7 +138,7 @@ struct Key {
 
 constexpr std::uint32_t max_u32 = UINT32_MAX;
 
-constexpr std::array<Key, 34> keys{{
+constexpr std::array<Key, 35> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -150,6 +150,7 @@ constexpr std::array<Key, 34> keys{{
     {"pop3s_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3s, v); }},
     {"local_domains", add_local_domains},
     {"user", add_user_line},
+    {"postmaster", [](RelayConfig& c, std::string_view v) { return set_text(c.postmaster, v); }},
     {"plaintext_login", set_plaintext_login},
     {"max_message_bytes",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.max_message_bytes, v, 1024, max_u32); }},

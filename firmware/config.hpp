@@ -74,6 +74,8 @@ struct RelayConfig {
   std::size_t local_domain_count = 0;
   std::array<UserEntry, PIGEON_MAX_USERS> users;
   std::size_t user_count = 0;
+  // The user who gets mail for postmaster (RFC 5321 §4.5.1); empty: the first user.
+  FixedString<max_user_name_bytes> postmaster;
   std::array<bool, service_count> plaintext_login{};
   std::uint32_t max_message_bytes = 10u * 1024 * 1024;
   std::uint32_t max_recipients = 100;

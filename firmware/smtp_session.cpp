@@ -1,6 +1,7 @@
 #include "smtp_session.hpp"
 
 #include "ip_address.hpp"
+#include "text.hpp"
 #include "protocol/rfc5322.hpp"
 
 namespace pigeon {
@@ -170,6 +171,12 @@ SmtpDecision SmtpSession::mail_from(std::string_view reverse_path,
 }
 
 SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
+  // RFC 5321 §4.5.1: the engine passes "<Postmaster>" without a domain as written.
+  if (text::iequals(forward_path, "postmaster")) {
+    const std::optional<UserIndex> postmaster = services_->accounts.postmaster();
+    if (!postmaster) return SmtpDecision::rejected({550, "5.1.1", "No postmaster mailbox here"});
+    return add_recipient(forward_path, *postmaster);
+  }
   std::string_view local;
   std::string_view domain;
   if (!split_address(forward_path, local, domain)) {
@@ -184,11 +191,15 @@ SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
     // logged in or whose network the configuration names.
     return SmtpDecision::rejected({550, "5.7.1", "Relaying denied"});
   }
+  return add_recipient(forward_path, *mailbox);
+}
+
+SmtpDecision SmtpSession::add_recipient(std::string_view forward_path, UserIndex mailbox) {
   const std::size_t position = recipients_.size();
   if (!recipients_.add(forward_path)) {
     return SmtpDecision::rejected({452, "4.5.3", "Too many recipients"});
   }
-  recipient_mailboxes_[position] = *mailbox;
+  recipient_mailboxes_[position] = mailbox;
   return SmtpDecision::accepted();
 }
 

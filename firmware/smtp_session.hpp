@@ -47,6 +47,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
 
   protocol::SmtpServerSettings settings_for(Service service) const;
   bool may_relay() const;
+  protocol::SmtpDecision add_recipient(std::string_view forward_path, UserIndex mailbox);
   bool feed_engine();
   bool write_received_header();
   std::string_view protocol_name() const;

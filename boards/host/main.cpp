@@ -248,6 +248,11 @@ int run_relay(const Options& options) {
     std::fprintf(stderr, "pigeon: cannot set up the default user in %s\n", state.path());
     return 1;
   }
+  if (!config.postmaster.empty() && config.find_user(config.postmaster.view()) == nullptr) {
+    std::fprintf(stderr, "pigeon: postmaster '%.*s' is not a configured user\n",
+                 static_cast<int>(config.postmaster.view().size()), config.postmaster.view().data());
+    return 2;
+  }
 
   static TlsServer tls(random);
   if (!load_identity(state, random, clock, config, tls)) return 1;
