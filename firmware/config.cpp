@@ -138,7 +138,7 @@ struct Key {
 
 constexpr std::uint32_t max_u32 = UINT32_MAX;
 
-constexpr std::array<Key, 35> keys{{
+constexpr std::array<Key, 36> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -182,6 +182,8 @@ constexpr std::array<Key, 35> keys{{
     {"smarthost_password", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.password, v); }},
     {"smarthost_connections",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.connections, v, 1, 16); }},
+    {"smarthost_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.timeout_s, v, 1, 3600); }},
     {"relay_networks", add_relay_networks},
     {"retry_initial_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_initial_s, v, 1, 86400); }},
     {"retry_max_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_max_s, v, 1, 7 * 86400); }},

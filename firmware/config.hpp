@@ -62,6 +62,7 @@ struct SmarthostConfig {
   FixedString<255> user;               // AUTH when not empty
   FixedString<255> password;
   std::uint32_t connections = 1;       // concurrent connections to the smarthost
+  std::uint32_t timeout_s = 0;         // every wait on the smarthost; 0: RFC 5321 §4.5.3.2 per step
 };
 
 struct RelayConfig {

@@ -137,6 +137,7 @@ void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
 // The smarthost could not be reached or refused the session: every message
 // due now waits for its next retry, instead of a connection per message.
 void DeliveryScheduler::connection_failed(std::string_view reason) {
+  if (shutting_down_) return;
   for (std::size_t i = 0; i < PIGEON_DELIVERY_QUEUE_LENGTH; ++i) {
     const std::optional<std::uint32_t> id = queue_.take_due(now_s());
     if (!id) return;
@@ -146,6 +147,8 @@ void DeliveryScheduler::connection_failed(std::string_view reason) {
 }
 
 void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, std::string_view reason) {
+  // A stop is no attempt: after the restart the message is due at once.
+  if (shutting_down_) return queue_.put_back(id);
   if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, reason);
   const DeliveryQueue::Entry* entry = queue_.find(id);
   remember_attempt(id, mask, *entry, reason);
@@ -217,6 +220,7 @@ std::uint64_t DeliveryScheduler::deadline_ms() const {
 }
 
 void DeliveryScheduler::shut_down() {
+  shutting_down_ = true;
   for (SmarthostClient& client : clients_) client.shut_down();
 }
 

@@ -57,6 +57,7 @@ class DeliveryScheduler final : private SmarthostWork {
   std::array<SmarthostClient, PIGEON_SMARTHOST_CONNECTIONS> clients_;
   MessageId discovered_up_to_ = 0;  // every outbound message up to this id is queued
   bool outcomes_unsynced_ = false;
+  bool shutting_down_ = false;  // connections end because the relay stops: not a failure
   std::uint64_t now_ms_ = 0;
 };
 

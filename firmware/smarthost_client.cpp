@@ -10,9 +10,8 @@ using Wait = protocol::SmtpClient::Wait;
 
 constexpr std::uint64_t ms_per_s = 1000;
 constexpr std::uint64_t minute_ms = 60 * ms_per_s;
-// Not in RFC 5321: how long a TCP connect or a TLS handshake may take.
+// Not in RFC 5321: how long a name lookup, a TCP connect or a TLS handshake may take.
 constexpr std::uint64_t connect_timeout_ms = minute_ms;
-constexpr std::uint64_t resolve_timeout_ms = minute_ms;
 
 // RFC 5321 §4.5.3.2: the client's timeouts for each step.
 std::uint64_t rfc5321_timeout_ms(Wait wait) {
@@ -70,7 +69,7 @@ bool SmarthostClient::step_resolving(std::uint64_t now_ms) {
   const SmarthostConfig& smarthost = services_->config.smarthost;
   const hal::NetStatus resolved = resolver_->resolve(smarthost.host.view(), endpoint_.address);
   if (resolved == hal::NetStatus::would_block) {
-    if (now_ms - last_activity_ms_ > resolve_timeout_ms) fail("host name lookup timed out");
+    if (now_ms - last_activity_ms_ > timeout_ms()) fail("host name lookup timed out");
     return false;
   }
   if (resolved != hal::NetStatus::ok) {
@@ -100,7 +99,7 @@ bool SmarthostClient::step_connecting(std::uint64_t now_ms) {
     fail("connection refused");
     return true;
   }
-  if (now_ms - last_activity_ms_ > connect_timeout_ms) fail("connection timed out");
+  if (now_ms - last_activity_ms_ > timeout_ms()) fail("connection timed out");
   return false;
 }
 
@@ -298,7 +297,10 @@ void SmarthostClient::shut_down() {
   if (active()) fail("relay shutting down");
 }
 
+// A configured timeout replaces every step's own (short ones for tests).
 std::uint64_t SmarthostClient::timeout_ms() const {
+  const std::uint32_t configured_s = services_->config.smarthost.timeout_s;
+  if (configured_s != 0) return configured_s * ms_per_s;
   if (state_ != State::open) return connect_timeout_ms;
   return rfc5321_timeout_ms(engine_->waiting_for());
 }

@@ -1,16 +1,21 @@
 """Relaying to a real smarthost (aiosmtpd) on loopback over verified TLS, and
 the faults it must survive: each test asserts what reached the smarthost and
 what the relay logged."""
+import hashlib
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import sys
 import time
+import types
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 
 from conftest import fetch_all
+from test_alert import send_alert
 from smarthost import Smarthost, CertificateAuthority, wait_for
 
 REMOTE = "friend@example.net"
@@ -267,3 +272,69 @@ def test_message_older_than_the_maximum_age_expires_after_a_restart(make_pigeon,
     assert "expired after 2 s" in after_restart and "deferred" not in after_restart
     reports = fetch_all(restarted)
     assert len(reports) == 1 and b"Action: failed" in reports[0] and b"Subject: too old" in reports[0]
+
+
+def test_auth_to_the_smarthost(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((mechanism, auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.login == b"relayuser" and auth_data.password == b"s3cret")
+
+    # Each new connection's SMTP server is made from these; MAIL needs AUTH, AUTH needs TLS.
+    host.controller.SMTP_kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+    relay = make_pigeon(relay_config(host, ca.cert) + ["smarthost_user = relayuser", "smarthost_password = s3cret"])
+    send(relay)
+    wait_for(lambda: host.messages, what="delivery after AUTH")
+    assert logins and logins[0][1:] == (b"relayuser", b"s3cret")
+
+
+def public_key_sha256(cert):
+    key = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"], capture_output=True, check=True)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=key.stdout, capture_output=True,
+                         check=True)
+    return hashlib.sha256(der.stdout).hexdigest()
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["right pin", "wrong pin"])
+def test_public_key_pin(make_pigeon, smarthosts, ca, localhost_cert, right):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    pinned = localhost_cert[0] if right else ca.issue("localhost-other")[0]
+    relay = make_pigeon(relay_config(host, ca.cert) + [f"smarthost_pin_sha256 = {public_key_sha256(pinned)}"])
+    send(relay)
+    if right:
+        wait_for(lambda: host.messages, what="delivery to the pinned key")
+    else:
+        wait_for(lambda: "does not match smarthost_pin_sha256" in relay.log() and "deferred" in relay.log(),
+                 what="the deferral for the wrong key")
+        assert host.handler.data_seen == 0 and host.messages == []
+
+
+def test_hung_smarthost_times_out_and_is_retried(make_pigeon, ca):
+    with socket.socket() as hung:  # takes the connection, never greets
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(4)
+        host = types.SimpleNamespace(port=hung.getsockname()[1])
+        relay = make_pigeon(relay_config(host, ca.cert) + ["smarthost_timeout_s = 1"])
+        send(relay)
+        wait_for(lambda: relay.log().count("smarthost timed out") >= 2, what="two timed-out attempts")
+    assert "next retry in" in relay.log()
+
+
+def test_alert_on_a_full_spool_is_an_error(make_pigeon, smarthosts, ca, localhost_cert):
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.stop()  # nothing leaves: the spool fills
+    relay = make_pigeon(relay_config(host, ca.cert) + ["spool_bytes = 327680"],  # five 64 KiB sectors
+                        extra_env={"PIGEON_ALERT_PORT": "0"})
+    body = "Subject: filler\r\n\r\n" + ("y" * 998 + "\r\n") * 40
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        for _ in range(20):
+            try:
+                client.sendmail(LOCAL_SENDER, [REMOTE], body)
+            except smtplib.SMTPDataError as full:
+                assert (full.smtp_code, full.smtp_error[:5]) == (452, b"4.3.1")
+                break
+        else:
+            pytest.fail("the spool never filled")
+    assert send_alert(relay.ports["alerts"], "admin@example.org", "Disk", "full", "disk") == (-5, "spool_full")
