@@ -252,17 +252,22 @@ bool RelayConfig::add_user(std::string_view name, std::string_view password_hash
   return true;
 }
 
-std::string_view apply_config_line(RelayConfig& config, std::string_view line) {
+std::optional<ConfigLine> split_config_line(std::string_view line) {
   const std::size_t comment = line.find('#');
   if (comment != std::string_view::npos) line = line.substr(0, comment);
   line = text::trim(line);
-  if (line.empty()) return {};
+  if (line.empty()) return std::nullopt;
   const std::size_t equals = line.find('=');
-  if (equals == std::string_view::npos) return "expected key = value";
-  const auto key = text::trim(line.substr(0, equals));
-  const auto value = text::trim(line.substr(equals + 1));
+  if (equals == std::string_view::npos) return ConfigLine{};
+  return ConfigLine{text::trim(line.substr(0, equals)), text::trim(line.substr(equals + 1))};
+}
+
+std::string_view apply_config_line(RelayConfig& config, std::string_view line) {
+  const std::optional<ConfigLine> entry = split_config_line(line);
+  if (!entry) return {};
+  if (entry->key.empty()) return "expected key = value";
   for (const Key& known : keys) {
-    if (known.name == key) return known.setter(config, value);
+    if (known.name == entry->key) return known.setter(config, entry->value);
   }
   return "unknown key";
 }

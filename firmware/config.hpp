@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "fixed_string.hpp"
@@ -108,6 +109,15 @@ struct RelayConfig {
   bool is_relay_network(const hal::IpAddress& client) const;
   bool add_user(std::string_view name, std::string_view password_hash);
 };
+
+// One line of a configuration file split at its '=', comment and blanks trimmed:
+// nullopt for a blank or comment-only line, an empty key when there is no '='.
+// Boards use it for keys of their own (a network interface's address).
+struct ConfigLine {
+  std::string_view key;
+  std::string_view value;
+};
+std::optional<ConfigLine> split_config_line(std::string_view line);
 
 // Applies one line of a configuration file. Returns an empty view on success, or
 // the reason the line was refused (for an error that names the line).

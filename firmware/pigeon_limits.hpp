@@ -16,6 +16,13 @@
 #define PIGEON_TLS_SESSIONS 2
 #endif
 
+// The longest PEM key or certificate of the server's own identity. Parsing needs
+// a NUL-terminated copy, kept in static storage rather than on the stack so that
+// the stack of a small board is not sized by a start-up step.
+#ifndef PIGEON_TLS_IDENTITY_PEM_BYTES
+#define PIGEON_TLS_IDENTITY_PEM_BYTES 8192
+#endif
+
 // Per-connection buffers. The receive buffer holds at least one full command or
 // SASL line (the engines parse lines in place); the output buffer at least one
 // reply of the engines' reply_reserve_bytes.

@@ -84,7 +84,7 @@ TlsServer::~TlsServer() {
 
 // Mbed TLS parses PEM only with the terminating NUL counted in the length.
 bool TlsServer::load_identity(std::string_view key_pem, std::string_view cert_pem) {
-  std::array<unsigned char, 8192> buffer{};
+  static std::array<unsigned char, PIGEON_TLS_IDENTITY_PEM_BYTES> buffer{};
   if (cert_pem.size() >= buffer.size() || key_pem.size() >= buffer.size()) return false;
   std::copy(cert_pem.begin(), cert_pem.end(), buffer.begin());
   buffer[cert_pem.size()] = 0;
@@ -93,7 +93,7 @@ bool TlsServer::load_identity(std::string_view key_pem, std::string_view cert_pe
   std::copy(key_pem.begin(), key_pem.end(), buffer.begin());
   const bool key_ok = mbedtls_pk_parse_key(&key_, buffer.data(), key_pem.size() + 1, nullptr, 0,
                                            CryptoRandom::generate, random_.context()) == 0;
-  buffer.fill(0);  // do not leave the private key on the stack
+  buffer.fill(0);  // do not leave the private key in memory
   if (!key_ok) return false;
   if (mbedtls_pk_check_pair(&certificate_.pk, &key_, CryptoRandom::generate, random_.context()) != 0) {
     return false;

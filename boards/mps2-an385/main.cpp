@@ -1,23 +1,33 @@
 // pigeon on mps2-an385: the relay over lwIP and the LAN9118, the spool in the
 // PSRAM that stands in for NOR flash, the console on UART0. QEMU's user-mode
-// network gives the guest 10.0.2.15 and forwards host ports to the listeners.
+// network leases the guest 10.0.2.15 by DHCP and forwards host ports to the
+// listeners.
 //
 // PSRAM layout (0x21000000, saved and restored by tools/qemu-board):
 //   [0, 16 KiB)             board record, two 8 KiB sectors (board_record.hpp)
 //   [16 KiB, 528 KiB)       the spool, 64 sectors of 8 KiB
 //   [528 KiB, +32 bytes)    the factory seed, written once when the image is made
-#include <lwip/dns.h>
+//   [532 KiB, +4 KiB)       provisioning: configuration lines (docs/configuration.md,
+//                           and the network_ keys of board_network.hpp)
+//   [536 KiB, +4 KiB)       provisioning: the smarthost's CA certificates (PEM)
+// The provisioning areas are NUL-terminated text that the board only reads;
+// tools/qemu-board writes them into the image, as a factory would.
+#include <lwip/ip4_addr.h>
 #include <lwip/init.h>
 #include <lwip/timeouts.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstring>
+#include <optional>
 
+#include "board_counters.hpp"
 #include "board_entropy.hpp"
+#include "board_network.hpp"
 #include "board_record.hpp"
 #include "firmware/base64_mbedtls.hpp"
 #include "firmware/crypto_random.hpp"
+#include "firmware/delivery_scheduler.hpp"
 #include "firmware/password_hash.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
@@ -30,6 +40,8 @@
 #include "uart.hpp"
 #include "uart_log.hpp"
 
+extern "C" std::uint32_t __stack_bottom, __stack_top;  // board.ld
+
 namespace pigeon::board {
 namespace {
 
@@ -39,6 +51,11 @@ constexpr hal::FlashGeometry spool_geometry{8 * 1024, 64, 16};
 constexpr std::uint32_t spool_offset = record_geometry.total_bytes();
 constexpr std::uint32_t factory_seed_offset = spool_offset + spool_geometry.total_bytes();
 constexpr std::size_t factory_seed_bytes = 32;
+constexpr std::uint32_t config_text_offset = factory_seed_offset + 4 * 1024;
+constexpr std::uint32_t smarthost_ca_offset = config_text_offset + 4 * 1024;
+constexpr std::uint32_t provisioning_area_bytes = 4 * 1024;
+// QEMU's DHCP server answers at once; a LAN's may take a few retries.
+constexpr std::uint32_t dhcp_timeout_ms = 30'000;
 constexpr const char* default_user = "user";
 // PBKDF2 on a 25 MHz Cortex-M3: fewer rounds than the host's, or every login
 // would cost seconds.
@@ -82,6 +99,10 @@ bool seed_entropy(BoardEntropy& entropy, const BoardRecord& record, bool have_re
   return provisioned || have_record;
 }
 
+static_assert(sizeof(BoardRecord::key_pem) < PIGEON_TLS_IDENTITY_PEM_BYTES &&
+                  sizeof(BoardRecord::cert_pem) < PIGEON_TLS_IDENTITY_PEM_BYTES,
+              "TlsServer::load_identity copies the PEM with its NUL");
+
 bool make_identity(CryptoRandom& random, hal::Clock& clock, const RelayConfig& config, BoardRecord& record) {
   ServerIdentityPem identity{record.key_pem, record.cert_pem};
   if (!generate_server_identity(random, config.host_name.view(), clock.unix_time_s(), identity)) return false;
@@ -99,28 +120,69 @@ bool add_default_user(CryptoRandom& random, const BoardRecord& record, RelayConf
   return length && config.add_user(default_user, {hash.data(), *length});
 }
 
-void start_network(Lan9118& nic, netif& interface) {
-  lwip_init();
-  if (!nic.start(interface)) {
-    stop("LAN9118 not found");
-    return;
-  }
-  // QEMU user-mode networking: fixed guest address, gateway and DNS.
-  ip4_addr_t address, netmask, gateway, dns;
-  IP4_ADDR(&address, 10, 0, 2, 15);
-  IP4_ADDR(&netmask, 255, 255, 255, 0);
-  IP4_ADDR(&gateway, 10, 0, 2, 2);
-  IP4_ADDR(&dns, 10, 0, 2, 3);
-  netif_set_addr(&interface, &address, &netmask, &gateway);
-  ip_addr_t dns_server;
-  ip_addr_copy_from_ip4(dns_server, dns);
-  dns_setserver(0, &dns_server);
+// A provisioning area as text: up to its first NUL, or empty when it has none
+// (a blank or damaged area is not read past its end).
+std::string_view provisioned_text(std::uint32_t offset) {
+  const auto area = psram(offset, provisioning_area_bytes);
+  const auto* end = static_cast<const std::uint8_t*>(std::memchr(area.data(), 0, area.size()));
+  if (end == nullptr) return {};
+  return {reinterpret_cast<const char*>(area.data()), static_cast<std::size_t>(end - area.data())};
 }
 
-void print_ready(const Relay& relay, const BoardRecord& record) {
+// The provisioned configuration lines, applied over the board's defaults; the
+// network_ keys are the board's own (board_network.hpp).
+bool apply_provisioned_config(RelayConfig& config, NetworkSettings& network) {
+  std::string_view text = provisioned_text(config_text_offset);
+  bool ok = true;
+  for (int number = 1; !text.empty(); ++number) {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, end);
+    std::string_view error;
+    const std::optional<ConfigLine> entry = split_config_line(line);
+    if (!entry || !apply_network_line(network, *entry, error)) error = apply_config_line(config, line);
+    if (!error.empty()) {
+      say("pigeon: provisioned configuration line %d: %.*s\n", number, static_cast<int>(error.size()), error.data());
+      ok = false;
+    }
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return ok;
+}
+
+// TLS to the smarthost is verified or not used (DESIGN.md §7): its CA comes
+// from the provisioning area, where a real board's factory would put it.
+bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
+  const SmarthostConfig& smarthost = config.smarthost;
+  if (smarthost.host.empty() || smarthost.tls == SmarthostTls::none) return true;
+  if (provisioned_text(smarthost_ca_offset).empty() || !tls.load_ca_pem(provisioned_text(smarthost_ca_offset).data())) {
+    return stop("the smarthost needs its CA certificates in the provisioning area");
+  }
+  return tls.set_peer(smarthost.host.view(), smarthost.pinned ? &smarthost.pin_sha256 : nullptr) ||
+         stop("smarthost_host is too long");
+}
+
+// The smarthost's name through lwIP's DNS client (numeric addresses need no query).
+class LwipResolver final : public HostResolver {
+ public:
+  explicit LwipResolver(hal::LwipNet& net) : net_(net) {}
+  hal::NetStatus resolve(std::string_view host_name, hal::IpAddress& out) override {
+    return net_.resolve(host_name, out);
+  }
+
+ private:
+  hal::LwipNet& net_;
+};
+
+bool start_network(Lan9118& nic, netif& interface) {
+  lwip_init();
+  return nic.start(interface) || stop("LAN9118 not found");
+}
+
+void print_ready(const Relay& relay, const BoardRecord& record, const netif& interface) {
+  const char* address = ip4addr_ntoa(netif_ip4_addr(&interface));
   for (std::size_t i = 0; i < service_count; ++i) {
     const std::string_view name = service_name(static_cast<Service>(i));
-    say("pigeon: %.*s listening on 10.0.2.15:%u\n", static_cast<int>(name.size()), name.data(),
+    say("pigeon: %.*s listening on %s:%u\n", static_cast<int>(name.size()), name.data(), address,
         relay.bound_port(static_cast<Service>(i)));
   }
   say("pigeon: user '%s' password '%.*s' (kept in the board record)\n", default_user,
@@ -130,11 +192,15 @@ void print_ready(const Relay& relay, const BoardRecord& record) {
   TlsArenaUsage usage = tls_arena_usage();
   say("pigeon: tls arena %u of %u bytes in use, high-water %u\n", static_cast<unsigned>(usage.current_bytes),
       static_cast<unsigned>(usage.capacity_bytes), static_cast<unsigned>(usage.high_water_bytes));
+  say("pigeon: counters at %p, stack %u bytes at %p\n", static_cast<void*>(&board_counters),
+      static_cast<unsigned>(board_counters.stack_bytes), static_cast<void*>(&__stack_bottom));
   say("pigeon: ready\n");
 }
 
 int run() {
   uart_init();
+  board_counters.stack_bytes = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&__stack_top) -
+                                                          reinterpret_cast<std::uintptr_t>(&__stack_bottom));
   static SysTickClock clock;
   clock.start();
   tls_arena_init();
@@ -157,6 +223,8 @@ int run() {
                            "pop3s_port = 995", "max_message_bytes = 262144", "max_recipients = 4"}) {
     apply_config_line(config, line);
   }
+  static NetworkSettings network;
+  if (!apply_provisioned_config(config, network)) return stop("the provisioned configuration has errors"), 1;
   if (!have_record && !make_identity(random, clock, config, record)) return stop("cannot make the server identity"), 1;
   // A new boot seed every boot: the next boot's entropy differs even under -icount.
   random.fill(record.boot_seed);
@@ -173,15 +241,22 @@ int run() {
 
   static Lan9118 nic;
   static netif interface;
-  start_network(nic, interface);
-  static hal::LwipNet net(nic);
+  if (!start_network(nic, interface)) return 1;
+  static MeasuredSleep timed_nic(nic);
+  static hal::LwipNet net(timed_nic);
+  if (!configure_interface(interface, network, net, clock, dhcp_timeout_ms)) return stop("no DHCP lease"), 1;
+  say("pigeon: address %s (%s)\n", ip4addr_ntoa(netif_ip4_addr(&interface)), network.dhcp ? "DHCP" : "static");
   static UartLog log(clock, hal::LogLevel::info);
   static const MbedtlsBase64 base64;
   static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
-  static Relay relay(services);
+  static SmarthostTlsClient smarthost_tls(random);
+  if (!set_up_smarthost_tls(config, smarthost_tls)) return 1;
+  static LwipResolver resolver(net);
+  static DeliveryScheduler scheduler(services, smarthost_tls, resolver);
+  static Relay relay(services, &scheduler);
   Service failed = Service::smtp;
   if (relay.start(failed) != hal::NetStatus::ok) return stop("cannot listen"), 1;
-  print_ready(relay, record);
+  print_ready(relay, record, interface);
 
   for (;;) {
     const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());

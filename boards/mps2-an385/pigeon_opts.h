@@ -15,12 +15,16 @@
 #define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
 #define PIGEON_MAX_USERS 2
 #define PIGEON_MAX_LOCAL_DOMAINS 2
+/* The board's own P-256 key and certificate (board_record.hpp) fit with room. */
+#define PIGEON_TLS_IDENTITY_PEM_BYTES 1536
 
 /* The spool: 8 KiB sectors over the PSRAM stand-in for NOR flash. */
 #define PIGEON_SPOOL_MAX_MESSAGES 32
 #define PIGEON_SPOOL_MAX_SECTORS 64
 #define PIGEON_SPOOL_WRITE_BUFFER_BYTES 512
 #define PIGEON_SPOOL_MAILBOX_NAME_BYTES 32
+/* Every spooled message can wait for the smarthost at once, and no more. */
+#define PIGEON_DELIVERY_QUEUE_LENGTH PIGEON_SPOOL_MAX_MESSAGES
 
 /* Mbed TLS arena: per session the 16 KiB input and 4 KiB output record buffers
  * plus the handshake's peak, and shared state (our key and certificate). */

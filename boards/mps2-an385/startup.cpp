@@ -8,7 +8,7 @@
 #include "uart.hpp"
 
 extern "C" {
-extern std::uint32_t __stack_top;
+extern std::uint32_t __stack_bottom, __stack_top;
 extern std::uint32_t __data_start, __data_end, __data_load;
 extern std::uint32_t __bss_start, __bss_end;
 extern std::uint32_t __ram_guard;
@@ -43,6 +43,15 @@ void arm_ram_guard() {
   asm volatile("dsb\n isb" ::: "memory");
 }
 
+// Fills the unused stack below this frame with a pattern, so that the deepest
+// use shows as the first overwritten word (the board tests read it).
+[[gnu::noinline]] void paint_stack() {
+  constexpr std::uint32_t paint = 0x5717C0DE;
+  auto* word = &__stack_bottom;
+  auto* const frame = static_cast<std::uint32_t*>(__builtin_frame_address(0)) - 16;
+  while (word < frame) *word++ = paint;
+}
+
 }  // namespace
 
 void reset_handler() {
@@ -52,6 +61,7 @@ void reset_handler() {
               reinterpret_cast<std::uintptr_t>(&__bss_end) - reinterpret_cast<std::uintptr_t>(&__bss_start));
   for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor) (*constructor)();
   arm_ram_guard();
+  paint_stack();
   pigeon::board::semihosting_exit(main());
 }
 

@@ -2,6 +2,7 @@
 implicit TLS, certificates from a test CA made with the openssl CLI, and
 switchable faults (421 greeting, 4xx/5xx on RCPT, drops in and after DATA,
 bytes injected behind the 220 to STARTTLS)."""
+import ipaddress
 import os
 import socket
 import ssl
@@ -36,10 +37,19 @@ class CertificateAuthority:
                 "-keyout", f"{stem}.key", "-out", f"{stem}.csr", "-subj", f"/CN={host_name}", cwd=self.folder)
         extensions = os.path.join(self.folder, f"{stem}.ext")
         with open(extensions, "w") as ext:
-            ext.write(f"subjectAltName=DNS:{host_name}\n")
+            kind = "IP" if is_ip_address(host_name) else "DNS"  # a board reaches the host as 10.0.2.2
+            ext.write(f"subjectAltName={kind}:{host_name}\n")
         openssl("x509", "-req", "-in", f"{stem}.csr", "-CA", f"{self.name}.pem", "-CAkey", f"{self.name}.key",
                 "-CAcreateserial", "-out", f"{stem}.pem", "-days", "2", "-extfile", extensions, cwd=self.folder)
         return os.path.join(self.folder, f"{stem}.pem"), os.path.join(self.folder, f"{stem}.key")
+
+
+def is_ip_address(text):
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def free_port():

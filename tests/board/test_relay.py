@@ -1,0 +1,90 @@
+"""Relaying from the board: the firmware hands mail for remote recipients to a
+real smarthost (aiosmtpd on host loopback, reached from the guest as
+10.0.2.2) over TLS verified against a CA provisioned into the board's image.
+Also the Mbed TLS arena's high-water mark with an inbound and an outbound TLS
+session open at once, the case the board's arena is sized for."""
+import smtplib
+
+import pytest
+
+from conftest import strip_received
+from smarthost import CertificateAuthority, Smarthost, wait_for
+
+GUEST_HOST_ADDRESS = "10.0.2.2"  # QEMU user networking: the host's loopback, seen from the guest
+REMOTE = "friend@example.net"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    return CertificateAuthority(str(tmp_path_factory.mktemp("ca")))
+
+
+@pytest.fixture
+def smarthosts(ca):
+    started = []
+
+    def make(tls):
+        cert, key = ca.issue(GUEST_HOST_ADDRESS)
+        host = Smarthost(tls=tls, cert=cert, key=key)
+        started.append(host)
+        return host
+
+    yield make
+    for host in started:
+        host.stop()
+
+
+def provisioning(smarthost, tls):
+    return "\n".join([f"smarthost_host = {GUEST_HOST_ADDRESS}", f"smarthost_port = {smarthost.port}",
+                      f"smarthost_tls = {tls}", "retry_initial_s = 1", "retry_max_s = 2"]) + "\n"
+
+
+def read_pem(path):
+    with open(path) as pem:
+        return pem.read()
+
+
+def open_submission(board):
+    client = smtplib.SMTP("127.0.0.1", board.ports["submission"], timeout=60)
+    client.starttls(context=board.tls_context())
+    client.login(board.user, board.password)
+    return client
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_board_relays_to_the_smarthost_over_verified_tls(make_board, smarthosts, ca, tls):
+    host = smarthosts(tls)
+    board = make_board(config=provisioning(host, tls), smarthost_ca=read_pem(ca.cert))
+    message = f"From: user@localhost\r\nTo: {REMOTE}\r\nSubject: from the board over {tls}\r\n\r\nrelayed\r\n".encode()
+    with open_submission(board) as client:
+        client.sendmail("user@localhost", [REMOTE], message)
+    [(mail_from, rcpt_tos, content)] = wait_for(lambda: host.messages, timeout_s=60, what="the relayed message")
+    assert (mail_from, rcpt_tos) == ("user@localhost", [REMOTE])
+    assert strip_received(content) == message
+
+
+def test_board_refuses_a_smarthost_certificate_from_another_ca(make_board, smarthosts, tmp_path):
+    host = smarthosts("starttls")
+    other_ca = CertificateAuthority(str(tmp_path / "other-ca"), name="other")
+    board = make_board(config=provisioning(host, "starttls"), smarthost_ca=read_pem(other_ca.cert))
+    with open_submission(board) as client:
+        client.sendmail("user@localhost", [REMOTE], b"Subject: never relayed\r\n\r\nbody\r\n")
+    wait_for(lambda: any("certificate chain not trusted" in line for line in board.lines), timeout_s=60,
+             what="the logged verification failure")
+    assert host.messages == [] and host.handler.data_seen == 0
+
+
+def test_arena_high_water_with_an_inbound_and_an_outbound_tls_session(make_board, smarthosts, ca):
+    host = smarthosts("starttls")
+    board = make_board(config=provisioning(host, "starttls"), smarthost_ca=read_pem(ca.cert))
+    single = None
+    with open_submission(board) as client:  # stays open (TLS) while the board relays
+        single = board.counters()["tls_arena_high_water_bytes"]
+        client.sendmail("user@localhost", [REMOTE], b"Subject: two sessions\r\n\r\nbody\r\n")
+        wait_for(lambda: host.messages, timeout_s=60, what="the relayed message")
+        counters = board.counters()
+    both = counters["tls_arena_high_water_bytes"]
+    print(f"\nTLS arena high-water: {single} bytes with one inbound session, {both} of "
+          f"{counters['tls_arena_capacity_bytes']} bytes with one inbound and one outbound session; "
+          f"stack high-water {board.stack_high_water()} of {board.stack_bytes} bytes")
+    assert single < both <= counters["tls_arena_capacity_bytes"]
