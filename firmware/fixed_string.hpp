@@ -2,9 +2,9 @@
 // names and addresses that outlive the buffer they were parsed from.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
-#include <cstring>
 #include <string_view>
 
 namespace pigeon {
@@ -17,7 +17,9 @@ class FixedString {
   // False (and unchanged) when `text` does not fit.
   bool assign(std::string_view text) {
     if (text.size() > Capacity) return false;
-    std::memcpy(bytes_.data(), text.data(), text.size());
+    // std::copy, not memcpy: an empty view may carry a null pointer (the null
+    // reverse-path <>), which memcpy must not be given even for zero bytes.
+    std::copy(text.begin(), text.end(), bytes_.begin());
     size_ = text.size();
     return true;
   }
@@ -43,7 +45,7 @@ class PackedStrings {
   // False (and unchanged) when the count or the bytes would overflow.
   bool add(std::string_view text) {
     if (count_ == MaxCount || used_ + text.size() > Bytes) return false;
-    std::memcpy(bytes_.data() + used_, text.data(), text.size());
+    std::copy(text.begin(), text.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(used_));
     ends_[count_++] = used_ + text.size();
     used_ += text.size();
     return true;
