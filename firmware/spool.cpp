@@ -154,8 +154,7 @@ void encode_envelope(const SpoolEnvelope& envelope, std::uint8_t* out) {
   put_u32(out + envelope_next_retry_offset, 0);
   std::uint8_t* at = out + envelope_fixed_bytes;
   auto text = [&at](std::string_view value) {
-    std::memcpy(at, value.data(), value.size());
-    at += value.size();
+    at = std::copy(value.begin(), value.end(), at);  // not memcpy: "" may have a null pointer
   };
   text(envelope.sender);
   for (const SpoolRecipient& recipient : envelope.recipients) {
@@ -202,8 +201,9 @@ std::uint32_t encode_attempt(std::uint32_t mask, const SpoolAttempt& attempt, st
   put_u32(out.data() + 8, attempt.next_retry_s);
   out[12] = static_cast<std::uint8_t>(enhanced.size());
   out[13] = static_cast<std::uint8_t>(text.size());
-  std::memcpy(out.data() + attempt_fixed_bytes, enhanced.data(), enhanced.size());
-  std::memcpy(out.data() + attempt_fixed_bytes + enhanced.size(), text.data(), text.size());
+  // std::copy, not memcpy: an absent enhanced code or text may have a null pointer.
+  const auto after_enhanced = std::copy(enhanced.begin(), enhanced.end(), out.begin() + attempt_fixed_bytes);
+  std::copy(text.begin(), text.end(), after_enhanced);
   return attempt_fixed_bytes + static_cast<std::uint32_t>(enhanced.size() + text.size());
 }
 

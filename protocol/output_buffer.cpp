@@ -1,5 +1,6 @@
 #include "output_buffer.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -8,7 +9,8 @@ namespace pigeon::protocol {
 bool OutputBuffer::append(std::span<const std::uint8_t> bytes) {
   if (bytes.size() > free_space()) return false;
   if (bytes.size() > storage_.size() - end_) compact();
-  std::memcpy(storage_.data() + end_, bytes.data(), bytes.size());
+  // std::copy, not memcpy: an empty span may have a null pointer.
+  std::copy(bytes.begin(), bytes.end(), storage_.begin() + static_cast<std::ptrdiff_t>(end_));
   end_ += bytes.size();
   return true;
 }
