@@ -58,7 +58,8 @@ AlertStatus SpoolAlertStore::write(protocol::AlertFields& fields, const SpoolWri
   if (status == SpoolStatus::ok) status = services_.spool.commit(writer);
   if (status != SpoolStatus::ok) return from_spool_status(status);
   if (services_.spool.sync() != SpoolStatus::ok) return AlertStatus::storage_error;
-  services_.log.write(hal::LogLevel::info, "alert: message %u to <%.*s> stored", writer.message_id(),
+  services_.log.write(hal::LogLevel::info, "alert: message %u to <%.*s> stored",
+                      static_cast<unsigned>(writer.message_id()),
                       static_cast<int>(fields.to.size()), fields.to.data());
   return AlertStatus::sent;
 }

@@ -109,13 +109,14 @@ SpoolStatus write_delivery_report(RelayServices& services, const BounceRequest& 
   const auto sender = services.spool.read_sender(request.id, sender_storage);
   if (!sender) return SpoolStatus::corrupt;
   if (sender->empty()) {
-    services.log.write(hal::LogLevel::info, "relay: message %u failed; no report for the null sender", request.id);
+    services.log.write(hal::LogLevel::info, "relay: message %u failed; no report for the null sender",
+                       static_cast<unsigned>(request.id));
     return SpoolStatus::ok;
   }
   const auto mailbox = mailbox_for_address(services, *sender);
   if (!mailbox) {
     services.log.write(hal::LogLevel::warning, "relay: message %u failed; no mailbox for the report to <%.*s>",
-                       request.id, static_cast<int>(sender->size()), sender->data());
+                       static_cast<unsigned>(request.id), static_cast<int>(sender->size()), sender->data());
     return SpoolStatus::ok;
   }
   protocol::DeliveryReport report;
@@ -132,7 +133,8 @@ SpoolStatus write_delivery_report(RelayServices& services, const BounceRequest& 
   report.expired = request.expired;
   const SpoolStatus status = ReportWriter(services, request, report).write(*mailbox, *sender);
   if (status == SpoolStatus::ok) {
-    services.log.write(hal::LogLevel::info, "relay: message %u failed; report to <%.*s> queued", request.id,
+    services.log.write(hal::LogLevel::info, "relay: message %u failed; report to <%.*s> queued",
+                       static_cast<unsigned>(request.id),
                        static_cast<int>(sender->size()), sender->data());
   }
   return status;

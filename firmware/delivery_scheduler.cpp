@@ -152,8 +152,9 @@ void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, std::string_view
   if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, reason);
   const DeliveryQueue::Entry* entry = queue_.find(id);
   remember_attempt(id, mask, *entry, reason);
-  services_.log.write(hal::LogLevel::info, "relay: message %u deferred (attempt %u): %.*s; next retry in %lld s", id,
-                      entry->failed_attempts, static_cast<int>(reason.size()), reason.data(),
+  services_.log.write(hal::LogLevel::info, "relay: message %u deferred (attempt %u): %.*s; next retry in %lld s",
+                      static_cast<unsigned>(id), static_cast<unsigned>(entry->failed_attempts),
+                      static_cast<int>(reason.size()), reason.data(),
                       static_cast<long long>(entry->next_attempt_s - now_s()));
 }
 
@@ -176,8 +177,8 @@ void DeliveryScheduler::remember_attempt(MessageId id, std::uint32_t mask, const
 void DeliveryScheduler::expire(MessageId id, std::string_view reason) {
   const std::optional<OutboundMessage> message = outbound(id);
   if (!message) return;
-  services_.log.write(hal::LogLevel::warning, "relay: message %u expired after %u s: %.*s", id,
-                      policy_.max_age_s, static_cast<int>(reason.size()), reason.data());
+  services_.log.write(hal::LogLevel::warning, "relay: message %u expired after %u s: %.*s", static_cast<unsigned>(id),
+                      static_cast<unsigned>(policy_.max_age_s), static_cast<int>(reason.size()), reason.data());
   if (!bounce({id, message->owed_remote_mask, nullptr, reason, true})) {
     // No room for the report now: keep the message, try again after a backoff.
     const std::int64_t later = now_s() + policy_.backoff_s(1);
@@ -190,7 +191,8 @@ void DeliveryScheduler::expire(MessageId id, std::string_view reason) {
 bool DeliveryScheduler::bounce(const BounceRequest& request) {
   const SpoolStatus status = write_delivery_report(services_, request);
   if (status != SpoolStatus::ok) {
-    services_.log.write(hal::LogLevel::error, "relay: message %u: cannot store the delivery report", request.id);
+    services_.log.write(hal::LogLevel::error, "relay: message %u: cannot store the delivery report",
+                        static_cast<unsigned>(request.id));
     return false;
   }
   record(request.id, request.recipients_mask, RecipientOutcome::bounced);
@@ -201,7 +203,8 @@ void DeliveryScheduler::record(MessageId id, std::uint32_t mask, RecipientOutcom
   for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
     if ((mask & (1u << r)) == 0) continue;
     if (services_.spool.mark_recipient(id, r, outcome) != SpoolStatus::ok) {
-      services_.log.write(hal::LogLevel::error, "relay: message %u: cannot record recipient %u", id, r);
+      services_.log.write(hal::LogLevel::error, "relay: message %u: cannot record recipient %u",
+                          static_cast<unsigned>(id), static_cast<unsigned>(r));
     }
     outcomes_unsynced_ = true;
   }

@@ -226,7 +226,8 @@ void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpCl
   const std::uint8_t r = spool_index_[index];
   std::array<char, max_diagnostic_bytes> text{};
   const std::string_view diagnostic = describe(reply, text);
-  services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s", attempt_.id,
+  services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s",
+                       static_cast<unsigned>(attempt_.id),
                        static_cast<int>(recipients_[index].size()), recipients_[index].data(),
                        static_cast<int>(diagnostic.size()), diagnostic.data());
   if (reply.positive()) {
@@ -272,7 +273,8 @@ void SmarthostClient::end_attempt(std::string_view reason) {
 void SmarthostClient::fail(std::string_view reason) {
   const bool was_open = state_ == State::open;
   if (in_flight_) {
-    services_->log.write(hal::LogLevel::warning, "relay: message %u: %.*s", attempt_.id,
+    services_->log.write(hal::LogLevel::warning, "relay: message %u: %.*s",
+                         static_cast<unsigned>(attempt_.id),
                          static_cast<int>(reason.size()), reason.data());
     end_attempt(reason);
   } else if (!ready_once_ && !(was_open && engine_->finished())) {
