@@ -402,7 +402,9 @@ def impatient_pigeon(make_pigeon):
 def assert_closed_after_idle(dialog, read_reply, expected, started):
     assert read_reply() == expected
     replied = time.monotonic()
-    assert 1.0 <= replied - started < 4.0, replied - started
+    # The relay's idle clock starts when it sent its last bytes, a little before
+    # the client saw them (tens of ms under the sanitizers): allow for that.
+    assert 0.9 <= replied - started < 4.0, replied - started
     assert dialog.at_eof()
     assert time.monotonic() - replied < 0.5, "the relay held the connection after its last reply"
 
