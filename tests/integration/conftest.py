@@ -56,8 +56,10 @@ class Pigeon:
                 raise TimeoutError("pigeon did not get ready")
         else:
             raise RuntimeError("pigeon exited during start-up: " + self.log())
-        if self.password is None:
-            with open(os.path.join(self.state, "credentials")) as saved:
+        credentials = os.path.join(self.state, "credentials")
+        # A configuration that names its users has no default user to log in as.
+        if self.password is None and os.path.exists(credentials):
+            with open(credentials) as saved:
                 self.user, self.password = saved.read().strip().split(":", 1)
         return self
 
