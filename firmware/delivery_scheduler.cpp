@@ -95,7 +95,7 @@ bool DeliveryScheduler::start_connections() {
   for (SmarthostClient& client : clients_) {
     if (client.active()) continue;
     client.start(services_, tls_, resolver_, *this, now_ms_);
-    return true;  // one new connection per round: the next takes what this one leaves
+    return true;  // one connection opened per round: the next round takes what this one leaves
   }
   return false;
 }

@@ -1,4 +1,4 @@
-/* Mbed TLS for mps2-an385: TLS 1.2 server and client with ECDHE-ECDSA (our P-256
+/* Mbed TLS for mps2-an385: TLS 1.2 and 1.3, server and client, ECDHE-ECDSA (our P-256
  * identity) and ECDHE-RSA (smarthosts with RSA certificates), AES-GCM and
  * ChaCha20-Poly1305, X.509 parsing and writing (the certificate made at first
  * boot), PBKDF2 for password hashes. Memory only from the static arena; no
