@@ -28,9 +28,6 @@ namespace pigeon::testing {
 namespace {
 
 constexpr hal::FlashGeometry flash_geometry{4096, 64, 16};
-constexpr std::uint32_t retry_initial_s = 10;
-constexpr std::uint32_t retry_max_s = 40;
-constexpr std::uint32_t max_queue_age_s = 1000;
 constexpr std::string_view local_sender = "alice@home.example";
 constexpr std::string_view far_recipient = "carol@far.example";
 constexpr std::string_view far_recipient2 = "dave@far.example";
@@ -187,16 +184,24 @@ class FakeNet final : public hal::Net {
   hal::NetStatus connect(const hal::Endpoint& remote, hal::StreamId& out) override {
     EXPECT_FALSE(open_) << "a second connection while one is open";
     last_remote = remote;
+    ++connects;
     open_ = true;
+    refused_ = refuse_next > 0;
+    if (refused_) {
+      --refuse_next;
+      out = stream_id;
+      return hal::NetStatus::ok;  // the refusal shows when the client looks
+    }
     to_client_.clear();
     server_.connect(clock_.now_ms);
     to_client_ += server_.take_output();
     out = stream_id;
     return hal::NetStatus::ok;
   }
-  bool connected(hal::StreamId stream) override { return open_ && stream == stream_id; }
+  bool connected(hal::StreamId stream) override { return open_ && !refused_ && stream == stream_id; }
 
   hal::IoResult receive(hal::StreamId stream, std::span<std::uint8_t> out) override {
+    if (refused_) return {hal::NetStatus::refused, 0};
     if (!connected(stream)) return {hal::NetStatus::closed, 0};
     if (to_client_.empty()) return {server_.closing ? hal::NetStatus::closed : hal::NetStatus::would_block, 0};
     const std::size_t count = std::min(out.size(), to_client_.size());
@@ -220,11 +225,14 @@ class FakeNet final : public hal::Net {
 
   static constexpr hal::StreamId stream_id = 7;
   hal::Endpoint last_remote;
+  std::size_t connects = 0;     // refused ones included
+  std::size_t refuse_next = 0;  // how many connections to refuse from now on
 
  private:
   ScriptedSmarthost& server_;
   FakeClock& clock_;
   bool open_ = false;
+  bool refused_ = false;
   std::string to_client_;
 };
 
@@ -258,7 +266,9 @@ class DeliverySchedulerTest : public ::testing::Test {
     for (const std::string_view line :
          {"host_name = relay.home.example", "local_domains = home.example", "user = alice h1",
           "smarthost_host = 192.0.2.25", "smarthost_port = 25", "smarthost_tls = none",
-          "retry_initial_s = 10", "retry_max_s = 40", "max_queue_age_s = 1000"}) {
+          // The retry times the tests expect follow from these three; the cap
+          // is no doubling of the first wait, so that it shows.
+          "retry_initial_s = 10", "retry_max_s = 30", "max_queue_age_s = 1000"}) {
       ASSERT_EQ(apply_config_line(config_, line), "") << line;
     }
     boot();
@@ -340,13 +350,13 @@ TEST_F(DeliverySchedulerTest, DeliversToTheConfiguredSmarthost) {
   EXPECT_FALSE(owes_anything());
 }
 
-// Failures at 0, 10, 30, 70 and 110 s: waits of 10, 20, 40 and 40 (the cap).
+// Failures at 0, 10, 30, 60 and 90 s: waits of 10, 20, then 30 (the cap, not 40).
 TEST_F(DeliverySchedulerTest, TemporaryRcptFailureIsRetriedWithDoublingCappedBackoffAndDeliveredOnce) {
   smarthost_.script_rcpt(far_recipient, {std::string(try_later), std::string(try_later), std::string(try_later),
                                          std::string(try_later), std::string(try_later)});
   queue_message(local_sender, {far_recipient});
   run_until(300);
-  EXPECT_EQ(smarthost_.connect_times_s, (std::vector<std::uint64_t>{0, 10, 30, 70, 110, 150}));
+  EXPECT_EQ(smarthost_.connect_times_s, (std::vector<std::uint64_t>{0, 10, 30, 60, 90, 120}));
   EXPECT_EQ(smarthost_.rcpts_offered.size(), 6u);
   ASSERT_EQ(smarthost_.delivered.size(), 1u);
   EXPECT_EQ(smarthost_.delivered[0].recipients, std::vector<std::string>{std::string(far_recipient)});
@@ -385,14 +395,14 @@ TEST_F(DeliverySchedulerTest, PermanentFailureOfTheNullSenderGetsNoReport) {
   EXPECT_EQ(spool_->usage().messages, 0u) << "no report stored anywhere";
 }
 
-// Tries at 0, 10, 30, 70, then every 40 s: the one at 1030 is the first past
+// Tries at 0, 10, 30, then every 30 s: the one at 1020 is the first past
 // the maximum age of 1000 s, and its failure expires the message.
 TEST_F(DeliverySchedulerTest, MessageOlderThanTheMaximumAgeExpiresWithReport) {
   smarthost_.script_rcpt(far_recipient, std::vector<std::string>(100, std::string(try_later)));
   queue_message(local_sender, {far_recipient});
   run_until(2000);
   ASSERT_FALSE(smarthost_.connect_times_s.empty());
-  EXPECT_EQ(smarthost_.connect_times_s.back(), 1030u) << "no tries after expiry";
+  EXPECT_EQ(smarthost_.connect_times_s.back(), 1020u) << "no tries after expiry";
   EXPECT_TRUE(smarthost_.delivered.empty());
   EXPECT_FALSE(owes_anything());
 
@@ -411,6 +421,19 @@ TEST_F(DeliverySchedulerTest, QueuedMessagesGoOverOneConnection) {
   ASSERT_EQ(smarthost_.delivered.size(), senders.size());
   for (std::size_t i = 0; i < senders.size(); ++i) EXPECT_EQ(smarthost_.delivered[i].sender, senders[i]);
   EXPECT_EQ(smarthost_.quits, 1u);
+  EXPECT_FALSE(owes_anything());
+}
+
+// An unreachable smarthost costs one connection per retry, not one per
+// message: every message due waits for the same next retry.
+TEST_F(DeliverySchedulerTest, RefusedConnectionDefersEveryDueMessageTogether) {
+  net_.refuse_next = 2;
+  queue_message(local_sender, {far_recipient});
+  queue_message(local_sender, {far_recipient2});
+  run_until(100);
+  EXPECT_EQ(net_.connects, 3u);
+  EXPECT_EQ(smarthost_.connect_times_s, std::vector<std::uint64_t>{30});
+  EXPECT_EQ(smarthost_.delivered.size(), 2u);
   EXPECT_FALSE(owes_anything());
 }
 
