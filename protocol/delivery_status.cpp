@@ -81,7 +81,14 @@ std::string_view DeliveryStatusWriter::status_recipient(const FailedRecipient& r
   text.text("Action: failed\r\n");
   text.text("Status: ").text(status_code(recipient, status)).text("\r\n");
   if (!report_.remote_mta.empty()) text.text("Remote-MTA: dns; ").text(report_.remote_mta).text("\r\n");
-  if (!recipient.diagnostic.empty()) text.text("Diagnostic-Code: smtp; ").text(recipient.diagnostic).text("\r\n");
+  if (!recipient.diagnostic.empty()) {
+    // "smtp;" promises an SMTP reply (RFC 3464 §2.3.6); a local reason such as
+    // a refused connection gets pigeon's own diagnostic type.
+    const bool smtp_reply = recipient.diagnostic.size() >= 4 && is_digit(recipient.diagnostic[0]) &&
+                            is_digit(recipient.diagnostic[1]) && is_digit(recipient.diagnostic[2]) &&
+                            recipient.diagnostic[3] == ' ';
+    text.text("Diagnostic-Code: ").text(smtp_reply ? "smtp; " : "X-pigeon; ").text(recipient.diagnostic).text("\r\n");
+  }
   return text.view();
 }
 
