@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <cstdio>
@@ -220,6 +221,44 @@ const char* net_status_text(hal::NetStatus status) {
   }
 }
 
+// PIGEON_FLASH_CUT_AFTER=N cuts the power at the flash operation after the
+// Nth (docs/testing.md): the relay exits with this status, as if the board
+// lost power, without another write or sync.
+constexpr int power_cut_exit_status = 86;
+
+[[noreturn]] void exit_on_power_cut() {
+  static constexpr char note[] = "pigeon: flash power cut (PIGEON_FLASH_CUT_AFTER)\n";
+  (void)::write(STDERR_FILENO, note, sizeof note - 1);
+  ::_exit(power_cut_exit_status);
+}
+
+// A decimal environment variable; `fallback` when unset, false when malformed.
+bool env_number(const char* name, std::uint64_t fallback, std::uint64_t& value) {
+  const char* text = std::getenv(name);
+  value = fallback;
+  if (text == nullptr) return true;
+  char* end = nullptr;
+  errno = 0;
+  value = std::strtoull(text, &end, 10);
+  return errno == 0 && end != text && *end == '\0' && text[0] != '-';
+}
+
+// Arms the fault injection the environment asks for, counted from here, so
+// the spool's recovery at mount counts too.
+bool arm_flash_faults(hal::FileFlash& flash) {
+  std::uint64_t cut_after = 0, tear = 0, seed = 0;
+  if (!env_number("PIGEON_FLASH_CUT_AFTER", 0, cut_after) || !env_number("PIGEON_FLASH_TEAR", 0, tear) ||
+      !env_number("PIGEON_FLASH_SEED", 1, seed) || tear > 1 || seed > UINT32_MAX) {
+    std::fprintf(stderr, "pigeon: PIGEON_FLASH_CUT_AFTER, _TEAR (0 or 1) and _SEED must be numbers\n");
+    return false;
+  }
+  if (std::getenv("PIGEON_FLASH_CUT_AFTER") == nullptr) return true;
+  flash.cut_power_after(cut_after, tear == 1, static_cast<std::uint32_t>(seed), exit_on_power_cut);
+  std::fprintf(stderr, "pigeon: the flash loses power after %llu operations%s\n",
+               static_cast<unsigned long long>(cut_after), tear == 1 ? ", torn" : "");
+  return true;
+}
+
 int run_relay(const Options& options) {
   static RelayConfig config;
   if (options.config_path != nullptr && !load_config(options.config_path, config)) return 2;
@@ -265,6 +304,7 @@ int run_relay(const Options& options) {
     std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", spool_path);
     return 1;
   }
+  if (!arm_flash_faults(flash)) return 2;
   static Accounts accounts(config);
   static Spool spool(flash, accounts);
   if (spool.mount() != SpoolStatus::ok) {

@@ -87,11 +87,13 @@ void FileFlash::mark_unit(std::size_t unit, bool programmed) {
 }
 
 FlashStatus FileFlash::read(std::uint32_t address, std::span<std::uint8_t> out) {
+  if (lost_) return FlashStatus::power_lost;
   if (static_cast<std::uint64_t>(address) + out.size() > geometry_.total_bytes()) return FlashStatus::out_of_range;
   return read_all(fd_, out.data(), out.size(), address) ? FlashStatus::ok : FlashStatus::io_error;
 }
 
 FlashStatus FileFlash::program(std::uint32_t address, std::span<const std::uint8_t> data) {
+  if (lost_) return FlashStatus::power_lost;
   const std::size_t unit = geometry_.program_unit_bytes;
   if (static_cast<std::uint64_t>(address) + data.size() > geometry_.total_bytes()) return FlashStatus::out_of_range;
   if (address % unit != 0 || data.size() % unit != 0) return FlashStatus::misaligned;
@@ -100,28 +102,81 @@ FlashStatus FileFlash::program(std::uint32_t address, std::span<const std::uint8
   for (std::size_t i = first; i < first + count; ++i) {
     if (unit_programmed(i)) return FlashStatus::rule_violation;
   }
+  if (faults_.cut_now()) {
+    if (faults_.tear()) tear_program(address, data);
+    return lose_power();
+  }
   if (!write_all(fd_, data.data(), data.size(), address)) return FlashStatus::io_error;
   for (std::size_t i = first; i < first + count; ++i) mark_unit(i, true);
+  faults_.count_operation();
   return FlashStatus::ok;
 }
 
 FlashStatus FileFlash::erase(std::uint32_t sector_index) {
+  if (lost_) return FlashStatus::power_lost;
   if (sector_index >= geometry_.sector_count) return FlashStatus::out_of_range;
-  std::array<std::uint8_t, chunk_bytes> erased;
-  erased.fill(0xFF);
-  const std::uint64_t start = static_cast<std::uint64_t>(sector_index) * geometry_.sector_size_bytes;
-  for (std::uint32_t done = 0; done < geometry_.sector_size_bytes;) {
-    const std::uint32_t length = std::min<std::uint32_t>(chunk_bytes, geometry_.sector_size_bytes - done);
-    if (!write_all(fd_, erased.data(), length, static_cast<off_t>(start + done))) return FlashStatus::io_error;
-    done += length;
+  if (faults_.cut_now()) {
+    if (faults_.tear()) tear_erase(sector_index);
+    return lose_power();
   }
-  const std::size_t unit = geometry_.program_unit_bytes;
-  for (std::uint64_t i = start / unit; i < (start + geometry_.sector_size_bytes) / unit; ++i) {
-    mark_unit(static_cast<std::size_t>(i), false);
-  }
+  const std::uint64_t start = std::uint64_t{sector_index} * geometry_.sector_size_bytes;
+  if (!fill_erased(start, geometry_.sector_size_bytes)) return FlashStatus::io_error;
+  mark_sector(sector_index, 0, geometry_.sector_size_bytes / geometry_.program_unit_bytes, false);
+  faults_.count_operation();
   return FlashStatus::ok;
 }
 
-FlashStatus FileFlash::sync() { return ::fdatasync(fd_) == 0 ? FlashStatus::ok : FlashStatus::io_error; }
+bool FileFlash::fill_erased(std::uint64_t offset, std::uint64_t length) {
+  std::array<std::uint8_t, chunk_bytes> erased;
+  erased.fill(0xFF);
+  for (std::uint64_t done = 0; done < length;) {
+    const auto piece = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, length - done));
+    if (!write_all(fd_, erased.data(), piece, static_cast<off_t>(offset + done))) return false;
+    done += piece;
+  }
+  return true;
+}
+
+// Units [first_unit, end_unit) of the sector, counted from its start.
+void FileFlash::mark_sector(std::uint32_t sector_index, std::uint32_t first_unit, std::uint32_t end_unit,
+                            bool programmed) {
+  const std::size_t base = std::size_t{sector_index} * (geometry_.sector_size_bytes / geometry_.program_unit_bytes);
+  for (std::uint32_t u = first_unit; u < end_unit; ++u) mark_unit(base + u, programmed);
+}
+
+// The torn bytes reach the file (a failed write is as good as a torn one);
+// the units they touch count as programmed until the next erase.
+void FileFlash::tear_program(std::uint32_t address, std::span<const std::uint8_t> data) {
+  const std::uint32_t unit = geometry_.program_unit_bytes;
+  const TornProgram torn = faults_.torn_program(static_cast<std::uint32_t>(data.size()), unit);
+  (void)write_all(fd_, data.data(), torn.bytes_written, address);
+  for (std::uint32_t u = 0; u < torn.units_touched; ++u) mark_unit(address / unit + u, true);
+}
+
+void FileFlash::tear_erase(std::uint32_t sector_index) {
+  const std::uint32_t unit = geometry_.program_unit_bytes;
+  const TornErase torn = faults_.torn_erase(geometry_.sector_size_bytes);
+  const std::uint64_t start = std::uint64_t{sector_index} * geometry_.sector_size_bytes;
+  (void)fill_erased(start + torn.from, torn.to - torn.from);
+  mark_sector(sector_index, torn.first_whole_unit(unit), torn.end_whole_unit(unit), false);
+}
+
+// Nothing more reaches the image: no sync, no later program or erase.
+FlashStatus FileFlash::lose_power() {
+  lost_ = true;
+  if (on_power_lost_ != nullptr) on_power_lost_();
+  return FlashStatus::power_lost;
+}
+
+void FileFlash::cut_power_after(std::uint64_t operations, bool tear, std::uint32_t seed,
+                                PowerLossHandler on_power_lost) {
+  faults_.cut_after(operations, tear, seed);
+  on_power_lost_ = on_power_lost;
+}
+
+FlashStatus FileFlash::sync() {
+  if (lost_) return FlashStatus::power_lost;
+  return ::fdatasync(fd_) == 0 ? FlashStatus::ok : FlashStatus::io_error;
+}
 
 }  // namespace pigeon::hal

@@ -1,12 +1,14 @@
 // Flash HAL on POSIX: an image file with NOR rules enforced. Programming a unit
 // twice without erasing its sector fails, as it would corrupt a real chip; sync()
-// is fdatasync, the host's durability point.
+// is fdatasync, the host's durability point. Power cuts can be injected as on the
+// RAM flash (hal/sim/flash_faults.hpp), so the real binary can be tested for them.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
 #include "hal/flash.hpp"
+#include "hal/sim/flash_faults.hpp"
 
 namespace pigeon::hal {
 
@@ -30,14 +32,31 @@ class FileFlash final : public Flash {
   FlashStatus erase(std::uint32_t sector_index) override;
   FlashStatus sync() override;
 
+  // Called when the power is cut. It should not return: nothing runs on a
+  // board after its power goes (the host exits). If it does, every later
+  // operation fails with power_lost.
+  using PowerLossHandler = void (*)();
+  // After `operations` more programs and erases complete, the next one is cut:
+  // not performed, or torn when `tear` is set (chosen by `seed`); then
+  // `on_power_lost` runs.
+  void cut_power_after(std::uint64_t operations, bool tear, std::uint32_t seed, PowerLossHandler on_power_lost);
+
  private:
   bool unit_programmed(std::size_t unit) const;
   void mark_unit(std::size_t unit, bool programmed);
   bool scan_programmed_units();
+  bool fill_erased(std::uint64_t offset, std::uint64_t length);
+  void mark_sector(std::uint32_t sector_index, std::uint32_t first_unit, std::uint32_t end_unit, bool programmed);
+  void tear_program(std::uint32_t address, std::span<const std::uint8_t> data);
+  void tear_erase(std::uint32_t sector_index);
+  FlashStatus lose_power();
 
   int fd_ = -1;
   FlashGeometry geometry_{};
   std::array<std::uint8_t, max_units / 8> programmed_{};
+  FlashFaults faults_;
+  PowerLossHandler on_power_lost_ = nullptr;
+  bool lost_ = false;
 };
 
 }  // namespace pigeon::hal

@@ -31,7 +31,7 @@ FlashStatus RamFlash::program(std::uint32_t address, std::span<const std::uint8_
     if (unit_programmed_[i] != 0) return FlashStatus::rule_violation;
   }
   if (cut_now()) {
-    if (tear_) tear_program(address, data);
+    if (faults_.tear()) tear_program(address, data);
     return FlashStatus::power_lost;
   }
   // NOR programming only clears bits.
@@ -40,7 +40,7 @@ FlashStatus RamFlash::program(std::uint32_t address, std::span<const std::uint8_
   SectorCounts& sector = counts_[address / geometry_.sector_size_bytes];
   ++sector.programs;
   sector.bytes_programmed += data.size();
-  ++operations_;
+  faults_.count_operation();
   return FlashStatus::ok;
 }
 
@@ -48,7 +48,7 @@ FlashStatus RamFlash::erase(std::uint32_t sector_index) {
   if (lost_) return FlashStatus::power_lost;
   if (sector_index >= geometry_.sector_count) return FlashStatus::out_of_range;
   if (cut_now()) {
-    if (tear_) tear_erase(sector_index);
+    if (faults_.tear()) tear_erase(sector_index);
     return FlashStatus::power_lost;
   }
   const std::size_t start = std::size_t{sector_index} * geometry_.sector_size_bytes;
@@ -56,22 +56,19 @@ FlashStatus RamFlash::erase(std::uint32_t sector_index) {
   const std::uint32_t units = geometry_.sector_size_bytes / geometry_.program_unit_bytes;
   std::fill_n(unit_programmed_.begin() + static_cast<std::ptrdiff_t>(start / geometry_.program_unit_bytes), units, 0);
   ++counts_[sector_index].erases;
-  ++operations_;
+  faults_.count_operation();
   return FlashStatus::ok;
 }
 
 FlashStatus RamFlash::sync() { return lost_ ? FlashStatus::power_lost : FlashStatus::ok; }
 
 void RamFlash::cut_power_after(std::uint64_t operations, bool tear, std::uint32_t seed) {
-  cut_armed_ = true;
-  cut_at_ = operations_ + operations;
-  tear_ = tear;
-  random_state_ = seed * 2654435761u + 1;
+  faults_.cut_after(operations, tear, seed);
 }
 
 void RamFlash::restore_power() {
   lost_ = false;
-  cut_armed_ = false;
+  faults_.disarm();
 }
 
 void RamFlash::flip_bit(std::uint32_t address, std::uint8_t bit) {
@@ -79,43 +76,31 @@ void RamFlash::flip_bit(std::uint32_t address, std::uint8_t bit) {
 }
 
 bool RamFlash::cut_now() {
-  if (!cut_armed_ || operations_ != cut_at_) return false;
+  if (!faults_.cut_now()) return false;
   lost_ = true;
-  cut_armed_ = false;
   return true;
 }
 
-// Units before a random one are written whole, that one only in part (at
-// least its first byte), the rest not at all; the touched units count as
-// programmed, as on a chip with ECC.
+// The plan's bytes are written, and its units count as programmed, as on a
+// chip with ECC.
 void RamFlash::tear_program(std::uint32_t address, std::span<const std::uint8_t> data) {
   const std::uint32_t unit = geometry_.program_unit_bytes;
-  const std::uint32_t torn_unit = random_below(static_cast<std::uint32_t>(data.size() / unit));
-  const std::uint32_t written = torn_unit * unit + 1 + random_below(unit);
-  for (std::uint32_t i = 0; i < written; ++i) storage_[address + i] &= data[i];
-  std::fill_n(unit_programmed_.begin() + address / unit, torn_unit + 1, 1);
+  const TornProgram torn = faults_.torn_program(static_cast<std::uint32_t>(data.size()), unit);
+  for (std::uint32_t i = 0; i < torn.bytes_written; ++i) storage_[address + i] &= data[i];
+  std::fill_n(unit_programmed_.begin() + address / unit, torn.units_touched, 1);
 }
 
-// A random stretch of the sector is erased, the rest keeps its old contents.
+// Units wholly inside the erased stretch become programmable again.
 void RamFlash::tear_erase(std::uint32_t sector_index) {
   const std::uint32_t size = geometry_.sector_size_bytes;
   const std::uint32_t unit = geometry_.program_unit_bytes;
-  const std::uint32_t from = random_below(size);
-  const std::uint32_t to = from + 1 + random_below(size - from);
+  const TornErase torn = faults_.torn_erase(size);
   const std::size_t start = std::size_t{sector_index} * size;
-  std::fill(storage_.begin() + static_cast<std::ptrdiff_t>(start + from),
-            storage_.begin() + static_cast<std::ptrdiff_t>(start + to), 0xFF);
-  for (std::uint32_t u = (from + unit - 1) / unit; (u + 1) * unit <= to; ++u) {
+  std::fill(storage_.begin() + static_cast<std::ptrdiff_t>(start + torn.from),
+            storage_.begin() + static_cast<std::ptrdiff_t>(start + torn.to), 0xFF);
+  for (std::uint32_t u = torn.first_whole_unit(unit); u < torn.end_whole_unit(unit); ++u) {
     unit_programmed_[start / unit + u] = 0;
   }
-}
-
-// xorshift32: deterministic, so a failing cut point can be replayed.
-std::uint32_t RamFlash::random_below(std::uint32_t bound) {
-  random_state_ ^= random_state_ << 13;
-  random_state_ ^= random_state_ >> 17;
-  random_state_ ^= random_state_ << 5;
-  return bound == 0 ? 0 : random_state_ % bound;
 }
 
 }  // namespace pigeon::hal

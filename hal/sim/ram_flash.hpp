@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "hal/flash.hpp"
+#include "hal/sim/flash_faults.hpp"
 
 namespace pigeon::hal {
 
@@ -49,7 +50,7 @@ class RamFlash final : public Flash {
   void restore_power();
   bool power_lost() const { return lost_; }
   // Programs and erases completed since construction.
-  std::uint64_t operations() const { return operations_; }
+  std::uint64_t operations() const { return faults_.operations(); }
   void flip_bit(std::uint32_t address, std::uint8_t bit);
 
   const SectorCounts& counts(std::uint32_t sector) const { return counts_[sector]; }
@@ -60,19 +61,14 @@ class RamFlash final : public Flash {
   bool cut_now();
   void tear_program(std::uint32_t address, std::span<const std::uint8_t> data);
   void tear_erase(std::uint32_t sector_index);
-  std::uint32_t random_below(std::uint32_t bound);
 
   FlashGeometry geometry_;
   std::span<std::uint8_t> storage_;
   std::span<std::uint8_t> unit_programmed_;
   std::array<SectorCounts, max_sectors> counts_{};
   FlashReadObserver* observer_ = nullptr;
-  std::uint64_t operations_ = 0;
-  std::uint64_t cut_at_ = 0;
-  bool cut_armed_ = false;
-  bool tear_ = false;
+  FlashFaults faults_;
   bool lost_ = false;
-  std::uint32_t random_state_ = 1;
 };
 
 }  // namespace pigeon::hal
