@@ -99,6 +99,7 @@ NetStatus PosixNet::listen(const Endpoint& local, ListenerId& out) {
     return status;
   }
   listeners_[slot] = fd;
+  listener_ready_[slot] = true;
   out = static_cast<ListenerId>(slot);
   return NetStatus::ok;
 }
@@ -114,12 +115,17 @@ std::uint16_t PosixNet::local_port(ListenerId listener) {
 }
 
 NetStatus PosixNet::accept(ListenerId listener, StreamId& out, Endpoint& peer) {
+  const auto slot = static_cast<std::size_t>(listener);
+  if (!listener_ready_[slot]) return NetStatus::would_block;
   sockaddr_storage address;
   socklen_t length = sizeof address;
-  const int fd = ::accept4(listeners_[static_cast<std::size_t>(listener)],
-                           reinterpret_cast<sockaddr*>(&address), &length,
+  const int fd = ::accept4(listeners_[slot], reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return errno == EAGAIN ? NetStatus::would_block : status_from_errno(errno);
+  if (fd < 0) {
+    if (errno != EAGAIN) return status_from_errno(errno);
+    listener_ready_[slot] = false;
+    return NetStatus::would_block;
+  }
   out = adopt_stream(fd, false);
   if (out == invalid_id) return NetStatus::no_resources;
   peer = from_sockaddr(address);
@@ -210,6 +216,10 @@ void PosixNet::wait(std::uint32_t max_wait_ms) {
     poll_set_[count++] = pollfd{stream.fd, static_cast<short>(POLLIN | (wants_write ? POLLOUT : 0)), 0};
   }
   ::poll(poll_set_.data(), count, static_cast<int>(max_wait_ms));
+  nfds_t entry = 0;  // the listeners come first in poll_set_, in slot order
+  for (std::size_t slot = 0; slot < max_listeners; ++slot) {
+    if (listeners_[slot] >= 0) listener_ready_[slot] = (poll_set_[entry++].revents & POLLIN) != 0;
+  }
 }
 
 StreamId PosixNet::adopt_stream(int fd, bool connecting) {

@@ -42,6 +42,9 @@ class PosixNet final : public Net {
   Stream* find(StreamId stream);
 
   std::array<int, max_listeners> listeners_;
+  // Whether the last wait() saw a connection waiting: accept() skips the system
+  // call for the others, which the relay asks about on every loop round.
+  std::array<bool, max_listeners> listener_ready_{};
   std::array<Stream, max_streams> streams_;
   std::array<pollfd, max_listeners + max_streams> poll_set_;
 };
