@@ -126,9 +126,9 @@ def make_pigeon(tmp_path):
     def make(extra=(), state=None, extra_env=None):
         folder = state or str(tmp_path / f"state{len(started)}")
         os.makedirs(folder, exist_ok=True)
-        relay = Pigeon(folder, BASE_CONFIG + list(extra), extra_env).start()
-        started.append(relay)
-        return relay
+        relay = Pigeon(folder, BASE_CONFIG + list(extra), extra_env)
+        started.append(relay)  # before start(): a relay that fails to get ready is stopped too
+        return relay.start()
 
     yield make
     for relay in started:
