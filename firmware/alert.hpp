@@ -1,4 +1,4 @@
-// The alert API (DESIGN.md §7): the firmware sends mail with one call. Alerts
+// The alert API (docs/architecture.md §7): the firmware sends mail with one call. Alerts
 // with the same key inside a window are coalesced: the first goes out at once,
 // the rest are counted and one summary message ("occurred N times") follows
 // when the window ends. A rate limit bounds the messages of all keys per

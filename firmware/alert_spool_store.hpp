@@ -1,6 +1,6 @@
 // The alert API's store on a device: the composed alert becomes a message in
 // the spool (local mailbox or smarthost, like any other), and success is
-// reported only after its commit is durable (DESIGN.md §5, §7).
+// reported only after its commit is durable (docs/architecture.md §5, §7).
 #pragma once
 
 #include "alert.hpp"

@@ -42,7 +42,7 @@ struct UserEntry {
   FixedString<max_password_hash_bytes> password_hash;
 };
 
-// How the relay reaches its smarthost (DESIGN.md §1): STARTTLS on 587 or TLS
+// How the relay reaches its smarthost (docs/architecture.md §1): STARTTLS on 587 or TLS
 // from the first byte on 465; `none` only for a smarthost on a trusted link.
 enum class SmarthostTls : std::uint8_t { starttls, implicit, none };
 
@@ -89,7 +89,7 @@ struct RelayConfig {
   hal::LogLevel log_level = hal::LogLevel::info;
 
   SmarthostConfig smarthost;
-  // Clients in these networks may relay without AUTH (DESIGN.md §7).
+  // Clients in these networks may relay without AUTH (docs/architecture.md §7).
   std::array<NetworkPrefix, PIGEON_MAX_RELAY_NETWORKS> relay_networks{};
   std::size_t relay_network_count = 0;
   std::uint32_t retry_initial_s = 60;        // first retry of a temporary failure

@@ -59,7 +59,7 @@ bool Connection::pump(bool receive) {
         state_ = TransportState::secure;
         handshake_done_ = true;
         // The server's first flight after the handshake must not wait for
-        // Nagle's algorithm and the peer's delayed ACK (DESIGN.md §9).
+        // Nagle's algorithm and the peer's delayed ACK (docs/architecture.md §9).
         net_->set_no_delay(stream_);
         return true;
     }

@@ -1,5 +1,5 @@
 // The delivery queue: which spooled messages still owe recipients on the
-// smarthost, and when each may be tried next (DESIGN.md §7). It is RAM only:
+// smarthost, and when each may be tried next (docs/architecture.md §7). It is RAM only:
 // the spool is the truth, and the queue is refilled from it at start, so
 // pending work resumes after a restart. Temporary failures back off
 // exponentially; a message that keeps failing past the maximum age expires

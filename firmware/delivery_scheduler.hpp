@@ -1,4 +1,4 @@
-// The scheduler of relaying (DESIGN.md §7): it learns from the spool which
+// The scheduler of relaying (docs/architecture.md §7): it learns from the spool which
 // messages owe recipients to the smarthost (at start, so pending work resumes
 // after a restart, and as new mail is committed), hands due messages to
 // smarthost connections, records every recipient's outcome in the spool,

@@ -1,5 +1,5 @@
 // Where mail that pigeon itself writes (delivery reports, alerts) goes: the
-// same rule as for mail it accepts by SMTP (DESIGN.md §7).
+// same rule as for mail it accepts by SMTP (docs/architecture.md §7).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-/* pigeon's C interface for firmware written in C (DESIGN.md §7). */
+/* pigeon's C interface for firmware written in C (docs/architecture.md §7). */
 #ifndef PIGEON_H
 #define PIGEON_H
 

@@ -1,5 +1,5 @@
 // The relay: five listeners, static session slots, and the loop step that the
-// board's main loop calls after servicing the network (DESIGN.md §3).
+// board's main loop calls after servicing the network (docs/architecture.md §3).
 #pragma once
 
 #include <array>

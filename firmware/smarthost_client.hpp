@@ -1,4 +1,4 @@
-// One connection to the smarthost (DESIGN.md §7): connect, TLS (implicit or
+// One connection to the smarthost (docs/architecture.md §7): connect, TLS (implicit or
 // STARTTLS, verified by SmarthostTlsClient), the sans-I/O SMTP client engine,
 // and as many messages as the scheduler hands out before QUIT. Bodies stream
 // from the spool in small pieces. Every wait has the timeout RFC 5321

@@ -1,4 +1,4 @@
-// The client side of TLS to the smarthost (DESIGN.md §1, §7): the chain must
+// The client side of TLS to the smarthost (docs/architecture.md §1, §7): the chain must
 // lead to a configured CA, the certificate must name the configured host, and
 // the server's public key may be pinned as well. The last session is kept and
 // offered again on the next connection, so most connections skip the full

@@ -22,7 +22,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   // Does what can be done without blocking; true when anything progressed.
   bool step(std::uint64_t now_ms);
 
-  // Group commit (DESIGN.md §9): sessions whose message is programmed wait
+  // Group commit (docs/architecture.md §9): sessions whose message is programmed wait
   // for the loop's one flash sync, then learn whether it made them durable.
   bool awaiting_sync() const { return awaiting_sync_; }
   void sync_finished(bool durable);

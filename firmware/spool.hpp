@@ -1,5 +1,5 @@
 // The spool: a log-structured ring of flash sectors that holds every accepted
-// message until each recipient is done with it (DESIGN.md §5). The on-flash
+// message until each recipient is done with it (docs/architecture.md §5). The on-flash
 // format, the commit rule and the recovery algorithm are docs/spool-format.md;
 // this file follows it. The RAM index is rebuilt from the log at mount.
 //

@@ -1,4 +1,4 @@
-// Mbed TLS's only memory: one static arena (DESIGN.md §4), sized for the
+// Mbed TLS's only memory: one static arena (docs/architecture.md §4), sized for the
 // configured number of concurrent TLS sessions. Its high-water mark is reported.
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #ifndef PIGEON_TLS_SESSION_BYTES
 // A session at its handshake peak with 16 KiB record buffers both ways
-// (shared/notes: 24-31 KB measured with a 4 KiB output buffer), plus headroom.
+// (24-31 KB measured with a 4 KiB output buffer; docs/testing.md), plus headroom.
 #define PIGEON_TLS_SESSION_BYTES (48u * 1024u)
 #endif
 #ifndef PIGEON_TLS_SHARED_BYTES

@@ -1,4 +1,4 @@
-// Flash HAL with NOR semantics (DESIGN.md §5): erase turns a whole sector to 0xFF;
+// Flash HAL with NOR semantics (docs/architecture.md §5): erase turns a whole sector to 0xFF;
 // program writes whole program units, each at most once between two erases of its
 // sector; read reads anything. Backends enforce these rules so that code which
 // breaks them fails on the host exactly as it would corrupt a real chip.

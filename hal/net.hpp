@@ -52,7 +52,7 @@ class Net {
   virtual IoResult receive(StreamId stream, std::span<std::uint8_t> out) = 0;
   virtual IoResult send(StreamId stream, std::span<const std::uint8_t> data) = 0;
   // Sends small writes at once: the server's first flight after a TLS handshake
-  // must not wait for Nagle's algorithm (DESIGN.md §9).
+  // must not wait for Nagle's algorithm (docs/architecture.md §9).
   virtual void set_no_delay(StreamId stream) = 0;
   // Graceful close after pending output; the id is free afterwards.
   virtual void close(StreamId stream) = 0;

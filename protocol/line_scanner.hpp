@@ -1,6 +1,6 @@
 // Finds command lines at the front of a receive buffer without copying them.
 // SMTP and POP3 commands end in CRLF; a lone LF is accepted as a command line end
-// too (DATA content is scanned separately and is strict, see DESIGN.md §6).
+// too (DATA content is scanned separately and is strict, see docs/architecture.md §6).
 #pragma once
 
 #include <cstddef>

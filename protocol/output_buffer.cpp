@@ -1,7 +1,7 @@
 #include "output_buffer.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include "assert.hpp"
 #include <cstring>
 
 namespace pigeon::protocol {
@@ -20,7 +20,7 @@ bool OutputBuffer::append(std::string_view text) {
 }
 
 void OutputBuffer::consume(std::size_t count) {
-  assert(count <= size());
+  PIGEON_ASSERT(count <= size());
   begin_ += count;
   if (begin_ == end_) begin_ = end_ = 0;
 }

@@ -1,7 +1,7 @@
 #include "smtp_client.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include "assert.hpp"
 
 #include "ascii.hpp"
 #include "text_builder.hpp"
@@ -52,7 +52,7 @@ std::uint32_t parse_size(std::string_view text) {
 SmtpClient::SmtpClient(SmtpClientEvents& events, OutputBuffer& out, const Base64& base64,
                        const SmtpClientSettings& settings)
     : events_(events), out_(out), base64_(base64), settings_(settings), scanner_(max_reply_line) {
-  assert(out.capacity() >= command_reserve_bytes);
+  PIGEON_ASSERT(out.capacity() >= command_reserve_bytes);
 }
 
 std::size_t SmtpClient::feed(std::span<const std::uint8_t> input) {
@@ -185,7 +185,7 @@ void SmtpClient::on_starttls(const SmtpClientReply& reply) {
 }
 
 void SmtpClient::tls_started() {
-  assert(phase_ == Phase::tls_handshake);
+  PIGEON_ASSERT(phase_ == Phase::tls_handshake);
   // RFC 3207 §4.2: everything learnt before the handshake is forgotten.
   settings_.tls_active = true;
   scanner_.reset();
@@ -254,7 +254,7 @@ void SmtpClient::become_idle() {
 }
 
 void SmtpClient::send(const SmtpClientMessage& message) {
-  assert(phase_ == Phase::idle && !message.recipients.empty() && message.recipients.size() <= max_recipients);
+  PIGEON_ASSERT(phase_ == Phase::idle && !message.recipients.empty() && message.recipients.size() <= max_recipients);
   message_ = message;
   commands_written_ = replies_read_ = 0;
   mail_accepted_ = false;
@@ -399,7 +399,7 @@ void SmtpClient::end_transaction() {
 }
 
 void SmtpClient::quit() {
-  assert(phase_ == Phase::idle);
+  PIGEON_ASSERT(phase_ == Phase::idle);
   write_command("QUIT");
   phase_ = Phase::quit;
 }

@@ -133,7 +133,7 @@ class SmtpServer {
   // Which step a pending decision answers, so resume() knows what success means.
   enum class Step : std::uint8_t { none, mail, rcpt, data_begin, data_end, auth };
 
-  // The DATA scanner's position relative to line structure (DESIGN.md §6).
+  // The DATA scanner's position relative to line structure (docs/architecture.md §6).
   enum class DataState : std::uint8_t { line_start, in_line, after_cr, dot, dot_cr };
 
   void on_line_too_long();

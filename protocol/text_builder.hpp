@@ -1,5 +1,5 @@
 // Builds text into a fixed buffer without stdio: newlib-nano's snprintf pulls in
-// malloc, which the board images must not link (shared/notes, DESIGN.md §4).
+// malloc, which the board images must not link (docs/architecture.md §4).
 #pragma once
 
 #include <cstdint>

@@ -168,7 +168,7 @@ bool load_identity(const StateFolder& state, CryptoRandom& random, hal::Clock& c
 }
 
 // TLS to the smarthost is verified or not used at all: without a CA file the
-// relay refuses to start rather than relay unverified (DESIGN.md §7).
+// relay refuses to start rather than relay unverified (docs/architecture.md §7).
 bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
   const SmarthostConfig& smarthost = config.smarthost;
   if (smarthost.host.empty() || smarthost.tls == SmarthostTls::none) return true;

@@ -8,7 +8,7 @@
  *   - AES-GCM and ChaCha20-Poly1305 only (no CBC, no RC4, no static RSA);
  *   - X.509 parsing for verification, writing for the first-boot self-signed
  *     certificate; PEM both ways; PBKDF2-SHA256 for password hashes;
- *   - all memory from one static arena (DESIGN.md §4), with its high-water mark. */
+ *   - all memory from one static arena (docs/architecture.md §4), with its high-water mark. */
 #ifndef PIGEON_MBEDTLS_CONFIG_H
 #define PIGEON_MBEDTLS_CONFIG_H
 

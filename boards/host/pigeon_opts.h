@@ -1,4 +1,4 @@
-/* pigeon's compile-time limits for the host build (DESIGN.md §4). Same pattern as
+/* pigeon's compile-time limits for the host build (docs/architecture.md §4). Same pattern as
  * lwipopts.h: a board defines what differs, firmware/pigeon_limits.hpp supplies
  * the defaults and checks the relationships. */
 #ifndef PIGEON_OPTS_H

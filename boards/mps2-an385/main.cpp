@@ -149,7 +149,7 @@ bool apply_provisioned_config(RelayConfig& config, NetworkSettings& network) {
   return ok;
 }
 
-// TLS to the smarthost is verified or not used (DESIGN.md §7): its CA comes
+// TLS to the smarthost is verified or not used (docs/architecture.md §7): its CA comes
 // from the provisioning area, where a real board's factory would put it.
 bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
   const SmarthostConfig& smarthost = config.smarthost;

@@ -1,6 +1,6 @@
 /* An interposed allocator for the integration tests (LD_PRELOAD). The relay calls
  * pigeon_startup_complete() when start-up ends (boards/host/main.cpp); from then on
- * DESIGN.md §4 allows no heap, so every allocation is written to the report file
+ * docs/architecture.md §4 allows no heap, so every allocation is written to the report file
  * named by PIGEON_ALLOC_REPORT, which the tests read. The count of allocations
  * before that point is written too: it proves the guard was really interposed. */
 #define _GNU_SOURCE

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <span>
@@ -13,7 +14,15 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/assert.hpp"
 #include "protocol/base64.hpp"
+
+// PIGEON_ASSERT's handler for the fuzz targets (each includes this header once):
+// a failed invariant is a crash that libFuzzer reports and keeps as an input.
+void pigeon::assert_failed(const char* condition, const char* file, int line) noexcept {
+  std::fprintf(stderr, "pigeon: assertion failed: %s (%s:%d)\n", condition, file, line);
+  std::abort();
+}
 
 namespace pigeon::fuzz {
 

@@ -1,6 +1,6 @@
 // Fuzzes the SMTP server engine: any client bytes, any policy answers. The
 // session runs twice, fed whole and in small pieces; both runs must send the
-// same bytes and make the same policy calls (DESIGN.md §8).
+// same bytes and make the same policy calls (docs/architecture.md §8).
 #include <algorithm>
 #include <array>
 #include <string>

@@ -12,7 +12,7 @@ import pytest
 
 PIGEON_BIN = os.environ.get("PIGEON_BIN", "build/host/boards/host/pigeon")
 # tests/alloc_guard: when set, every relay runs with the interposed allocator and
-# every test fails if the relay touched the heap after start-up (DESIGN.md §4).
+# every test fails if the relay touched the heap after start-up (docs/architecture.md §4).
 ALLOC_GUARD = os.environ.get("PIGEON_ALLOC_GUARD")
 LISTENING = re.compile(r"pigeon: (\w+) listening on \[?([\d.:a-f]+)\]?:(\d+)")
 PASSWORD = re.compile(r"pigeon: user '([^']+)' password '([^']+)'")

@@ -1,4 +1,4 @@
-"""Power cuts at chosen flash operations of the real binary (DESIGN.md §5).
+"""Power cuts at chosen flash operations of the real binary (docs/architecture.md §5).
 
 PIGEON_FLASH_CUT_AFTER=N lets N programs or erases complete and cuts the power
 at the next one (torn with PIGEON_FLASH_TEAR=1): the relay exits at once with

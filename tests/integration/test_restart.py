@@ -1,5 +1,5 @@
 """Durability across a crash: what got a 250 survives kill -9, and what a
-committed POP3 session deleted stays deleted (DESIGN.md §5)."""
+committed POP3 session deleted stays deleted (docs/architecture.md §5)."""
 import poplib
 import smtplib
 

@@ -1,4 +1,4 @@
-"""The relay makes no heap allocation after start-up (DESIGN.md §4).
+"""The relay makes no heap allocation after start-up (docs/architecture.md §4).
 
 conftest.py runs every relay of every integration test under the interposed
 allocator and fails the test on any allocation after start-up; this file makes

@@ -1,7 +1,7 @@
 // What the spool has promised, for power-loss and long-run tests: every message
 // the tests tried to store, whether it was acknowledged (commit and sync
 // returned ok), and which recipients' outcomes were acknowledged. check() holds a
-// remounted spool to the promise of DESIGN.md §5.
+// remounted spool to the promise of docs/architecture.md §5.
 #pragma once
 
 #include <map>

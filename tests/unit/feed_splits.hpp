@@ -1,6 +1,6 @@
 // Test support: drives a sans-I/O engine with the same input cut into pieces in
 // different ways (whole, byte by byte, random splits from a fixed seed) and
-// checks that every way gives the same result (DESIGN.md §8).
+// checks that every way gives the same result (docs/architecture.md §8).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,0 +1,28 @@
+// The board's PIGEON_ASSERT handler: the failed condition on the console, then a
+// system reset. The relay remounts the spool after the reset, so accepted mail
+// survives (docs/spool-format.md); staying up with broken state could lose it.
+#include <cstdint>
+
+#include "protocol/assert.hpp"
+#include "uart.hpp"
+
+namespace pigeon {
+
+void assert_failed(const char* condition, const char* file, int line) noexcept {
+  board::uart_write("\r\npigeon: assertion failed: ");
+  board::uart_write(condition);
+  board::uart_write(" (");
+  board::uart_write(file);
+  board::uart_write(":");
+  board::uart_write_hex(static_cast<std::uint32_t>(line));
+  board::uart_write(")\r\n");
+  // SCB->AIRCR: VECTKEY and SYSRESETREQ (ARMv7-M Architecture Reference Manual, B3.2.6).
+  constexpr std::uintptr_t aircr = 0xE000ED0C;
+  asm volatile("dsb" ::: "memory");
+  *reinterpret_cast<volatile std::uint32_t*>(aircr) = (0x05FAu << 16) | (1u << 2);
+  asm volatile("dsb" ::: "memory");
+  for (;;) {
+  }
+}
+
+}  // namespace pigeon
