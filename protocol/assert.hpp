@@ -3,7 +3,7 @@
 // littlefs's LFS_ASSERT. A failed check means the relay's own state is wrong;
 // going on could lose or corrupt accepted mail, so the board's handler stops it:
 // the host prints the condition and aborts, a board prints it on its console and
-// resets (docs/architecture.md §9).
+// resets (docs/architecture.md §11).
 //
 // This is the one header every layer may include: protocol/ is the bottom of the
 // tree, and the handler is linked in by the board (pigeon_assert_handler).
