@@ -11,17 +11,8 @@
 #include <string_view>
 
 #include "fixed_string.hpp"
+#include "pigeon_limits.hpp"
 #include "protocol/alert_message.hpp"
-
-#ifndef PIGEON_ALERT_KEYS
-#define PIGEON_ALERT_KEYS 8
-#endif
-#ifndef PIGEON_ALERT_MAX_SUBJECT_BYTES
-#define PIGEON_ALERT_MAX_SUBJECT_BYTES 200
-#endif
-#ifndef PIGEON_ALERT_MAX_BODY_BYTES
-#define PIGEON_ALERT_MAX_BODY_BYTES 1024
-#endif
 
 namespace pigeon {
 

@@ -6,11 +6,6 @@
 #include "alert.hpp"
 #include "relay_services.hpp"
 
-#ifndef PIGEON_ALERT_MESSAGE_BYTES
-// Headers plus the longest body, quoted-printable (up to 3 bytes per byte).
-#define PIGEON_ALERT_MESSAGE_BYTES (3 * PIGEON_ALERT_MAX_BODY_BYTES + 1536)
-#endif
-
 namespace pigeon {
 
 class SpoolAlertStore final : public AlertStore {

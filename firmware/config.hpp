@@ -14,16 +14,6 @@
 // The board's limits first: every translation unit must see the same sizes.
 #include "pigeon_limits.hpp"
 
-#ifndef PIGEON_MAX_USERS
-#define PIGEON_MAX_USERS 16
-#endif
-#ifndef PIGEON_MAX_LOCAL_DOMAINS
-#define PIGEON_MAX_LOCAL_DOMAINS 8
-#endif
-#ifndef PIGEON_MAX_RELAY_NETWORKS
-#define PIGEON_MAX_RELAY_NETWORKS 8
-#endif
-
 namespace pigeon {
 
 enum class Service : std::uint8_t { smtp, submission, submissions, pop3, pop3s };

@@ -12,10 +12,6 @@
 
 #include "pigeon_limits.hpp"
 
-#ifndef PIGEON_DELIVERY_QUEUE_LENGTH
-#define PIGEON_DELIVERY_QUEUE_LENGTH 256
-#endif
-
 namespace pigeon {
 
 struct RetryPolicy {

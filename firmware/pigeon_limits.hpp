@@ -1,11 +1,15 @@
 // Every compile-time limit of the relay. A board's pigeon_opts.h sets what differs
 // from these defaults (the lwipopts.h pattern); the defaults suit a 256 KB-RAM
-// microcontroller. Relationships between limits are checked here.
+// microcontroller. Relationships between limits are checked at the end.
 #pragma once
 
 #include "pigeon_opts.h"
+#include "protocol/pop3_server.hpp"
+#include "protocol/smtp_client.hpp"
+#include "protocol/smtp_server.hpp"
 
-// Concurrent sessions per protocol, and TLS sessions shared by all of them.
+// Concurrent sessions per protocol, TLS sessions shared by all of them, and
+// connections to the smarthost.
 #ifndef PIGEON_SMTP_SESSIONS
 #define PIGEON_SMTP_SESSIONS 4
 #endif
@@ -15,12 +19,26 @@
 #ifndef PIGEON_TLS_SESSIONS
 #define PIGEON_TLS_SESSIONS 2
 #endif
+#ifndef PIGEON_SMARTHOST_CONNECTIONS
+#define PIGEON_SMARTHOST_CONNECTIONS 1
+#endif
 
 // The longest PEM key or certificate of the server's own identity. Parsing needs
 // a NUL-terminated copy, kept in static storage rather than on the stack so that
 // the stack of a small board is not sized by a start-up step.
 #ifndef PIGEON_TLS_IDENTITY_PEM_BYTES
 #define PIGEON_TLS_IDENTITY_PEM_BYTES 8192
+#endif
+
+// The Mbed TLS arena (firmware/tls_arena.hpp), per TLS session and shared.
+#ifndef PIGEON_TLS_SESSION_BYTES
+// A session at its handshake peak with 16 KiB record buffers both ways
+// (24-31 KB measured with a 4 KiB output buffer; docs/testing.md), plus headroom.
+#define PIGEON_TLS_SESSION_BYTES (48u * 1024u)
+#endif
+#ifndef PIGEON_TLS_SHARED_BYTES
+// Configurations, our certificate and key, PSA key slots, the DRBG.
+#define PIGEON_TLS_SHARED_BYTES (24u * 1024u)
 #endif
 
 // Per-connection buffers. The receive buffer holds at least one full command or
@@ -41,17 +59,91 @@
 #ifndef PIGEON_MAX_RECIPIENTS
 #define PIGEON_MAX_RECIPIENTS 32
 #endif
+#ifndef PIGEON_MAX_MESSAGE_BYTES
+#define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
+#endif
 
 // Messages one POP3 session can list (its maildrop snapshot).
 #ifndef PIGEON_POP3_MAX_MESSAGES
 #define PIGEON_POP3_MAX_MESSAGES 128
 #endif
 
-#ifndef PIGEON_MAX_MESSAGE_BYTES
-#define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
+// The configuration's tables (firmware/config.hpp).
+#ifndef PIGEON_MAX_USERS
+#define PIGEON_MAX_USERS 16
+#endif
+#ifndef PIGEON_MAX_LOCAL_DOMAINS
+#define PIGEON_MAX_LOCAL_DOMAINS 8
+#endif
+#ifndef PIGEON_MAX_RELAY_NETWORKS
+#define PIGEON_MAX_RELAY_NETWORKS 8
 #endif
 
+// The spool (firmware/spool.hpp, docs/spool-format.md): its RAM index of
+// messages and sectors.
+#ifndef PIGEON_SPOOL_MAX_MESSAGES
+#define PIGEON_SPOOL_MAX_MESSAGES 256
+#endif
+#ifndef PIGEON_SPOOL_MAX_SECTORS
+#define PIGEON_SPOOL_MAX_SECTORS 1024
+#endif
+// The payload of one data record: the body is buffered per writer and
+// programmed in pieces of this size.
+#ifndef PIGEON_SPOOL_WRITE_BUFFER_BYTES
+#define PIGEON_SPOOL_WRITE_BUFFER_BYTES 1024
+#endif
+// Open writers: SMTP sessions plus one for the alert API.
+#ifndef PIGEON_SPOOL_WRITERS
+#define PIGEON_SPOOL_WRITERS (PIGEON_SMTP_SESSIONS + 1)
+#endif
+// Free sectors new mail may not use: reclaim copies live messages into them.
+#ifndef PIGEON_SPOOL_RESERVE_SECTORS
+#define PIGEON_SPOOL_RESERVE_SECTORS 3
+#endif
+// The longest local mailbox name stored in an envelope.
+#ifndef PIGEON_SPOOL_MAILBOX_NAME_BYTES
+#define PIGEON_SPOOL_MAILBOX_NAME_BYTES 64
+#endif
+
+// Messages waiting for the smarthost (firmware/delivery_queue.hpp); more stay
+// in the spool and join at the next refill.
+#ifndef PIGEON_DELIVERY_QUEUE_LENGTH
+#define PIGEON_DELIVERY_QUEUE_LENGTH 256
+#endif
+
+// The alert API (firmware/alert.hpp): coalescing slots, the longest subject and
+// body, and the composed message.
+#ifndef PIGEON_ALERT_KEYS
+#define PIGEON_ALERT_KEYS 8
+#endif
+#ifndef PIGEON_ALERT_MAX_SUBJECT_BYTES
+#define PIGEON_ALERT_MAX_SUBJECT_BYTES 200
+#endif
+#ifndef PIGEON_ALERT_MAX_BODY_BYTES
+#define PIGEON_ALERT_MAX_BODY_BYTES 1024
+#endif
+#ifndef PIGEON_ALERT_MESSAGE_BYTES
+// Headers plus the longest body, quoted-printable (up to 3 bytes per byte).
+#define PIGEON_ALERT_MESSAGE_BYTES (3 * PIGEON_ALERT_MAX_BODY_BYTES + 1536)
+#endif
+
+// Relationships. The engines' longest lines are 1024 bytes with the CRLF (an
+// SMTP SASL response, a POP3 line), parsed in place in the receive buffer.
 static_assert(PIGEON_RECEIVE_BUFFER_BYTES >= 1024, "a command or SASL line must fit");
+static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpServer::reply_reserve_bytes &&
+                  PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::Pop3Server::reply_reserve_bytes &&
+                  PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpClient::command_reserve_bytes,
+              "an engine's reply or command must fit in the output buffer");
 static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= 1024, "a reply must fit");
 static_assert(PIGEON_TLS_SESSIONS >= 1, "TLS is required for submission and POP3");
 static_assert(PIGEON_ENVELOPE_BYTES >= 512, "at least one full-length recipient");
+static_assert(PIGEON_MAX_RECIPIENTS <= 32, "outcomes keep two bits per recipient in 64 bits");
+static_assert(PIGEON_MAX_RECIPIENTS <= pigeon::protocol::SmtpClient::max_recipients,
+              "the smarthost client takes every recipient of a message at once");
+static_assert(PIGEON_POP3_MAX_MESSAGES <= pigeon::protocol::DeletionMarks().size(),
+              "a POP3 session marks deletions in a fixed bitset");
+static_assert(PIGEON_SPOOL_WRITE_BUFFER_BYTES >= 64 && PIGEON_SPOOL_WRITE_BUFFER_BYTES <= 3072,
+              "a data record must fit in a 4 KiB sector");
+static_assert(PIGEON_SPOOL_RESERVE_SECTORS >= 1, "reclaim needs a free sector to copy into");
+static_assert(PIGEON_ALERT_MESSAGE_BYTES > 3 * PIGEON_ALERT_MAX_BODY_BYTES,
+              "the composed alert holds headers and the longest body, quoted-printable");

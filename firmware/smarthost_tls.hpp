@@ -13,11 +13,8 @@
 #include <string_view>
 
 #include "crypto_random.hpp"
+#include "pigeon_limits.hpp"
 #include "tls_session.hpp"
-
-#ifndef PIGEON_SMARTHOST_CONNECTIONS
-#define PIGEON_SMARTHOST_CONNECTIONS 1
-#endif
 
 namespace pigeon {
 

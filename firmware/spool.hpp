@@ -17,35 +17,6 @@
 #include "hal/flash.hpp"
 #include "pigeon_limits.hpp"
 
-#ifndef PIGEON_SPOOL_MAX_MESSAGES
-#define PIGEON_SPOOL_MAX_MESSAGES 256
-#endif
-#ifndef PIGEON_SPOOL_MAX_SECTORS
-#define PIGEON_SPOOL_MAX_SECTORS 1024
-#endif
-// The payload of one data record: the body is buffered per writer and
-// programmed in pieces of this size.
-#ifndef PIGEON_SPOOL_WRITE_BUFFER_BYTES
-#define PIGEON_SPOOL_WRITE_BUFFER_BYTES 1024
-#endif
-// Open writers: SMTP sessions plus one for the alert API.
-#ifndef PIGEON_SPOOL_WRITERS
-#define PIGEON_SPOOL_WRITERS (PIGEON_SMTP_SESSIONS + 1)
-#endif
-// Free sectors new mail may not use: reclaim copies live messages into them.
-#ifndef PIGEON_SPOOL_RESERVE_SECTORS
-#define PIGEON_SPOOL_RESERVE_SECTORS 3
-#endif
-// The longest local mailbox name stored in an envelope.
-#ifndef PIGEON_SPOOL_MAILBOX_NAME_BYTES
-#define PIGEON_SPOOL_MAILBOX_NAME_BYTES 64
-#endif
-
-static_assert(PIGEON_MAX_RECIPIENTS <= 32, "outcomes keep two bits per recipient in 64 bits");
-static_assert(PIGEON_SPOOL_WRITE_BUFFER_BYTES >= 64 && PIGEON_SPOOL_WRITE_BUFFER_BYTES <= 3072,
-              "a data record must fit in a 4 KiB sector");
-static_assert(PIGEON_SPOOL_RESERVE_SECTORS >= 1, "reclaim needs a free sector to copy into");
-
 namespace pigeon {
 
 enum class SpoolStatus : std::uint8_t {

@@ -6,15 +6,6 @@
 
 #include "pigeon_limits.hpp"
 
-#ifndef PIGEON_TLS_SESSION_BYTES
-// A session at its handshake peak with 16 KiB record buffers both ways
-// (24-31 KB measured with a 4 KiB output buffer; docs/testing.md), plus headroom.
-#define PIGEON_TLS_SESSION_BYTES (48u * 1024u)
-#endif
-#ifndef PIGEON_TLS_SHARED_BYTES
-// Configurations, our certificate and key, PSA key slots, the DRBG.
-#define PIGEON_TLS_SHARED_BYTES (24u * 1024u)
-#endif
 #define PIGEON_TLS_ARENA_BYTES (PIGEON_TLS_SESSIONS * PIGEON_TLS_SESSION_BYTES + PIGEON_TLS_SHARED_BYTES)
 
 namespace pigeon {
