@@ -1,0 +1,261 @@
+#include "spool_format.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crc32.hpp"
+#include "protocol/assert.hpp"
+
+namespace pigeon::spool_format {
+namespace {
+
+// Little-endian fields at the offsets of the tables; each encode() and
+// decode() checks its span's length once, before the first field.
+void put_u16(std::uint8_t* out, std::uint32_t value) {
+  out[0] = static_cast<std::uint8_t>(value);
+  out[1] = static_cast<std::uint8_t>(value >> 8);
+}
+void put_u32(std::uint8_t* out, std::uint32_t value) {
+  put_u16(out, value & 0xFFFF);
+  put_u16(out + 2, value >> 16);
+}
+std::uint16_t get_u16(const std::uint8_t* in) { return static_cast<std::uint16_t>(in[0] | (in[1] << 8)); }
+std::uint32_t get_u32(const std::uint8_t* in) { return get_u16(in) | (std::uint32_t{get_u16(in + 2)} << 16); }
+
+// Text into the payload. memmove, not memcpy: an empty view may have a null
+// pointer, and reclaim rewrites an envelope over the bytes it was decoded from.
+std::uint8_t* put_bytes(std::uint8_t* out, std::span<const std::uint8_t> bytes) {
+  if (!bytes.empty()) std::memmove(out, bytes.data(), bytes.size());
+  return out + bytes.size();
+}
+std::uint8_t* put_text(std::uint8_t* out, std::string_view text) {
+  return put_bytes(out, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+std::string_view text_at(const std::uint8_t* in, std::size_t length) {
+  return {reinterpret_cast<const char*>(in), length};
+}
+
+// The CRC that ends a header or an intent: of every byte before it.
+void seal(std::uint8_t* out, std::size_t crc_offset) { put_u32(out + crc_offset, crc32({out, crc_offset})); }
+bool sealed(const std::uint8_t* in, std::size_t crc_offset) { return get_u32(in + crc_offset) == crc32({in, crc_offset}); }
+
+}  // namespace
+
+std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= bytes);
+  std::uint8_t* at = out.data();
+  put_u32(at, sector_magic);
+  put_u16(at + 4, format_version);
+  put_u16(at + 6, bytes);
+  put_u32(at + 8, sequence);
+  put_u32(at + 12, erase_count);
+  put_u32(at + 16, next_message_id);
+  put_u32(at + 20, retired_sequence);
+  put_u32(at + 24, sector_bytes);
+  put_u16(at + 28, unit_bytes);
+  put_u16(at + 30, reserved);
+  seal(at, 32);
+  return bytes;
+}
+
+std::optional<SectorHeader> SectorHeader::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < bytes) return std::nullopt;
+  const std::uint8_t* at = in.data();
+  if (get_u32(at) != sector_magic || get_u16(at + 4) != format_version || get_u16(at + 6) != bytes ||
+      !sealed(at, 32)) {
+    return std::nullopt;
+  }
+  return SectorHeader{get_u32(at + 8),  get_u32(at + 12), get_u32(at + 16), get_u32(at + 20),
+                      get_u32(at + 24), get_u16(at + 28), get_u16(at + 30)};
+}
+
+std::size_t EraseIntent::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= bytes);
+  put_u32(out.data(), retired_sequence);
+  put_u32(out.data() + 4, next_erase_count);
+  seal(out.data(), 8);
+  return bytes;
+}
+
+std::optional<EraseIntent> EraseIntent::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < bytes || !sealed(in.data(), 8)) return std::nullopt;
+  return EraseIntent{get_u32(in.data()), get_u32(in.data() + 4)};
+}
+
+std::size_t RecordHeader::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= bytes);
+  out[0] = static_cast<std::uint8_t>(type);
+  out[1] = reserved;
+  put_u16(out.data() + 2, payload_bytes);
+  put_u32(out.data() + 4, message_id);
+  put_u32(out.data() + 8, payload_crc);
+  seal(out.data(), 12);
+  return bytes;
+}
+
+std::optional<RecordHeader> RecordHeader::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < bytes || in[0] < static_cast<std::uint8_t>(RecordType::begin) ||
+      in[0] > static_cast<std::uint8_t>(RecordType::attempt) || !sealed(in.data(), 12)) {
+    return std::nullopt;
+  }
+  return RecordHeader{static_cast<RecordType>(in[0]), in[1], get_u16(in.data() + 2), get_u32(in.data() + 4),
+                      get_u32(in.data() + 8)};
+}
+
+std::uint8_t RecipientOutcomes::code(std::uint32_t recipient) const {
+  PIGEON_ASSERT(recipient < max_recipients);
+  return static_cast<std::uint8_t>((bits >> (2 * recipient)) & 3u);
+}
+
+void RecipientOutcomes::record(std::uint32_t mask, std::uint8_t outcome, std::uint32_t recipients) {
+  PIGEON_ASSERT(outcome >= 1 && outcome <= 3 && recipients <= max_recipients);
+  for (std::uint32_t r = 0; r < recipients; ++r) {
+    if ((mask >> r) & 1u && owed(r)) bits |= std::uint64_t{outcome} << (2 * r);
+  }
+}
+
+void RecipientOutcomes::keep_first(RecipientOutcomes later, std::uint32_t recipients) {
+  PIGEON_ASSERT(recipients <= max_recipients);
+  for (std::uint32_t r = 0; r < recipients; ++r) {
+    if (owed(r)) bits |= std::uint64_t{later.code(r)} << (2 * r);
+  }
+}
+
+bool RecipientOutcomes::all_done(std::uint32_t recipients) const {
+  for (std::uint32_t r = 0; r < recipients; ++r) {
+    if (owed(r)) return false;
+  }
+  return true;
+}
+
+std::size_t EnvelopeRecipient::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(address.size() <= 0xFFFF && mailbox.size() <= 0xFF && out.size() >= encoded_bytes());
+  put_u16(out.data(), static_cast<std::uint32_t>(address.size()));
+  out[2] = static_cast<std::uint8_t>(mailbox.size());
+  put_text(put_text(out.data() + fixed_bytes, address), mailbox);
+  return encoded_bytes();
+}
+
+std::optional<EnvelopeRecipient> EnvelopeRecipient::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < fixed_bytes) return std::nullopt;
+  const std::size_t address_bytes = get_u16(in.data());
+  const std::size_t mailbox_bytes = in[2];
+  if (fixed_bytes + address_bytes + mailbox_bytes > in.size()) return std::nullopt;
+  const std::uint8_t* text = in.data() + fixed_bytes;
+  return EnvelopeRecipient{text_at(text, address_bytes), text_at(text + address_bytes, mailbox_bytes)};
+}
+
+std::size_t Envelope::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(sender.size() <= 0xFFFF && out.size() >= encoded_bytes());
+  std::uint8_t* at = out.data();
+  // The list first: when rewriting in place, the sender's length does not move it.
+  put_bytes(at + fixed_bytes + sender.size(), recipient_list);
+  at[0] = flags;
+  at[1] = recipient_count;
+  put_u16(at + 2, static_cast<std::uint32_t>(sender.size()));
+  put_u32(at + 4, static_cast<std::uint32_t>(outcomes.bits));
+  put_u32(at + 8, static_cast<std::uint32_t>(outcomes.bits >> 32));
+  put_u32(at + 12, arrived_s);
+  put_u16(at + 16, attempts);
+  put_u16(at + 18, reserved);
+  put_u32(at + 20, next_retry_s);
+  put_text(at + fixed_bytes, sender);
+  return encoded_bytes();
+}
+
+std::optional<Envelope> Envelope::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < fixed_bytes) return std::nullopt;
+  const std::uint8_t* at = in.data();
+  Envelope envelope;
+  envelope.flags = at[0];
+  envelope.recipient_count = at[1];
+  const std::size_t sender_bytes = get_u16(at + 2);
+  envelope.outcomes.bits = get_u32(at + 4) | std::uint64_t{get_u32(at + 8)} << 32;
+  envelope.arrived_s = get_u32(at + 12);
+  envelope.attempts = get_u16(at + 16);
+  envelope.reserved = get_u16(at + 18);
+  envelope.next_retry_s = get_u32(at + 20);
+  if (envelope.recipient_count == 0 || envelope.recipient_count > PIGEON_MAX_RECIPIENTS ||
+      fixed_bytes + sender_bytes > in.size()) {
+    return std::nullopt;
+  }
+  envelope.sender = text_at(at + fixed_bytes, sender_bytes);
+  envelope.recipient_list = in.subspan(fixed_bytes + sender_bytes);
+  // Every entry must be whole, and the last one must end the payload.
+  std::span<const std::uint8_t> rest = envelope.recipient_list;
+  for (std::uint8_t r = 0; r < envelope.recipient_count; ++r) {
+    const auto recipient = EnvelopeRecipient::decode(rest);
+    if (!recipient) return std::nullopt;
+    rest = rest.subspan(recipient->encoded_bytes());
+  }
+  if (!rest.empty()) return std::nullopt;
+  return envelope;
+}
+
+bool Envelope::operator==(const Envelope& other) const {
+  return flags == other.flags && recipient_count == other.recipient_count && outcomes == other.outcomes &&
+         arrived_s == other.arrived_s && attempts == other.attempts && reserved == other.reserved &&
+         next_retry_s == other.next_retry_s && sender == other.sender &&
+         std::ranges::equal(recipient_list, other.recipient_list);
+}
+
+std::size_t Commit::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= bytes);
+  std::uint8_t* at = out.data();
+  put_u32(at, begin_address);
+  put_u32(at + 4, envelope_crc);
+  put_u32(at + 8, body_bytes);
+  put_u32(at + 12, body_crc);
+  put_u32(at + 16, data_records);
+  put_u16(at + 20, envelope_bytes);
+  put_u16(at + 22, reserved);
+  return bytes;
+}
+
+std::optional<Commit> Commit::decode(std::span<const std::uint8_t> in) {
+  if (in.size() != bytes) return std::nullopt;
+  const std::uint8_t* at = in.data();
+  return Commit{get_u32(at),      get_u32(at + 4),  get_u32(at + 8), get_u32(at + 12),
+                get_u32(at + 16), get_u16(at + 20), get_u16(at + 22)};
+}
+
+std::size_t Outcome::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= bytes);
+  out[0] = outcome;
+  std::copy(std::begin(reserved), std::end(reserved), out.begin() + 1);
+  put_u32(out.data() + 4, recipient_mask);
+  return bytes;
+}
+
+std::optional<Outcome> Outcome::decode(std::span<const std::uint8_t> in) {
+  if (in.size() != bytes || in[0] < 1 || in[0] > 3) return std::nullopt;
+  return Outcome{in[0], {in[1], in[2], in[3]}, get_u32(in.data() + 4)};
+}
+
+std::size_t Attempt::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(enhanced.size() <= max_enhanced_bytes && text.size() <= max_text_bytes &&
+                out.size() >= encoded_bytes());
+  std::uint8_t* at = out.data();
+  put_u32(at, recipient_mask);
+  put_u16(at + 4, attempts);
+  put_u16(at + 6, reply_code);
+  put_u32(at + 8, next_retry_s);
+  at[12] = static_cast<std::uint8_t>(enhanced.size());
+  at[13] = static_cast<std::uint8_t>(text.size());
+  put_text(put_text(at + fixed_bytes, enhanced), text);
+  return encoded_bytes();
+}
+
+std::optional<Attempt> Attempt::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < fixed_bytes) return std::nullopt;
+  const std::uint8_t* at = in.data();
+  const std::size_t enhanced_bytes = at[12], text_bytes = at[13];
+  if (enhanced_bytes > max_enhanced_bytes || text_bytes > max_text_bytes ||
+      fixed_bytes + enhanced_bytes + text_bytes != in.size()) {
+    return std::nullopt;
+  }
+  return Attempt{get_u32(at), get_u16(at + 4), get_u16(at + 6), get_u32(at + 8),
+                 text_at(at + fixed_bytes, enhanced_bytes), text_at(at + fixed_bytes + enhanced_bytes, text_bytes)};
+}
+
+}  // namespace pigeon::spool_format

@@ -1,0 +1,183 @@
+// The spool's on-flash format (docs/spool-format.md, version 3) as pure codecs:
+// one struct per table of that page, field for field, reserved fields
+// included, so that a structure decoded from flash encodes back to the same
+// bytes. encode() writes the structure (not the padding to the program unit)
+// and returns its length; decode() checks what the page says makes the
+// structure valid and reads nothing outside the span it is given. No flash,
+// no state: the spool's layers above (spool_log.hpp, spool.hpp) do the I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "pigeon_limits.hpp"
+
+namespace pigeon::spool_format {
+
+inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory order
+inline constexpr std::uint16_t format_version = 3;
+inline constexpr std::uint32_t intent_slots = 2;
+inline constexpr std::uint32_t max_unit_bytes = 256;
+inline constexpr std::uint32_t max_sender_bytes = 256;
+
+// §2.1 Sector header. Magic, version, header bytes and the CRC are not fields:
+// encode() writes them, decode() checks them.
+struct SectorHeader {
+  static constexpr std::size_t bytes = 36;
+  std::uint32_t sequence = 0;
+  std::uint32_t erase_count = 0;
+  std::uint32_t next_message_id = 0;
+  std::uint32_t retired_sequence = 0;
+  std::uint32_t sector_bytes = 0;
+  std::uint16_t unit_bytes = 0;
+  std::uint16_t reserved = 0;
+
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<SectorHeader> decode(std::span<const std::uint8_t> in);
+  bool operator==(const SectorHeader&) const = default;
+};
+
+// §2.2 Erase-intent slot.
+struct EraseIntent {
+  static constexpr std::size_t bytes = 12;
+  std::uint32_t retired_sequence = 0;
+  std::uint32_t next_erase_count = 0;
+
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<EraseIntent> decode(std::span<const std::uint8_t> in);
+  bool operator==(const EraseIntent&) const = default;
+};
+
+// §3 Record types; 0x00 and 0xFF (erased) are never types.
+enum class RecordType : std::uint8_t { begin = 1, data = 2, commit = 3, outcome = 4, attempt = 5 };
+
+// §3 Record header. Whether the record ends inside its sector is the log's
+// check (spool_log.hpp): the header alone does not know where it is.
+struct RecordHeader {
+  static constexpr std::size_t bytes = 16;
+  RecordType type = RecordType::begin;
+  std::uint8_t reserved = 0;
+  std::uint16_t payload_bytes = 0;
+  std::uint32_t message_id = 0;
+  std::uint32_t payload_crc = 0;
+
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<RecordHeader> decode(std::span<const std::uint8_t> in);
+  bool operator==(const RecordHeader&) const = default;
+};
+
+// §3.1 and §3.4: two bits per recipient, recipient r at bits 2r..2r+1; 0 is
+// owed, else the outcome code. The first outcome of a recipient is final.
+struct RecipientOutcomes {
+  static constexpr std::uint32_t max_recipients = 32;
+  std::uint64_t bits = 0;
+
+  std::uint8_t code(std::uint32_t recipient) const;
+  bool owed(std::uint32_t recipient) const { return code(recipient) == 0; }
+  // Gives `code` to every recipient in `mask` (below `recipients`) still owed.
+  void record(std::uint32_t mask, std::uint8_t code, std::uint32_t recipients);
+  // Adds what `later` knows about recipients this one still owes.
+  void keep_first(RecipientOutcomes later, std::uint32_t recipients);
+  bool all_done(std::uint32_t recipients) const;
+  bool operator==(const RecipientOutcomes&) const = default;
+};
+
+// §3.1: one recipient entry of the envelope.
+struct EnvelopeRecipient {
+  static constexpr std::size_t fixed_bytes = 3;
+  std::string_view address;
+  std::string_view mailbox;  // empty: relayed to the smarthost
+
+  std::size_t encoded_bytes() const { return fixed_bytes + address.size() + mailbox.size(); }
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  // The entry at the start of `in`; its length is encoded_bytes().
+  static std::optional<EnvelopeRecipient> decode(std::span<const std::uint8_t> in);
+  bool operator==(const EnvelopeRecipient&) const = default;
+};
+
+// §3.1 Begin record payload: the envelope. `sender` and `recipient_list`
+// view the bytes it was decoded from (or will be encoded from); the list is
+// `recipient_count` EnvelopeRecipient entries back to back.
+struct Envelope {
+  static constexpr std::size_t fixed_bytes = 24;
+  static constexpr std::uint8_t flag_8bit = 1;
+  std::uint8_t flags = 0;
+  std::uint8_t recipient_count = 0;
+  RecipientOutcomes outcomes;
+  std::uint32_t arrived_s = 0;
+  std::uint16_t attempts = 0;
+  std::uint16_t reserved = 0;
+  std::uint32_t next_retry_s = 0;
+  std::string_view sender;
+  std::span<const std::uint8_t> recipient_list;
+
+  bool body_8bit() const { return (flags & flag_8bit) != 0; }
+  std::size_t encoded_bytes() const { return fixed_bytes + sender.size() + recipient_list.size(); }
+  // Writes the fixed part, the sender and the list; `out` may be the very
+  // bytes the envelope was decoded from (reclaim rewrites it in place).
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<Envelope> decode(std::span<const std::uint8_t> in);
+  // Calls visit(index, recipient) for each entry; decode() checked them all.
+  template <class Visit>
+  void for_each_recipient(Visit visit) const {
+    std::span<const std::uint8_t> rest = recipient_list;
+    for (std::uint8_t r = 0; r < recipient_count; ++r) {
+      const EnvelopeRecipient recipient = *EnvelopeRecipient::decode(rest);
+      visit(r, recipient);
+      rest = rest.subspan(recipient.encoded_bytes());
+    }
+  }
+  bool operator==(const Envelope& other) const;
+};
+
+// §3.3 Commit record payload.
+struct Commit {
+  static constexpr std::size_t bytes = 24;
+  std::uint32_t begin_address = 0;
+  std::uint32_t envelope_crc = 0;
+  std::uint32_t body_bytes = 0;
+  std::uint32_t body_crc = 0;
+  std::uint32_t data_records = 0;
+  std::uint16_t envelope_bytes = 0;
+  std::uint16_t reserved = 0;
+
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<Commit> decode(std::span<const std::uint8_t> in);
+  bool operator==(const Commit&) const = default;
+};
+
+// §3.4 Outcome record payload; decode() accepts the three outcome codes only.
+struct Outcome {
+  static constexpr std::size_t bytes = 8;
+  std::uint8_t outcome = 0;
+  std::uint8_t reserved[3] = {};
+  std::uint32_t recipient_mask = 0;
+
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<Outcome> decode(std::span<const std::uint8_t> in);
+  bool operator==(const Outcome&) const = default;
+};
+
+// §3.5 Attempt record payload.
+struct Attempt {
+  static constexpr std::size_t fixed_bytes = 14;
+  static constexpr std::size_t max_enhanced_bytes = 15;
+  static constexpr std::size_t max_text_bytes = 64;
+  static constexpr std::size_t max_bytes = fixed_bytes + max_enhanced_bytes + max_text_bytes;
+  std::uint32_t recipient_mask = 0;
+  std::uint16_t attempts = 0;
+  std::uint16_t reply_code = 0;
+  std::uint32_t next_retry_s = 0;
+  std::string_view enhanced;  // at most max_enhanced_bytes
+  std::string_view text;      // at most max_text_bytes
+
+  std::size_t encoded_bytes() const { return fixed_bytes + enhanced.size() + text.size(); }
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  static std::optional<Attempt> decode(std::span<const std::uint8_t> in);
+  bool operator==(const Attempt&) const = default;
+};
+
+}  // namespace pigeon::spool_format

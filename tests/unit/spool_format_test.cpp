@@ -1,0 +1,231 @@
+// The spool's on-flash codecs against the tables of docs/spool-format.md: the
+// bytes each structure encodes to, what decode refuses, round trips, and the
+// outcome bits. The fuzz target tests/fuzz/spool_format_fuzz.cpp checks the
+// round trips on any bytes.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <vector>
+
+#include "firmware/crc32.hpp"
+#include "firmware/spool_format.hpp"
+
+namespace pigeon::spool_format {
+namespace {
+
+std::uint32_t u32_at(std::span<const std::uint8_t> bytes, std::size_t offset) {
+  return bytes[offset] | bytes[offset + 1] << 8 | bytes[offset + 2] << 16 | std::uint32_t{bytes[offset + 3]} << 24;
+}
+
+TEST(SpoolFormat, SectorHeaderBytesFollowSection2_1) {
+  const SectorHeader header{7, 3, 100, 5, 4096, 16, 0};
+  std::array<std::uint8_t, 40> out{};
+  out.fill(0xEE);
+  ASSERT_EQ(header.encode(out), 36u);
+  EXPECT_EQ(std::string(out.begin(), out.begin() + 4), "PGSP");
+  EXPECT_EQ(out[4], 3);   // format version
+  EXPECT_EQ(out[6], 36);  // header bytes
+  EXPECT_EQ(u32_at(out, 8), 7u);
+  EXPECT_EQ(u32_at(out, 12), 3u);
+  EXPECT_EQ(u32_at(out, 16), 100u);
+  EXPECT_EQ(u32_at(out, 20), 5u);
+  EXPECT_EQ(u32_at(out, 24), 4096u);
+  EXPECT_EQ(out[28], 16);
+  EXPECT_EQ(u32_at(out, 32), crc32({out.data(), 32}));
+  EXPECT_EQ(out[36], 0xEE);  // nothing past the structure: the caller pads
+  EXPECT_EQ(SectorHeader::decode(out), header);
+}
+
+TEST(SpoolFormat, SectorHeaderRefusesWrongMagicVersionCrcAndShortSpans) {
+  std::array<std::uint8_t, 36> good{};
+  SectorHeader{1, 0, 1, 0, 4096, 16, 0}.encode(good);
+  ASSERT_TRUE(SectorHeader::decode(good));
+  EXPECT_FALSE(SectorHeader::decode(std::span(good).first(35)));
+  for (const std::size_t offset : {0u, 4u, 6u, 10u, 33u}) {
+    std::array<std::uint8_t, 36> bad = good;
+    bad[offset] ^= 1;
+    EXPECT_FALSE(SectorHeader::decode(bad)) << "byte " << offset;
+  }
+  // Version 2 with a correct CRC is still not read.
+  std::array<std::uint8_t, 36> old = good;
+  old[4] = 2;
+  const std::uint32_t crc = crc32({old.data(), 32});
+  for (int i = 0; i < 4; ++i) old[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+  EXPECT_FALSE(SectorHeader::decode(old));
+}
+
+TEST(SpoolFormat, EraseIntentRoundTripsAndChecksItsCrc) {
+  std::array<std::uint8_t, 12> out{};
+  ASSERT_EQ((EraseIntent{41, 9}).encode(out), 12u);
+  EXPECT_EQ(u32_at(out, 0), 41u);
+  EXPECT_EQ(u32_at(out, 4), 9u);
+  EXPECT_EQ(EraseIntent::decode(out), (EraseIntent{41, 9}));
+  out[8] ^= 0x80;
+  EXPECT_FALSE(EraseIntent::decode(out));
+}
+
+TEST(SpoolFormat, RecordHeaderBytesFollowSection3) {
+  const RecordHeader header{RecordType::commit, 0, 24, 0x01020304, 0xCAFEF00D};
+  std::array<std::uint8_t, 16> out{};
+  ASSERT_EQ(header.encode(out), 16u);
+  EXPECT_EQ(out[0], 3);
+  EXPECT_EQ(out[2], 24);
+  EXPECT_EQ(u32_at(out, 4), 0x01020304u);
+  EXPECT_EQ(u32_at(out, 8), 0xCAFEF00Du);
+  EXPECT_EQ(u32_at(out, 12), crc32({out.data(), 12}));
+  EXPECT_EQ(RecordHeader::decode(out), header);
+}
+
+TEST(SpoolFormat, RecordHeaderRefusesTypesOutsideOneToFiveAndErasedFlash) {
+  std::array<std::uint8_t, 16> erased{};
+  erased.fill(0xFF);
+  EXPECT_FALSE(RecordHeader::decode(erased));
+  for (const std::uint8_t type : std::initializer_list<std::uint8_t>{0, 6, 0xFF}) {
+    std::array<std::uint8_t, 16> out{};
+    RecordHeader{RecordType::data, 0, 1, 1, 0}.encode(out);
+    out[0] = type;
+    const std::uint32_t crc = crc32({out.data(), 12});  // a correct CRC does not make it a record
+    for (int i = 0; i < 4; ++i) out[12 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+    EXPECT_FALSE(RecordHeader::decode(out)) << int{type};
+  }
+}
+
+TEST(SpoolFormat, EnvelopeEncodesFixedPartSenderAndRecipients) {
+  std::array<std::uint8_t, 128> list{};
+  std::size_t list_bytes = EnvelopeRecipient{"alice@home.example", "alice"}.encode(list);
+  list_bytes += EnvelopeRecipient{"carol@far.example", ""}.encode(std::span(list).subspan(list_bytes));
+  Envelope envelope;
+  envelope.flags = Envelope::flag_8bit;
+  envelope.recipient_count = 2;
+  envelope.arrived_s = 1'700'000'000;
+  envelope.sender = "s@lan.example";
+  envelope.recipient_list = std::span(list).first(list_bytes);
+  std::vector<std::uint8_t> out(envelope.encoded_bytes());
+  ASSERT_EQ(envelope.encode(out), 24u + 13u + (3 + 18 + 5) + (3 + 17));
+  EXPECT_EQ(out[0], 1);
+  EXPECT_EQ(out[1], 2);
+  EXPECT_EQ(out[2], 13);
+  EXPECT_EQ(u32_at(out, 12), 1'700'000'000u);
+  EXPECT_EQ(std::string(out.begin() + 24, out.begin() + 37), "s@lan.example");
+  EXPECT_EQ(out[37], 18);  // address length, then mailbox length
+  EXPECT_EQ(out[39], 5);
+  const auto decoded = Envelope::decode(out);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, envelope);
+  EXPECT_TRUE(decoded->body_8bit());
+  std::vector<EnvelopeRecipient> seen;
+  decoded->for_each_recipient([&](std::uint8_t, const EnvelopeRecipient& r) { seen.push_back(r); });
+  EXPECT_EQ(seen, (std::vector<EnvelopeRecipient>{{"alice@home.example", "alice"}, {"carol@far.example", ""}}));
+}
+
+TEST(SpoolFormat, EnvelopeRefusesBadCountsCutEntriesAndTrailingBytes) {
+  std::array<std::uint8_t, 32> list{};
+  const std::size_t list_bytes = EnvelopeRecipient{"a@b", ""}.encode(list);
+  Envelope envelope;
+  envelope.recipient_count = 1;
+  envelope.recipient_list = std::span(list).first(list_bytes);
+  std::vector<std::uint8_t> out(envelope.encoded_bytes() + 1);
+  envelope.encode(out);
+  EXPECT_FALSE(Envelope::decode(out));  // a byte after the last recipient
+  out.pop_back();
+  ASSERT_TRUE(Envelope::decode(out));
+  EXPECT_FALSE(Envelope::decode(std::span(out).first(out.size() - 1)));  // the last address cut
+  for (const std::uint8_t count : std::initializer_list<std::uint8_t>{0, PIGEON_MAX_RECIPIENTS + 1, 2}) {
+    std::vector<std::uint8_t> bad = out;
+    bad[1] = count;
+    EXPECT_FALSE(Envelope::decode(bad)) << int{count};
+  }
+  EXPECT_FALSE(Envelope::decode(std::span(out).first(23)));
+}
+
+TEST(SpoolFormat, EnvelopeRewrittenInPlaceKeepsSenderAndRecipients) {
+  std::array<std::uint8_t, 32> list{};
+  const std::size_t list_bytes = EnvelopeRecipient{"a@b", "alice"}.encode(list);
+  Envelope envelope;
+  envelope.recipient_count = 1;
+  envelope.sender = "x@y";
+  envelope.recipient_list = std::span(list).first(list_bytes);
+  std::vector<std::uint8_t> bytes(envelope.encoded_bytes());
+  envelope.encode(bytes);
+  Envelope copy = *Envelope::decode(bytes);
+  copy.outcomes.record(1, 1, 1);
+  copy.attempts = 4;
+  copy.next_retry_s = 99;
+  ASSERT_EQ(copy.encode(bytes), bytes.size());
+  const auto decoded = Envelope::decode(bytes);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->sender, "x@y");
+  EXPECT_EQ(decoded->attempts, 4);
+  EXPECT_EQ(decoded->next_retry_s, 99u);
+  EXPECT_FALSE(decoded->outcomes.owed(0));
+}
+
+TEST(SpoolFormat, CommitIsExactly24BytesFollowingSection3_3) {
+  const Commit commit{0x1000, 0xAABBCCDD, 5000, 0x11223344, 5, 300, 0};
+  std::array<std::uint8_t, 24> out{};
+  ASSERT_EQ(commit.encode(out), 24u);
+  EXPECT_EQ(u32_at(out, 0), 0x1000u);
+  EXPECT_EQ(u32_at(out, 8), 5000u);
+  EXPECT_EQ(u32_at(out, 16), 5u);
+  EXPECT_EQ(out[20] | out[21] << 8, 300);
+  EXPECT_EQ(Commit::decode(out), commit);
+  EXPECT_FALSE(Commit::decode(std::span(out).first(23)));
+  std::array<std::uint8_t, 25> longer{};
+  EXPECT_FALSE(Commit::decode(longer));
+}
+
+TEST(SpoolFormat, OutcomeAcceptsTheThreeCodesOnly) {
+  std::array<std::uint8_t, 8> out{};
+  ASSERT_EQ((Outcome{3, {}, 0b101}).encode(out), 8u);
+  EXPECT_EQ(out[0], 3);
+  EXPECT_EQ(u32_at(out, 4), 0b101u);
+  EXPECT_EQ(Outcome::decode(out), (Outcome{3, {}, 0b101}));
+  for (const std::uint8_t code : std::initializer_list<std::uint8_t>{0, 4, 0xFF}) {
+    out[0] = code;
+    EXPECT_FALSE(Outcome::decode(out)) << int{code};
+  }
+}
+
+TEST(SpoolFormat, AttemptLengthsMustAddUp) {
+  const Attempt attempt{0b10, 2, 451, 1'700'000'120, "4.3.0", "Try again later"};
+  std::array<std::uint8_t, Attempt::max_bytes> out{};
+  const std::size_t length = attempt.encode(out);
+  ASSERT_EQ(length, 14u + 5 + 15);
+  EXPECT_EQ(out[6] | out[7] << 8, 451);
+  EXPECT_EQ(out[12], 5);
+  EXPECT_EQ(out[13], 15);
+  EXPECT_EQ(Attempt::decode(std::span(out).first(length)), attempt);
+  EXPECT_FALSE(Attempt::decode(std::span(out).first(length - 1)));
+  EXPECT_FALSE(Attempt::decode(std::span(out).first(length + 1)));
+  out[12] = 16;  // longer than an enhanced code can be
+  EXPECT_FALSE(Attempt::decode(std::span(out).first(length + 11)));
+}
+
+TEST(SpoolFormat, FirstOutcomeOfARecipientIsFinal) {
+  RecipientOutcomes outcomes;
+  outcomes.record(0b011, 1, 3);  // relayed: recipients 0 and 1
+  outcomes.record(0b110, 3, 3);  // deleted: only 2 is still owed
+  EXPECT_EQ(outcomes.code(0), 1);
+  EXPECT_EQ(outcomes.code(1), 1);
+  EXPECT_EQ(outcomes.code(2), 3);
+  EXPECT_TRUE(outcomes.all_done(3));
+  EXPECT_FALSE(outcomes.all_done(4));
+  RecipientOutcomes copy;
+  copy.record(0b1000, 2, 4);
+  copy.keep_first(outcomes, 4);
+  EXPECT_EQ(copy.bits, outcomes.bits | std::uint64_t{2} << 6);
+  RecipientOutcomes beyond;
+  beyond.record(0b1000, 2, 3);  // recipient 3 does not exist
+  EXPECT_EQ(beyond.bits, 0u);
+}
+
+TEST(SpoolFormatDeath, EncodingIntoTooShortASpanIsABug) {
+  std::array<std::uint8_t, 15> short_span{};
+  EXPECT_DEATH(RecordHeader{}.encode(short_span), "out.size\\(\\) >= bytes");
+  const Attempt attempt{1, 1, 451, 0, "", "x"};
+  std::array<std::uint8_t, 14> no_room_for_the_text{};
+  EXPECT_DEATH(attempt.encode(no_room_for_the_text), "encoded_bytes");
+}
+
+}  // namespace
+}  // namespace pigeon::spool_format
