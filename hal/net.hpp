@@ -50,9 +50,13 @@ class Net {
   virtual NetStatus connect(const Endpoint& remote, StreamId& out) = 0;
   virtual bool connected(StreamId stream) = 0;
   virtual IoResult receive(StreamId stream, std::span<std::uint8_t> out) = 0;
+  // Takes what fits. Nothing waits for Nagle's algorithm: what a loop round
+  // sent leaves by the next wait() at the latest, gathered into as few segments
+  // as the backend can (docs/architecture.md §9).
   virtual IoResult send(StreamId stream, std::span<const std::uint8_t> data) = 0;
-  // Sends small writes at once: the server's first flight after a TLS handshake
-  // must not wait for Nagle's algorithm (docs/architecture.md §9).
+  // Called when a TLS handshake completes: acknowledges the peer's last flight
+  // now. A client speaks first after STARTTLS/STLS and its Nagle holds that
+  // command back until this ACK, which a delayed ACK would make wait.
   virtual void set_no_delay(StreamId stream) = 0;
   // Graceful close after pending output; the id is free afterwards.
   virtual void close(StreamId stream) = 0;

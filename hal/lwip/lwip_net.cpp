@@ -155,12 +155,19 @@ IoResult LwipNet::send(StreamId id, std::span<const std::uint8_t> data) {
     return {NetStatus::would_block, 0};
   }
   if (err != ERR_OK) return {NetStatus::closed, 0};
-  tcp_output(stream->pcb);
+  // Queued only: wait() sends the round's whole flight at once (flush_flights).
+  stream->unflushed = true;
   return {NetStatus::ok, room};
 }
 
 void LwipNet::set_no_delay(StreamId id) {
-  if (Stream* stream = find(id); stream != nullptr && stream->pcb != nullptr) tcp_nagle_disable(stream->pcb);
+  Stream* stream = find(id);
+  if (stream == nullptr || stream->pcb == nullptr) return;
+  // Nagle is off on every stream already (attach); what is left is the ACK of
+  // the peer's last handshake flight, which lwIP would delay to its next fast
+  // timer (up to 250 ms) while the peer's Nagle holds its first command back.
+  tcp_set_flags(stream->pcb, TF_ACK_NOW);
+  tcp_output(stream->pcb);
 }
 
 void LwipNet::close(StreamId id) {
@@ -179,6 +186,7 @@ void LwipNet::abort(StreamId id) {
 }
 
 void LwipNet::wait(std::uint32_t max_wait_ms) {
+  flush_flights();
   const std::uint32_t start_ms = sys_now();
   for (;;) {
     driver_.service_interfaces();
@@ -292,6 +300,14 @@ void LwipNet::on_dns_found(const char* name, const ip_addr_t* address, void* arg
   self.events_ = true;
 }
 
+// The round is over: the segments send() queued go out together.
+void LwipNet::flush_flights() {
+  for (Stream& stream : streams_) {
+    if (stream.unflushed && stream.pcb != nullptr) tcp_output(stream.pcb);
+    stream.unflushed = false;
+  }
+}
+
 LwipNet::Stream* LwipNet::find(StreamId id) {
   if (id < 0 || static_cast<std::size_t>(id) >= max_streams) return nullptr;
   Stream& stream = streams_[static_cast<std::size_t>(id)];
@@ -310,6 +326,9 @@ void LwipNet::attach(Stream& stream, tcp_pcb* pcb) {
   stream = Stream{};
   stream.pcb = pcb;
   stream.owner = this;
+  // Replies of several sends, and a round's second reply, must not wait for the
+  // peer's delayed ACK (docs/architecture.md §9): wait() gathers flights instead.
+  tcp_nagle_disable(pcb);
   tcp_arg(pcb, &stream);
   tcp_recv(pcb, on_receive);
   tcp_sent(pcb, on_sent);

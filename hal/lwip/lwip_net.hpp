@@ -72,6 +72,7 @@ class LwipNet final : public Net {
     Phase phase = Phase::free;
     bool peer_closed = false;  // FIN received
     bool refused = false;      // connect failed
+    bool unflushed = false;    // send() queued segments that wait() has not sent
     ListenerId listener = invalid_id;
     std::uint32_t accept_order = 0;
     LwipNet* owner = nullptr;
@@ -97,6 +98,7 @@ class LwipNet final : public Net {
   static void on_error(void* arg, err_t err);
   static void on_dns_found(const char* name, const ip_addr_t* address, void* arg);
 
+  void flush_flights();
   Stream* find(StreamId id);
   Stream* free_stream();
   void attach(Stream& stream, tcp_pcb* pcb);

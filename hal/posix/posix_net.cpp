@@ -45,6 +45,14 @@ Endpoint from_sockaddr(const sockaddr_storage& address) {
   return endpoint;
 }
 
+// Nagle's algorithm off on every stream: a reply written in several sends, or
+// the second reply of a round, must not wait for the peer's delayed ACK
+// (docs/architecture.md §9). Flights are gathered by MSG_MORE instead (send()).
+void disable_nagle(int fd) {
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 bool make_non_blocking(int fd) {
   const int flags = fcntl(fd, F_GETFL, 0);
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
@@ -179,8 +187,11 @@ IoResult PosixNet::send(StreamId id, std::span<const std::uint8_t> data) {
   Stream* stream = find(id);
   if (stream == nullptr) return {NetStatus::closed, 0};
   if (data.empty()) return {NetStatus::ok, 0};
-  const ssize_t sent = ::send(stream->fd, data.data(), data.size(), MSG_NOSIGNAL);
+  // MSG_MORE holds a partial segment back until wait() flushes the round's
+  // flight: a TLS handshake flight of six records leaves as one segment.
+  const ssize_t sent = ::send(stream->fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_MORE);
   if (sent >= 0) {
+    stream->unflushed = stream->unflushed || sent > 0;
     stream->wants_write = static_cast<std::size_t>(sent) < data.size();
     return {NetStatus::ok, static_cast<std::size_t>(sent)};
   }
@@ -193,8 +204,11 @@ IoResult PosixNet::send(StreamId id, std::span<const std::uint8_t> data) {
 
 void PosixNet::set_no_delay(StreamId id) {
   if (Stream* stream = find(id)) {
+    // Every stream has TCP_NODELAY already; what is left is the peer's last
+    // handshake flight, whose ACK the kernel would delay by up to 40 ms while
+    // the peer's Nagle holds its first command back for that ACK.
     const int on = 1;
-    ::setsockopt(stream->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    ::setsockopt(stream->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
 }
 
@@ -206,6 +220,7 @@ void PosixNet::close(StreamId id) {
 }
 
 void PosixNet::wait(std::uint32_t max_wait_ms) {
+  flush_flights();
   nfds_t count = 0;
   for (int fd : listeners_) {
     if (fd >= 0) poll_set_[count++] = pollfd{fd, POLLIN, 0};
@@ -222,10 +237,21 @@ void PosixNet::wait(std::uint32_t max_wait_ms) {
   }
 }
 
+// The round is over: what send() held back with MSG_MORE goes out now. Setting
+// TCP_NODELAY again pushes a stream's pending segments (tcp(7)).
+void PosixNet::flush_flights() {
+  for (Stream& stream : streams_) {
+    if (stream.fd < 0 || !stream.unflushed) continue;
+    disable_nagle(stream.fd);
+    stream.unflushed = false;
+  }
+}
+
 StreamId PosixNet::adopt_stream(int fd, bool connecting) {
   for (std::size_t slot = 0; slot < max_streams; ++slot) {
     if (streams_[slot].fd < 0) {
-      streams_[slot] = Stream{fd, connecting, false, false};
+      disable_nagle(fd);
+      streams_[slot] = Stream{fd, connecting, false, false, false};
       return static_cast<StreamId>(slot);
     }
   }

@@ -36,8 +36,10 @@ class PosixNet final : public Net {
     bool connecting = false;    // connect() in progress
     bool refused = false;       // connect() failed; receive() says so
     bool wants_write = false;   // the last send could not take everything
+    bool unflushed = false;     // sent with MSG_MORE since the last wait()
   };
 
+  void flush_flights();
   StreamId adopt_stream(int fd, bool connecting);
   Stream* find(StreamId stream);
 
