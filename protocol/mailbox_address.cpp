@@ -1,22 +1,20 @@
 #include "mailbox_address.hpp"
 
+#include <cstdint>
+
 #include "ascii.hpp"
+#include "domain_syntax.hpp"
 
 namespace pigeon::protocol {
 namespace {
 
 constexpr std::size_t max_local_part = 64;
-constexpr std::size_t max_domain = 255;
 constexpr std::size_t max_path = 256;
-
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
 
 // atext of RFC 5322 §3.2.3.
 bool is_atext(char c) {
-  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos ||
-         static_cast<unsigned char>(c) >= 0x80;  // UTF-8 is passed through untouched
+  return ascii::is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos ||
+         ascii::is_non_ascii(c);  // UTF-8, checked by valid_utf8()
 }
 
 bool valid_dot_atom(std::string_view text) {
@@ -31,40 +29,50 @@ bool valid_dot_atom(std::string_view text) {
   return true;
 }
 
-// "..." with quoted-pairs; printable ASCII and space inside.
+// "..." with quoted-pairs; printable ASCII, space and UTF-8 inside. A quoted-pair
+// escapes printable ASCII and space only (RFC 5321 §4.1.2 quoted-pairSMTP), so
+// no control byte gets into a path by way of a backslash.
 bool valid_quoted_string(std::string_view text) {
   if (text.size() < 2 || text.front() != '"' || text.back() != '"') return false;
   for (std::size_t i = 1; i + 1 < text.size(); ++i) {
     const char c = text[i];
     if (c == '\\') {
       ++i;  // the escaped character may not be the closing quote
-      if (i >= text.size() - 1) return false;
+      if (i >= text.size() - 1 || ascii::is_control(text[i]) || ascii::is_non_ascii(text[i])) return false;
       continue;
     }
-    if (c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return false;
+    if (c == '"' || ascii::is_control(c)) return false;
   }
   return true;
 }
 
-bool valid_domain(std::string_view domain) {
-  if (domain.empty() || domain.size() > max_domain) return false;
-  if (domain.front() == '[') {
-    // Address literal: [192.0.2.1] or [IPv6:...]; checked loosely for shape.
-    if (domain.back() != ']' || domain.size() < 3) return false;
-    for (char c : domain.substr(1, domain.size() - 2)) {
-      if (!is_alnum(c) && c != '.' && c != ':') return false;
+bool valid_domain(std::string_view domain) { return is_address_literal(domain) || is_mail_domain(domain); }
+
+// Octets from 0x80 (passed in atext, quoted strings and domain labels) only as
+// well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+// U+10FFFF) and never as the C1 controls U+0080-U+009F: a path reaches the
+// Received header, where it must be text.
+bool valid_utf8(std::string_view text) {
+  static constexpr std::uint32_t smallest_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
     }
-    return true;
-  }
-  std::size_t label_start = 0;
-  for (std::size_t i = 0; i <= domain.size(); ++i) {
-    if (i == domain.size() || domain[i] == '.') {
-      const std::string_view label = domain.substr(label_start, i - label_start);
-      if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-      label_start = i + 1;
-    } else if (!is_alnum(domain[i]) && domain[i] != '-' && static_cast<unsigned char>(domain[i]) < 0x80) {
+    const std::size_t length = lead >= 0xF8 ? 0 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    std::uint32_t code_point = lead & (0x7Fu >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code_point = code_point << 6 | (next & 0x3Fu);
+    }
+    if (code_point < smallest_for_length[length] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF) || code_point <= 0x9F) {
       return false;
     }
+    i += length;
   }
   return true;
 }
@@ -121,6 +129,7 @@ std::optional<MailboxAddress> parse_path(std::string_view text, std::string_view
   const std::string_view domain = inside.substr(at + 1);
   if (local.empty() || local.size() > max_local_part || !valid_domain(domain)) return std::nullopt;
   if (!(local.front() == '"' ? valid_quoted_string(local) : valid_dot_atom(local))) return std::nullopt;
+  if (!valid_utf8(inside)) return std::nullopt;
   return MailboxAddress{inside, local, domain};
 }
 

@@ -1,6 +1,8 @@
 #include "rfc5322.hpp"
 
 #include <array>
+
+#include "ascii.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol {
@@ -30,6 +32,15 @@ CivilDate civil_from_days(std::int64_t days) {
 constexpr std::array<std::string_view, 7> weekdays{"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 constexpr std::array<std::string_view, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// A field's text can stand in a header line: no CR, LF or other control byte
+// that would end the line or hide what follows.
+bool header_safe(std::string_view text) {
+  for (const char c : text) {
+    if (ascii::is_control(c)) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -61,6 +72,11 @@ std::string_view format_date(std::int64_t unix_time_s, std::span<char, 32> out) 
 }
 
 std::size_t write_received_header(const ReceivedTrace& trace, std::span<char> out) {
+  // The engines check what clients send; this is the last line of defence.
+  for (const std::string_view field :
+       {trace.helo_name, trace.client_ip, trace.host_name, trace.protocol, trace.id, trace.recipient}) {
+    if (!header_safe(field)) return 0;
+  }
   std::array<char, 32> date{};
   TextBuilder writer(out);
   writer.text("Received: from ");

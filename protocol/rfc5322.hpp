@@ -22,7 +22,7 @@ struct ReceivedTrace {
 };
 
 // The Received header (RFC 5321 §4.4), folded, ending in CRLF. Returns the
-// length written, or 0 when `out` is too small.
+// length written, or 0 when `out` is too small or a field holds a control byte.
 std::size_t write_received_header(const ReceivedTrace& trace, std::span<char> out);
 
 }  // namespace pigeon::protocol

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ascii.hpp"
+#include "domain_syntax.hpp"
 #include "mailbox_address.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
@@ -134,6 +135,8 @@ void SmtpServer::on_ehlo(std::string_view argument, bool extended) {
   if (argument.empty() || argument.find(' ') != std::string_view::npos) {
     return reply(501, "5.5.4", "Syntax: EHLO hostname");
   }
+  // The name goes into the Received header: docs/security.md says what passes.
+  if (!is_client_domain(argument)) return reply(501, "5.5.2", "Syntax: EHLO domain or address literal");
   reset_transaction();
   greeted_ = true;
   client_name_length_ = copy_into(client_name_, argument);

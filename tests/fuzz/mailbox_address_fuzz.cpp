@@ -1,7 +1,9 @@
 // Fuzzes the RFC 5321 path parser: any text. An accepted path keeps the
-// length limits, is local-part "@" domain, and parses again to itself.
+// length limits, is local-part "@" domain, parses again to itself and holds
+// no control byte.
 #include <string>
 
+#include "protocol/ascii.hpp"
 #include "protocol/mailbox_address.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -20,5 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view again_rest;
   const auto again = pigeon::protocol::parse_path(again_text, again_rest);
   require(again && again->path == address->path && again_rest.empty());
+  // A path stands in the Received header: no control byte may get through.
+  for (const char c : address->path) require(!pigeon::ascii::is_control(c));
   return 0;
 }

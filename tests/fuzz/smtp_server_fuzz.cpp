@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/ascii.hpp"
 #include "protocol/smtp_server.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -95,6 +96,8 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
     require(!server.awaiting_decision());
     // The handshake is not simulated; keeping the pipelined bytes keeps both runs alike.
     if (server.awaiting_tls()) server.tls_started();
+    // The client's name goes into the Received header: printable ASCII only.
+    for (const char c : server.client_name()) require(c > ' ' && c != 0x7F && !ascii::is_non_ascii(c));
     sent.append(reinterpret_cast<const char*>(out.pending().data()), out.size());
     out.clear();
   };

@@ -7,6 +7,8 @@
 namespace pigeon::protocol {
 namespace {
 
+using namespace std::string_literals;  // "..."s keeps a NUL inside the text
+
 struct Parsed {
   std::string path;
   std::string local_part;
@@ -77,6 +79,35 @@ TEST(MailboxAddress, AcceptsAddressLiterals) {
   EXPECT_EQ(parse("<x@[IPv6:2001:db8::1]>")->domain, "[IPv6:2001:db8::1]");
   EXPECT_FALSE(parse("<x@[]>"));
   EXPECT_FALSE(parse("<x@[1.2.3.4>"));
+  EXPECT_FALSE(parse("<x@[999.2.3.4]>"));
+  EXPECT_FALSE(parse("<x@[2001:db8::1]>"));  // IPv6 needs its tag
+}
+
+TEST(MailboxAddress, QuotedPairsEscapeOnlyPrintableAscii) {
+  EXPECT_EQ(parse(R"(<"a\ \"b\\c\~"@example.org>)")->local_part, R"("a\ \"b\\c\~")");
+  for (const std::string& bad : {"<\"x\\\r\\\0y\"@example.com>"s, "<\"x\\\ty\"@example.com>"s,
+                                "<\"x\\\x1By\"@example.com>"s, "<\"x\\\x7Fy\"@example.com>"s,
+                                "<\"x\\\xC3\xA4y\"@example.com>"s, "<\"x\\\ny\"@example.com>"s}) {
+    EXPECT_FALSE(parse(bad)) << bad;
+  }
+}
+
+TEST(MailboxAddress, NonAsciiOnlyAsWellFormedUtf8) {
+  EXPECT_EQ(parse("<j\xC3\xB6rg@b\xC3\xA4r.example>")->path, "j\xC3\xB6rg@b\xC3\xA4r.example");
+  EXPECT_TRUE(parse("<\"\xF0\x9F\x90\xA6 pigeon\"@example.org>"));
+  for (const std::string& bad : {
+           "<j\xC3rg@example.org>"s,          // a lead byte without its continuation
+           "<j\xB6rg@example.org>"s,          // a continuation byte alone
+           "<j\xC0\xAFrg@example.org>"s,      // an overlong '/'
+           "<j\xED\xA0\x80rg@example.org>"s,  // a surrogate
+           "<j\xF4\x90\x80\x80@example.org>"s,  // past U+10FFFF
+           "<j\xF8\x88\x80\x80\x80@example.org>"s,  // a five-octet form
+           "<j\xC2\x85rg@example.org>"s,      // U+0085, a C1 control (NEL)
+           "<\"j\xC2\x9B\"@example.org>"s,   // U+009B, CSI
+           "<user@b\xC3r.example>"s,
+       }) {
+    EXPECT_FALSE(parse(bad)) << bad;
+  }
 }
 
 TEST(MailboxAddress, RejectsBadSyntax) {

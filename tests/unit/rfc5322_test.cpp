@@ -32,6 +32,19 @@ TEST(ReceivedHeader, IsFoldedAndEndsInCrlf) {
             "\tThu, 01 Jan 1970 00:00:00 +0000\r\n");
 }
 
+TEST(ReceivedHeader, RefusesAFieldWithAControlByte) {
+  std::array<char, 256> out{};
+  using namespace std::string_view_literals;  // ""sv keeps a NUL inside the text
+  for (const std::string_view bad : {"client\r\nX-Injected: 1"sv, "nul\0"sv, "esc\x1b"sv, "del\x7F"sv}) {
+    const ReceivedTrace from{bad, "127.0.0.1", "relay.example", "ESMTP", "1", "", 0};
+    EXPECT_EQ(write_received_header(from, out), 0u) << bad;
+    const ReceivedTrace to{"client.example", "127.0.0.1", "relay.example", "ESMTP", "1", bad, 0};
+    EXPECT_EQ(write_received_header(to, out), 0u) << bad;
+  }
+  const ReceivedTrace utf8{"client.example", "127.0.0.1", "relay.example", "ESMTP", "1", "j\xC3\xB6rg@example.org", 0};
+  EXPECT_NE(write_received_header(utf8, out), 0u);
+}
+
 TEST(ReceivedHeader, ReportsABufferTooSmall) {
   std::array<char, 20> out{};
   const ReceivedTrace trace{"c", "127.0.0.1", "h", "ESMTP", "1", "", 0};

@@ -187,6 +187,29 @@ TEST(SmtpServer, HeloGivesOneLineAndNoExtensions) {
             with_greeting("250 relay.test greets client.test\r\n501 5.5.4 Syntax: EHLO hostname\r\n"));
 }
 
+TEST(SmtpServer, EhloRefusesControlBytesSpacesAndNonAsciiAndTheSessionGoesOn) {
+  using namespace std::string_literals;  // "..."s keeps a NUL inside the text
+  for (const std::string& bad : {"a\rb"s, "a\0b"s, "a\x1b[2Jb"s, "a\tb"s, "b\xC3\xA4r.example"s, "a..b"s, "[1.2.3]"s,
+                                "a@b"s, std::string(256, 'a')}) {
+    for (const std::string_view verb : {"EHLO ", "HELO "}) {
+      const Transcript t = run(std::string(verb) + bad + "\r\nMAIL FROM:<a@example.org>\r\nHELO ok.test\r\n");
+      EXPECT_EQ(t.output, with_greeting("501 5.5.2 Syntax: EHLO domain or address literal\r\n"
+                                        "503 5.5.1 Send EHLO or HELO first\r\n250 relay.test greets ok.test\r\n"))
+          << verb << bad;
+    }
+  }
+}
+
+TEST(SmtpServer, EhloTakesAddressLiteralsAndWhatDevicesSend) {
+  for (const std::string_view name : {"[192.0.2.1]", "[IPv6:2001:db8::1]", "printer", "DESKTOP_7QX", "192.168.1.20",
+                                      "fe80::1", "mail.example.org"}) {
+    Session session(tls_settings());
+    session.send("HELO " + std::string(name) + "\r\n", SplitPlan::whole());
+    EXPECT_EQ(session.transcript().output, with_greeting("250 relay.test greets " + std::string(name) + "\r\n"));
+    EXPECT_EQ(session.server().client_name(), name);
+  }
+}
+
 TEST(SmtpServer, StoresOneMessageWithDotUnstuffing) {
   const Transcript t = run(
       "EHLO client.test\r\nMAIL FROM:<a@example.org> SIZE=120 BODY=8BITMIME\r\nRCPT TO:<b@example.net>\r\n"
