@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "ip_address.hpp"
+#include "protocol/text_builder.hpp"
 #include "text.hpp"
 
 namespace pigeon {
@@ -11,11 +12,52 @@ constexpr std::array<std::string_view, service_count> service_names{
 
 using Setter = std::string_view (*)(RelayConfig&, std::string_view);
 
+constexpr std::uint32_t max_u32 = UINT32_MAX;
+
 std::string_view set_u32(std::uint32_t& field, std::string_view value, std::uint32_t min,
                          std::uint32_t max) {
   const auto number = text::parse_u32(value);
   if (!number || *number < min || *number > max) return "expected a number in range";
   field = *number;
+  return {};
+}
+
+// A compile-time limit (firmware/pigeon_limits.hpp) on what a key may configure.
+struct BuildLimit {
+  std::string_view key;
+  std::string_view what;   // the unit counted, for the reason
+  std::string_view macro;  // where a board raises it
+  std::uint32_t value;
+};
+
+constexpr BuildLimit message_bytes_limit{"max_message_bytes", "bytes", "PIGEON_MAX_MESSAGE_BYTES",
+                                         PIGEON_MAX_MESSAGE_BYTES};
+constexpr BuildLimit recipients_limit{"max_recipients", "recipients", "PIGEON_MAX_RECIPIENTS", PIGEON_MAX_RECIPIENTS};
+constexpr BuildLimit smarthost_connections_limit{"smarthost_connections", "connections",
+                                                 "PIGEON_SMARTHOST_CONNECTIONS", PIGEON_SMARTHOST_CONNECTIONS};
+constexpr BuildLimit users_limit{"user", "users", "PIGEON_MAX_USERS", PIGEON_MAX_USERS};
+constexpr BuildLimit local_domains_limit{"local_domains", "local domains", "PIGEON_MAX_LOCAL_DOMAINS",
+                                         PIGEON_MAX_LOCAL_DOMAINS};
+constexpr BuildLimit relay_networks_limit{"relay_networks", "relay networks", "PIGEON_MAX_RELAY_NETWORKS",
+                                          PIGEON_MAX_RELAY_NETWORKS};
+
+// "max_recipients: 100 recipients are above this build's limit of 32
+// (PIGEON_MAX_RECIPIENTS)": the operator learns both numbers and what to raise.
+std::string_view above_limit(const BuildLimit& limit, std::uint64_t configured) {
+  static std::array<char, 160> reason{};
+  protocol::TextBuilder text(reason);
+  text.text(limit.key).text(": ").number(static_cast<std::int64_t>(configured)).character(' ').text(limit.what);
+  text.text(" are above this build's limit of ").number(limit.value).text(" (").text(limit.macro).character(')');
+  return text.view();
+}
+
+// A number from `min` up to the build's limit.
+std::string_view set_limited_u32(std::uint32_t& field, std::string_view value, std::uint32_t min,
+                                 const BuildLimit& limit) {
+  std::uint32_t number = 0;
+  if (auto error = set_u32(number, value, min, max_u32); !error.empty()) return error;
+  if (number > limit.value) return above_limit(limit, number);
+  field = number;
   return {};
 }
 
@@ -40,7 +82,9 @@ std::string_view set_listen_address(RelayConfig& config, std::string_view value)
 
 std::string_view add_local_domains(RelayConfig& config, std::string_view value) {
   for (auto domain = text::next_token(value); !domain.empty(); domain = text::next_token(value)) {
-    if (config.local_domain_count == config.local_domains.size()) return "too many local domains";
+    if (config.local_domain_count == config.local_domains.size()) {
+      return above_limit(local_domains_limit, config.local_domain_count + 1);
+    }
     if (!config.local_domains[config.local_domain_count].assign(domain)) return "domain too long";
     ++config.local_domain_count;
   }
@@ -53,7 +97,8 @@ std::string_view add_user_line(RelayConfig& config, std::string_view value) {
   const auto hash = text::trim(rest);
   if (name.empty() || hash.empty()) return "expected: user = NAME HASH";
   if (config.find_user(name) != nullptr) return "user named twice";
-  return config.add_user(name, hash) ? std::string_view{} : "too many users, or name/hash too long";
+  if (config.user_count == config.users.size()) return above_limit(users_limit, config.user_count + 1);
+  return config.add_user(name, hash) ? std::string_view{} : "name or hash too long";
 }
 
 std::string_view set_plaintext_login(RelayConfig& config, std::string_view value) {
@@ -89,7 +134,9 @@ std::string_view add_relay_networks(RelayConfig& config, std::string_view value)
     const std::uint32_t max_bits = address->is_v6 ? 128 : 32;
     const auto bits = slash == std::string_view::npos ? std::optional(max_bits) : text::parse_u32(text.substr(slash + 1));
     if (!bits || *bits > max_bits) return "expected ADDRESS/BITS network blocks";
-    if (config.relay_network_count == config.relay_networks.size()) return "too many relay networks";
+    if (config.relay_network_count == config.relay_networks.size()) {
+      return above_limit(relay_networks_limit, config.relay_network_count + 1);
+    }
     config.relay_networks[config.relay_network_count++] = {*address, static_cast<std::uint8_t>(*bits)};
   }
   return {};
@@ -136,8 +183,6 @@ struct Key {
   Setter setter;
 };
 
-constexpr std::uint32_t max_u32 = UINT32_MAX;
-
 constexpr std::array<Key, 36> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
@@ -153,9 +198,9 @@ constexpr std::array<Key, 36> keys{{
     {"postmaster", [](RelayConfig& c, std::string_view v) { return set_text(c.postmaster, v); }},
     {"plaintext_login", set_plaintext_login},
     {"max_message_bytes",
-     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_message_bytes, v, 1024, max_u32); }},
+     [](RelayConfig& c, std::string_view v) { return set_limited_u32(c.max_message_bytes, v, 1024, message_bytes_limit); }},
     {"max_recipients",
-     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_recipients, v, 1, 1000); }},
+     [](RelayConfig& c, std::string_view v) { return set_limited_u32(c.max_recipients, v, 1, recipients_limit); }},
     {"command_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.command_timeout_s, v, 1, 86400); }},
     {"data_timeout_s",
@@ -181,7 +226,9 @@ constexpr std::array<Key, 36> keys{{
     {"smarthost_user", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.user, v); }},
     {"smarthost_password", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.password, v); }},
     {"smarthost_connections",
-     [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.connections, v, 1, 16); }},
+     [](RelayConfig& c, std::string_view v) {
+       return set_limited_u32(c.smarthost.connections, v, 1, smarthost_connections_limit);
+     }},
     {"smarthost_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.timeout_s, v, 1, 3600); }},
     {"relay_networks", add_relay_networks},

@@ -3,6 +3,7 @@
 // board's job; parsing is here so that every board shares it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -26,6 +27,11 @@ bool is_implicit_tls(Service service);
 inline constexpr std::size_t max_domain_bytes = 255;
 inline constexpr std::size_t max_user_name_bytes = 64;
 inline constexpr std::size_t max_password_hash_bytes = 160;
+
+// Defaults bounded by a compile-time limit follow it where the build's is lower
+// (docs/configuration.md); a configured value above it is refused.
+inline constexpr std::uint32_t default_max_message_bytes = std::min<std::uint32_t>(10u * 1024 * 1024, PIGEON_MAX_MESSAGE_BYTES);
+inline constexpr std::uint32_t default_max_recipients = std::min<std::uint32_t>(100, PIGEON_MAX_RECIPIENTS);
 
 struct UserEntry {
   FixedString<max_user_name_bytes> name;
@@ -69,8 +75,8 @@ struct RelayConfig {
   // The user who gets mail for postmaster (RFC 5321 §4.5.1); empty: the first user.
   FixedString<max_user_name_bytes> postmaster;
   std::array<bool, service_count> plaintext_login{};
-  std::uint32_t max_message_bytes = 10u * 1024 * 1024;
-  std::uint32_t max_recipients = 100;
+  std::uint32_t max_message_bytes = default_max_message_bytes;
+  std::uint32_t max_recipients = default_max_recipients;
   std::uint32_t command_timeout_s = 300;
   std::uint32_t data_timeout_s = 180;
   std::uint32_t pop3_timeout_s = 600;
@@ -110,7 +116,9 @@ struct ConfigLine {
 std::optional<ConfigLine> split_config_line(std::string_view line);
 
 // Applies one line of a configuration file. Returns an empty view on success, or
-// the reason the line was refused (for an error that names the line).
+// the reason the line was refused (for an error that names the line). A value
+// above a compile-time limit is refused with a reason naming the key, the value
+// and the limit; that text lives until the next call (start-up is single-threaded).
 std::string_view apply_config_line(RelayConfig& config, std::string_view line);
 
 }  // namespace pigeon

@@ -4,6 +4,7 @@
 
 #include "mail_routing.hpp"
 #include "protocol/delivery_status.hpp"
+#include "protocol/mailbox_address.hpp"
 #include "protocol/text_builder.hpp"
 
 namespace pigeon {
@@ -50,7 +51,7 @@ class ReportWriter {
   }
 
   SpoolStatus for_each_recipient(RecipientText section) {
-    std::array<char, 256> address{};
+    std::array<char, protocol::max_path_bytes> address{};
     std::array<char, 1024> text{};
     for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
       if ((request_.recipients_mask & (1u << r)) == 0) continue;
@@ -105,7 +106,7 @@ class ReportWriter {
 }  // namespace
 
 SpoolStatus write_delivery_report(RelayServices& services, const BounceRequest& request) {
-  std::array<char, 256> sender_storage{};
+  std::array<char, protocol::max_path_bytes> sender_storage{};
   const auto sender = services.spool.read_sender(request.id, sender_storage);
   if (!sender) return SpoolStatus::corrupt;
   if (sender->empty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "pigeon_opts.h"
+#include "protocol/mailbox_address.hpp"
 #include "protocol/pop3_server.hpp"
 #include "protocol/smtp_client.hpp"
 #include "protocol/smtp_server.hpp"
@@ -51,8 +52,10 @@
 #define PIGEON_OUTPUT_BUFFER_BYTES 2048
 #endif
 
-// The envelope of one SMTP transaction: recipients are kept packed in this many
-// bytes (addresses are at most 256 octets, RFC 5321 §4.5.3.1.3).
+// One SMTP transaction: its recipients, kept packed in this many bytes (a path
+// is at most protocol::max_path_bytes), and the largest message. The
+// configuration's max_recipients and max_message_bytes default to these when
+// they are lower than the documented defaults, and may not exceed them.
 #ifndef PIGEON_ENVELOPE_BYTES
 #define PIGEON_ENVELOPE_BYTES 2048
 #endif

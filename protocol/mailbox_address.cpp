@@ -9,7 +9,6 @@ namespace pigeon::protocol {
 namespace {
 
 constexpr std::size_t max_local_part = 64;
-constexpr std::size_t max_path = 256;
 
 // atext of RFC 5322 §3.2.3.
 bool is_atext(char c) {
@@ -113,7 +112,7 @@ std::size_t find_close(std::string_view text) {
 std::optional<MailboxAddress> parse_path(std::string_view text, std::string_view& rest) {
   if (text.empty() || text.front() != '<') return std::nullopt;
   const std::size_t close = find_close(text);
-  if (close == std::string_view::npos || close + 1 > max_path + 2) return std::nullopt;
+  if (close == std::string_view::npos || close + 1 > max_path_bytes + 2) return std::nullopt;
   rest = text.substr(close + 1);
   std::string_view inside = text.substr(1, close - 1);
   if (inside.empty()) return MailboxAddress{};

@@ -2,10 +2,15 @@
 // source routes (accepted and dropped, §C), quoted local parts, address literals.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
 namespace pigeon::protocol {
+
+// The longest reverse-path or forward-path (RFC 5321 §4.5.3.1.3); a path
+// without its brackets fits a buffer of this size.
+inline constexpr std::size_t max_path_bytes = 256;
 
 struct MailboxAddress {
   std::string_view path;        // "local@domain" without brackets or source route

@@ -7,6 +7,8 @@
 #define PIGEON_SMTP_SESSIONS 16
 #define PIGEON_POP3_SESSIONS 8
 #define PIGEON_TLS_SESSIONS 16
+/* smarthost_connections may be configured up to this. */
+#define PIGEON_SMARTHOST_CONNECTIONS 4
 #define PIGEON_MAX_MESSAGE_BYTES (32u * 1024u * 1024u)
 /* A Linux host holds far more mail than a board: the spool index has room for
  * the benchmarks' thousands of queued messages. */

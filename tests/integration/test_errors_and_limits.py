@@ -170,8 +170,8 @@ def test_configured_recipient_limit_is_452(make_pigeon):
 
 
 def test_compile_time_recipient_limit_is_452(pigeon):
-    """The host build keeps 32 recipients per transaction (PIGEON_MAX_RECIPIENTS)
-    while the configured limit is 100: the smaller one wins."""
+    """The host build keeps 32 recipients per transaction (PIGEON_MAX_RECIPIENTS),
+    and the configuration's default follows it."""
     dialog = smtp(pigeon)
     assert dialog.command("MAIL FROM:<s@example.org>") == (250, "2.1.0")
     for _ in range(32):

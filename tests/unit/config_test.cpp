@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 namespace pigeon {
 namespace {
 
@@ -50,6 +53,68 @@ TEST(Config, RefusesBadLinesWithAReason) {
   EXPECT_EQ(apply_config_line(config, "user = bob h2"), "user named twice");
   EXPECT_NE(apply_config_line(config, "log_level = loud"), "");
   EXPECT_EQ(config.port(Service::smtp), 2525);
+}
+
+TEST(Config, DefaultsFollowTheCompileTimeLimitsWhenLower) {
+  const RelayConfig config;
+  EXPECT_EQ(config.max_recipients, std::min<std::uint32_t>(100, PIGEON_MAX_RECIPIENTS));
+  EXPECT_EQ(config.max_recipients, 32u);  // the host build's limit
+  EXPECT_EQ(config.max_message_bytes, std::min<std::uint32_t>(10u * 1024 * 1024, PIGEON_MAX_MESSAGE_BYTES));
+  EXPECT_LE(config.smarthost.connections, std::uint32_t{PIGEON_SMARTHOST_CONNECTIONS});
+}
+
+std::string line(const std::string& key, std::uint64_t value) { return key + " = " + std::to_string(value); }
+
+TEST(Config, AcceptsValuesAtTheCompileTimeLimits) {
+  RelayConfig config;
+  EXPECT_EQ(apply_config_line(config, line("max_recipients", PIGEON_MAX_RECIPIENTS)), "");
+  EXPECT_EQ(apply_config_line(config, line("max_message_bytes", PIGEON_MAX_MESSAGE_BYTES)), "");
+  EXPECT_EQ(apply_config_line(config, line("smarthost_connections", PIGEON_SMARTHOST_CONNECTIONS)), "");
+  EXPECT_EQ(config.max_recipients, std::uint32_t{PIGEON_MAX_RECIPIENTS});
+  EXPECT_EQ(config.max_message_bytes, std::uint32_t{PIGEON_MAX_MESSAGE_BYTES});
+  EXPECT_EQ(config.smarthost.connections, std::uint32_t{PIGEON_SMARTHOST_CONNECTIONS});
+}
+
+TEST(Config, RefusesAValueAboveACompileTimeLimitNamingKeyValueAndLimit) {
+  RelayConfig config;
+  EXPECT_EQ(apply_config_line(config, "max_recipients = 100"),
+            "max_recipients: 100 recipients are above this build's limit of 32 (PIGEON_MAX_RECIPIENTS)");
+  EXPECT_EQ(apply_config_line(config, line("max_message_bytes", PIGEON_MAX_MESSAGE_BYTES + 1u)),
+            "max_message_bytes: " + std::to_string(PIGEON_MAX_MESSAGE_BYTES + 1u) +
+                " bytes are above this build's limit of " + std::to_string(PIGEON_MAX_MESSAGE_BYTES) +
+                " (PIGEON_MAX_MESSAGE_BYTES)");
+  EXPECT_EQ(apply_config_line(config, line("smarthost_connections", PIGEON_SMARTHOST_CONNECTIONS + 1)),
+            "smarthost_connections: " + std::to_string(PIGEON_SMARTHOST_CONNECTIONS + 1) +
+                " connections are above this build's limit of " + std::to_string(PIGEON_SMARTHOST_CONNECTIONS) +
+                " (PIGEON_SMARTHOST_CONNECTIONS)");
+  const RelayConfig defaults;
+  EXPECT_EQ(config.max_recipients, defaults.max_recipients);
+  EXPECT_EQ(config.max_message_bytes, defaults.max_message_bytes);
+  EXPECT_EQ(config.smarthost.connections, defaults.smarthost.connections);
+}
+
+TEST(Config, RefusesMoreTableEntriesThanTheBuildHolds) {
+  RelayConfig config;
+  for (int i = 0; i < PIGEON_MAX_USERS; ++i) {
+    ASSERT_EQ(apply_config_line(config, "user = u" + std::to_string(i) + " hash"), "");
+  }
+  EXPECT_EQ(apply_config_line(config, "user = one_more hash"),
+            "user: " + std::to_string(PIGEON_MAX_USERS + 1) + " users are above this build's limit of " +
+                std::to_string(PIGEON_MAX_USERS) + " (PIGEON_MAX_USERS)");
+  EXPECT_EQ(config.find_user("one_more"), nullptr);
+
+  std::string domains = "local_domains =";
+  std::string networks = "relay_networks =";
+  for (int i = 0; i <= PIGEON_MAX_LOCAL_DOMAINS; ++i) domains += " d" + std::to_string(i) + ".example";
+  for (int i = 0; i <= PIGEON_MAX_RELAY_NETWORKS; ++i) networks += " 10.0." + std::to_string(i) + ".0/24";
+  EXPECT_EQ(apply_config_line(config, domains),
+            "local_domains: " + std::to_string(PIGEON_MAX_LOCAL_DOMAINS + 1) +
+                " local domains are above this build's limit of " + std::to_string(PIGEON_MAX_LOCAL_DOMAINS) +
+                " (PIGEON_MAX_LOCAL_DOMAINS)");
+  EXPECT_EQ(apply_config_line(config, networks),
+            "relay_networks: " + std::to_string(PIGEON_MAX_RELAY_NETWORKS + 1) +
+                " relay networks are above this build's limit of " + std::to_string(PIGEON_MAX_RELAY_NETWORKS) +
+                " (PIGEON_MAX_RELAY_NETWORKS)");
 }
 
 }  // namespace
