@@ -44,7 +44,7 @@ constexpr BuildLimit relay_networks_limit{"relay_networks", "relay networks", "P
 // "max_recipients: 100 recipients are above this build's limit of 32
 // (PIGEON_MAX_RECIPIENTS)": the operator learns both numbers and what to raise.
 std::string_view above_limit(const BuildLimit& limit, std::uint64_t configured) {
-  static std::array<char, 160> reason{};
+  static std::array<char, 128> reason{};
   protocol::TextBuilder text(reason);
   text.text(limit.key).text(": ").number(static_cast<std::int64_t>(configured)).character(' ').text(limit.what);
   text.text(" are above this build's limit of ").number(limit.value).text(" (").text(limit.macro).character(')');

@@ -9,14 +9,17 @@
 #include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <span>
 
-#include "alert_endpoint.hpp"
+#include "firmware/alert_endpoint.hpp"
 #include "firmware/alert_spool_store.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
 #include "firmware/base64_mbedtls.hpp"
 #include "firmware/ip_address.hpp"
 #include "firmware/password_hash.hpp"
+#include "firmware/provisioning.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
 #include "firmware/tls_arena.hpp"
@@ -34,7 +37,6 @@ extern "C" [[gnu::weak]] void pigeon_startup_complete(void);
 namespace pigeon::host {
 namespace {
 
-constexpr const char* default_user = "user";
 constexpr hal::FlashGeometry flash_sector_geometry{64 * 1024, 0, 16};
 
 volatile sig_atomic_t stop_requested = 0;
@@ -111,31 +113,31 @@ int run_hash_password(CryptoRandom& random) {
 namespace pigeon::host {
 namespace {
 
+// Exit statuses of a failed start: the machine (files, ports, entropy), or the
+// operator's configuration.
+constexpr int start_failed = 1;
+constexpr int misconfigured = 2;
+
 // The default user's password: made once, kept in <state>/credentials (0600),
 // printed at every start so that a newcomer can log in at once.
-bool add_default_user(const StateFolder& state, CryptoRandom& random, RelayConfig& config,
-                      std::array<char, 128>& password_out, std::string_view& password) {
+std::optional<std::string_view> default_password(const StateFolder& state, CryptoRandom& random,
+                                                  std::span<char> storage) {
   std::array<char, 256> saved{};
   const auto length = state.read("credentials", saved);
   const std::string_view prefix = "user:";
   std::string_view line = length ? std::string_view(saved.data(), *length) : std::string_view{};
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  if (line.starts_with(prefix) && line.size() > prefix.size() &&
-      line.size() - prefix.size() <= password_out.size()) {
+  if (line.starts_with(prefix) && line.size() > prefix.size() && line.size() - prefix.size() <= storage.size()) {
     line.remove_prefix(prefix.size());
-    std::memcpy(password_out.data(), line.data(), line.size());
-    password = {password_out.data(), line.size()};
-  } else {
-    const std::size_t generated = generate_password(random, {password_out.data(), 20});
-    password = {password_out.data(), generated};
-    char content[200];
-    const int used = std::snprintf(content, sizeof content, "%s:%.*s\n", default_user,
-                                   static_cast<int>(password.size()), password.data());
-    if (!state.write("credentials", {content, static_cast<std::size_t>(used)}, 0600)) return false;
+    std::memcpy(storage.data(), line.data(), line.size());
+    return std::string_view(storage.data(), line.size());
   }
-  std::array<char, max_password_hash_bytes> hash{};
-  const auto hash_length = make_password_hash(random, password, hash);
-  return hash_length && config.add_user(default_user, {hash.data(), *hash_length});
+  const std::string_view password(storage.data(), generate_password(random, storage.first(20)));
+  char content[200];
+  const int used = std::snprintf(content, sizeof content, "%.*s:%.*s\n", static_cast<int>(default_user_name.size()),
+                                 default_user_name.data(), static_cast<int>(password.size()), password.data());
+  if (!state.write("credentials", {content, static_cast<std::size_t>(used)}, 0600)) return std::nullopt;
+  return password;
 }
 
 // The server's key and certificate: made on first start, as a router does on
@@ -162,25 +164,6 @@ bool load_identity(const StateFolder& state, CryptoRandom& random, hal::Clock& c
   }
   if (!tls.load_identity({key_pem.data(), *key_length}, {cert_pem.data(), *cert_length})) {
     std::fprintf(stderr, "pigeon: %s/key.pem and cert.pem do not load or do not match\n", state.path());
-    return false;
-  }
-  return true;
-}
-
-// TLS to the smarthost is verified or not used at all: without a CA file the
-// relay refuses to start rather than relay unverified (docs/architecture.md §7).
-bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
-  const SmarthostConfig& smarthost = config.smarthost;
-  if (smarthost.host.empty() || smarthost.tls == SmarthostTls::none) return true;
-  char ca_path[256];
-  std::snprintf(ca_path, sizeof ca_path, "%.*s", static_cast<int>(smarthost.ca_file.view().size()),
-                smarthost.ca_file.view().data());
-  if (smarthost.ca_file.empty() || !tls.load_ca_file(ca_path)) {
-    std::fprintf(stderr, "pigeon: smarthost_ca_file must name a PEM file of CA certificates (%s)\n", ca_path);
-    return false;
-  }
-  if (!tls.set_peer(smarthost.host.view(), smarthost.pinned ? &smarthost.pin_sha256 : nullptr)) {
-    std::fprintf(stderr, "pigeon: smarthost_host is too long\n");
     return false;
   }
   return true;
@@ -259,89 +242,71 @@ bool arm_flash_faults(hal::FileFlash& flash) {
   return true;
 }
 
-int run_relay(const Options& options) {
-  static RelayConfig config;
-  if (options.config_path != nullptr && !load_config(options.config_path, config)) return 2;
-  StateFolder state;
-  if (!state.open(options.state_path)) {
-    std::fprintf(stderr, "pigeon: cannot create state folder %s: %s\n", options.state_path,
-                 std::strerror(errno));
-    return 1;
-  }
+// The POSIX shim the relay runs on.
+struct Platform {
+  explicit Platform(const RelayConfig& config) : log(clock, config.log_level) {}
+  hal::PosixClock clock;
+  hal::PosixEntropy entropy;
+  hal::StderrLog log;
+  hal::PosixNet net;
+  hal::FileFlash flash;
+};
 
-  static hal::PosixClock clock;
-  static hal::PosixEntropy entropy;
-  static hal::StderrLog log(clock, config.log_level);
-  static hal::PosixNet net;
-  tls_arena_init();
-  static CryptoRandom random(entropy);
-  if (!random.ready()) {
-    std::fprintf(stderr, "pigeon: no entropy source\n");
-    return 1;
-  }
-
-  std::array<char, 128> password_storage{};
-  std::string_view default_password;
-  const bool made_default_user = config.user_count == 0;
-  if (made_default_user && !add_default_user(state, random, config, password_storage, default_password)) {
-    std::fprintf(stderr, "pigeon: cannot set up the default user in %s\n", state.path());
-    return 1;
+// The users, the postmaster and the server identity; `made_password` is set
+// when the default user was made.
+int provision(const StateFolder& state, hal::Clock& clock, CryptoRandom& random, RelayConfig& config,
+              TlsServer& tls, std::span<char> password_storage, std::optional<std::string_view>& made_password) {
+  if (config.user_count == 0) {
+    made_password = default_password(state, random, password_storage);
+    if (!made_password || !add_default_user(random, *made_password, config)) {
+      std::fprintf(stderr, "pigeon: cannot set up the default user in %s\n", state.path());
+      return start_failed;
+    }
   }
   if (!config.postmaster.empty() && config.find_user(config.postmaster.view()) == nullptr) {
     std::fprintf(stderr, "pigeon: postmaster '%.*s' is not a configured user\n",
                  static_cast<int>(config.postmaster.view().size()), config.postmaster.view().data());
-    return 2;
+    return misconfigured;
   }
+  return load_identity(state, random, clock, config, tls) ? 0 : start_failed;
+}
 
-  static TlsServer tls(random);
-  if (!load_identity(state, random, clock, config, tls)) return 1;
-
+// The spool image in the state folder, sized by spool_bytes, mounted.
+int mount_spool(const StateFolder& state, const RelayConfig& config, hal::FileFlash& flash, Spool& spool) {
   char spool_path[4096];
-  static hal::FileFlash flash;
   hal::FlashGeometry geometry = flash_sector_geometry;
   geometry.sector_count = config.spool_bytes / geometry.sector_size_bytes;
   if (!flash.open(state.file_path("spool.img", spool_path), geometry)) {
     std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", spool_path);
-    return 1;
+    return start_failed;
   }
-  if (!arm_flash_faults(flash)) return 2;
-  static Accounts accounts(config);
-  static Spool spool(flash, accounts);
+  if (!arm_flash_faults(flash)) return misconfigured;
   if (spool.mount() != SpoolStatus::ok) {
     std::fprintf(stderr, "pigeon: cannot mount the spool in %s\n", spool_path);
-    return 1;
+    return start_failed;
   }
+  return 0;
+}
 
-  static const MbedtlsBase64 base64;
-  static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
-  static SmarthostTlsClient smarthost_tls(random);
-  if (!set_up_smarthost_tls(config, smarthost_tls)) return 2;
-  static LiteralResolver resolver;
-  static DeliveryScheduler scheduler(services, smarthost_tls, resolver);
-  static Relay relay(services, &scheduler);
+int start_listeners(Relay& relay, const RelayConfig& config) {
   Service failed = Service::smtp;
   if (const hal::NetStatus status = relay.start(failed); status != hal::NetStatus::ok) {
     std::fprintf(stderr, "pigeon: cannot listen on port %u (%.*s): %s\n", config.port(failed),
                  static_cast<int>(service_name(failed).size()), service_name(failed).data(),
                  net_status_text(status));
-    return 1;
+    return start_failed;
   }
+  return 0;
+}
 
-  static SpoolAlertStore alert_store(services);
-  static Alerts alerts({config.alert_window_s, config.alert_max_per_window}, alert_store);
-  wall_clock = &clock;
-  bind_c_alert_api(&alerts, wall_clock_s);
-  static AlertEndpoint alert_endpoint(net, clock, log, alerts);
-
-  print_listeners(relay, config);
-  if (!start_alert_endpoint(options, alert_endpoint)) return 1;
-  if (made_default_user) {
-    std::printf("pigeon: user '%s' password '%.*s' (saved in %s/credentials)\n", default_user,
-                static_cast<int>(default_password.size()), default_password.data(), state.path());
+void announce_ready(const StateFolder& state, std::optional<std::string_view> made_password) {
+  if (made_password) {
+    std::printf("pigeon: user '%.*s' password '%.*s' (saved in %s/credentials)\n",
+                static_cast<int>(default_user_name.size()), default_user_name.data(),
+                static_cast<int>(made_password->size()), made_password->data(), state.path());
   }
   std::printf("pigeon: ready\n");
   std::fflush(stdout);
-
   // Certificate checks of the smarthost read the wall clock through gmtime_r,
   // whose first call makes glibc load the time zone onto the heap: do it now.
   tzset();
@@ -349,20 +314,77 @@ int run_relay(const Options& options) {
   signal(SIGTERM, request_stop);
   signal(SIGPIPE, SIG_IGN);
   if (pigeon_startup_complete != nullptr) pigeon_startup_complete();
+}
 
+void serve_until_stopped(Platform& platform, Relay& relay, Alerts& alerts, AlertEndpoint& alert_endpoint) {
   while (stop_requested == 0) {
     // Alerts first: one stored now goes out to the smarthost in this round.
     alert_endpoint.poll();
-    alerts.poll(clock.unix_time_s());
-    const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());
-    net.wait(idle_ms);
+    alerts.poll(platform.clock.unix_time_s());
+    const std::uint32_t idle_ms = relay.poll(platform.clock.monotonic_ms());
+    platform.net.wait(idle_ms);
   }
   relay.shut_down();
+}
+
+void log_usage(hal::Log& log, const SmarthostTlsClient& smarthost_tls) {
   const TlsArenaUsage arena = tls_arena_usage();
   log.write(hal::LogLevel::info, "stopped; TLS arena high-water %zu of %zu bytes", arena.high_water_bytes,
             arena.capacity_bytes);
   log.write(hal::LogLevel::info, "smarthost TLS handshakes %u, of which resumed %u",
             smarthost_tls.counters().handshakes, smarthost_tls.counters().resumed);
+}
+
+int run_relay(const Options& options) {
+  static RelayConfig config;
+  if (options.config_path != nullptr && !load_config(options.config_path, config)) return misconfigured;
+  StateFolder state;
+  if (!state.open(options.state_path)) {
+    std::fprintf(stderr, "pigeon: cannot create state folder %s: %s\n", options.state_path,
+                 std::strerror(errno));
+    return start_failed;
+  }
+  static Platform platform(config);
+  tls_arena_init();
+  static CryptoRandom random(platform.entropy);
+  if (!random.ready()) {
+    std::fprintf(stderr, "pigeon: no entropy source\n");
+    return start_failed;
+  }
+
+  static TlsServer tls(random);
+  std::array<char, 128> password_storage{};
+  std::optional<std::string_view> made_password;
+  if (int status = provision(state, platform.clock, random, config, tls, password_storage, made_password)) {
+    return status;
+  }
+  static Accounts accounts(config);
+  static Spool spool(platform.flash, accounts);
+  if (int status = mount_spool(state, config, platform.flash, spool)) return status;
+
+  static const MbedtlsBase64 base64;
+  static RelayServices services{config, platform.net, platform.clock, platform.log, spool, tls, accounts, base64};
+  static SmarthostTlsClient smarthost_tls(random);
+  if (const std::string_view error = set_up_smarthost_tls(config.smarthost, nullptr, smarthost_tls); !error.empty()) {
+    std::fprintf(stderr, "pigeon: %.*s\n", static_cast<int>(error.size()), error.data());
+    return misconfigured;
+  }
+  static LiteralResolver resolver;
+  static DeliveryScheduler scheduler(services, smarthost_tls, resolver);
+  static Relay relay(services, &scheduler);
+  if (int status = start_listeners(relay, config)) return status;
+
+  static SpoolAlertStore alert_store(services);
+  static Alerts alerts({config.alert_window_s, config.alert_max_per_window}, alert_store);
+  wall_clock = &platform.clock;
+  bind_c_alert_api(&alerts, wall_clock_s);
+  static AlertEndpoint alert_endpoint(platform.net, platform.clock, platform.log, alerts);
+
+  print_listeners(relay, config);
+  if (!start_alert_endpoint(options, alert_endpoint)) return start_failed;
+  announce_ready(state, made_password);
+  serve_until_stopped(platform, relay, alerts, alert_endpoint);
+  log_usage(platform.log, smarthost_tls);
   return 0;
 }
 

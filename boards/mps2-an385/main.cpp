@@ -29,6 +29,7 @@
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
 #include "firmware/password_hash.hpp"
+#include "firmware/provisioning.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
 #include "firmware/tls_arena.hpp"
@@ -56,7 +57,6 @@ constexpr std::uint32_t smarthost_ca_offset = config_text_offset + 4 * 1024;
 constexpr std::uint32_t provisioning_area_bytes = 4 * 1024;
 // QEMU's DHCP server answers at once; a LAN's may take a few retries.
 constexpr std::uint32_t dhcp_timeout_ms = 30'000;
-constexpr const char* default_user = "user";
 // PBKDF2 on a 25 MHz Cortex-M3: fewer rounds than the host's, or every login
 // would cost seconds.
 constexpr std::uint32_t password_hash_iterations = 2048;
@@ -78,8 +78,8 @@ void say(const char* format, ...) {
   uart_write({line, static_cast<std::size_t>(length) < sizeof line ? static_cast<std::size_t>(length) : sizeof line - 1});
 }
 
-bool stop(const char* reason) {
-  say("pigeon: %s\n", reason);
+bool stop(std::string_view reason) {
+  say("pigeon: %.*s\n", static_cast<int>(reason.size()), reason.data());
   return false;
 }
 
@@ -113,13 +113,6 @@ bool make_identity(CryptoRandom& random, hal::Clock& clock, const RelayConfig& c
   return record.password_length == password_characters;
 }
 
-bool add_default_user(CryptoRandom& random, const BoardRecord& record, RelayConfig& config) {
-  std::array<char, max_password_hash_bytes> hash{};
-  const auto length = make_password_hash(random, {record.password.data(), record.password_length}, hash,
-                                         password_hash_iterations);
-  return length && config.add_user(default_user, {hash.data(), *length});
-}
-
 // A provisioning area as text: up to its first NUL, or empty when it has none
 // (a blank or damaged area is not read past its end).
 std::string_view provisioned_text(std::uint32_t offset) {
@@ -149,16 +142,12 @@ bool apply_provisioned_config(RelayConfig& config, NetworkSettings& network) {
   return ok;
 }
 
-// TLS to the smarthost is verified or not used (docs/architecture.md §7): its CA comes
-// from the provisioning area, where a real board's factory would put it.
+// TLS to the smarthost (firmware/provisioning.hpp) with the CA certificates of
+// the provisioning area, where a real board's factory would put them.
 bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
-  const SmarthostConfig& smarthost = config.smarthost;
-  if (smarthost.host.empty() || smarthost.tls == SmarthostTls::none) return true;
-  if (provisioned_text(smarthost_ca_offset).empty() || !tls.load_ca_pem(provisioned_text(smarthost_ca_offset).data())) {
-    return stop("the smarthost needs its CA certificates in the provisioning area");
-  }
-  return tls.set_peer(smarthost.host.view(), smarthost.pinned ? &smarthost.pin_sha256 : nullptr) ||
-         stop("smarthost_host is too long");
+  const std::string_view error =
+      set_up_smarthost_tls(config.smarthost, provisioned_text(smarthost_ca_offset).data(), tls);
+  return error.empty() || stop(error);
 }
 
 // The smarthost's name through lwIP's DNS client (numeric addresses need no query).
@@ -185,7 +174,8 @@ void print_ready(const Relay& relay, const BoardRecord& record, const netif& int
     say("pigeon: %.*s listening on %s:%u\n", static_cast<int>(name.size()), name.data(), address,
         relay.bound_port(static_cast<Service>(i)));
   }
-  say("pigeon: user '%s' password '%.*s' (kept in the board record)\n", default_user,
+  say("pigeon: user '%.*s' password '%.*s' (kept in the board record)\n", static_cast<int>(default_user_name.size()),
+      default_user_name.data(),
       static_cast<int>(record.password_length), record.password.data());
   // Clients pin this self-signed certificate (tools/qemu-board saves it).
   uart_write({record.cert_pem.data(), record.cert_length});
@@ -229,7 +219,9 @@ int run() {
   // A new boot seed every boot: the next boot's entropy differs even under -icount.
   random.fill(record.boot_seed);
   if (!save_board_record(record_flash, record)) return stop("cannot save the board record"), 1;
-  if (!add_default_user(random, record, config)) return stop("cannot set up the default user"), 1;
+  if (!add_default_user(random, {record.password.data(), record.password_length}, config, password_hash_iterations)) {
+    return stop("cannot set up the default user"), 1;
+  }
 
   static TlsServer tls(random);
   if (!tls.load_identity({record.key_pem.data(), record.key_length}, {record.cert_pem.data(), record.cert_length})) {

@@ -1,4 +1,4 @@
-// The host's alert control endpoint: a loopback-only TCP port through which a
+// The alert control endpoint: a loopback-only TCP port through which a
 // program on the same machine (tools/pigeon-alert) calls the alert API of the
 // running relay, instead of opening its spool. One request per connection:
 //
@@ -10,12 +10,12 @@
 #include <array>
 #include <cstdint>
 
-#include "firmware/alert.hpp"
+#include "alert.hpp"
 #include "hal/clock.hpp"
 #include "hal/log.hpp"
 #include "hal/net.hpp"
 
-namespace pigeon::host {
+namespace pigeon {
 
 class AlertEndpoint {
  public:
@@ -45,4 +45,4 @@ class AlertEndpoint {
   std::size_t received_ = 0;
 };
 
-}  // namespace pigeon::host
+}  // namespace pigeon

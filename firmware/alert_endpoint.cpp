@@ -1,9 +1,10 @@
 #include "alert_endpoint.hpp"
 
-#include <cstdio>
 #include <string_view>
 
-namespace pigeon::host {
+#include "protocol/text_builder.hpp"
+
+namespace pigeon {
 namespace {
 
 // A client that does not finish its request in this time is dropped, so it
@@ -104,12 +105,13 @@ AlertStatus AlertEndpoint::handle(std::span<char> line) {
 }
 
 void AlertEndpoint::answer(AlertStatus status) {
-  char reply[64];
-  const int length = std::snprintf(reply, sizeof reply, "%d %s\n", static_cast<int>(status), status_name(status));
-  net_.send(stream_, {reinterpret_cast<const std::uint8_t*>(reply), static_cast<std::size_t>(length)});
+  std::array<char, 32> reply{};
+  protocol::TextBuilder text(reply);
+  text.number(static_cast<int>(status)).character(' ').text(status_name(status)).character('\n');
+  net_.send(stream_, {reinterpret_cast<const std::uint8_t*>(reply.data()), text.view().size()});
   log_.write(hal::LogLevel::info, "alert endpoint: %s", status_name(status));
   net_.close(stream_);
   stream_ = hal::invalid_id;
 }
 
-}  // namespace pigeon::host
+}  // namespace pigeon
