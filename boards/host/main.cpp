@@ -28,6 +28,7 @@
 #include "hal/posix/posix_entropy.hpp"
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
+#include "host_resolver.hpp"
 #include "state_folder.hpp"
 
 // The allocation guard of the integration tests defines this; elsewhere it is
@@ -369,8 +370,12 @@ int run_relay(const Options& options) {
     std::fprintf(stderr, "pigeon: %.*s\n", static_cast<int>(error.size()), error.data());
     return misconfigured;
   }
-  static LiteralResolver resolver;
-  static DeliveryScheduler scheduler(services, smarthost_tls, resolver);
+  HostResolver* resolver = host_resolver(platform.clock, platform.entropy);
+  if (resolver == nullptr) {
+    std::fprintf(stderr, "pigeon: PIGEON_DNS_PORT must be a port number\n");
+    return misconfigured;
+  }
+  static DeliveryScheduler scheduler(services, smarthost_tls, *resolver);
   static Relay relay(services, &scheduler);
   if (int status = start_listeners(relay, config)) return status;
 
