@@ -35,6 +35,8 @@ bool read_all(int fd, std::uint8_t* out, std::size_t length, off_t offset) {
 
 }  // namespace
 
+FileFlash::FileFlash() = default;
+
 FileFlash::~FileFlash() {
   if (fd_ >= 0) ::close(fd_);
 }

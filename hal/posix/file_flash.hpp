@@ -17,7 +17,11 @@ class FileFlash final : public Flash {
   // The largest image this backend tracks: 256 MiB in 16-byte units.
   static constexpr std::size_t max_units = 16u * 1024 * 1024;
 
-  FileFlash() = default;
+  // Defined out of line on purpose: a static FileFlash is then zero-filled
+  // (.bss) and constructed at start-up. A constexpr constructor would make the
+  // compiler store the whole object, bitmap included, in .data: 2 MiB of zeros
+  // in the executable (docs/routers.md).
+  FileFlash();
   ~FileFlash();
   FileFlash(const FileFlash&) = delete;
   FileFlash& operator=(const FileFlash&) = delete;
@@ -53,7 +57,9 @@ class FileFlash final : public Flash {
 
   int fd_ = -1;
   FlashGeometry geometry_{};
-  std::array<std::uint8_t, max_units / 8> programmed_{};
+  // Left uninitialised by the constructor (no 2 MiB memset at start-up):
+  // open() marks every unit of the image before anything reads a bit.
+  std::array<std::uint8_t, max_units / 8> programmed_;
   FlashFaults faults_;
   PowerLossHandler on_power_lost_ = nullptr;
   bool lost_ = false;

@@ -2,6 +2,7 @@
 import os
 import poplib
 import re
+import shlex
 import signal
 import smtplib
 import ssl
@@ -11,6 +12,9 @@ import time
 import pytest
 
 PIGEON_BIN = os.environ.get("PIGEON_BIN", "build/host/boards/host/pigeon")
+# What runs the binary, when it is not the host's own: a router build runs under
+# its qemu-user emulator, named here ("qemu-mipsel-static"), not through binfmt_misc.
+PIGEON_LAUNCHER = shlex.split(os.environ.get("PIGEON_LAUNCHER", ""))
 # tests/alloc_guard: when set, every relay runs with the interposed allocator and
 # every test fails if the relay touched the heap after start-up (docs/architecture.md §4).
 ALLOC_GUARD = os.environ.get("PIGEON_ALLOC_GUARD")
@@ -40,7 +44,7 @@ class Pigeon:
             env.update(LD_PRELOAD=ALLOC_GUARD, PIGEON_ALLOC_REPORT=self.alloc_report_path)
         self.stderr = open(self.stderr_path, "ab")
         self.process = subprocess.Popen(
-            [PIGEON_BIN, "--state", self.state, "--config", self.config_path],
+            [*PIGEON_LAUNCHER, PIGEON_BIN, "--state", self.state, "--config", self.config_path],
             stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         deadline = time.monotonic() + timeout_s
         self.ports = {}
