@@ -20,6 +20,7 @@ auto* free_slot(Sessions& sessions) {
 }  // namespace
 
 hal::NetStatus Relay::start(Service& failed_service) {
+  services_.spool.log_mount_report(services_.log);
   for (std::size_t i = 0; i < service_count; ++i) {
     const auto service = static_cast<Service>(i);
     const hal::Endpoint local{services_.config.listen_address, services_.config.port(service)};

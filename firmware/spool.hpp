@@ -1,7 +1,11 @@
 // The spool: a log-structured ring of flash sectors that holds every accepted
 // message until each recipient is done with it (docs/architecture.md §5). The on-flash
-// format, the commit rule and the recovery algorithm are docs/spool-format.md;
-// this file follows it. The RAM index is rebuilt from the log at mount.
+// format, the commit rule and the recovery algorithm are docs/spool-format.md.
+// Layers, each on the one below: spool_format.hpp (the codecs), spool_log.hpp
+// (sectors, head and tail, records), spool_index.hpp (the RAM index, rebuilt
+// from the log at mount), and this class: messages, their writers, outcomes
+// and the queries of POP3 and the relay. Mount is spool_mount.cpp, reclaim
+// spool_reclaim.cpp.
 //
 // Durability: commit(), mark_recipient() and mark_deleted() program records;
 // they are durable once the following sync() returns ok. Answer 250 (or report
@@ -15,20 +19,12 @@
 #include <string_view>
 
 #include "hal/flash.hpp"
+#include "hal/log.hpp"
 #include "pigeon_limits.hpp"
+#include "spool_index.hpp"
+#include "spool_log.hpp"
 
 namespace pigeon {
-
-enum class SpoolStatus : std::uint8_t {
-  ok,
-  full,          // no room for the record: 452 4.3.1
-  too_many,      // the index or the writers are all taken: 452 4.3.1 as well
-  corrupt,       // a CRC did not match: the message is never delivered
-  not_found,
-  flash_error,   // the flash failed (or lost power): remount before going on
-};
-
-using MessageId = std::uint32_t;
 
 // What became of one recipient of a message. Each recipient is owed until it
 // gets an outcome; the first outcome recorded is final.
@@ -107,12 +103,22 @@ std::size_t format_message_id(MessageId id, std::span<char> out);
 
 class Spool {
  public:
-  Spool(hal::Flash& flash, const MailboxDirectory& mailboxes) : flash_(flash), mailboxes_(mailboxes) {}
+  Spool(hal::Flash& flash, const MailboxDirectory& mailboxes) : log_(flash), mailboxes_(mailboxes) {}
 
   // Rebuilds the index from the log; formats flash that holds no spool. Reads
   // each sector header once and each record header at most once, and programs
   // nothing unless it formats.
   SpoolStatus mount();
+  // What the last mount could not take in: committed messages beyond the
+  // index (a build with a smaller index, or an outcome lost to a bit flip).
+  // They stay on flash but are neither listed nor relayed.
+  struct MountReport {
+    std::uint32_t messages_not_indexed = 0;
+    MessageId first_not_indexed = 0;
+  };
+  const MountReport& mount_report() const { return mount_report_; }
+  // Writes the report to `log` as an error when a message was not indexed.
+  void log_mount_report(hal::Log& log) const;
 
   // Writing a message: open, append the body in any pieces, commit (or
   // discard). full / too_many mean 452 4.3.1; the spool is unchanged for every
@@ -161,59 +167,22 @@ class Spool {
   Usage usage() const;
 
  private:
-  enum class EntryState : std::uint8_t { unused, writing, committed };
+  using RecordHeader = spool_format::RecordHeader;
+  using RecordType = spool_format::RecordType;
+
   // The mailbox number of a recipient relayed onward, and of a local name the
   // directory no longer knows (kept, never relayed, never listed).
   static constexpr std::uint8_t remote_mailbox = 0xFF;
   static constexpr std::uint8_t unknown_mailbox = 0xFE;
 
-  struct IndexEntry {
-    MessageId id = 0;
-    EntryState state = EntryState::unused;
-    bool body_8bit = false;
-    bool verified = false;  // every data CRC and the body CRC checked out
-    bool corrupt = false;   // a check failed: never delivered, dropped at reclaim
-    std::uint8_t recipient_count = 0;
-    std::uint16_t envelope_bytes = 0;
-    std::uint32_t envelope_crc = 0;
-    std::uint32_t begin_address = 0;
-    std::uint32_t size_bytes = 0;
-    std::uint32_t body_crc = 0;
-    std::uint32_t data_records = 0;
-    std::uint64_t outcomes = 0;  // two bits per recipient: 0 owed, else a RecipientOutcome
-    std::uint32_t arrived_s = 0;
-    std::uint32_t next_retry_s = 0;
-    std::uint16_t attempts = 0;
-    std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
-    std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> mailbox{};
-
-    bool owed(std::uint8_t recipient) const { return ((outcomes >> (2 * recipient)) & 3u) == 0; }
-    bool dead() const;
-  };
-
   struct Writer {
     bool open = false;
-    std::uint32_t index_slot = 0;
+    IndexEntry* entry = nullptr;
     std::uint32_t length = 0;
     std::uint32_t crc = 0;
     std::uint32_t records = 0;
     std::uint32_t buffered = 0;
     std::array<std::uint8_t, PIGEON_SPOOL_WRITE_BUFFER_BYTES> buffer{};
-  };
-
-  struct Sector {
-    std::uint32_t sequence = 0;     // 0: no valid header
-    std::uint32_t erase_count = 0;
-    std::uint32_t live_begins = 0;  // index entries whose begin record is here
-    bool in_log = false;
-    std::uint8_t intents_written = 0;  // erase-intent slots programmed (or torn) since the erase
-  };
-
-  struct RecordHeader {
-    std::uint8_t type = 0;
-    MessageId id = 0;
-    std::uint32_t payload_bytes = 0;
-    std::uint32_t payload_crc = 0;
   };
 
   struct Cursor {
@@ -227,38 +196,18 @@ class Spool {
   // (prepare_space). Copies never start another reclaim.
   enum class SpaceFor : std::uint8_t { new_mail, outcome, copy };
 
-  // Mount.
-  SpoolStatus read_sector_headers();
-  void retire_old_sectors(std::uint32_t retired_sequence);
-  void find_log_ends();
-  void replay_sector(std::uint32_t sector);
+  // Mount (spool_mount.cpp).
   void replay_record(std::uint32_t address, const RecordHeader& header);
   void replay_commit(std::uint32_t address, const RecordHeader& header);
   void replay_outcome(std::uint32_t address, const RecordHeader& header);
   void replay_attempt(std::uint32_t address, const RecordHeader& header);
-  SpoolStatus seal_head_unless_blank();
-  SpoolStatus format();
+  bool load_envelope(IndexEntry& entry);
 
-  // The log.
+  // Reclaim (spool_reclaim.cpp).
   SpoolStatus prepare_space(std::uint32_t record_bytes, SpaceFor purpose);
   SpoolStatus make_room();
-  SpoolStatus start_sector(std::uint32_t sector);
-  SpoolStatus record_erase_intent();
-  SpoolStatus write_record(std::uint8_t type, MessageId id, std::uint32_t payload_bytes,
-                           std::uint32_t* address_out = nullptr);
-  SpoolStatus append_record(std::uint8_t type, MessageId id, std::span<const std::uint8_t> payload,
-                            SpaceFor purpose, std::uint32_t* address_out = nullptr);
-  bool read_header(std::uint32_t address, RecordHeader& header);
-  bool next_record_of(MessageId id, std::uint32_t& address, RecordHeader& header);
-  bool sector_blank(std::uint32_t sector, std::uint32_t from_offset);
-  std::uint32_t free_sectors() const;
-  std::uint32_t free_bytes() const;
-  void drop_dead_tail();
-
-  // Reclaim.
   SpoolStatus copy_tail_forward();
-  bool copy_plan_pays_off() const;
-  std::uint32_t dead_sectors_after(std::uint32_t sector) const;
+  bool copy_plan_pays_off();
   std::uint32_t copy_bytes(const IndexEntry& entry) const;
   std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
   SpoolStatus copy_message(IndexEntry& entry);
@@ -266,39 +215,29 @@ class Spool {
   SpoolStatus copy_attempt(IndexEntry& entry);
 
   // Messages.
-  SpoolStatus write_commit(MessageId id, std::uint32_t begin_address, const IndexEntry& shape, SpaceFor purpose,
+  SpoolStatus append_record(RecordType type, MessageId id, std::span<const std::uint8_t> payload, SpaceFor purpose,
+                            std::uint32_t* address_out = nullptr);
+  SpoolStatus write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
                            std::uint32_t* address_out);
+  bool commit_reads_back(std::uint32_t address, MessageId id);
   SpoolStatus flush_writer(Writer& writer);
+  Writer* open_writer(const SpoolWriter& handle);
   SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome);
-  void apply_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome);
-  bool load_envelope(IndexEntry& entry);
+  std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry);
   bool verify_message(IndexEntry& entry);
   bool deliverable(IndexEntry& entry);
-  IndexEntry* find(MessageId id);
-  IndexEntry* free_entry();
+  IndexEntry* find_committed(MessageId id);
   void move_begin(IndexEntry& entry, std::uint32_t begin_address);
   void release_entry(IndexEntry& entry);
   void forget_cursors(MessageId id);
   std::uint8_t mailbox_number_of(std::string_view mailbox) const;
-  std::uint32_t sector_of(std::uint32_t address) const { return address / sector_bytes_; }
-  std::uint32_t align(std::uint32_t bytes) const;
+  // Recipients of `entry` in `mailbox` (a number) that are still owed.
+  static std::uint32_t owed_in(const IndexEntry& entry, std::uint8_t mailbox);
 
-  hal::Flash& flash_;
+  SpoolLog log_;
+  MessageIndex index_;
   const MailboxDirectory& mailboxes_;
-  std::uint32_t sector_bytes_ = 0;
-  std::uint32_t sector_count_ = 0;
-  std::uint32_t unit_bytes_ = 0;
-  std::uint32_t data_offset_ = 0;  // where the first record of a sector starts
-  std::uint32_t head_sector_ = 0;
-  std::uint32_t head_offset_ = 0;  // next free byte in the head sector
-  std::uint32_t tail_sector_ = 0;  // the oldest sector of the log
-  std::uint32_t log_sectors_ = 0;
-  std::uint32_t next_sequence_ = 1;
-  std::uint32_t retired_sequence_ = 0;  // sectors up to this sequence left the log
-  std::uint32_t durable_retired_ = 0;   // ... and flash says so
-  MessageId next_id_ = 1;
-  std::array<Sector, PIGEON_SPOOL_MAX_SECTORS> sectors_{};
-  std::array<IndexEntry, PIGEON_SPOOL_MAX_MESSAGES> index_{};
+  MountReport mount_report_;
   std::array<Writer, PIGEON_SPOOL_WRITERS> writers_{};
   std::array<Cursor, PIGEON_POP3_SESSIONS + 2> cursors_{};
   std::size_t next_cursor_ = 0;

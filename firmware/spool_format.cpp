@@ -41,6 +41,10 @@ bool sealed(const std::uint8_t* in, std::size_t crc_offset) { return get_u32(in 
 
 }  // namespace
 
+bool erased(std::span<const std::uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0xFF; });
+}
+
 std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
   PIGEON_ASSERT(out.size() >= bytes);
   std::uint8_t* at = out.data();
@@ -103,19 +107,22 @@ std::optional<RecordHeader> RecordHeader::decode(std::span<const std::uint8_t> i
 }
 
 std::uint8_t RecipientOutcomes::code(std::uint32_t recipient) const {
-  PIGEON_ASSERT(recipient < max_recipients);
+  const bool a_recipient = recipient < max_recipients;
+  PIGEON_ASSERT(a_recipient);
   return static_cast<std::uint8_t>((bits >> (2 * recipient)) & 3u);
 }
 
 void RecipientOutcomes::record(std::uint32_t mask, std::uint8_t outcome, std::uint32_t recipients) {
-  PIGEON_ASSERT(outcome >= 1 && outcome <= 3 && recipients <= max_recipients);
+  const bool an_outcome_code = outcome >= 1 && outcome <= 3 && recipients <= max_recipients;
+  PIGEON_ASSERT(an_outcome_code);
   for (std::uint32_t r = 0; r < recipients; ++r) {
     if ((mask >> r) & 1u && owed(r)) bits |= std::uint64_t{outcome} << (2 * r);
   }
 }
 
 void RecipientOutcomes::keep_first(RecipientOutcomes later, std::uint32_t recipients) {
-  PIGEON_ASSERT(recipients <= max_recipients);
+  const bool recipients_fit = recipients <= max_recipients;
+  PIGEON_ASSERT(recipients_fit);
   for (std::uint32_t r = 0; r < recipients; ++r) {
     if (owed(r)) bits |= std::uint64_t{later.code(r)} << (2 * r);
   }
@@ -129,7 +136,8 @@ bool RecipientOutcomes::all_done(std::uint32_t recipients) const {
 }
 
 std::size_t EnvelopeRecipient::encode(std::span<std::uint8_t> out) const {
-  PIGEON_ASSERT(address.size() <= 0xFFFF && mailbox.size() <= 0xFF && out.size() >= encoded_bytes());
+  const bool fits = address.size() <= 0xFFFF && mailbox.size() <= 0xFF && out.size() >= encoded_bytes();
+  PIGEON_ASSERT(fits);
   put_u16(out.data(), static_cast<std::uint32_t>(address.size()));
   out[2] = static_cast<std::uint8_t>(mailbox.size());
   put_text(put_text(out.data() + fixed_bytes, address), mailbox);
@@ -146,7 +154,8 @@ std::optional<EnvelopeRecipient> EnvelopeRecipient::decode(std::span<const std::
 }
 
 std::size_t Envelope::encode(std::span<std::uint8_t> out) const {
-  PIGEON_ASSERT(sender.size() <= 0xFFFF && out.size() >= encoded_bytes());
+  const bool fits = sender.size() <= 0xFFFF && out.size() >= encoded_bytes();
+  PIGEON_ASSERT(fits);
   std::uint8_t* at = out.data();
   // The list first: when rewriting in place, the sender's length does not move it.
   put_bytes(at + fixed_bytes + sender.size(), recipient_list);
@@ -233,8 +242,9 @@ std::optional<Outcome> Outcome::decode(std::span<const std::uint8_t> in) {
 }
 
 std::size_t Attempt::encode(std::span<std::uint8_t> out) const {
-  PIGEON_ASSERT(enhanced.size() <= max_enhanced_bytes && text.size() <= max_text_bytes &&
-                out.size() >= encoded_bytes());
+  const bool fits =
+      enhanced.size() <= max_enhanced_bytes && text.size() <= max_text_bytes && out.size() >= encoded_bytes();
+  PIGEON_ASSERT(fits);
   std::uint8_t* at = out.data();
   put_u32(at, recipient_mask);
   put_u16(at + 4, attempts);

@@ -23,6 +23,9 @@ inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
 inline constexpr std::uint32_t max_sender_bytes = 256;
 
+// "Erased" means every byte 0xFF.
+bool erased(std::span<const std::uint8_t> bytes);
+
 // §2.1 Sector header. Magic, version, header bytes and the CRC are not fields:
 // encode() writes them, decode() checks them.
 struct SectorHeader {

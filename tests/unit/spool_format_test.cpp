@@ -224,7 +224,7 @@ TEST(SpoolFormatDeath, EncodingIntoTooShortASpanIsABug) {
   EXPECT_DEATH(RecordHeader{}.encode(short_span), "out.size\\(\\) >= bytes");
   const Attempt attempt{1, 1, 451, 0, "", "x"};
   std::array<std::uint8_t, 14> no_room_for_the_text{};
-  EXPECT_DEATH(attempt.encode(no_room_for_the_text), "encoded_bytes");
+  EXPECT_DEATH(attempt.encode(no_room_for_the_text), "assertion failed: fits");
 }
 
 }  // namespace

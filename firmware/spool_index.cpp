@@ -1,0 +1,74 @@
+#include "spool_index.hpp"
+
+#include <algorithm>
+
+#include "protocol/assert.hpp"
+
+namespace pigeon {
+
+void MessageIndex::clear() {
+  entries_ = {};
+  size_ = 0;
+  next_free_hint_ = 0;
+}
+
+// The rank of the first entry whose id is not below `id`.
+std::size_t MessageIndex::lower_rank(MessageId id) const {
+  const auto ranks = std::span(order_).first(size_);
+  return static_cast<std::size_t>(std::partition_point(ranks.begin(), ranks.end(),
+                                                       [&](Slot slot) { return entries_[slot].id < id; }) -
+                                  ranks.begin());
+}
+
+std::size_t MessageIndex::rank_after(MessageId id) const {
+  const std::size_t rank = lower_rank(id);
+  return rank < size_ && entries_[order_[rank]].id == id ? rank + 1 : rank;
+}
+
+IndexEntry* MessageIndex::find(MessageId id) {
+  const std::size_t rank = lower_rank(id);
+  if (rank == size_ || entries_[order_[rank]].id != id) return nullptr;
+  return &entries_[order_[rank]];
+}
+
+IndexEntry& MessageIndex::by_rank(std::size_t rank) {
+  const bool ranked = rank < size_;
+  PIGEON_ASSERT(ranked);
+  return entries_[order_[rank]];
+}
+
+IndexEntry* MessageIndex::insert(MessageId id) {
+  if (size_ == capacity) return nullptr;
+  const std::size_t rank = lower_rank(id);
+  const bool new_id = rank == size_ || entries_[order_[rank]].id != id;
+  PIGEON_ASSERT(new_id);
+  // From the slot after the last one taken: at mount, slots fill in order.
+  const auto unused = [](const IndexEntry& entry) { return entry.state == EntryState::unused; };
+  const auto hint = entries_.begin() + static_cast<std::ptrdiff_t>(next_free_hint_);
+  auto free = std::find_if(hint, entries_.end(), unused);
+  if (free == entries_.end()) free = std::find_if(entries_.begin(), hint, unused);
+  const bool found_unused = unused(*free);  // size_ counts the used ones
+  PIGEON_ASSERT(found_unused);
+  next_free_hint_ = static_cast<std::size_t>(free + 1 - entries_.begin()) % capacity;
+  std::copy_backward(order_.begin() + static_cast<std::ptrdiff_t>(rank),
+                     order_.begin() + static_cast<std::ptrdiff_t>(size_),
+                     order_.begin() + static_cast<std::ptrdiff_t>(size_ + 1));
+  order_[rank] = static_cast<Slot>(free - entries_.begin());
+  ++size_;
+  *free = IndexEntry{};
+  free->id = id;
+  free->state = EntryState::writing;
+  return &*free;
+}
+
+void MessageIndex::remove(IndexEntry& entry) {
+  const std::size_t rank = lower_rank(entry.id);
+  const bool indexed = rank < size_ && &entries_[order_[rank]] == &entry;
+  PIGEON_ASSERT(indexed);
+  std::copy(order_.begin() + static_cast<std::ptrdiff_t>(rank + 1),
+            order_.begin() + static_cast<std::ptrdiff_t>(size_), order_.begin() + static_cast<std::ptrdiff_t>(rank));
+  --size_;
+  entry = IndexEntry{};
+}
+
+}  // namespace pigeon

@@ -1,0 +1,165 @@
+// Reclaim (docs/spool-format.md §7): when the head needs a sector and no more
+// than the reserve is free, the live messages of the oldest sector are copied
+// to the head, so that it leaves the log.
+#include <algorithm>
+
+#include "crc32.hpp"
+#include "protocol/assert.hpp"
+#include "spool.hpp"
+
+namespace pigeon {
+
+namespace format = spool_format;
+
+// Makes room for a record of `record_bytes` at the head. New mail (commits
+// included) leaves the reserve free: reclaim needs it to copy the tail. Outcomes,
+// which make space reclaimable, and the copies, which free more than they take,
+// may use it all.
+SpoolStatus Spool::prepare_space(std::uint32_t record_bytes, SpaceFor purpose) {
+  if (!log_.fits_in_head(record_bytes) && purpose != SpaceFor::copy) {
+    if (const SpoolStatus status = make_room(); status != SpoolStatus::ok) return status;
+  }
+  return log_.prepare(record_bytes, purpose == SpaceFor::new_mail ? PIGEON_SPOOL_RESERVE_SECTORS : 0);
+}
+
+// Copies the live messages of the oldest sector forward while no more than the
+// reserve is free and each copy frees more than it takes.
+SpoolStatus Spool::make_room() {
+  for (std::uint32_t attempt = 0;
+       attempt < log_.sector_count() && log_.free_sectors() <= PIGEON_SPOOL_RESERVE_SECTORS; ++attempt) {
+    const SpoolStatus status = copy_tail_forward();
+    if (status == SpoolStatus::full) break;  // nothing worth copying: the caller decides
+    if (status != SpoolStatus::ok) return status;
+  }
+  return SpoolStatus::ok;
+}
+
+// Copies the live messages that begin in the tail sector when that is safe
+// and part of a plan worth it: copying the messages of the first k sectors of
+// the log fits in the free space and takes less than those k sectors and the
+// dead ones right behind them free. Free space therefore grows over the plan;
+// the next calls carry it on.
+SpoolStatus Spool::copy_tail_forward() {
+  const std::uint32_t tail = log_.tail_sector();
+  if (tail == log_.head_sector() || !copy_plan_pays_off()) return SpoolStatus::full;
+  for (IndexEntry& entry : index_.slots()) {
+    if (entry.state != EntryState::committed || log_.sector_of(entry.begin_address) != tail) continue;
+    if (const SpoolStatus status = copy_message(entry); status != SpoolStatus::ok) return status;
+  }
+  log_.drop_dead_tail();
+  return log_.tail_sector() != tail ? SpoolStatus::ok : SpoolStatus::full;
+}
+
+bool Spool::copy_plan_pays_off() {
+  const std::uint32_t usable = log_.usable_sector_bytes();
+  std::uint32_t records = 0, largest = 0, sectors = 0;
+  for (std::uint32_t s = log_.tail_sector(); s != log_.head_sector(); s = log_.following(s)) {
+    for (const IndexEntry& entry : index_.slots()) {
+      if (entry.state == EntryState::unused || log_.sector_of(entry.begin_address) != s) continue;
+      if (entry.state == EntryState::writing) return false;  // an open message pins its sector
+      records += copy_bytes(entry);
+      largest = std::max(largest, largest_record_bytes(entry));
+    }
+    ++sectors;
+    // Each sector the copies cross loses less than their largest record at its end.
+    const std::uint32_t needed = records + (records / usable + 1) * largest;
+    if (needed > log_.free_bytes()) return false;
+    if (needed < (sectors + log_.dead_sectors_after(s)) * usable) return true;
+  }
+  return false;
+}
+
+// The most flash the records of a copy of `entry` can take.
+std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
+  const std::uint32_t attempt = entry.attempt_address != 0 ? log_.record_bytes(format::Attempt::max_bytes) : 0;
+  return log_.record_bytes(entry.envelope_bytes) + entry.data_records * log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
+         log_.record_bytes(format::Commit::bytes) + attempt;
+}
+
+std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
+  return std::max(log_.record_bytes(entry.envelope_bytes), log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES));
+}
+
+// Begin (carrying the outcomes so far), data, commit: the copy takes over
+// when its commit is on flash; until then the original stands.
+SpoolStatus Spool::copy_message(IndexEntry& entry) {
+  if (!deliverable(entry)) {
+    release_entry(entry);  // never deliverable: not worth the flash
+    return SpoolStatus::ok;
+  }
+  std::uint32_t begin_address = 0, envelope_crc = 0;
+  if (const SpoolStatus status = copy_envelope(entry, begin_address, envelope_crc); status != SpoolStatus::ok) {
+    return status;
+  }
+  std::uint32_t records = 0, body_bytes = 0;
+  std::uint32_t address = entry.begin_address;
+  for (std::optional<RecordHeader> header; (header = log_.next_record_of(entry.id, address)) &&
+                                           header->type != RecordType::commit;
+       address = log_.next_address(address, *header)) {
+    if (header->type != RecordType::data) continue;
+    if (const SpoolStatus status = prepare_space(log_.record_bytes(header->payload_bytes), SpaceFor::copy);
+        status != SpoolStatus::ok) {
+      return status;
+    }
+    const auto payload = log_.read_payload(address, *header);
+    if (!payload) return SpoolStatus::flash_error;
+    if (const SpoolStatus status = log_.append(RecordType::data, entry.id, *payload); status != SpoolStatus::ok) {
+      return status;
+    }
+    ++records;
+    body_bytes += header->payload_bytes;
+  }
+  // deliverable() checked these very records against the commit.
+  const bool copied_whole = body_bytes == entry.size_bytes;
+  PIGEON_ASSERT(copied_whole);
+  IndexEntry copy = entry;
+  copy.envelope_crc = envelope_crc;
+  copy.data_records = records;
+  if (const SpoolStatus status = write_commit(copy, begin_address, SpaceFor::copy, nullptr); status != SpoolStatus::ok) {
+    return status;
+  }
+  move_begin(entry, begin_address);
+  entry.envelope_crc = envelope_crc;
+  entry.data_records = records;
+  return copy_attempt(entry);
+}
+
+// The latest attempt record goes after the copy's commit, where replay finds
+// the message already indexed. The copied begin already carries the count and
+// the retry time: a cut before this record loses only the reply text.
+SpoolStatus Spool::copy_attempt(IndexEntry& entry) {
+  if (entry.attempt_address == 0) return SpoolStatus::ok;
+  const auto header = log_.read_header(entry.attempt_address);
+  if (!header) return SpoolStatus::ok;
+  if (const SpoolStatus status = prepare_space(log_.record_bytes(header->payload_bytes), SpaceFor::copy);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  const auto payload = log_.read_payload(entry.attempt_address, *header);
+  if (!payload) {
+    entry.attempt_address = 0;
+    return SpoolStatus::ok;
+  }
+  return log_.append(RecordType::attempt, entry.id, *payload, &entry.attempt_address);
+}
+
+// The begin again, with the outcomes and attempt state known so far.
+SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc) {
+  if (const SpoolStatus status = prepare_space(log_.record_bytes(entry.envelope_bytes), SpaceFor::copy);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  const auto payload = log_.read_payload(entry.begin_address, entry.envelope_bytes, entry.envelope_crc);
+  if (!payload) return SpoolStatus::flash_error;
+  std::optional<format::Envelope> envelope = format::Envelope::decode(payload->bytes);
+  if (!envelope) return SpoolStatus::flash_error;
+  envelope->outcomes = entry.outcomes;
+  envelope->attempts = entry.attempts;
+  envelope->next_retry_s = entry.next_retry_s;
+  const bool same_length = envelope->encode(payload->bytes) == payload->bytes.size();  // in place
+  PIGEON_ASSERT(same_length);
+  envelope_crc = crc32(payload->bytes);
+  return log_.append(RecordType::begin, entry.id, *payload, &begin_address);
+}
+
+}  // namespace pigeon
