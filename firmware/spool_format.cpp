@@ -42,7 +42,9 @@ bool sealed(const std::uint8_t* in, std::size_t crc_offset) { return get_u32(in 
 }  // namespace
 
 bool erased(std::span<const std::uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0xFF; });
+  std::uint8_t all = 0xFF;
+  for (const std::uint8_t byte : bytes) all &= byte;
+  return all == 0xFF;
 }
 
 std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {

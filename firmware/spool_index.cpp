@@ -42,23 +42,23 @@ IndexEntry* MessageIndex::insert(MessageId id) {
   const std::size_t rank = lower_rank(id);
   const bool new_id = rank == size_ || entries_[order_[rank]].id != id;
   PIGEON_ASSERT(new_id);
-  // From the slot after the last one taken: at mount, slots fill in order.
-  const auto unused = [](const IndexEntry& entry) { return entry.state == EntryState::unused; };
-  const auto hint = entries_.begin() + static_cast<std::ptrdiff_t>(next_free_hint_);
-  auto free = std::find_if(hint, entries_.end(), unused);
-  if (free == entries_.end()) free = std::find_if(entries_.begin(), hint, unused);
-  const bool found_unused = unused(*free);  // size_ counts the used ones
-  PIGEON_ASSERT(found_unused);
-  next_free_hint_ = static_cast<std::size_t>(free + 1 - entries_.begin()) % capacity;
+  // From the slot after the last one taken, round the ring: at mount, slots fill in order.
+  std::size_t slot = next_free_hint_;
+  for (std::size_t tried = 0; entries_[slot].state != EntryState::unused; slot = (slot + 1) % capacity) {
+    const bool unused_left = ++tried < capacity;  // size_ counts the used ones
+    PIGEON_ASSERT(unused_left);
+  }
+  next_free_hint_ = (slot + 1) % capacity;
+  IndexEntry* const free = &entries_[slot];
   std::copy_backward(order_.begin() + static_cast<std::ptrdiff_t>(rank),
                      order_.begin() + static_cast<std::ptrdiff_t>(size_),
                      order_.begin() + static_cast<std::ptrdiff_t>(size_ + 1));
-  order_[rank] = static_cast<Slot>(free - entries_.begin());
+  order_[rank] = static_cast<Slot>(slot);
   ++size_;
   *free = IndexEntry{};
   free->id = id;
   free->state = EntryState::writing;
-  return &*free;
+  return free;
 }
 
 void MessageIndex::remove(IndexEntry& entry) {
