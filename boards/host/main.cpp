@@ -29,6 +29,7 @@
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
 #include "host_resolver.hpp"
+#include "sendmail.hpp"
 #include "state_folder.hpp"
 
 // The allocation guard of the integration tests defines this; elsewhere it is
@@ -53,7 +54,8 @@ struct Options {
 int usage() {
   std::fprintf(stderr,
                "usage: pigeon [--state DIR] [--config FILE] [--alert-port PORT]\n"
-               "       pigeon hash-password   (reads a password on stdin)\n");
+               "       pigeon hash-password   (reads a password on stdin)\n"
+               "       pigeon sendmail [-t] [-i] [-f SENDER] [-C FILE] [RECIPIENT...]   (a message on stdin)\n");
   return 2;
 }
 
@@ -398,6 +400,7 @@ int run_relay(const Options& options) {
 
 int main(int argc, char** argv) {
   using namespace pigeon::host;
+  if (called_as_sendmail(argc, argv)) return run_sendmail(argc, argv);
   Options options;
   if (!parse_options(argc, argv, options)) return usage();
   if (options.hash_password) {
