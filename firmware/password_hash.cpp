@@ -1,6 +1,5 @@
 #include "password_hash.hpp"
 
-#include <mbedtls/base64.h>
 // constant_time.h lacks the extern "C" guard of the other Mbed TLS headers.
 extern "C" {
 #include <mbedtls/constant_time.h>
@@ -10,6 +9,7 @@ extern "C" {
 #include <array>
 
 #include "hal/text_format.hpp"
+#include "protocol/base64.hpp"
 #include "text.hpp"
 
 namespace pigeon {
@@ -28,15 +28,6 @@ bool derive(std::string_view password, std::span<const std::uint8_t> salt, std::
                                        hash_bytes, out.data()) == 0;
 }
 
-std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) {
-  std::size_t written = 0;
-  if (mbedtls_base64_decode(out.data(), out.size(), &written,
-                            reinterpret_cast<const unsigned char*>(text.data()), text.size()) != 0) {
-    return std::nullopt;
-  }
-  return written;
-}
-
 }  // namespace
 
 std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_view password,
@@ -44,14 +35,15 @@ std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_
   std::array<std::uint8_t, salt_bytes> salt{};
   std::array<std::uint8_t, hash_bytes> hash{};
   if (!random.fill(salt) || !derive(password, salt, iterations, hash)) return std::nullopt;
-  std::array<unsigned char, 48> salt_text{};
-  std::array<unsigned char, 48> hash_text{};
-  std::size_t salt_length = 0, hash_length = 0;
-  mbedtls_base64_encode(salt_text.data(), salt_text.size(), &salt_length, salt.data(), salt.size());
-  mbedtls_base64_encode(hash_text.data(), hash_text.size(), &hash_length, hash.data(), hash.size());
-  const int used = hal::format_text(out.data(), out.size(), "%.*s%u$%s$%s",
-                                 static_cast<int>(prefix.size()), prefix.data(), static_cast<unsigned>(iterations),
-                                 salt_text.data(), hash_text.data());
+  std::array<char, 48> salt_text{};
+  std::array<char, 48> hash_text{};
+  const protocol::Base64 base64;
+  const auto salt_length = base64.encode(salt, salt_text);
+  const auto hash_length = base64.encode(hash, hash_text);
+  if (!salt_length || !hash_length) return std::nullopt;
+  const int used = hal::format_text(out.data(), out.size(), "%.*s%u$%.*s$%.*s", static_cast<int>(prefix.size()),
+                                 prefix.data(), static_cast<unsigned>(iterations), static_cast<int>(*salt_length),
+                                 salt_text.data(), static_cast<int>(*hash_length), hash_text.data());
   if (used <= 0 || static_cast<std::size_t>(used) >= out.size()) return std::nullopt;
   return static_cast<std::size_t>(used);
 }
@@ -65,8 +57,9 @@ bool verify_password(std::string_view password, std::string_view hash_line) {
   const auto iterations = text::parse_u32(hash_line.substr(0, first));
   std::array<std::uint8_t, 64> salt{};
   std::array<std::uint8_t, 64> expected{};
-  const auto salt_length = decode(hash_line.substr(first + 1, second - first - 1), salt);
-  const auto expected_length = decode(hash_line.substr(second + 1), expected);
+  const protocol::Base64 base64;
+  const auto salt_length = base64.decode(hash_line.substr(first + 1, second - first - 1), salt);
+  const auto expected_length = base64.decode(hash_line.substr(second + 1), expected);
   if (!iterations || *iterations == 0 || *iterations > max_iterations || !salt_length ||
       expected_length != hash_bytes) {
     return false;

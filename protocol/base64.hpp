@@ -1,5 +1,7 @@
-// Base64 as the SASL framing needs it. protocol/ stays free of Mbed TLS, so the
-// engines take this interface; firmware/ implements it with Mbed TLS's codec.
+// Base64 of RFC 4648 §4, with padding, as SASL (RFC 4954, RFC 5034) and the
+// password hashes use it. Strict: a line break, a space, a missing or misplaced
+// '=' makes the text invalid. Pure C++, so that the engines, the firmware and
+// the fuzz targets all use this one codec.
 #pragma once
 
 #include <cstddef>
@@ -13,12 +15,9 @@ namespace pigeon::protocol {
 class Base64 {
  public:
   // Decoded length, or nullopt when `text` is not valid base64 or does not fit.
-  virtual std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) const = 0;
+  std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) const;
   // Encoded length, or nullopt when it does not fit in `out`.
-  virtual std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out) const = 0;
-
- protected:
-  ~Base64() = default;
+  std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out) const;
 };
 
 }  // namespace pigeon::protocol

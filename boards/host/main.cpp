@@ -16,7 +16,6 @@
 #include "firmware/alert_spool_store.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
-#include "firmware/base64_mbedtls.hpp"
 #include "firmware/ip_address.hpp"
 #include "firmware/password_hash.hpp"
 #include "firmware/provisioning.hpp"
@@ -29,6 +28,7 @@
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
 #include "host_resolver.hpp"
+#include "protocol/base64.hpp"
 #include "sendmail.hpp"
 #include "state_folder.hpp"
 
@@ -365,7 +365,7 @@ int run_relay(const Options& options) {
   static Spool spool(platform.flash, accounts);
   if (int status = mount_spool(state, config, platform.flash, spool)) return status;
 
-  static const MbedtlsBase64 base64;
+  static const protocol::Base64 base64;
   static RelayServices services{config, platform.net, platform.clock, platform.log, spool, tls, accounts, base64};
   static SmarthostTlsClient smarthost_tls(random);
   if (const std::string_view error = set_up_smarthost_tls(config.smarthost, nullptr, smarthost_tls); !error.empty()) {

@@ -25,7 +25,6 @@
 #include "board_entropy.hpp"
 #include "board_network.hpp"
 #include "board_record.hpp"
-#include "firmware/base64_mbedtls.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
 #include "firmware/password_hash.hpp"
@@ -239,7 +238,7 @@ int run() {
   if (!configure_interface(interface, network, net, clock, dhcp_timeout_ms)) return stop("no DHCP lease"), 1;
   say("pigeon: address %s (%s)\n", ip4addr_ntoa(netif_ip4_addr(&interface)), network.dhcp ? "DHCP" : "static");
   static UartLog log(clock, hal::LogLevel::info);
-  static const MbedtlsBase64 base64;
+  static const protocol::Base64 base64;
   static RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
   static SmarthostTlsClient smarthost_tls(random);
   if (!set_up_smarthost_tls(config, smarthost_tls)) return 1;

@@ -1,6 +1,5 @@
 // Shared by the libFuzzer targets: a tape of choices taken from the fuzzer's
-// input, a small strict Base64 for the SASL paths, and the receive-buffer
-// driver that feeds an engine the same bytes cut in different ways.
+// input, and the receive-buffer driver that feeds an engine the same bytes cut in different ways.
 #pragma once
 
 #include <algorithm>
@@ -78,56 +77,6 @@ void deliver(std::span<const std::uint8_t> input, const std::vector<std::size_t>
     }
   }
 }
-
-// RFC 4648 Base64 with padding; rejects anything else, as the real codec does.
-class StrictBase64 final : public protocol::Base64 {
- public:
-  std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) const override {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::size_t length = 0;
-    for (std::size_t i = 0; i < text.size(); i += 4) {
-      std::uint32_t group = 0;
-      int padding = 0;
-      for (std::size_t j = 0; j < 4; ++j) {
-        const int value = sextet(text[i + j]);
-        const bool last_group = i + 4 == text.size();
-        if (text[i + j] == '=' && last_group && j >= 2) {
-          ++padding;
-        } else if (value < 0 || padding > 0) {
-          return std::nullopt;
-        }
-        group = group << 6 | static_cast<std::uint32_t>(value < 0 ? 0 : value);
-      }
-      const std::size_t bytes = 3 - static_cast<std::size_t>(padding);
-      if (length + bytes > out.size()) return std::nullopt;
-      for (std::size_t k = 0; k < bytes; ++k) out[length++] = static_cast<std::uint8_t>(group >> (16 - 8 * k));
-    }
-    return length;
-  }
-
-  std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out) const override {
-    static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const std::size_t length = (bytes.size() + 2) / 3 * 4;
-    if (length > out.size()) return std::nullopt;
-    for (std::size_t i = 0, o = 0; i < bytes.size(); i += 3, o += 4) {
-      const std::size_t have = std::min<std::size_t>(3, bytes.size() - i);
-      std::uint32_t group = 0;
-      for (std::size_t k = 0; k < 3; ++k) group = group << 8 | (k < have ? bytes[i + k] : 0u);
-      for (std::size_t k = 0; k < 4; ++k) out[o + k] = k <= have ? alphabet[(group >> (18 - 6 * k)) & 63] : '=';
-    }
-    return length;
-  }
-
- private:
-  static int sextet(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  }
-};
 
 // A policy's decisions, the n-th chosen by the tape, so both runs of a
 // session get the same answers whatever the piece sizes were: `answer(choice)`

@@ -7,7 +7,6 @@
 #include <memory>
 #include <string>
 
-#include "firmware/base64_mbedtls.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/password_hash.hpp"
 #include "firmware/relay.hpp"
@@ -17,6 +16,7 @@
 #include "hal/posix/posix_clock.hpp"
 #include "hal/posix/posix_entropy.hpp"
 #include "hal/posix/stderr_log.hpp"
+#include "protocol/base64.hpp"
 #include "loopback_stack.hpp"
 
 namespace pigeon::test {
@@ -70,7 +70,7 @@ struct RelayOverLwip {
   hal::MemoryFlash flash{flash_image, flash_geometry};
   Accounts accounts{config};
   Spool spool{flash, accounts};
-  MbedtlsBase64 base64;
+  protocol::Base64 base64;
   RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
   Relay relay{services};
 };

@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "firmware/base64_mbedtls.hpp"
 #include "firmware/tls_arena.hpp"
 #include "hal/posix/posix_entropy.hpp"
+#include "protocol/base64.hpp"
 #include "tests/spool/spool_fixture.hpp"
 
 namespace pigeon::testing {
@@ -330,7 +330,7 @@ class DeliverySchedulerTest : public ::testing::Test {
   RecordingLog log_;
   ScriptedSmarthost smarthost_;
   FakeNet net_{smarthost_, clock_};
-  MbedtlsBase64 base64_;
+  protocol::Base64 base64_;
   LiteralResolver resolver_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<RelayServices> services_;

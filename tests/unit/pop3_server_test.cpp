@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "firmware/base64_mbedtls.hpp"
+#include "protocol/base64.hpp"
 #include "tests/unit/feed_splits.hpp"
 
 namespace pigeon::protocol {
@@ -158,7 +158,7 @@ class Session {
 
   std::array<std::uint8_t, 1024> storage_{};
   OutputBuffer out_{storage_};
-  MbedtlsBase64 base64_;
+  Base64 base64_;
   Pop3Server server_;
   std::size_t read_step_bytes_;
   ReceiveBuffer receive_;

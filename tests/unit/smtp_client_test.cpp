@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "firmware/base64_mbedtls.hpp"
+#include "protocol/base64.hpp"
 
 namespace pigeon::protocol {
 namespace {
@@ -123,7 +123,7 @@ class Harness {
 
   std::array<std::uint8_t, 1024> storage_{};
   OutputBuffer out_{storage_};
-  MbedtlsBase64 base64_;
+  Base64 base64_;
   SmtpClientSettings settings_;
   SmtpClient client_;
   std::string pending_;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "firmware/base64_mbedtls.hpp"
+#include "protocol/base64.hpp"
 #include "tests/unit/feed_splits.hpp"
 
 namespace pigeon::protocol {
@@ -143,7 +143,7 @@ class Session {
 
   std::array<std::uint8_t, 2048> storage_{};
   OutputBuffer out_{storage_};
-  MbedtlsBase64 base64_;
+  Base64 base64_;
   SmtpServer server_;
   ReceiveBuffer receive_;
   std::string output_;
