@@ -2,6 +2,8 @@
 
 #include <psa/crypto.h>
 
+#include "tls_glue.hpp"
+
 namespace pigeon {
 namespace {
 
@@ -13,16 +15,16 @@ CryptoRandom* psa_random_source = nullptr;
 }  // namespace
 
 CryptoRandom::CryptoRandom(hal::Entropy& entropy) {
-  mbedtls_ctr_drbg_init(&drbg_);
+  mbedtls_ctr_drbg_init(&tls_glue::drbg(drbg_));
   static constexpr unsigned char personalisation[] = "pigeon relay";
-  ready_ = mbedtls_ctr_drbg_seed(&drbg_, read_entropy, &entropy, personalisation,
+  ready_ = mbedtls_ctr_drbg_seed(&tls_glue::drbg(drbg_), read_entropy, &entropy, personalisation,
                                  sizeof personalisation - 1) == 0;
   if (ready_) psa_random_source = this;
 }
 
 CryptoRandom::~CryptoRandom() {
   if (psa_random_source == this) psa_random_source = nullptr;
-  mbedtls_ctr_drbg_free(&drbg_);
+  mbedtls_ctr_drbg_free(&tls_glue::drbg(drbg_));
 }
 
 int CryptoRandom::read_entropy(void* entropy, unsigned char* out, std::size_t length) {
@@ -30,7 +32,7 @@ int CryptoRandom::read_entropy(void* entropy, unsigned char* out, std::size_t le
 }
 
 bool CryptoRandom::fill(std::span<std::uint8_t> out) {
-  return ready_ && mbedtls_ctr_drbg_random(&drbg_, out.data(), out.size()) == 0;
+  return ready_ && mbedtls_ctr_drbg_random(&tls_glue::drbg(drbg_), out.data(), out.size()) == 0;
 }
 
 int CryptoRandom::generate(void* self, unsigned char* out, std::size_t length) {

@@ -2,12 +2,11 @@
 // TLS, key generation, salts and generated passwords all draw from it.
 #pragma once
 
-#include <mbedtls/ctr_drbg.h>
-
 #include <cstdint>
 #include <span>
 
 #include "hal/entropy.hpp"
+#include "tls_storage.hpp"
 
 namespace pigeon {
 
@@ -29,7 +28,7 @@ class CryptoRandom {
  private:
   static int read_entropy(void* entropy, unsigned char* out, std::size_t length);
 
-  mbedtls_ctr_drbg_context drbg_;
+  DrbgStorage drbg_;
   bool ready_ = false;
 };
 

@@ -5,9 +5,6 @@
 // handshake. Sessions come from a fixed pool; memory from the TLS arena.
 #pragma once
 
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
-
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -15,6 +12,7 @@
 #include "crypto_random.hpp"
 #include "pigeon_limits.hpp"
 #include "tls_session.hpp"
+#include "tls_storage.hpp"
 
 namespace pigeon {
 
@@ -58,22 +56,20 @@ class SmarthostTlsClient final : public TlsSessionPool {
     bool pin_failed = false;
     SmarthostTlsClient* owner = nullptr;
   };
+  // The parts that handle Mbed TLS types, in smarthost_tls.cpp.
+  struct Glue;
 
-  static int verify_certificate(void* slot, mbedtls_x509_crt* certificate, int depth, std::uint32_t* flags);
   bool count_ca();
-  bool key_matches_pin(const mbedtls_x509_crt& certificate) const;
   Slot* slot_of(TlsSession* session);
-  void save_session(mbedtls_ssl_context& ssl);
-  static std::string_view verify_failure(const Slot& slot);
 
   CryptoRandom& random_;
-  mbedtls_ssl_config config_;
-  mbedtls_x509_crt ca_;
+  SslConfigStorage config_;
+  CertificateStorage ca_;
   int ca_count_ = 0;
   std::array<char, 256> host_name_{};  // NUL-terminated for Mbed TLS
   std::array<std::uint8_t, 32> pin_sha256_{};
   bool pinned_ = false;
-  mbedtls_ssl_session saved_session_;
+  SslSessionStorage saved_session_;
   bool has_saved_session_ = false;
   std::array<Slot, PIGEON_SMARTHOST_CONNECTIONS> slots_;
   Counters counters_;

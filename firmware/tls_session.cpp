@@ -3,7 +3,12 @@
 #include <mbedtls/error.h>
 #include <psa/crypto.h>
 
+#include "protocol/assert.hpp"
+#include "tls_glue.hpp"
+
 namespace pigeon {
+
+using tls_glue::ssl;
 
 int TlsSession::send_callback(void* self, const unsigned char* data, std::size_t length) {
   auto* session = static_cast<TlsSession*>(self);
@@ -25,15 +30,23 @@ int TlsSession::receive_callback(void* self, unsigned char* out, std::size_t len
 }
 
 TlsStep TlsSession::handshake() {
-  const int rc = mbedtls_ssl_handshake(&ssl_);
+  PIGEON_ASSERT(in_use_);
+  const int rc = mbedtls_ssl_handshake(&ssl(ssl_));
   if (rc == 0) return TlsStep::done;
   if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
       rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
     return TlsStep::in_progress;
   }
-  failure_reason_ = mbedtls_high_level_strerr(rc);
-  if (failure_reason_ == nullptr) failure_reason_ = "TLS handshake failed";
+  remember_failure(rc);
   return TlsStep::failed;
+}
+
+// Mbed TLS's words for the SSL-level errors (MBEDTLS_ERROR_C); its code for
+// all. The lower level's words would cost the board 2 KB of flash.
+void TlsSession::remember_failure(int rc) {
+  failure_code_ = rc;
+  failure_reason_ = mbedtls_high_level_strerr(rc);
+  if (failure_reason_ == nullptr) failure_reason_ = "";
 }
 
 hal::IoResult TlsSession::map_result(int rc) {
@@ -46,73 +59,90 @@ hal::IoResult TlsSession::map_result(int rc) {
     case MBEDTLS_ERR_SSL_CRYPTO_IN_PROGRESS:
       return {hal::NetStatus::would_block, 0};
     case 0:
+    case MBEDTLS_ERR_SSL_CONN_EOF:  // the peer closed the stream without close_notify
     case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
       return {hal::NetStatus::closed, 0};
     default:
+      remember_failure(rc);
       return {hal::NetStatus::error, 0};
   }
 }
 
 hal::IoResult TlsSession::read(std::span<std::uint8_t> out) {
-  return map_result(mbedtls_ssl_read(&ssl_, out.data(), out.size()));
+  PIGEON_ASSERT(in_use_);
+  return map_result(mbedtls_ssl_read(&ssl(ssl_), out.data(), out.size()));
 }
 
 hal::IoResult TlsSession::write(std::span<const std::uint8_t> data) {
-  return map_result(mbedtls_ssl_write(&ssl_, data.data(), data.size()));
+  PIGEON_ASSERT(in_use_);
+  return map_result(mbedtls_ssl_write(&ssl(ssl_), data.data(), data.size()));
 }
 
-void TlsSession::close_notify() { mbedtls_ssl_close_notify(&ssl_); }
+void TlsSession::close_notify() { mbedtls_ssl_close_notify(&ssl(ssl_)); }
 
 TlsServer::TlsServer(CryptoRandom& random) : random_(random) {
+  mbedtls_ssl_config& config = tls_glue::config(config_);
   psa_crypto_init();  // TLS 1.3 uses PSA for its key schedule
-  mbedtls_ssl_config_init(&config_);
-  mbedtls_x509_crt_init(&certificate_);
-  mbedtls_pk_init(&key_);
-  mbedtls_ssl_config_defaults(&config_, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+  mbedtls_ssl_config_init(&config);
+  mbedtls_x509_crt_init(&tls_glue::certificate(certificate_));
+  mbedtls_pk_init(&tls_glue::key(key_));
+  mbedtls_ssl_config_defaults(&config, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                               MBEDTLS_SSL_PRESET_DEFAULT);
-  mbedtls_ssl_conf_rng(&config_, CryptoRandom::generate, random_.context());
-  mbedtls_ssl_conf_min_tls_version(&config_, MBEDTLS_SSL_VERSION_TLS1_2);
-  mbedtls_ssl_conf_authmode(&config_, MBEDTLS_SSL_VERIFY_NONE);  // clients log in with passwords
+  mbedtls_ssl_conf_rng(&config, CryptoRandom::generate, random_.context());
+  mbedtls_ssl_conf_min_tls_version(&config, MBEDTLS_SSL_VERSION_TLS1_2);
+  mbedtls_ssl_conf_authmode(&config, MBEDTLS_SSL_VERIFY_NONE);  // clients log in with passwords
 }
 
 TlsServer::~TlsServer() {
-  for (TlsSession& session : sessions_) release(&session);
-  mbedtls_pk_free(&key_);
-  mbedtls_x509_crt_free(&certificate_);
-  mbedtls_ssl_config_free(&config_);
+  for (TlsSession& session : sessions_) {
+    if (session.in_use_) release(&session);
+  }
+  mbedtls_pk_free(&tls_glue::key(key_));
+  mbedtls_x509_crt_free(&tls_glue::certificate(certificate_));
+  mbedtls_ssl_config_free(&tls_glue::config(config_));
 }
 
 // Mbed TLS parses PEM only with the terminating NUL counted in the length.
 bool TlsServer::load_identity(std::string_view key_pem, std::string_view cert_pem) {
   static std::array<unsigned char, PIGEON_TLS_IDENTITY_PEM_BYTES> buffer{};
+  mbedtls_x509_crt& certificate = tls_glue::certificate(certificate_);
+  mbedtls_pk_context& key = tls_glue::key(key_);
   if (cert_pem.size() >= buffer.size() || key_pem.size() >= buffer.size()) return false;
   std::copy(cert_pem.begin(), cert_pem.end(), buffer.begin());
   buffer[cert_pem.size()] = 0;
-  if (mbedtls_x509_crt_parse(&certificate_, buffer.data(), cert_pem.size() + 1) != 0) return false;
+  if (mbedtls_x509_crt_parse(&certificate, buffer.data(), cert_pem.size() + 1) != 0) return false;
   buffer.fill(0);
   std::copy(key_pem.begin(), key_pem.end(), buffer.begin());
-  const bool key_ok = mbedtls_pk_parse_key(&key_, buffer.data(), key_pem.size() + 1, nullptr, 0,
+  const bool key_ok = mbedtls_pk_parse_key(&key, buffer.data(), key_pem.size() + 1, nullptr, 0,
                                            CryptoRandom::generate, random_.context()) == 0;
   buffer.fill(0);  // do not leave the private key in memory
   if (!key_ok) return false;
-  if (mbedtls_pk_check_pair(&certificate_.pk, &key_, CryptoRandom::generate, random_.context()) != 0) {
+  if (mbedtls_pk_check_pair(&certificate.pk, &key, CryptoRandom::generate, random_.context()) != 0) {
     return false;
   }
-  return mbedtls_ssl_conf_own_cert(&config_, &certificate_, &key_) == 0;
+  return mbedtls_ssl_conf_own_cert(&tls_glue::config(config_), &certificate, &key) == 0;
 }
 
-bool TlsSession::bind(const mbedtls_ssl_config& config, hal::Net& net, hal::StreamId stream) {
-  mbedtls_ssl_init(&ssl_);
-  if (mbedtls_ssl_setup(&ssl_, &config) != 0) {
-    mbedtls_ssl_free(&ssl_);
+bool TlsSession::bind(const SslConfigStorage& config, hal::Net& net, hal::StreamId stream) {
+  PIGEON_ASSERT(!in_use_);
+  mbedtls_ssl_init(&ssl(ssl_));
+  if (mbedtls_ssl_setup(&ssl(ssl_), &tls_glue::config(config)) != 0) {
+    mbedtls_ssl_free(&ssl(ssl_));
     return false;  // the arena is exhausted
   }
   net_ = &net;
   stream_ = stream;
   failure_reason_ = "";
+  failure_code_ = 0;
   in_use_ = true;
-  mbedtls_ssl_set_bio(&ssl_, this, send_callback, receive_callback, nullptr);
+  mbedtls_ssl_set_bio(&ssl(ssl_), this, send_callback, receive_callback, nullptr);
   return true;
+}
+
+void TlsSession::unbind() {
+  PIGEON_ASSERT(in_use_);  // a session is released exactly once
+  mbedtls_ssl_free(&ssl(ssl_));
+  in_use_ = false;
 }
 
 TlsSession* TlsServer::acquire(hal::Net& net, hal::StreamId stream) {
@@ -123,9 +153,8 @@ TlsSession* TlsServer::acquire(hal::Net& net, hal::StreamId stream) {
 }
 
 void TlsServer::release(TlsSession* session) {
-  if (session == nullptr || !session->in_use_) return;
-  mbedtls_ssl_free(&session->ssl_);
-  session->in_use_ = false;
+  PIGEON_ASSERT(session != nullptr);
+  session->unbind();
 }
 
 }  // namespace pigeon

@@ -1,12 +1,8 @@
 // TLS over one non-blocking stream of the network HAL, with Mbed TLS. Sessions
 // come from fixed pools (TlsServer for clients of the relay, SmarthostTlsClient for
 // the relay's own connections to its smarthost); their memory comes from the
-// TLS arena.
+// TLS arena. Mbed TLS's types stay in the glue's .cpp files (tls_storage.hpp).
 #pragma once
-
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include <array>
 #include <span>
@@ -15,6 +11,7 @@
 #include "crypto_random.hpp"
 #include "hal/net.hpp"
 #include "pigeon_limits.hpp"
+#include "tls_storage.hpp"
 
 namespace pigeon {
 
@@ -29,23 +26,29 @@ class TlsSession {
   hal::IoResult write(std::span<const std::uint8_t> data);
   // Sends the close_notify alert (best effort: the stream is closed next).
   void close_notify();
-  // Why the handshake failed, for the log.
+  // Why the handshake, a read or a write failed, for the log: Mbed TLS's words
+  // for its error (may be empty) and its error code (negative; 0: none).
   const char* failure_reason() const { return failure_reason_; }
+  int failure_code() const { return failure_code_; }
 
  private:
   friend class TlsServer;
   friend class SmarthostTlsClient;
   // Sets the session up with `config` over `stream`; false when the arena is exhausted.
-  bool bind(const mbedtls_ssl_config& config, hal::Net& net, hal::StreamId stream);
+  bool bind(const SslConfigStorage& config, hal::Net& net, hal::StreamId stream);
+  // Frees what bind() set up; once per successful bind().
+  void unbind();
   static int send_callback(void* self, const unsigned char* data, std::size_t length);
   static int receive_callback(void* self, unsigned char* out, std::size_t length);
   hal::IoResult map_result(int rc);
+  void remember_failure(int rc);
 
-  mbedtls_ssl_context ssl_;
+  SslContextStorage ssl_;
   hal::Net* net_ = nullptr;
   hal::StreamId stream_ = hal::invalid_id;
   bool in_use_ = false;
   const char* failure_reason_ = "";
+  int failure_code_ = 0;
 };
 
 // Where a connection gets its TLS session from, and gives it back.
@@ -53,6 +56,7 @@ class TlsSessionPool {
  public:
   // A session bound to `stream`, or nullptr when all are in use.
   virtual TlsSession* acquire(hal::Net& net, hal::StreamId stream) = 0;
+  // Takes back a session from acquire(), exactly once.
   virtual void release(TlsSession* session) = 0;
 
  protected:
@@ -75,9 +79,9 @@ class TlsServer final : public TlsSessionPool {
 
  private:
   CryptoRandom& random_;
-  mbedtls_ssl_config config_;
-  mbedtls_x509_crt certificate_;
-  mbedtls_pk_context key_;
+  SslConfigStorage config_;
+  CertificateStorage certificate_;
+  KeyStorage key_;
   std::array<TlsSession, PIGEON_TLS_SESSIONS> sessions_;
 };
 

@@ -1,0 +1,28 @@
+// Room for the Mbed TLS structures that TLS objects hold, without their types:
+// tls_session.hpp, smarthost_tls.hpp and crypto_random.hpp (and so every
+// session) see only these byte arrays; the TLS glue's .cpp files see the real
+// types through tls_glue.hpp, which checks each size at compile time.
+#pragma once
+
+#include <cstddef>
+
+namespace pigeon {
+
+template <std::size_t Bytes>
+struct alignas(8) OpaqueStorage {
+  std::byte bytes[Bytes];
+};
+
+// Sizes as a fixed part plus a number of pointers, measured with Mbed TLS 3.6
+// in the host (64-bit) and mps2-an385 (32-bit) configurations, so neither
+// build carries unused bytes. A configuration that needs more fails to compile
+// in tls_glue.hpp, which names the storage to raise.
+constexpr std::size_t pointer_bytes = sizeof(void*);
+using SslContextStorage = OpaqueStorage<32 + 46 * pointer_bytes>;   // mbedtls_ssl_context
+using SslConfigStorage = OpaqueStorage<16 + 35 * pointer_bytes>;    // mbedtls_ssl_config
+using SslSessionStorage = OpaqueStorage<440 + 6 * pointer_bytes>;   // mbedtls_ssl_session
+using CertificateStorage = OpaqueStorage<64 + 85 * pointer_bytes>;  // mbedtls_x509_crt
+using KeyStorage = OpaqueStorage<2 * pointer_bytes>;                // mbedtls_pk_context
+using DrbgStorage = OpaqueStorage<296 + 6 * pointer_bytes>;         // mbedtls_ctr_drbg_context
+
+}  // namespace pigeon
