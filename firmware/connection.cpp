@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "protocol/assert.hpp"
+
 namespace pigeon {
 
 void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& peer) {
@@ -13,13 +15,13 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   reserved_tls_ = nullptr;
   tls_pool_ = nullptr;
   handshake_done_ = false;
-  peer_gone_ = false;
-  failure_reason_ = "";
+  lost_ = CloseReason::none;
   received_bytes_ = 0;
   output_.clear();
 }
 
 bool Connection::reserve_tls(TlsSessionPool& tls) {
+  PIGEON_ASSERT(is_open());
   if (reserved_tls_ == nullptr) {
     reserved_tls_ = tls.acquire(*net_, stream_);
     tls_pool_ = &tls;
@@ -43,6 +45,7 @@ bool Connection::take_handshake_done() {
 }
 
 void Connection::consume(std::size_t count) {
+  PIGEON_ASSERT(count <= received_bytes_);
   std::memmove(receive_storage_.data(), receive_storage_.data() + count, received_bytes_ - count);
   received_bytes_ -= count;
 }
@@ -52,8 +55,7 @@ bool Connection::pump(bool receive) {
     switch (tls_->handshake()) {
       case TlsStep::in_progress: return false;
       case TlsStep::failed:
-        failure_reason_ = "TLS handshake failed";
-        peer_gone_ = true;
+        lost_ = CloseReason::tls_handshake_failed;
         return false;
       case TlsStep::done:
         state_ = TransportState::secure;
@@ -71,13 +73,13 @@ bool Connection::pump(bool receive) {
 
 bool Connection::receive_more() {
   bool progressed = false;
-  while (received_bytes_ < receive_storage_.size() && !peer_gone_) {
+  while (received_bytes_ < receive_storage_.size() && lost_ == CloseReason::none) {
     const std::span<std::uint8_t> space(receive_storage_.data() + received_bytes_,
                                         receive_storage_.size() - received_bytes_);
     const hal::IoResult result = tls_ != nullptr ? tls_->read(space) : net_->receive(stream_, space);
     if (result.status == hal::NetStatus::would_block) break;
     if (result.status != hal::NetStatus::ok) {
-      peer_gone_ = true;
+      lose(result.status);
       break;
     }
     received_bytes_ += result.bytes;
@@ -88,12 +90,12 @@ bool Connection::receive_more() {
 
 bool Connection::send_pending() {
   bool progressed = false;
-  while (!output_.empty() && !peer_gone_) {
+  while (!output_.empty() && lost_ == CloseReason::none) {
     const auto pending = output_.pending();
     const hal::IoResult result = tls_ != nullptr ? tls_->write(pending) : net_->send(stream_, pending);
     if (result.status == hal::NetStatus::would_block || (result.status == hal::NetStatus::ok && result.bytes == 0)) break;
     if (result.status != hal::NetStatus::ok) {
-      peer_gone_ = true;
+      lose(result.status);
       break;
     }
     output_.consume(result.bytes);
@@ -102,11 +104,19 @@ bool Connection::send_pending() {
   return progressed;
 }
 
+void Connection::lose(hal::NetStatus status) {
+  if (status == hal::NetStatus::closed) {
+    lost_ = CloseReason::peer_closed;
+  } else {
+    lost_ = tls_ != nullptr ? CloseReason::tls_error : CloseReason::network_error;
+  }
+}
+
 void Connection::close() {
   if (state_ == TransportState::idle) return;
   send_pending();
   if (tls_ != nullptr) {
-    if (state_ == TransportState::secure && !peer_gone_) tls_->close_notify();
+    if (state_ == TransportState::secure && lost_ == CloseReason::none) tls_->close_notify();
     tls_pool_->release(tls_);
     tls_ = nullptr;
   }

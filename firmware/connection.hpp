@@ -1,7 +1,8 @@
-// One connection's transport (a client of the relay, or the relay's own
-// connection to its smarthost): the stream, TLS when it is on, a
-// receive buffer the engine consumes from in place, and the output buffer the
-// engine writes replies into. Sessions (SMTP, POP3) own one each.
+// One connection's bytes (a client of the relay, or the relay's own
+// connection to its smarthost): the stream, TLS when it is on, a receive
+// buffer the engine consumes from in place, and the output buffer the engine
+// writes replies into. The session transport (session_transport.hpp) owns one
+// and drives it.
 #pragma once
 
 #include <array>
@@ -14,6 +15,20 @@
 #include "tls_session.hpp"
 
 namespace pigeon {
+
+// Why a session's connection ends; every close is logged with one.
+enum class CloseReason : std::uint8_t {
+  none,                  // still open
+  done,                  // the protocol ended: QUIT, or the engine ended the session
+  peer_closed,           // the peer closed its side
+  network_error,         // the stream failed (reset, unreachable)
+  tls_handshake_failed,  // Mbed TLS refused the handshake (its TlsSession says why)
+  tls_error,             // a TLS record failed after the handshake
+  tls_unavailable,       // no TLS session was free
+  idle_timeout,          // the peer was idle too long
+  goodbye_unread,        // idle again after our goodbye: the peer does not read
+  shut_down,             // the relay stops
+};
 
 enum class TransportState : std::uint8_t {
   idle,           // slot free
@@ -56,9 +71,11 @@ class Connection {
   protocol::OutputBuffer& output() { return output_; }
   bool output_drained() const { return output_.empty(); }
 
-  // The peer closed its side, or the connection failed.
-  bool peer_gone() const { return peer_gone_; }
-  const char* failure_reason() const { return failure_reason_; }
+  // Why the connection cannot go on (the peer closed it, the network or TLS
+  // failed); none while it works.
+  CloseReason lost() const { return lost_; }
+  // The TLS session in use, if any: after a TLS failure it says why.
+  const TlsSession* tls_session() const { return tls_; }
   const hal::Endpoint& peer() const { return peer_; }
 
   // Flushes what it can, sends close_notify under TLS, closes the stream.
@@ -67,6 +84,7 @@ class Connection {
  private:
   bool receive_more();
   bool send_pending();
+  void lose(hal::NetStatus status);
 
   hal::Net* net_ = nullptr;
   hal::StreamId stream_ = hal::invalid_id;
@@ -76,8 +94,7 @@ class Connection {
   TlsSession* reserved_tls_ = nullptr;  // set aside by reserve_tls(), not yet in use
   TlsSessionPool* tls_pool_ = nullptr;
   bool handshake_done_ = false;
-  bool peer_gone_ = false;
-  const char* failure_reason_ = "";
+  CloseReason lost_ = CloseReason::none;
   std::array<std::uint8_t, PIGEON_RECEIVE_BUFFER_BYTES> receive_storage_{};
   std::size_t received_bytes_ = 0;
   std::array<std::uint8_t, PIGEON_OUTPUT_BUFFER_BYTES> output_storage_{};

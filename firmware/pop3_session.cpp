@@ -13,22 +13,13 @@ void Pop3Session::start(RelayServices& services, Service service, hal::StreamId 
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
   service_ = service;
-  connection_.open(services.net, stream, peer);
-  engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), connection_.output(), services.base64, settings_for(service));
-  last_activity_ms_ = now_ms;
   user_.reset();
   maildrop_count_ = 0;
   awaiting_sync_ = false;
-  reply_delayed_ = false;
-  if (is_implicit_tls(service)) {
-    // As in SMTP: no plaintext words for a client that speaks TLS from its first byte.
-    if (!connection_.start_tls(services.tls)) {
-      services.log.write(hal::LogLevel::warning, "pop3: no TLS session free, closing");
-      finish();
-    }
-  } else {
-    engine_->start();
-  }
+  engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(), services.base64,
+                  settings_for(service));
+  const TransportSetup setup{services.net, services.log, services.tls, "pop3", is_implicit_tls(service)};
+  transport_.start(setup, *engine_, *this, stream, peer, now_ms);
 }
 
 protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) const {
@@ -41,96 +32,34 @@ protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) const {
   return settings;
 }
 
-bool Pop3Session::step(std::uint64_t now_ms) {
-  if (!active()) return false;
-  bool progressed = connection_.pump(!engine_->awaiting_tls());
-  if (connection_.take_handshake_done()) {
-    if (is_implicit_tls(service_)) {
-      engine_->start();
-    } else {
-      engine_->tls_started();
-    }
-  }
-  if (reply_delayed_ && now_ms >= delayed_reply_at_ms_) {
-    reply_delayed_ = false;
-    engine_->resume(Pop3Decision::rejected("AUTH", "Authentication failed"));
-  }
-  if (engine_->streaming()) engine_->pump();
-  progressed |= feed_engine();
-  if (engine_->awaiting_tls() && connection_.output_drained() && !connection_.handshaking() &&
-      !connection_.tls_active()) {
-    // Commands pipelined behind STLS are dropped here, unread (RFC 2595 §4).
-    if (!connection_.start_tls(services_->tls)) engine_->abort_session("[SYS/TEMP] TLS not available now");
-    progressed = true;
-  }
-  progressed |= connection_.pump(!engine_->awaiting_tls());
-  if (progressed) last_activity_ms_ = now_ms;
-
-  if (connection_.peer_gone() || (engine_->finished() && connection_.output_drained())) {
-    finish();
-    return true;
-  }
-  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) {
-    time_out(now_ms);
-    return true;  // step again at once: the session may be finished already
-  }
-  return progressed;
-}
-
 std::uint64_t Pop3Session::idle_limit_ms() const { return services_->config.pop3_timeout_s * ms_per_s; }
 
-// The autologout of RFC 1939 §3, and one more idle period to read its -ERR. A
-// client that does not read even that loses the slot anyway, as in SMTP.
-void Pop3Session::time_out(std::uint64_t now_ms) {
-  if (engine_->finished()) {
-    services_->log.write(hal::LogLevel::info, "pop3: closing, client does not read its replies");
-    finish();
-    return;
-  }
-  services_->log.write(hal::LogLevel::info, "pop3: autologout after idle timeout");
-  engine_->abort_session("Autologout; idle for too long");
-  connection_.pump();
-  last_activity_ms_ = now_ms;
+// A RETR/TOP or listing continues as the output drains.
+bool Pop3Session::produce() {
+  if (!engine_->streaming()) return false;
+  const std::size_t before = transport_.output().size();
+  engine_->pump();
+  return transport_.output().size() != before;
 }
 
-bool Pop3Session::feed_engine() {
-  bool progressed = false;
-  for (;;) {
-    if (engine_->streaming()) {
-      const std::size_t before = connection_.output().size();
-      engine_->pump();
-      if (connection_.output().size() == before) break;
-      progressed = true;
-      connection_.pump();
-      continue;
-    }
-    if (connection_.received().empty() || engine_->awaiting_tls() || engine_->finished()) break;
-    const std::size_t consumed = engine_->feed(connection_.received());
-    if (consumed == 0) break;
-    connection_.consume(consumed);
-    progressed = true;
+// The autologout of RFC 1939 §3 after an idle timeout.
+bool Pop3Session::say_goodbye(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::idle_timeout: engine_->abort_session("Autologout; idle for too long"); break;
+    case CloseReason::tls_unavailable: engine_->abort_session("[SYS/TEMP] TLS not available now"); break;
+    case CloseReason::shut_down: engine_->abort_session("[SYS/TEMP] Service shutting down"); break;
+    default: return false;
   }
-  return progressed;
+  return true;
 }
 
-void Pop3Session::finish() {
+// The failed login's delay is over.
+void Pop3Session::timer_expired() { engine_->resume(Pop3Decision::rejected("AUTH", "Authentication failed")); }
+
+void Pop3Session::closed(CloseReason) {
   // A session that ends without QUIT deletes nothing (RFC 1939 §6).
   if (user_) release();
-  connection_.close();
   engine_.reset();
-}
-
-void Pop3Session::shut_down() {
-  if (!active()) return;
-  engine_->abort_session("[SYS/TEMP] Service shutting down");
-  connection_.pump();
-  finish();
-}
-
-std::uint64_t Pop3Session::deadline_ms() const {
-  if (!active()) return UINT64_MAX;
-  if (reply_delayed_) return delayed_reply_at_ms_;
-  return last_activity_ms_ + idle_limit_ms() + 1;
 }
 
 Pop3Decision Pop3Session::login(std::string_view authzid, std::string_view user,
@@ -140,8 +69,7 @@ Pop3Decision Pop3Session::login(std::string_view authzid, std::string_view user,
   if (!account) {
     services_->log.write(hal::LogLevel::warning, "pop3: login failed for %.*s",
                          static_cast<int>(user.size()), user.data());
-    reply_delayed_ = true;
-    delayed_reply_at_ms_ = services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms;
+    transport_.set_timer(services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms);
     return Pop3Decision::later();
   }
   if (!services_->accounts.lock_maildrop(*account)) {

@@ -1,29 +1,29 @@
-// One POP3 client: a connection, the sans-I/O engine, and the relay's answers
+// One POP3 client: the session transport, the sans-I/O engine, and the relay's answers
 // to it (logins, the locked maildrop's snapshot, message bytes, deletions).
 #pragma once
 
 #include <array>
 #include <optional>
 
-#include "connection.hpp"
 #include "protocol/pop3_server.hpp"
 #include "relay_services.hpp"
+#include "session_transport.hpp"
 
 namespace pigeon {
 
-class Pop3Session final : private protocol::Pop3ServerPolicy {
+class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHooks {
  public:
-  bool active() const { return connection_.is_open(); }
+  bool active() const { return transport_.active(); }
   void start(RelayServices& services, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
-  bool step(std::uint64_t now_ms);
+  bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
 
   // Group commit, as for SMTP: deletions are durable after the loop's sync.
   bool awaiting_sync() const { return awaiting_sync_; }
   void sync_finished(bool durable);
 
-  std::uint64_t deadline_ms() const;
-  void shut_down();
+  std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
+  void shut_down() { transport_.shut_down(); }
 
  private:
   protocol::Pop3Decision login(std::string_view authzid, std::string_view user,
@@ -35,27 +35,29 @@ class Pop3Session final : private protocol::Pop3ServerPolicy {
                            std::span<std::uint8_t> out) override;
   protocol::Pop3Decision commit_deletions(const protocol::DeletionMarks& deleted) override;
   void release() override;
-  bool reserve_tls() override { return connection_.reserve_tls(services_->tls); }
+  bool reserve_tls() override { return transport_.reserve_tls(); }
+
+  // SessionHooks
+  void greet() override { engine_->start(); }
+  bool produce() override;
+  bool say_goodbye(CloseReason reason) override;
+  void timer_expired() override;
+  std::uint64_t idle_limit_ms() const override;
+  bool idle_clock_paused() const override { return awaiting_sync_; }
+  void closed(CloseReason reason) override;
 
   protocol::Pop3ServerSettings settings_for(Service service) const;
-  bool feed_engine();
-  void finish();
-  std::uint64_t idle_limit_ms() const;
-  void time_out(std::uint64_t now_ms);
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::pop3;
-  Connection connection_;
+  SessionTransport transport_;
   std::optional<protocol::Pop3Server> engine_;
-  std::uint64_t last_activity_ms_ = 0;
 
   std::optional<UserIndex> user_;  // set while the maildrop is locked
   std::array<MaildropEntry, PIGEON_POP3_MAX_MESSAGES> maildrop_{};
   std::size_t maildrop_count_ = 0;
   std::array<char, 24> unique_id_{};
   bool awaiting_sync_ = false;
-  std::uint64_t delayed_reply_at_ms_ = 0;
-  bool reply_delayed_ = false;
 };
 
 }  // namespace pigeon

@@ -1,6 +1,9 @@
 #include "smarthost_client.hpp"
 
+#include <utility>
+
 #include "ip_address.hpp"
+#include "protocol/assert.hpp"
 #include "protocol/text_builder.hpp"
 
 namespace pigeon {
@@ -60,7 +63,7 @@ bool SmarthostClient::step(std::uint64_t now_ms) {
     case State::idle: return false;
     case State::resolving: return step_resolving(now_ms);
     case State::connecting: return step_connecting(now_ms);
-    case State::open: return step_session(now_ms);
+    case State::open: return transport_.step(now_ms);
   }
   return false;
 }
@@ -88,8 +91,7 @@ bool SmarthostClient::step_resolving(std::uint64_t now_ms) {
 
 bool SmarthostClient::step_connecting(std::uint64_t now_ms) {
   if (services_->net.connected(stream_)) {
-    open_session();
-    last_activity_ms_ = now_ms;
+    open_session(now_ms);
     return true;
   }
   // An empty receive reports a refused or unreachable peer.
@@ -105,78 +107,52 @@ bool SmarthostClient::step_connecting(std::uint64_t now_ms) {
 
 bool SmarthostClient::implicit_tls() const { return services_->config.smarthost.tls == SmarthostTls::implicit; }
 
-void SmarthostClient::open_session() {
+void SmarthostClient::open_session(std::uint64_t now_ms) {
   const SmarthostConfig& smarthost = services_->config.smarthost;
   // Pipelined commands and the end of data are small writes that must not
   // wait for Nagle's algorithm.
   services_->net.set_no_delay(stream_);
-  connection_.open(services_->net, stream_, endpoint_);
-  stream_ = hal::invalid_id;  // the connection owns it now
   protocol::SmtpClientSettings settings;
   settings.helo_name = services_->config.host_name.view();
   settings.starttls = smarthost.tls == SmarthostTls::starttls;
   settings.tls_active = implicit_tls();
   settings.user = smarthost.user.view();
   settings.password = smarthost.password.view();
-  engine_.emplace(static_cast<protocol::SmtpClientEvents&>(*this), connection_.output(), services_->base64,
+  engine_.emplace(static_cast<protocol::SmtpClientEvents&>(*this), transport_.output(), services_->base64,
                   settings);
   state_ = State::open;
-  if (implicit_tls() && !connection_.start_tls(*tls_)) fail("no TLS session free");
+  const hal::StreamId stream = std::exchange(stream_, hal::invalid_id);  // the transport owns it now
+  const TransportSetup setup{services_->net, services_->log, *tls_, "smarthost", implicit_tls()};
+  transport_.start(setup, *engine_, *this, stream, endpoint_, now_ms);
 }
 
-bool SmarthostClient::step_session(std::uint64_t now_ms) {
-  bool progressed = connection_.pump(!engine_->awaiting_tls());
-  if (connection_.take_handshake_done() && !implicit_tls()) engine_->tls_started();
-  progressed |= feed_engine();
-  progressed |= start_tls_if_asked();
-  if (state_ != State::open) return true;
+// The next message when the engine is ready for one, then its commands and
+// body as far as the output buffer takes them.
+bool SmarthostClient::produce() {
+  const std::size_t before = transport_.output().size();
   if (engine_->ready_for_message()) send_next_message();
-  if (connection_.output().free_space() > 0) engine_->pump();
-  progressed |= connection_.pump(!engine_->awaiting_tls());
-  if (progressed) last_activity_ms_ = now_ms;
+  if (transport_.output().free_space() > 0) engine_->pump();
+  return transport_.output().size() != before;
+}
 
-  if (engine_->finished() && connection_.output_drained()) {
-    close();
-    return true;
-  }
-  if (connection_.peer_gone()) {
-    const bool tls_failed = connection_.handshaking();
-    connection_.close();  // releases the TLS session: a verify failure is known now
-    const std::string_view why = tls_->last_verify_failure();
-    if (engine_->finished()) {
-      close();
-    } else if (tls_failed) {
-      fail(why.empty() ? std::string_view("TLS handshake failed") : why);
-    } else {
-      fail("connection lost");
+// What the scheduler and the log learn of a connection that ended early.
+std::string_view SmarthostClient::failure(CloseReason reason) const {
+  switch (reason) {
+    case CloseReason::tls_handshake_failed: {
+      const std::string_view refused = tls_->last_verify_failure();
+      return refused.empty() ? "TLS handshake failed" : refused;
     }
-    return true;
+    case CloseReason::tls_unavailable: return "no TLS session free";
+    case CloseReason::idle_timeout:
+    case CloseReason::goodbye_unread: return "smarthost timed out";
+    case CloseReason::shut_down: return "relay shutting down";
+    default: return "connection lost";
   }
-  if (now_ms - last_activity_ms_ > timeout_ms()) fail("smarthost timed out");
-  return progressed;
 }
 
-bool SmarthostClient::feed_engine() {
-  bool progressed = false;
-  while (state_ == State::open && !connection_.received().empty() && !engine_->awaiting_tls() &&
-         !engine_->finished()) {
-    const std::size_t consumed = engine_->feed(connection_.received());
-    if (consumed == 0) break;
-    connection_.consume(consumed);
-    progressed = true;
-  }
-  return progressed;
-}
-
-// After the 220 to STARTTLS: whatever else the server sent is dropped unread
-// by start_tls() (RFC 3207 §4.2), so injected bytes never count as replies.
-bool SmarthostClient::start_tls_if_asked() {
-  if (state_ != State::open || !engine_->awaiting_tls() || !connection_.output_drained() ||
-      connection_.handshaking() || connection_.tls_active()) {
-    return false;
-  }
-  if (!connection_.start_tls(*tls_)) fail("no TLS session free");
-  return true;
+void SmarthostClient::closed(CloseReason reason) {
+  if (engine_->finished()) return close();
+  fail(failure(reason));
 }
 
 void SmarthostClient::send_next_message() {
@@ -288,14 +264,15 @@ void SmarthostClient::fail(std::string_view reason) {
 }
 
 void SmarthostClient::close() {
+  PIGEON_ASSERT(!transport_.active());
   if (stream_ != hal::invalid_id) services_->net.close(stream_);
   stream_ = hal::invalid_id;
-  connection_.close();
   engine_.reset();
   state_ = State::idle;
 }
 
 void SmarthostClient::shut_down() {
+  if (state_ == State::open) return transport_.shut_down();
   if (active()) fail("relay shutting down");
 }
 
@@ -309,6 +286,7 @@ std::uint64_t SmarthostClient::timeout_ms() const {
 
 std::uint64_t SmarthostClient::deadline_ms() const {
   if (!active()) return UINT64_MAX;
+  if (state_ == State::open) return transport_.deadline_ms();
   return last_activity_ms_ + timeout_ms() + 1;
 }
 

@@ -11,10 +11,10 @@
 #include <optional>
 #include <string_view>
 
-#include "connection.hpp"
 #include "fixed_string.hpp"
 #include "protocol/smtp_client.hpp"
 #include "relay_services.hpp"
+#include "session_transport.hpp"
 #include "smarthost_tls.hpp"
 
 namespace pigeon {
@@ -66,7 +66,7 @@ class SmarthostWork {
   ~SmarthostWork() = default;
 };
 
-class SmarthostClient final : private protocol::SmtpClientEvents {
+class SmarthostClient final : private protocol::SmtpClientEvents, private SessionHooks {
  public:
   bool active() const { return state_ != State::idle; }
   // Opens a connection. False when it could not even start (logged, reported
@@ -88,16 +88,21 @@ class SmarthostClient final : private protocol::SmtpClientEvents {
   void session_failed(const protocol::SmtpClientReply& reply) override;
   std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) override;
 
+  // SessionHooks
+  void greet() override {}  // the server speaks first
+  bool produce() override;
+  bool say_goodbye(CloseReason) override { return false; }  // a failed connection just closes
+  std::uint64_t idle_limit_ms() const override { return timeout_ms(); }
+  void closed(CloseReason reason) override;
+
   bool step_resolving(std::uint64_t now_ms);
   bool step_connecting(std::uint64_t now_ms);
-  bool step_session(std::uint64_t now_ms);
-  void open_session();
-  bool feed_engine();
-  bool start_tls_if_asked();
+  void open_session(std::uint64_t now_ms);
   void send_next_message();
   bool load_envelope(const OutboundMessage& message);
   void end_attempt(std::string_view reason);
   void fail(std::string_view reason);
+  std::string_view failure(CloseReason reason) const;
   void close();
   std::uint64_t timeout_ms() const;
   bool implicit_tls() const;
@@ -109,10 +114,10 @@ class SmarthostClient final : private protocol::SmtpClientEvents {
   State state_ = State::idle;
   hal::Endpoint endpoint_;
   hal::StreamId stream_ = hal::invalid_id;
-  Connection connection_;
+  SessionTransport transport_;
   std::optional<protocol::SmtpClient> engine_;
   bool ready_once_ = false;  // the session reached its first transaction
-  std::uint64_t last_activity_ms_ = 0;
+  std::uint64_t last_activity_ms_ = 0;  // while resolving and connecting
 
   // The message in flight: its envelope as read from the spool, and which
   // spool recipient each of the engine's recipients is.

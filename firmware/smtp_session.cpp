@@ -37,22 +37,12 @@ void SmtpSession::start(RelayServices& services, Service service, hal::StreamId 
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
   service_ = service;
-  connection_.open(services.net, stream, peer);
-  engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), connection_.output(), services.base64, settings_for(service));
-  last_activity_ms_ = now_ms;
   awaiting_sync_ = false;
-  reply_delayed_ = false;
   transaction_reset();
-  if (is_implicit_tls(service)) {
-    // The client speaks TLS from its first byte: without a TLS session nothing
-    // can be said to it, so it is closed, as Relay::refuse() does.
-    if (!connection_.start_tls(services.tls)) {
-      services.log.write(hal::LogLevel::warning, "smtp: no TLS session free, closing");
-      finish(now_ms);
-    }
-  } else {
-    engine_->start();
-  }
+  engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(), services.base64,
+                  settings_for(service));
+  const TransportSetup setup{services.net, services.log, services.tls, "smtp", is_implicit_tls(service)};
+  transport_.start(setup, *engine_, *this, stream, peer, now_ms);
 }
 
 protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
@@ -71,96 +61,30 @@ protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
   return settings;
 }
 
-bool SmtpSession::step(std::uint64_t now_ms) {
-  if (!active()) return false;
-  bool progressed = connection_.pump(!engine_->awaiting_tls());
-  if (connection_.take_handshake_done()) {
-    if (is_implicit_tls(service_)) {
-      engine_->start();
-    } else {
-      engine_->tls_started();
-    }
-  }
-  if (reply_delayed_ && now_ms >= delayed_reply_at_ms_) {
-    reply_delayed_ = false;
-    engine_->resume(SmtpDecision::rejected({535, "5.7.8", "Authentication credentials invalid"}));
-  }
-  progressed |= feed_engine();
-  if (engine_->awaiting_tls() && connection_.output_drained() && !connection_.handshaking() &&
-      !connection_.tls_active()) {
-    // Anything the client pipelined behind STARTTLS is dropped here, unread.
-    if (!connection_.start_tls(services_->tls)) {
-      engine_->abort_session({454, "4.7.0", "TLS not available now"});
-    }
-    progressed = true;
-  }
-  progressed |= connection_.pump(!engine_->awaiting_tls());
-  if (progressed) last_activity_ms_ = now_ms;
-
-  if (connection_.peer_gone()) {
-    finish(now_ms);
-    return true;
-  }
-  if (engine_->finished() && connection_.output_drained()) {
-    finish(now_ms);
-    return true;
-  }
-  if (!awaiting_sync_ && now_ms - last_activity_ms_ > idle_limit_ms()) {
-    time_out(now_ms);
-    return true;  // step again at once: the session may be finished already
-  }
-  return progressed;
-}
-
 // RFC 5321 §4.5.3.2: inside DATA the client gets data_timeout_s, elsewhere
 // command_timeout_s.
 std::uint64_t SmtpSession::idle_limit_ms() const {
   return (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
 }
 
-// An idle client gets 421 and one more idle period to read it. A client that
-// does not read even that (its replies fill every buffer) loses the slot
-// anyway: otherwise a few such clients would hold every session forever.
-void SmtpSession::time_out(std::uint64_t now_ms) {
-  if (engine_->finished()) {
-    services_->log.write(hal::LogLevel::info, "smtp: closing, client does not read its replies");
-    finish(now_ms);
-    return;
+bool SmtpSession::say_goodbye(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::idle_timeout: engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"}); break;
+    case CloseReason::tls_unavailable: engine_->abort_session({454, "4.7.0", "TLS not available now"}); break;
+    case CloseReason::shut_down: engine_->abort_session({421, "4.3.2", "Service shutting down"}); break;
+    default: return false;
   }
-  services_->log.write(hal::LogLevel::info, "smtp: idle timeout");
-  engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"});
-  connection_.pump();
-  last_activity_ms_ = now_ms;
+  return true;
 }
 
-bool SmtpSession::feed_engine() {
-  bool progressed = false;
-  while (!connection_.received().empty() && !engine_->awaiting_tls() && !engine_->finished()) {
-    const std::size_t consumed = engine_->feed(connection_.received());
-    if (consumed == 0) break;
-    connection_.consume(consumed);
-    progressed = true;
-  }
-  return progressed;
+// The failed login's delay is over.
+void SmtpSession::timer_expired() {
+  engine_->resume(SmtpDecision::rejected({535, "5.7.8", "Authentication credentials invalid"}));
 }
 
-void SmtpSession::finish(std::uint64_t) {
+void SmtpSession::closed(CloseReason) {
   if (writer_) data_abort();
-  connection_.close();
   engine_.reset();
-}
-
-void SmtpSession::shut_down() {
-  if (!active()) return;
-  engine_->abort_session({421, "4.3.2", "Service shutting down"});
-  connection_.pump();
-  finish(0);
-}
-
-std::uint64_t SmtpSession::deadline_ms() const {
-  if (!active()) return UINT64_MAX;
-  if (reply_delayed_) return delayed_reply_at_ms_;
-  return last_activity_ms_ + idle_limit_ms() + 1;
 }
 
 SmtpDecision SmtpSession::mail_from(std::string_view reverse_path,
@@ -206,7 +130,7 @@ SmtpDecision SmtpSession::add_recipient(std::string_view forward_path, UserIndex
 bool SmtpSession::may_relay() const {
   const RelayConfig& config = services_->config;
   if (config.smarthost.host.empty()) return false;
-  return engine_->authenticated() || config.is_relay_network(connection_.peer().address);
+  return engine_->authenticated() || config.is_relay_network(transport_.peer().address);
 }
 
 SmtpDecision SmtpSession::data_begin() {
@@ -236,7 +160,7 @@ bool SmtpSession::write_received_header() {
   const auto id_length = format_message_id(writer_->message_id(), id);
   protocol::ReceivedTrace trace;
   trace.helo_name = engine_->client_name();
-  trace.client_ip = format_ip_address(connection_.peer().address, client_ip);
+  trace.client_ip = format_ip_address(transport_.peer().address, client_ip);
   trace.host_name = services_->config.host_name.view();
   trace.protocol = protocol_name();
   trace.id = {id.data(), id_length};
@@ -250,7 +174,7 @@ bool SmtpSession::write_received_header() {
 
 // RFC 3848's names for the transfer: S for TLS, A for an authenticated client.
 std::string_view SmtpSession::protocol_name() const {
-  const bool tls = connection_.tls_active();
+  const bool tls = transport_.tls_active();
   const bool auth = engine_->authenticated();
   if (tls) return auth ? "ESMTPSA" : "ESMTPS";
   return auth ? "ESMTPA" : "ESMTP";
@@ -306,8 +230,7 @@ SmtpDecision SmtpSession::authenticate(std::string_view authzid, std::string_vie
   }
   services_->log.write(hal::LogLevel::warning, "smtp: authentication failed for %.*s",
                        static_cast<int>(authcid.size()), authcid.data());
-  reply_delayed_ = true;
-  delayed_reply_at_ms_ = services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms;
+  transport_.set_timer(services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms);
   return SmtpDecision::later();
 }
 

@@ -1,26 +1,26 @@
-// One SMTP client: a connection, the sans-I/O engine, and the relay's answers to
-// the engine's questions (who may send, where recipients go, where the message
-// is stored). Slots are static; a slot is reused for the next client.
+// One SMTP client: the session transport, the sans-I/O engine, and the relay's
+// answers to the engine's questions (who may send, where recipients go, where
+// the message is stored). Slots are static; a slot is reused for the next client.
 #pragma once
 
 #include <array>
 #include <optional>
 
-#include "connection.hpp"
 #include "fixed_string.hpp"
 #include "protocol/smtp_server.hpp"
 #include "protocol/trace_header_counter.hpp"
 #include "relay_services.hpp"
+#include "session_transport.hpp"
 
 namespace pigeon {
 
-class SmtpSession final : private protocol::SmtpServerPolicy {
+class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHooks {
  public:
-  bool active() const { return connection_.is_open(); }
+  bool active() const { return transport_.active(); }
   void start(RelayServices& services, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
   // Does what can be done without blocking; true when anything progressed.
-  bool step(std::uint64_t now_ms);
+  bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
 
   // Group commit (docs/architecture.md §9): sessions whose message is programmed wait
   // for the loop's one flash sync, then learn whether it made them durable.
@@ -28,9 +28,9 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   void sync_finished(bool durable);
 
   // The next time step() has timed work to do (timeouts, delayed replies).
-  std::uint64_t deadline_ms() const;
+  std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
   // Ends the session at once (relay shutdown): 421 and close.
-  void shut_down();
+  void shut_down() { transport_.shut_down(); }
 
  private:
   protocol::SmtpDecision mail_from(std::string_view reverse_path,
@@ -43,23 +43,26 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   void transaction_reset() override;
   protocol::SmtpDecision authenticate(std::string_view authzid, std::string_view authcid,
                                       std::string_view password) override;
-  bool reserve_tls() override { return connection_.reserve_tls(services_->tls); }
+  bool reserve_tls() override { return transport_.reserve_tls(); }
+
+  // SessionHooks
+  void greet() override { engine_->start(); }
+  bool say_goodbye(CloseReason reason) override;
+  void timer_expired() override;
+  std::uint64_t idle_limit_ms() const override;
+  bool idle_clock_paused() const override { return awaiting_sync_; }
+  void closed(CloseReason reason) override;
 
   protocol::SmtpServerSettings settings_for(Service service) const;
   bool may_relay() const;
   protocol::SmtpDecision add_recipient(std::string_view forward_path, UserIndex mailbox);
-  bool feed_engine();
   bool write_received_header();
   std::string_view protocol_name() const;
-  void finish(std::uint64_t now_ms);
-  std::uint64_t idle_limit_ms() const;
-  void time_out(std::uint64_t now_ms);
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::smtp;
-  Connection connection_;
+  SessionTransport transport_;
   std::optional<protocol::SmtpServer> engine_;
-  std::uint64_t last_activity_ms_ = 0;
 
   // The transaction's envelope.
   FixedString<256> sender_;
@@ -72,9 +75,8 @@ class SmtpSession final : private protocol::SmtpServerPolicy {
   std::optional<SpoolWriter> writer_;
   bool awaiting_sync_ = false;
 
-  // A failed login is answered only after a delay, to slow down guessing.
-  std::uint64_t delayed_reply_at_ms_ = 0;
-  bool reply_delayed_ = false;
+  // A failed login is answered only after a delay (the transport's timer), to
+  // slow down guessing.
   FixedString<max_user_name_bytes> user_;
 };
 

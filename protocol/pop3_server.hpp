@@ -16,6 +16,7 @@
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
+#include "session_engine.hpp"
 
 namespace pigeon::protocol {
 
@@ -74,7 +75,7 @@ struct Pop3ServerSettings {
   std::size_t max_messages = 256;   // messages beyond this are not shown (<= DeletionMarks)
 };
 
-class Pop3Server {
+class Pop3Server final : public SessionEngine {
  public:
   static constexpr std::size_t reply_reserve_bytes = 512;
 
@@ -84,17 +85,17 @@ class Pop3Server {
   void start();  // queues the +OK greeting
   // Consumes what it can; stops while a decision is pending, while a RETR/TOP
   // is streaming, after +OK to STLS, and after QUIT.
-  std::size_t feed(std::span<const std::uint8_t> input);
+  std::size_t feed(std::span<const std::uint8_t> input) override;
   // Continues a RETR/TOP/LIST/UIDL multi-line response into free output space.
   void pump();
   void resume(const Pop3Decision& decision);
-  void tls_started();  // forget everything said before the handshake
+  void tls_started() override;  // forget everything said before the handshake
   void abort_session(std::string_view text);  // -ERR and end (timeouts)
 
   bool awaiting_decision() const;
   bool streaming() const;
-  bool awaiting_tls() const;
-  bool finished() const;
+  bool awaiting_tls() const override;
+  bool finished() const override;
 
  private:
   // The deletion marks' bound (settings.max_messages may not exceed it).

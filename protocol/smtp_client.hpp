@@ -17,6 +17,7 @@
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
+#include "session_engine.hpp"
 
 namespace pigeon::protocol {
 
@@ -69,7 +70,7 @@ struct SmtpClientSettings {
   bool allow_pipelining = true;  // use PIPELINING when the server offers it
 };
 
-class SmtpClient {
+class SmtpClient final : public SessionEngine {
  public:
   // Recipients one transaction may carry (per-recipient results are a bitset).
   static constexpr std::size_t max_recipients = 128;
@@ -89,20 +90,20 @@ class SmtpClient {
   // Consumes replies from `input`; returns how many bytes it consumed. It stops
   // after the 220 to STARTTLS (the caller discards the rest: RFC 3207 §4.2) and
   // once finished().
-  std::size_t feed(std::span<const std::uint8_t> input);
+  std::size_t feed(std::span<const std::uint8_t> input) override;
   // Writes what can be written now (pipelined commands, body pieces). Call it
   // whenever the output buffer has drained.
   void pump();
   // The TLS handshake after STARTTLS finished: forget the capabilities, EHLO again.
-  void tls_started();
+  void tls_started() override;
   // Starts a transaction; only while ready_for_message().
   void send(const SmtpClientMessage& message);
   // Ends the session politely; only while ready_for_message().
   void quit();
 
   bool ready_for_message() const { return phase_ == Phase::idle; }
-  bool awaiting_tls() const { return phase_ == Phase::tls_handshake; }
-  bool finished() const { return phase_ == Phase::done; }
+  bool awaiting_tls() const override { return phase_ == Phase::tls_handshake; }
+  bool finished() const override { return phase_ == Phase::done; }
   Wait waiting_for() const;
 
   // What the server offered in its last EHLO answer.

@@ -13,6 +13,7 @@
 #include "base64.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
+#include "session_engine.hpp"
 
 namespace pigeon::protocol {
 
@@ -85,7 +86,7 @@ struct SmtpServerSettings {
   bool auth_required = false;     // submission: MAIL needs AUTH first (530 5.7.0)
 };
 
-class SmtpServer {
+class SmtpServer final : public SessionEngine {
  public:
   // The minimum free space the engine needs in the output buffer to handle one
   // command; feed() stops while less is free.
@@ -99,21 +100,21 @@ class SmtpServer {
   // Consumes what it can of `input` and returns how many bytes it consumed. It
   // stops early while a decision is pending, while the output buffer lacks
   // reply_reserve_bytes, after the 220 to STARTTLS, and after QUIT.
-  std::size_t feed(std::span<const std::uint8_t> input);
+  std::size_t feed(std::span<const std::uint8_t> input) override;
   // Delivers the answer to the pending decision and queues its reply.
   void resume(const SmtpDecision& decision);
   // The TLS handshake after STARTTLS finished: all session state is forgotten
   // (RFC 3207 §4.2) and the session continues under TLS.
-  void tls_started();
+  void tls_started() override;
   // Queues a 421 (timeout, shutdown, too many errors) and ends the session.
   void abort_session(SmtpReply reply);
 
   bool awaiting_decision() const;
   // The 220 to STARTTLS is queued: drain output, discard unconsumed input, then
   // run the handshake and call tls_started().
-  bool awaiting_tls() const;
+  bool awaiting_tls() const override;
   // QUIT answered or the session aborted: drain output, then close.
-  bool finished() const;
+  bool finished() const override;
   bool authenticated() const { return authenticated_; }
   std::string_view authenticated_user() const { return {user_.data(), user_length_}; }
   // The name the client gave in EHLO/HELO, for the Received header.

@@ -1,0 +1,174 @@
+#include "session_transport.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "ip_address.hpp"
+#include "protocol/assert.hpp"
+
+namespace pigeon {
+namespace {
+
+const char* describe(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::none: break;
+    case CloseReason::done: return "session ended";
+    case CloseReason::peer_closed: return "peer closed the connection";
+    case CloseReason::network_error: return "connection failed";
+    case CloseReason::tls_handshake_failed: return "TLS handshake failed";
+    case CloseReason::tls_error: return "TLS failed";
+    case CloseReason::tls_unavailable: return "no TLS session free";
+    case CloseReason::idle_timeout: return "idle timeout";
+    case CloseReason::goodbye_unread: return "idle timeout, peer does not read its replies";
+    case CloseReason::shut_down: return "relay shutting down";
+  }
+  PIGEON_UNREACHABLE();
+}
+
+bool is_tls_failure(CloseReason reason) {
+  return reason == CloseReason::tls_handshake_failed || reason == CloseReason::tls_error;
+}
+
+}  // namespace
+
+void SessionTransport::start(const TransportSetup& setup, protocol::SessionEngine& engine, SessionHooks& hooks,
+                             hal::StreamId stream, const hal::Endpoint& peer, std::uint64_t now_ms) {
+  PIGEON_ASSERT(!active());
+  engine_ = &engine;
+  hooks_ = &hooks;
+  log_ = &setup.log;
+  tls_ = &setup.tls;
+  log_name_ = setup.log_name;
+  implicit_tls_ = setup.implicit_tls;
+  goodbye_ = CloseReason::none;
+  last_activity_ms_ = now_ms;
+  timer_at_ms_ = UINT64_MAX;
+  connection_.open(setup.net, stream, peer);
+  if (!implicit_tls_) return hooks_->greet();
+  // Without a TLS session nothing can be said to a peer that speaks TLS from
+  // its first byte, so it is closed, as Relay::refuse() does.
+  if (!connection_.start_tls(*tls_)) close(CloseReason::tls_unavailable);
+}
+
+// One round: bytes in, the handshake, the session's timer, the engine, the
+// STARTTLS hand-off, bytes out; then whether the session is over.
+bool SessionTransport::step(std::uint64_t now_ms) {
+  if (!active()) return false;
+  bool progressed = connection_.pump(!engine_->awaiting_tls());
+  if (connection_.take_handshake_done()) {
+    if (implicit_tls_) {
+      hooks_->greet();
+    } else {
+      engine_->tls_started();
+    }
+  }
+  if (now_ms >= timer_at_ms_) {
+    timer_at_ms_ = UINT64_MAX;
+    hooks_->timer_expired();
+  }
+  progressed |= feed_engine();
+  progressed |= hand_over_to_tls();
+  if (!active()) return true;
+  progressed |= connection_.pump(!engine_->awaiting_tls());
+  if (progressed) last_activity_ms_ = now_ms;
+
+  if (engine_->finished() && connection_.output_drained()) {
+    close(goodbye_ != CloseReason::none ? goodbye_ : CloseReason::done);
+    return true;
+  }
+  if (connection_.lost() != CloseReason::none) {
+    close(connection_.lost());
+    return true;
+  }
+  if (!hooks_->idle_clock_paused() && now_ms - last_activity_ms_ > hooks_->idle_limit_ms()) {
+    time_out(now_ms);
+    return true;  // step again at once: the session may be over already
+  }
+  return progressed;
+}
+
+// Input goes to the engine until it stops taking it; output the session makes
+// by itself is sent as it is made, so a long message streams through the
+// output buffer within one round.
+bool SessionTransport::feed_engine() {
+  bool progressed = false;
+  for (;;) {
+    if (hooks_->produce()) {
+      connection_.pump();
+      progressed = true;
+      continue;
+    }
+    if (connection_.received().empty() || engine_->awaiting_tls() || engine_->finished()) break;
+    const std::size_t consumed = engine_->feed(connection_.received());
+    if (consumed == 0) break;
+    connection_.consume(consumed);
+    progressed = true;
+  }
+  return progressed;
+}
+
+// After the reply to STARTTLS/STLS is sent: what the peer pipelined behind the
+// command is dropped unread by start_tls() (RFC 3207 §4.2, RFC 2595 §4).
+bool SessionTransport::hand_over_to_tls() {
+  if (!engine_->awaiting_tls() || !connection_.output_drained() || connection_.handshaking() ||
+      connection_.tls_active()) {
+    return false;
+  }
+  if (!connection_.start_tls(*tls_)) say_goodbye(CloseReason::tls_unavailable);
+  return true;
+}
+
+// An idle peer gets the goodbye and one more idle period to read it. A peer
+// that does not read even that (its replies fill every buffer) loses the slot
+// anyway: otherwise a few such clients would hold every session forever.
+void SessionTransport::time_out(std::uint64_t now_ms) {
+  if (engine_->finished()) return close(CloseReason::goodbye_unread);
+  say_goodbye(CloseReason::idle_timeout);
+  last_activity_ms_ = now_ms;
+}
+
+void SessionTransport::say_goodbye(CloseReason reason) {
+  if (!hooks_->say_goodbye(reason)) return close(reason);
+  goodbye_ = reason;
+  connection_.pump();
+}
+
+void SessionTransport::shut_down() {
+  if (!active()) return;
+  if (hooks_->say_goodbye(CloseReason::shut_down)) connection_.pump();
+  close(CloseReason::shut_down);
+}
+
+std::uint64_t SessionTransport::deadline_ms() const {
+  if (!active()) return UINT64_MAX;
+  return std::min(timer_at_ms_, last_activity_ms_ + hooks_->idle_limit_ms() + 1);
+}
+
+void SessionTransport::close(CloseReason reason) {
+  PIGEON_ASSERT(active() && reason != CloseReason::none);
+  log_close(reason);
+  connection_.close();
+  hooks_->closed(reason);
+}
+
+// Failures are warnings, with Mbed TLS's words and code for a TLS failure; an
+// ordinary end is information.
+void SessionTransport::log_close(CloseReason reason) {
+  std::array<char, 40> address{};
+  const std::string_view peer = format_ip_address(connection_.peer().address, address);
+  const auto name_length = static_cast<int>(log_name_.size());
+  const auto peer_length = static_cast<int>(peer.size());
+  const auto port = static_cast<unsigned>(connection_.peer().port);
+  const TlsSession* tls = connection_.tls_session();
+  if (is_tls_failure(reason) && tls != nullptr) {
+    log_->write(hal::LogLevel::warning, "%.*s: connection with [%.*s]:%u closed: %s: %s (Mbed TLS -0x%04x)",
+                name_length, log_name_.data(), peer_length, peer.data(), port, describe(reason),
+                tls->failure_reason(), static_cast<unsigned>(-tls->failure_code()));
+    return;
+  }
+  const bool failure = reason == CloseReason::network_error || reason == CloseReason::tls_unavailable;
+  log_->write(failure ? hal::LogLevel::warning : hal::LogLevel::info, "%.*s: connection with [%.*s]:%u closed: %s",
+              name_length, log_name_.data(), peer_length, peer.data(), port, describe(reason));
+}
+
+}  // namespace pigeon

@@ -1,0 +1,98 @@
+// The life of one session's connection, written once for every protocol that
+// runs over TCP: the SMTP and POP3 servers, the smarthost's SMTP client, and an
+// IMAP server later (docs/architecture.md §3). It starts the session (implicit
+// TLS, or the greeting at once), moves bytes between the network and the
+// sans-I/O engine, hands over to TLS after STARTTLS/STLS, keeps the idle clock
+// and a timer for the session's own timed work, says the protocol's goodbye,
+// and closes with the reason logged.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "connection.hpp"
+#include "hal/log.hpp"
+#include "protocol/session_engine.hpp"
+
+namespace pigeon {
+
+// What the transport asks of the session it carries, besides its engine.
+class SessionHooks {
+ public:
+  // The connection is ready for the protocol to begin: at once in plaintext,
+  // after the handshake under implicit TLS. A server queues its greeting.
+  virtual void greet() = 0;
+  // Output the session makes without new input (a POP3 message being sent,
+  // the smarthost's next message and body); true when the output grew.
+  virtual bool produce() { return false; }
+  // The protocol's last words before the transport closes (421, -ERR); false
+  // when it has none and the transport is to close at once.
+  virtual bool say_goodbye(CloseReason reason) = 0;
+  // The timer set with SessionTransport::set_timer() is due.
+  virtual void timer_expired() {}
+  // How long the peer may be silent now (it may depend on the engine's state).
+  virtual std::uint64_t idle_limit_ms() const = 0;
+  // While true the idle clock stands still (a commit waits for the flash sync).
+  virtual bool idle_clock_paused() const { return false; }
+  // The connection is closed (and its TLS session released): the session lets
+  // go of its engine and whatever the session held.
+  virtual void closed(CloseReason reason) = 0;
+
+ protected:
+  ~SessionHooks() = default;
+};
+
+// How one session uses the transport; fixed for the session's life.
+struct TransportSetup {
+  hal::Net& net;
+  hal::Log& log;
+  TlsSessionPool& tls;
+  std::string_view log_name;  // "smtp", "pop3", "smarthost"
+  bool implicit_tls = false;  // the peer speaks TLS from its first byte
+};
+
+class SessionTransport {
+ public:
+  bool active() const { return connection_.is_open(); }
+  // Takes over `stream`. The engine and the hooks outlive the session; the
+  // engine writes into output().
+  void start(const TransportSetup& setup, protocol::SessionEngine& engine, SessionHooks& hooks,
+             hal::StreamId stream, const hal::Endpoint& peer, std::uint64_t now_ms);
+  // Does what can be done without blocking; true when anything progressed.
+  bool step(std::uint64_t now_ms);
+  // The next time step() has timed work to do (the timer, the idle limit).
+  std::uint64_t deadline_ms() const;
+  // The goodbye, what of it can be sent at once, and close (relay shutdown).
+  void shut_down();
+
+  // Calls SessionHooks::timer_expired() at `at_ms` (one timer per session).
+  void set_timer(std::uint64_t at_ms) { timer_at_ms_ = at_ms; }
+
+  protocol::OutputBuffer& output() { return connection_.output(); }
+  // STARTTLS/STLS: a TLS session set aside before the reply that promises it.
+  bool reserve_tls() { return connection_.reserve_tls(*tls_); }
+  bool tls_active() const { return connection_.tls_active(); }
+  const hal::Endpoint& peer() const { return connection_.peer(); }
+
+ private:
+  bool feed_engine();
+  bool hand_over_to_tls();
+  void time_out(std::uint64_t now_ms);
+  void say_goodbye(CloseReason reason);
+  void close(CloseReason reason);
+  void log_close(CloseReason reason);
+
+  Connection connection_;
+  protocol::SessionEngine* engine_ = nullptr;
+  SessionHooks* hooks_ = nullptr;
+  hal::Log* log_ = nullptr;
+  TlsSessionPool* tls_ = nullptr;
+  std::string_view log_name_;
+  bool implicit_tls_ = false;
+  CloseReason goodbye_ = CloseReason::none;  // why the goodbye was said, for the close
+  std::uint64_t last_activity_ms_ = 0;
+  std::uint64_t timer_at_ms_ = UINT64_MAX;
+};
+
+}  // namespace pigeon
