@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ascii.hpp"
+#include "assert.hpp"
 #include "domain_syntax.hpp"
 #include "mailbox_address.hpp"
 #include "sasl.hpp"
@@ -17,6 +18,29 @@ namespace {
 constexpr std::size_t max_command_line = 512;
 constexpr std::size_t max_sasl_line = 1024;
 constexpr std::uint32_t max_text_line = 998;
+
+// The longest reply line reply() writes: code, enhanced code and the texts the
+// engine and its policy give, which are short (the greeting has the host name).
+constexpr std::size_t max_reply_line = 512;
+
+// EHLO's reply (RFC 5321 §4.1.1.1) and its longest case, which the reserve of
+// output space every command gets must hold.
+constexpr std::string_view ehlo_greets = " greets ";
+constexpr std::size_t max_ehlo_first_line =
+    4 + SmtpServer::max_host_name_bytes + ehlo_greets.size() + SmtpServer::max_host_name_bytes + 2;
+constexpr std::string_view ehlo_pipelining = "250-PIPELINING\r\n";
+constexpr std::string_view ehlo_size = "250-SIZE ";
+constexpr std::size_t max_ehlo_size_line = ehlo_size.size() + 10 + 2;  // a 32-bit number of octets
+constexpr std::string_view ehlo_8bit_enhanced = "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n";
+constexpr std::string_view ehlo_starttls = "250-STARTTLS\r\n";
+constexpr std::string_view ehlo_auth = "250-AUTH PLAIN LOGIN\r\n";
+constexpr std::string_view ehlo_last = "250 HELP\r\n";
+constexpr std::size_t max_ehlo_reply = max_ehlo_first_line + ehlo_pipelining.size() + max_ehlo_size_line +
+                                       ehlo_8bit_enhanced.size() + ehlo_starttls.size() + ehlo_auth.size() +
+                                       ehlo_last.size();
+static_assert(max_ehlo_first_line == 524);
+static_assert(SmtpServer::reply_reserve_bytes >= max_ehlo_reply);
+static_assert(SmtpServer::reply_reserve_bytes >= max_reply_line);
 
 using ascii::iequals;
 using ascii::istarts_with;
@@ -45,14 +69,26 @@ void SmtpServer::start() {
   reply(220, {}, TextBuilder(text).text(settings_.host_name).text(" ESMTP pigeon ready").view());
 }
 
+// feed() keeps reply_reserve_bytes free before each command, and a command
+// gets one reply, so the reply always fits.
 void SmtpServer::reply(std::uint16_t code, std::string_view enhanced, std::string_view text) {
-  std::array<char, reply_reserve_bytes> line{};
+  const bool fits = try_reply({code, enhanced, text});
+  PIGEON_ASSERT(fits);
+}
+
+bool SmtpServer::try_reply(const SmtpReply& r) {
+  std::array<char, max_reply_line> line{};
   TextBuilder builder(line);
-  builder.number(code).character(' ');
-  if (!enhanced.empty()) builder.text(enhanced).character(' ');
-  builder.text(text).text("\r\n");
-  // feed() keeps reply_reserve_bytes free before each command, so this fits.
-  out_.append(builder.view());
+  builder.number(r.code).character(' ');
+  if (!r.enhanced.empty()) builder.text(r.enhanced).character(' ');
+  builder.text(r.text).text("\r\n");
+  return builder.ok() && out_.append(builder.view());
+}
+
+// An empty `text` is a line that did not fit its TextBuilder.
+void SmtpServer::append(std::string_view text) {
+  const bool fits = !text.empty() && out_.append(text);
+  PIGEON_ASSERT(fits);
 }
 
 bool SmtpServer::awaiting_decision() const { return phase_ == Phase::awaiting_decision; }
@@ -140,23 +176,21 @@ void SmtpServer::on_ehlo(std::string_view argument, bool extended) {
   reset_transaction();
   greeted_ = true;
   client_name_length_ = copy_into(client_name_, argument);
-  std::array<char, reply_reserve_bytes> line{};
-  out_.append(TextBuilder(line)
-                  .text(extended ? "250-" : "250 ")
-                  .text(settings_.host_name)
-                  .text(" greets ")
-                  .text(client_name())
-                  .text("\r\n")
-                  .view());
+  std::array<char, max_ehlo_first_line> line{};
+  append(TextBuilder(line)
+             .text(extended ? "250-" : "250 ")
+             .text(settings_.host_name)
+             .text(ehlo_greets)
+             .text(client_name())
+             .text("\r\n")
+             .view());
   if (!extended) return;
-  out_.append("250-PIPELINING\r\n");
-  out_.append(TextBuilder(line).text("250-SIZE ").number(settings_.max_message_bytes).text("\r\n").view());
-  out_.append("250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n");
-  if (settings_.starttls_offered && !settings_.tls_active) out_.append("250-STARTTLS\r\n");
-  if (settings_.auth_offered && (settings_.tls_active || !settings_.auth_requires_tls)) {
-    out_.append("250-AUTH PLAIN LOGIN\r\n");
-  }
-  out_.append("250 HELP\r\n");
+  append(ehlo_pipelining);
+  append(TextBuilder(line).text(ehlo_size).number(settings_.max_message_bytes).text("\r\n").view());
+  append(ehlo_8bit_enhanced);
+  if (settings_.starttls_offered && !settings_.tls_active) append(ehlo_starttls);
+  if (settings_.auth_offered && (settings_.tls_active || !settings_.auth_requires_tls)) append(ehlo_auth);
+  append(ehlo_last);
 }
 
 // Submission takes mail only from authenticated users, and AUTH only under TLS.
@@ -434,10 +468,12 @@ void SmtpServer::end_of_data() {
   apply(Step::data_end, policy_.data_end());
 }
 
+// The reply is dropped when the output is full: a client that does not read
+// its replies (the idle timeout's case) ends without it.
 void SmtpServer::abort_session(SmtpReply r) {
   if (phase_ == Phase::data) policy_.data_abort();
   reset_transaction();
-  reply(r);
+  try_reply(r);
   phase_ = Phase::finished;
 }
 

@@ -88,9 +88,15 @@ struct SmtpServerSettings {
 
 class SmtpServer final : public SessionEngine {
  public:
+  // The longest host name, and the longest EHLO argument kept: a domain is at
+  // most 255 octets (RFC 1035 §2.3.4).
+  static constexpr std::size_t max_host_name_bytes = 255;
   // The minimum free space the engine needs in the output buffer to handle one
-  // command; feed() stops while less is free.
-  static constexpr std::size_t reply_reserve_bytes = 512;
+  // command; feed() stops while less is free. The longest reply is EHLO's with
+  // both names at their longest: a 524-octet first line and 122 octets of
+  // extensions (smtp_server.cpp checks the sum). The connection's output
+  // buffer must hold at least this much.
+  static constexpr std::size_t reply_reserve_bytes = 646;
 
   SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out, const Base64& base64,
              const SmtpServerSettings& settings);
@@ -161,6 +167,8 @@ class SmtpServer final : public SessionEngine {
   void reset_session();
   void reply(std::uint16_t code, std::string_view enhanced, std::string_view text);
   void reply(const SmtpReply& r) { reply(r.code, r.enhanced, r.text); }
+  bool try_reply(const SmtpReply& r);
+  void append(std::string_view text);
 
   SmtpServerPolicy& policy_;
   OutputBuffer& out_;
@@ -172,7 +180,7 @@ class SmtpServer final : public SessionEngine {
 
   bool greeted_ = false;
   bool authenticated_ = false;
-  std::array<char, 255> client_name_{};
+  std::array<char, max_host_name_bytes> client_name_{};
   std::size_t client_name_length_ = 0;
   std::array<char, 255> user_{};
   std::size_t user_length_ = 0;

@@ -1,6 +1,7 @@
 """Errors and limits of issue 2 over real sockets: exact reply codes, the session
 goes on after bad input, and refused messages are never stored."""
 import base64
+import re
 import socket
 import ssl
 import time
@@ -505,3 +506,46 @@ def test_pop3_bad_input_gets_err_and_the_session_goes_on(pigeon, command):
     assert answer.startswith(b"+OK")
     assert dialog.pop3(command).startswith(b"-ERR ")
     assert dialog.pop3("STAT").startswith(b"+OK 1 ")
+
+
+def logged_close(relay, pattern, timeout_s=10):
+    """The relay's log line for a closed connection that matches `pattern`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := re.search(pattern, relay.log()):
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no close matching {pattern!r} in the log:\n{relay.log()}")
+
+
+def test_a_failed_tls_handshake_is_logged_with_mbed_tls_words_and_code(pigeon):
+    """Plaintext in place of a ClientHello on 465 ends the connection, and the
+    log says why in Mbed TLS's own words and error code."""
+    client = socket.create_connection(("127.0.0.1", pigeon.ports["submissions"]), timeout=10)
+    client.sendall(b"EHLO this is not TLS\r\n" * 8)
+    try:
+        while client.recv(100):  # Mbed TLS may send an alert first
+            pass
+    except ConnectionResetError:  # the relay closed with our garbage unread
+        pass
+    client.close()
+    found = logged_close(pigeon, r"smtp: connection with \[127\.0\.0\.1\]:\d+ closed: TLS handshake failed: "
+                                 r"(\S[^\n]*) \(Mbed TLS -0x([0-9a-f]{4})\)")
+    assert found.group(1).startswith("SSL - ")
+    assert found.group(2) != "0000"
+
+
+def test_every_close_is_logged_with_its_reason(pigeon):
+    """QUIT, a client that hangs up, and a POP3 client that hangs up after
+    logging in: each close has its line."""
+    quitting = smtp(pigeon)
+    assert quitting.command("QUIT") == (221, "2.0.0")
+    assert quitting.at_eof()
+    logged_close(pigeon, r"smtp: connection with \[127\.0\.0\.1\]:\d+ closed: session ended")
+    hanging_up = smtp(pigeon)
+    hanging_up.close()
+    logged_close(pigeon, r"smtp: connection with \[127\.0\.0\.1\]:\d+ closed: peer closed the connection")
+    pop3_client = Dialog(pigeon.ports["pop3"])
+    assert pop3_client.line().startswith(b"+OK")
+    pop3_client.close()
+    logged_close(pigeon, r"pop3: connection with \[127\.0\.0\.1\]:\d+ closed: peer closed the connection")

@@ -171,6 +171,42 @@ std::string with_greeting(std::string_view replies) { return std::string(greetin
 
 using Calls = std::vector<std::string>;
 
+// The longest EHLO reply: both names at 255 octets (a 524-octet first line),
+// the largest SIZE and every extension. It fits an output buffer of just the
+// engine's reserve, which is what feed() keeps free before each command.
+// Four labels of 63 octets: a domain at its longest, 255 octets.
+std::string longest_domain(char letter) {
+  const std::string label(63, letter);
+  return label + "." + label + "." + label + "." + label;
+}
+
+TEST(SmtpServer, LongestEhloReplyFitsTheReserve) {
+  const std::string host = longest_domain('h');
+  const std::string client = longest_domain('c');
+  ASSERT_EQ(client.size(), SmtpServer::max_host_name_bytes);
+  SmtpServerSettings settings = plain_settings();
+  settings.host_name = host;
+  settings.max_message_bytes = UINT32_MAX;
+  settings.auth_requires_tls = false;
+  std::vector<std::uint8_t> storage(SmtpServer::reply_reserve_bytes);
+  OutputBuffer out(storage);
+  FakePolicy policy;
+  MbedtlsBase64 base64;
+  SmtpServer server(policy, out, base64, settings);
+  server.start();
+  out.consume(out.size());
+
+  const std::string command = "EHLO " + client + "\r\n";
+  EXPECT_EQ(server.feed(testing::bytes_of(command)), command.size());
+  const std::string first_line = "250-" + host + " greets " + client + "\r\n";
+  EXPECT_EQ(first_line.size(), 524u);
+  const std::string reply = first_line +
+                            "250-PIPELINING\r\n250-SIZE 4294967295\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
+                            "250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n";
+  EXPECT_EQ(testing::text_of(out.pending()), reply);
+  EXPECT_EQ(out.free_space(), SmtpServer::reply_reserve_bytes - reply.size());
+}
+
 TEST(SmtpServer, EhloBeforeTlsOffersStartTlsButNotAuth) {
   const Transcript t = run("EHLO client.test\r\n", plain_settings());
   EXPECT_EQ(t.output, with_greeting("250-relay.test greets client.test\r\n250-PIPELINING\r\n"
