@@ -57,8 +57,9 @@ class ReportWriter {
       if ((request_.recipients_mask & (1u << r)) == 0) continue;
       const auto recipient = services_.spool.read_recipient(request_.id, r, address);
       if (!recipient) return SpoolStatus::corrupt;
+      std::array<char, max_diagnostic_bytes> refusal{};
       const std::string_view diagnostic =
-          request_.attempt != nullptr ? request_.attempt->diagnostics[r].view() : request_.expiry_diagnostic;
+          request_.attempt != nullptr ? request_.attempt->refusals[r].describe(refusal) : request_.expiry_diagnostic;
       const SpoolStatus status = append((writer_.*section)({*recipient, diagnostic}, text));
       if (status != SpoolStatus::ok) return status;
     }

@@ -13,29 +13,6 @@ RetryPolicy policy_from(const RelayConfig& config) {
   return {config.retry_initial_s, config.retry_max_s, config.max_queue_age_s};
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// Splits a diagnostic as the smarthost connection words it ("451 4.3.0 Try
-// again later", or "connection refused" when there was no reply) into the
-// parts the spool's attempt record keeps.
-SpoolAttempt attempt_from_diagnostic(std::string_view diagnostic) {
-  SpoolAttempt attempt;
-  attempt.text = diagnostic;
-  const bool has_code = diagnostic.size() >= 3 && is_digit(diagnostic[0]) && is_digit(diagnostic[1]) &&
-                        is_digit(diagnostic[2]) && (diagnostic.size() == 3 || diagnostic[3] == ' ');
-  if (!has_code) return attempt;
-  attempt.reply_code = static_cast<std::uint16_t>((diagnostic[0] - '0') * 100 + (diagnostic[1] - '0') * 10 +
-                                                  (diagnostic[2] - '0'));
-  std::string_view rest = diagnostic.substr(std::min<std::size_t>(4, diagnostic.size()));
-  const std::string_view word = rest.substr(0, rest.find(' '));
-  if (!word.empty() && is_digit(word[0]) && word.find('.') != std::string_view::npos) {
-    attempt.enhanced = word;
-    rest = rest.substr(std::min(word.size() + 1, rest.size()));
-  }
-  attempt.text = rest;
-  return attempt;
-}
-
 }  // namespace
 
 DeliveryScheduler::DeliveryScheduler(RelayServices& services, SmarthostTlsClient& tls, HostResolver& resolver)
@@ -128,7 +105,7 @@ void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
     reported = bounce({attempt.id, attempt.refused_mask, &attempt, {}, false});
   }
   if (attempt.deferred_mask() != 0 || !reported) {
-    defer(attempt.id, attempt.deferred_mask() | (reported ? 0 : attempt.refused_mask), attempt.last_temporary.view());
+    defer(attempt.id, attempt.deferred_mask() | (reported ? 0 : attempt.refused_mask), attempt.last_temporary);
   } else {
     queue_.finished(attempt.id);
   }
@@ -136,7 +113,7 @@ void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
 
 // The smarthost could not be reached or refused the session: every message
 // due now waits for its next retry, instead of a connection per message.
-void DeliveryScheduler::connection_failed(std::string_view reason) {
+void DeliveryScheduler::connection_failed(const SmarthostReply& reason) {
   if (shutting_down_) return;
   for (std::size_t i = 0; i < PIGEON_DELIVERY_QUEUE_LENGTH; ++i) {
     const std::optional<std::uint32_t> id = queue_.take_due(now_s());
@@ -146,23 +123,28 @@ void DeliveryScheduler::connection_failed(std::string_view reason) {
   }
 }
 
-void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, std::string_view reason) {
+void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, const SmarthostReply& reason) {
   // A stop is no attempt: after the restart the message is due at once.
   if (shutting_down_) return queue_.put_back(id);
-  if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, reason);
+  std::array<char, max_diagnostic_bytes> text{};
+  const std::string_view diagnostic = reason.describe(text);
+  if (queue_.deferred(id, now_s()) == DeliveryQueue::Deferral::expired) return expire(id, diagnostic);
   const DeliveryQueue::Entry* entry = queue_.find(id);
   remember_attempt(id, mask, *entry, reason);
   services_.log.write(hal::LogLevel::info, "relay: message %u deferred (attempt %u): %.*s; next retry in %lld s",
                       static_cast<unsigned>(id), static_cast<unsigned>(entry->failed_attempts),
-                      static_cast<int>(reason.size()), reason.data(),
+                      static_cast<int>(diagnostic.size()), diagnostic.data(),
                       static_cast<long long>(entry->next_attempt_s - now_s()));
 }
 
 // On flash, so that the backoff survives a restart and the spool inspector
 // shows why the mail waits. Synced with the round's outcomes.
 void DeliveryScheduler::remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry,
-                                         std::string_view reason) {
-  SpoolAttempt attempt = attempt_from_diagnostic(reason);
+                                         const SmarthostReply& reason) {
+  SpoolAttempt attempt;
+  attempt.reply_code = reason.code;
+  attempt.enhanced = reason.enhanced.view();
+  attempt.text = reason.text.view();
   attempt.attempts = static_cast<std::uint16_t>(std::min<std::uint32_t>(entry.failed_attempts, UINT16_MAX));
   const std::uint32_t wall_s = spool_time_s(services_.clock);
   if (wall_s != 0) attempt.next_retry_s = wall_s + static_cast<std::uint32_t>(entry.next_attempt_s - now_s());

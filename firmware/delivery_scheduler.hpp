@@ -34,7 +34,7 @@ class DeliveryScheduler final : private SmarthostWork {
  private:
   std::optional<OutboundMessage> take_message() override;
   void attempt_finished(const DeliveryAttempt& attempt) override;
-  void connection_failed(std::string_view reason) override;
+  void connection_failed(const SmarthostReply& reason) override;
 
   void discover_new_messages();
   bool enqueue(const OutboundMessage& message);
@@ -44,8 +44,9 @@ class DeliveryScheduler final : private SmarthostWork {
   std::optional<OutboundMessage> outbound(MessageId id);
   void record(MessageId id, std::uint32_t mask, RecipientOutcome outcome);
   bool bounce(const BounceRequest& request);
-  void defer(MessageId id, std::uint32_t mask, std::string_view reason);
-  void remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry, std::string_view reason);
+  void defer(MessageId id, std::uint32_t mask, const SmarthostReply& reason);
+  void remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry,
+                        const SmarthostReply& reason);
   void expire(MessageId id, std::string_view reason);
   std::int64_t now_s() const { return static_cast<std::int64_t>(now_ms_ / 1000); }
 

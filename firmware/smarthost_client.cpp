@@ -30,15 +30,23 @@ std::uint64_t rfc5321_timeout_ms(Wait wait) {
   }
 }
 
-std::string_view describe(const protocol::SmtpClientReply& reply, std::span<char> out) {
-  protocol::TextBuilder text(out);
-  text.number(reply.code);
-  if (!reply.enhanced.empty()) text.character(' ').text(reply.enhanced);
-  text.character(' ').text(reply.text.substr(0, out.size() > 16 ? out.size() - 16 : 0));
-  return text.view();
+}  // namespace
+
+SmarthostReply SmarthostReply::of(std::uint16_t code, std::string_view enhanced, std::string_view text) {
+  SmarthostReply reply;
+  reply.code = code;
+  reply.enhanced.assign(enhanced);
+  reply.text.assign(text.substr(0, max_text_bytes));
+  return reply;
 }
 
-}  // namespace
+std::string_view SmarthostReply::describe(std::span<char, max_diagnostic_bytes> out) const {
+  static_assert(max_diagnostic_bytes >= 3 + 1 + decltype(enhanced)::capacity() + 1 + max_text_bytes);
+  protocol::TextBuilder line(out);
+  if (code != 0) line.number(code).character(' ');
+  if (!enhanced.empty()) line.text(enhanced.view()).character(' ');
+  return line.text(text.view()).view();
+}
 
 hal::NetStatus LiteralResolver::resolve(std::string_view host_name, hal::IpAddress& out) {
   if (host_name == "localhost") host_name = "127.0.0.1";
@@ -170,8 +178,8 @@ void SmarthostClient::send_next_message() {
   attempt_.id = message->id;
   in_flight_ = true;
   if (!load_envelope(*message)) {
-    attempt_.last_temporary.assign("451 4.3.0 envelope unreadable from the spool");
-    end_attempt({});
+    attempt_.last_temporary = SmarthostReply::of(451, "4.3.0", "envelope unreadable from the spool");
+    end_attempt();
     return engine_->quit();
   }
   protocol::SmtpClientMessage outgoing;
@@ -203,8 +211,9 @@ bool SmarthostClient::load_envelope(const OutboundMessage& message) {
 
 void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) {
   const std::uint8_t r = spool_index_[index];
+  const SmarthostReply answer = SmarthostReply::of(reply);
   std::array<char, max_diagnostic_bytes> text{};
-  const std::string_view diagnostic = describe(reply, text);
+  const std::string_view diagnostic = answer.describe(text);
   services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s",
                        static_cast<unsigned>(attempt_.id),
                        static_cast<int>(recipients_[index].size()), recipients_[index].data(),
@@ -213,25 +222,26 @@ void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpCl
     attempt_.relayed_mask |= 1u << r;
   } else if (reply.permanent()) {
     attempt_.refused_mask |= 1u << r;
-    attempt_.diagnostics[r].assign(diagnostic);
+    attempt_.refusals[r] = answer;
   } else {
-    attempt_.last_temporary.assign(diagnostic);
+    attempt_.last_temporary = answer;
   }
 }
 
-void SmarthostClient::transaction_finished() { end_attempt({}); }
+void SmarthostClient::transaction_finished() { end_attempt(); }
 
 void SmarthostClient::session_failed(const protocol::SmtpClientReply& reply) {
+  const SmarthostReply failure = SmarthostReply::of(reply);
   std::array<char, max_diagnostic_bytes> text{};
-  const std::string_view diagnostic = describe(reply, text);
+  const std::string_view diagnostic = failure.describe(text);
   services_->log.write(hal::LogLevel::warning, "relay: smarthost session failed: %.*s",
                        static_cast<int>(diagnostic.size()), diagnostic.data());
   // The engine is finished; what the connection still owes is deferred.
   if (in_flight_) {
-    attempt_.last_temporary.assign(diagnostic);
-    end_attempt({});
+    attempt_.last_temporary = failure;
+    end_attempt();
   } else if (!ready_once_) {
-    work_->connection_failed(diagnostic);
+    work_->connection_failed(failure);
   }
 }
 
@@ -239,12 +249,10 @@ std::size_t SmarthostClient::read_body(std::uint32_t offset, std::span<std::uint
   return services_->spool.read(attempt_.id, offset, out);
 }
 
-// Reports the attempt; recipients without a result are deferred with `reason`
-// (when given) as their diagnostic.
-void SmarthostClient::end_attempt(std::string_view reason) {
+// Reports the attempt; recipients without a result are deferred.
+void SmarthostClient::end_attempt() {
   if (!in_flight_) return;
   in_flight_ = false;
-  if (!reason.empty() && attempt_.deferred_mask() != 0) attempt_.last_temporary.assign(reason);
   work_->attempt_finished(attempt_);
 }
 
@@ -255,13 +263,14 @@ void SmarthostClient::fail(std::string_view reason) {
     services_->log.write(hal::LogLevel::warning, "relay: message %u: %.*s",
                          static_cast<unsigned>(attempt_.id),
                          static_cast<int>(reason.size()), reason.data());
-    end_attempt(reason);
+    if (attempt_.deferred_mask() != 0) attempt_.last_temporary = SmarthostReply::local(reason);
+    end_attempt();
   } else if (!ready_once_ && !(was_open && engine_->finished())) {
     services_->log.write(hal::LogLevel::warning, "relay: smarthost %.*s port %u: %.*s",
                          static_cast<int>(services_->config.smarthost.host.view().size()),
                          services_->config.smarthost.host.view().data(), services_->config.smarthost.port,
                          static_cast<int>(reason.size()), reason.data());
-    work_->connection_failed(reason);
+    work_->connection_failed(SmarthostReply::local(reason));
   }
   close();
 }

@@ -37,8 +37,25 @@ class LiteralResolver final : public HostResolver {
   hal::NetStatus resolve(std::string_view host_name, hal::IpAddress& out) override;
 };
 
-// Longest diagnostic kept per recipient ("550 5.1.1 <text>"), for DSNs and logs.
+// Longest diagnostic written per recipient ("550 5.1.1 <text>"), for DSNs and logs.
 inline constexpr std::size_t max_diagnostic_bytes = 120;
+
+// What the smarthost answered, as the scheduler records it: the reply code
+// (RFC 5321 §4.2), the enhanced status code (RFC 3463) and the text; or why
+// there was no answer (code 0: refused, timed out, TLS failed), text only.
+struct SmarthostReply {
+  static constexpr std::size_t max_text_bytes = 104;  // longer texts are cut
+
+  std::uint16_t code = 0;
+  FixedString<9> enhanced;  // "4.3.0"; empty when the server gave none
+  FixedString<max_text_bytes> text;
+
+  static SmarthostReply of(std::uint16_t code, std::string_view enhanced, std::string_view text);
+  static SmarthostReply of(const protocol::SmtpClientReply& reply) { return of(reply.code, reply.enhanced, reply.text); }
+  static SmarthostReply local(std::string_view reason) { return of(0, {}, reason); }
+  // "550 5.1.1 <text>", or the reason alone: the diagnostic of logs and reports.
+  std::string_view describe(std::span<char, max_diagnostic_bytes> out) const;
+};
 
 // The outcome of one attempt at one message, by spool recipient index.
 struct DeliveryAttempt {
@@ -46,8 +63,8 @@ struct DeliveryAttempt {
   std::uint32_t tried_mask = 0;    // recipients offered to the smarthost this time
   std::uint32_t relayed_mask = 0;  // 250 to the end of data
   std::uint32_t refused_mask = 0;  // permanent failures; the rest of tried_mask is deferred
-  std::array<FixedString<max_diagnostic_bytes>, PIGEON_MAX_RECIPIENTS> diagnostics;
-  FixedString<max_diagnostic_bytes> last_temporary;  // why the deferred ones were deferred
+  std::array<SmarthostReply, PIGEON_MAX_RECIPIENTS> refusals;  // why each refused one was refused
+  SmarthostReply last_temporary;  // why the deferred ones were deferred
 
   std::uint32_t deferred_mask() const { return tried_mask & ~relayed_mask & ~refused_mask; }
 };
@@ -60,7 +77,7 @@ class SmarthostWork {
   virtual void attempt_finished(const DeliveryAttempt& attempt) = 0;
   // The connection failed before it could carry a message (refused, bad
   // greeting, TLS or AUTH failure): the smarthost is unusable for now.
-  virtual void connection_failed(std::string_view reason) = 0;
+  virtual void connection_failed(const SmarthostReply& reason) = 0;
 
  protected:
   ~SmarthostWork() = default;
@@ -100,7 +117,7 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   void open_session(std::uint64_t now_ms);
   void send_next_message();
   bool load_envelope(const OutboundMessage& message);
-  void end_attempt(std::string_view reason);
+  void end_attempt();
   void fail(std::string_view reason);
   std::string_view failure(CloseReason reason) const;
   void close();
