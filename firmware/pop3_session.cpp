@@ -7,9 +7,6 @@ using protocol::Pop3Decision;
 
 constexpr std::uint64_t ms_per_s = 1000;
 
-// Every reply the engine writes must fit the connection's output buffer.
-static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= protocol::Pop3Server::reply_reserve_bytes);
-
 }  // namespace
 
 void Pop3Session::start(RelayServices& services, Service service, hal::StreamId stream,

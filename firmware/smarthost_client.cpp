@@ -12,9 +12,6 @@ namespace {
 using Wait = protocol::SmtpClient::Wait;
 
 constexpr std::uint64_t ms_per_s = 1000;
-
-// Every command the engine writes must fit the connection's output buffer.
-static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= protocol::SmtpClient::command_reserve_bytes);
 constexpr std::uint64_t minute_ms = 60 * ms_per_s;
 // Not in RFC 5321: how long a name lookup, a TCP connect or a TLS handshake may take.
 constexpr std::uint64_t connect_timeout_ms = minute_ms;

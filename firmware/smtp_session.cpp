@@ -12,9 +12,8 @@ using protocol::SmtpReply;
 
 constexpr std::uint64_t ms_per_s = 1000;
 
-// Every reply the engine writes must fit the connection's output buffer, and
-// the configured host name the engine's EHLO line.
-static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= protocol::SmtpServer::reply_reserve_bytes);
+// The configured host name must fit the engine's EHLO line (the output
+// buffer's room for the engine's replies is checked in pigeon_limits.hpp).
 static_assert(max_domain_bytes <= protocol::SmtpServer::max_host_name_bytes);
 // A message that has passed more relays than this is looping (RFC 5321 §6.3).
 constexpr std::size_t max_received_headers = 30;
