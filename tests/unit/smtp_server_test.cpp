@@ -191,7 +191,7 @@ TEST(SmtpServer, LongestEhloReplyFitsTheReserve) {
   std::vector<std::uint8_t> storage(SmtpServer::reply_reserve_bytes);
   OutputBuffer out(storage);
   FakePolicy policy;
-  MbedtlsBase64 base64;
+  Base64 base64;
   SmtpServer server(policy, out, base64, settings);
   server.start();
   out.consume(out.size());
