@@ -16,13 +16,16 @@ struct alignas(8) OpaqueStorage {
 // Sizes as a fixed part plus a number of pointers, measured with Mbed TLS 3.6
 // in the host (64-bit) and mps2-an385 (32-bit) configurations, so neither
 // build carries unused bytes. A configuration that needs more fails to compile
-// in tls_glue.hpp, which names the storage to raise.
+// in tls_glue.hpp, which names the storage to raise. `abi_slack_bytes` covers
+// ABIs that pad 64-bit fields differently (32-bit MIPS needs 4 more bytes in
+// the configuration and the certificate than 32-bit ARM).
 constexpr std::size_t pointer_bytes = sizeof(void*);
-using SslContextStorage = OpaqueStorage<32 + 46 * pointer_bytes>;   // mbedtls_ssl_context
-using SslConfigStorage = OpaqueStorage<16 + 35 * pointer_bytes>;    // mbedtls_ssl_config
-using SslSessionStorage = OpaqueStorage<440 + 6 * pointer_bytes>;   // mbedtls_ssl_session
-using CertificateStorage = OpaqueStorage<64 + 85 * pointer_bytes>;  // mbedtls_x509_crt
-using KeyStorage = OpaqueStorage<2 * pointer_bytes>;                // mbedtls_pk_context
-using DrbgStorage = OpaqueStorage<296 + 6 * pointer_bytes>;         // mbedtls_ctr_drbg_context
+constexpr std::size_t abi_slack_bytes = 8;
+using SslContextStorage = OpaqueStorage<32 + abi_slack_bytes + 46 * pointer_bytes>;   // mbedtls_ssl_context
+using SslConfigStorage = OpaqueStorage<16 + abi_slack_bytes + 35 * pointer_bytes>;    // mbedtls_ssl_config
+using SslSessionStorage = OpaqueStorage<440 + abi_slack_bytes + 6 * pointer_bytes>;   // mbedtls_ssl_session
+using CertificateStorage = OpaqueStorage<64 + abi_slack_bytes + 85 * pointer_bytes>;  // mbedtls_x509_crt
+using KeyStorage = OpaqueStorage<2 * pointer_bytes + abi_slack_bytes>;                // mbedtls_pk_context
+using DrbgStorage = OpaqueStorage<296 + abi_slack_bytes + 6 * pointer_bytes>;         // mbedtls_ctr_drbg_context
 
 }  // namespace pigeon
