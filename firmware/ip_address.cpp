@@ -110,7 +110,28 @@ std::string_view format_v6(const hal::IpAddress& address, std::span<char, 40> ou
   return {out.data(), used};
 }
 
+bool is_v4_mapped(const hal::IpAddress& address) {
+  constexpr std::uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  for (std::size_t i = 0; i < 12; ++i) {
+    if (address.bytes[i] != mapped_prefix[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+AddressKey address_key(const hal::IpAddress& address) {
+  AddressKey key;
+  if (!address.is_v6) {
+    for (std::size_t i = 0; i < 4; ++i) key.bytes[i] = address.bytes[i];
+  } else if (is_v4_mapped(address)) {
+    for (std::size_t i = 0; i < 4; ++i) key.bytes[i] = address.bytes[12 + i];
+  } else {
+    key.is_v6 = true;
+    for (std::size_t i = 0; i < 8; ++i) key.bytes[i] = address.bytes[i];
+  }
+  return key;
+}
 
 std::optional<hal::IpAddress> parse_ip_address(std::string_view text) {
   return text.find(':') == std::string_view::npos ? parse_v4(text) : parse_v6(text);

@@ -2,6 +2,8 @@
 // Received headers. No OS calls, so it works the same on every board.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -15,5 +17,19 @@ std::optional<hal::IpAddress> parse_ip_address(std::string_view text);
 // Writes the address as text into `out`; returns the view of what was written.
 // IPv6 is written with every group, in lower-case hex, "::" for the longest run of zeros.
 std::string_view format_ip_address(const hal::IpAddress& address, std::span<char, 40> out);
+
+// The client a connection counts against in per-address limits: a whole IPv4
+// address, or the /64 prefix of an IPv6 address (a site is given at least a
+// /64 and any host in it can take a fresh address at will). An IPv4-mapped
+// IPv6 address (::ffff:192.0.2.1, from a dual-stack socket) is its IPv4 address,
+// or every IPv4 client would share the key ::/64.
+struct AddressKey {
+  bool is_v6 = false;
+  std::array<std::uint8_t, 8> bytes{};  // IPv4: the 4 bytes, then zeros
+
+  friend bool operator==(const AddressKey&, const AddressKey&) = default;
+};
+
+AddressKey address_key(const hal::IpAddress& address);
 
 }  // namespace pigeon

@@ -38,5 +38,35 @@ TEST(IpAddress, RejectsMalformedText) {
   }
 }
 
+AddressKey key_of(std::string_view text) {
+  const auto address = parse_ip_address(text);
+  EXPECT_TRUE(address) << text;
+  return address_key(address.value_or(hal::IpAddress{}));
+}
+
+TEST(AddressKey, Ipv4IsTheWholeAddress) {
+  EXPECT_EQ(key_of("192.0.2.1"), key_of("192.0.2.1"));
+  EXPECT_NE(key_of("192.0.2.1"), key_of("192.0.2.2"));
+  EXPECT_NE(key_of("10.0.0.1"), key_of("11.0.0.1"));
+}
+
+TEST(AddressKey, Ipv6IsTheSlash64Prefix) {
+  EXPECT_EQ(key_of("2001:db8:1:2::1"), key_of("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+  EXPECT_NE(key_of("2001:db8:1:2::1"), key_of("2001:db8:1:3::1"));
+  EXPECT_NE(key_of("2001:db8:1:2::1"), key_of("3001:db8:1:2::1"));
+}
+
+TEST(AddressKey, Ipv4MappedIpv6IsItsIpv4Address) {
+  EXPECT_EQ(key_of("::ffff:c000:201"), key_of("192.0.2.1"));
+  EXPECT_NE(key_of("::ffff:c000:201"), key_of("::ffff:c000:202"));
+  // The same 64 leading zero bits as the mapped form, but not mapped: an IPv6 key.
+  EXPECT_NE(key_of("::1"), key_of("0.0.0.1"));
+  EXPECT_NE(key_of("::1"), key_of("::ffff:c000:201"));
+}
+
+TEST(AddressKey, Ipv4AndIpv6NeverCompareEqual) {
+  EXPECT_NE(key_of("0.0.0.0"), key_of("::"));
+}
+
 }  // namespace
 }  // namespace pigeon
