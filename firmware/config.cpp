@@ -299,22 +299,70 @@ bool RelayConfig::add_user(std::string_view name, std::string_view password_hash
   return true;
 }
 
+namespace {
+
+// The line without its comment: from a '#' at its start or after a blank.
+// Quotes are not looked at here: a quoted value's text is read from the line
+// itself, and only what follows its closing quote is checked for a comment.
+std::string_view without_comment(std::string_view line) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '#' && (i == 0 || ascii::is_space(line[i - 1]))) return line.substr(0, i);
+  }
+  return line;
+}
+
+}  // namespace
+
+void ConfigLine::unquote(std::string_view text) {
+  quoted_ = true;
+  std::array<char, max_quoted_value_bytes> bytes{};
+  std::size_t length = 0;
+  std::size_t at = 1;  // past the opening quote
+  for (; at < text.size() && text[at] != '"'; ++at) {
+    char c = text[at];
+    if (c == '\\') {
+      if (++at == text.size() || (text[at] != '"' && text[at] != '\\')) {
+        error = "expected \\\" or \\\\ after a backslash in a quoted value";
+        return;
+      }
+      c = text[at];
+    }
+    if (length == bytes.size()) {
+      error = "quoted value too long";
+      return;
+    }
+    bytes[length++] = c;
+  }
+  if (at == text.size()) {
+    error = "quoted value without its closing quote";
+    return;
+  }
+  if (!text::trim(without_comment(text.substr(at + 1))).empty()) {
+    error = "text after the closing quote";
+    return;
+  }
+  unquoted_.assign({bytes.data(), length});
+}
+
 std::optional<ConfigLine> split_config_line(std::string_view line) {
-  const std::size_t comment = line.find('#');
-  if (comment != std::string_view::npos) line = line.substr(0, comment);
-  line = text::trim(line);
-  if (line.empty()) return std::nullopt;
-  const std::size_t equals = line.find('=');
+  const std::string_view content = text::trim(without_comment(line));
+  if (content.empty()) return std::nullopt;
+  const std::size_t equals = content.find('=');
   if (equals == std::string_view::npos) return ConfigLine{};
-  return ConfigLine{text::trim(line.substr(0, equals)), text::trim(line.substr(equals + 1))};
+  ConfigLine entry(text::trim(content.substr(0, equals)), text::trim(content.substr(equals + 1)));
+  // The quoted text is read from the whole line: a " #" inside the quotes is not a comment.
+  const std::size_t value_start = line.find_first_not_of(" \t", static_cast<std::size_t>(content.data() - line.data()) + equals + 1);
+  if (value_start != std::string_view::npos && line[value_start] == '"') entry.unquote(line.substr(value_start));
+  return entry;
 }
 
 std::string_view apply_config_line(RelayConfig& config, std::string_view line) {
   const std::optional<ConfigLine> entry = split_config_line(line);
   if (!entry) return {};
   if (entry->key.empty()) return "expected key = value";
+  if (!entry->error.empty()) return entry->error;
   for (const Key& known : keys) {
-    if (known.name == entry->key) return known.setter(config, entry->value);
+    if (known.name == entry->key) return known.setter(config, entry->value());
   }
   return "unknown key";
 }

@@ -106,13 +106,34 @@ struct RelayConfig {
   bool add_user(std::string_view name, std::string_view password_hash);
 };
 
-// One line of a configuration file split at its '=', comment and blanks trimmed:
-// nullopt for a blank or comment-only line, an empty key when there is no '='.
+// Room for a quoted value once its escapes are undone: the longest text value
+// (a smarthost password, a file path) is 255 bytes.
+inline constexpr std::size_t max_quoted_value_bytes = 255;
+
+// One line of a configuration file split at its '=', comment and blanks trimmed
+// (docs/configuration.md): a '#' starts a comment at the start of the line or
+// after a blank, so `password = ab#cd` keeps its '#'. A value in double quotes
+// is taken as written between them, with \" for a quote and \\ for a backslash.
 // Boards use it for keys of their own (a network interface's address).
-struct ConfigLine {
-  std::string_view key;
-  std::string_view value;
+class ConfigLine {
+ public:
+  ConfigLine() = default;
+  ConfigLine(std::string_view line_key, std::string_view plain_value) : key(line_key), plain_(plain_value) {}
+
+  std::string_view key;    // empty when the line has no '='
+  std::string_view error;  // why a quoted value is malformed; empty when the line is well-formed
+
+  std::string_view value() const { return quoted_ ? unquoted_.view() : plain_; }
+  // Reads a quoted value: `text` starts at the opening quote.
+  void unquote(std::string_view text);
+
+ private:
+  std::string_view plain_;
+  FixedString<max_quoted_value_bytes> unquoted_;
+  bool quoted_ = false;
 };
+
+// nullopt for a blank or comment-only line.
 std::optional<ConfigLine> split_config_line(std::string_view line);
 
 // Applies one line of a configuration file. Returns an empty view on success, or

@@ -38,11 +38,11 @@ std::string_view set_address(NetworkSettings& settings, std::string_view value) 
 bool apply_network_line(NetworkSettings& settings, const ConfigLine& line, std::string_view& error) {
   constexpr std::string_view bad_address = "expected A.B.C.D";
   if (line.key == "network_address") {
-    error = set_address(settings, line.value);
+    error = set_address(settings, line.value());
   } else if (line.key == "network_gateway") {
-    error = parse_ip4(line.value, settings.gateway) ? std::string_view{} : bad_address;
+    error = parse_ip4(line.value(), settings.gateway) ? std::string_view{} : bad_address;
   } else if (line.key == "network_dns") {
-    error = parse_ip4(line.value, settings.dns) ? std::string_view{} : bad_address;
+    error = parse_ip4(line.value(), settings.dns) ? std::string_view{} : bad_address;
   } else {
     return false;
   }

@@ -131,7 +131,9 @@ bool apply_provisioned_config(RelayConfig& config, NetworkSettings& network) {
     const std::string_view line = text.substr(0, end);
     std::string_view error;
     const std::optional<ConfigLine> entry = split_config_line(line);
-    if (!entry || !apply_network_line(network, *entry, error)) error = apply_config_line(config, line);
+    if (!entry || !entry->error.empty() || !apply_network_line(network, *entry, error)) {
+      error = apply_config_line(config, line);
+    }
     if (!error.empty()) {
       say("pigeon: provisioned configuration line %d: %.*s\n", number, static_cast<int>(error.size()), error.data());
       ok = false;

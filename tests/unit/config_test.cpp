@@ -40,6 +40,45 @@ TEST(Config, AppliesLinesWithCommentsAndSpaces) {
   EXPECT_EQ(config.find_user("alice")->password_hash.view(), "$pbkdf2-sha256$i=1$abc$def");
 }
 
+TEST(Config, AHashInsideAValueIsNotAComment) {
+  RelayConfig config;
+  EXPECT_EQ(apply_config_line(config, "smarthost_password = ab#cd"), "");
+  EXPECT_EQ(config.smarthost.password.view(), "ab#cd");
+  EXPECT_EQ(apply_config_line(config, "smarthost_password = ab#cd\t# after a tab"), "");
+  EXPECT_EQ(config.smarthost.password.view(), "ab#cd");
+  EXPECT_EQ(apply_config_line(config, "smarthost_user = #x"), "");
+  EXPECT_EQ(config.smarthost.user.view(), "");
+  EXPECT_EQ(apply_config_line(config, "#host_name = commented.example"), "");
+  EXPECT_EQ(config.host_name.view(), "localhost");
+}
+
+TEST(Config, AQuotedValueKeepsBlanksHashesAndEscapedQuotes) {
+  RelayConfig config;
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_password = " a #b \"c\" \\d "  # comment)"), "");
+  EXPECT_EQ(config.smarthost.password.view(), R"( a #b "c" \d )");
+  EXPECT_EQ(apply_config_line(config, "smarthost_user = \"\"\r\n"), "");
+  EXPECT_EQ(config.smarthost.user.view(), "");
+  EXPECT_EQ(apply_config_line(config, "smarthost_port=\"465\""), "");
+  EXPECT_EQ(config.smarthost.port, 465);
+  // A quote inside an unquoted value is an ordinary character.
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_user = it"s)"), "");
+  EXPECT_EQ(config.smarthost.user.view(), R"(it"s)");
+}
+
+TEST(Config, RefusesMalformedQuotedValues) {
+  RelayConfig config;
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_password = "open)"), "quoted value without its closing quote");
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_password = "a\nb")"),
+            R"(expected \" or \\ after a backslash in a quoted value)");
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_password = "a\)"),
+            R"(expected \" or \\ after a backslash in a quoted value)");
+  EXPECT_EQ(apply_config_line(config, R"(smarthost_password = "a" b)"), "text after the closing quote");
+  EXPECT_EQ(apply_config_line(config, "smarthost_password = \"" + std::string(max_quoted_value_bytes + 1, 'x') + "\""),
+            "quoted value too long");
+  EXPECT_EQ(apply_config_line(config, "smarthost_password = \"" + std::string(max_quoted_value_bytes, 'x') + "\""), "");
+  EXPECT_EQ(config.smarthost.password.view().size(), max_quoted_value_bytes);
+}
+
 TEST(Config, RefusesBadLinesWithAReason) {
   RelayConfig config;
   EXPECT_EQ(apply_config_line(config, "no equals sign"), "expected key = value");
