@@ -38,6 +38,16 @@ void split_enhanced(std::string_view text, SmtpClientReply& reply) {
   reply.text = end < text.size() ? text.substr(end + 1) : std::string_view{};
 }
 
+// RFC 5321 §4.2 textstring: HT and printable ASCII. A reply's text goes into
+// logs and into delivery status notifications (protocol/delivery_status.hpp),
+// so text with any other octet (a bare CR, NUL, ESC, 8-bit) is not handed on.
+bool is_textstring(std::string_view text) {
+  for (const char c : text) {
+    if (c != '\t' && (ascii::is_control(c) || ascii::is_non_ascii(c))) return false;
+  }
+  return true;
+}
+
 std::uint32_t parse_size(std::string_view text) {
   std::uint64_t value = 0;
   for (char c : text) {
@@ -59,6 +69,11 @@ std::size_t SmtpClient::feed(std::span<const std::uint8_t> input) {
   std::size_t consumed = 0;
   while (consumed < input.size()) {
     if (phase_ == Phase::tls_handshake || phase_ == Phase::done) break;
+    // While idle the caller speaks next (send() or quit()). A reply read now
+    // could only be unsolicited, and whether it came in the same segment as
+    // the last one or after the caller's command must not change what it
+    // means: it waits and is read as the answer to that command.
+    if (phase_ == Phase::idle) break;
     // Every reply may need a command written in answer; keep room for it.
     if (out_.free_space() < command_reserve_bytes) break;
     const LineScan scan = scanner_.next(input.subspan(consumed));
@@ -96,6 +111,7 @@ void SmtpClient::handle_line(std::string_view line) {
   SmtpClientReply reply;
   reply.code = static_cast<std::uint16_t>((line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0'));
   split_enhanced(text, reply);
+  if (!is_textstring(reply.text)) reply.text = "(reply text withheld: not printable ASCII)";
   handle_reply(reply);
 }
 

@@ -26,7 +26,8 @@ namespace pigeon::protocol {
 struct SmtpClientReply {
   std::uint16_t code = 0;
   std::string_view enhanced;  // "4.2.0"; empty when the server gave none
-  std::string_view text;      // the last line's text after the codes
+  std::string_view text;      // the last line's text after the codes; only
+                              // HT and printable ASCII, else a fixed notice
   bool local = false;
 
   bool positive() const { return code >= 200 && code < 400; }
@@ -88,8 +89,9 @@ class SmtpClient final : public SessionEngine {
              const SmtpClientSettings& settings);
 
   // Consumes replies from `input`; returns how many bytes it consumed. It stops
-  // after the 220 to STARTTLS (the caller discards the rest: RFC 3207 §4.2) and
-  // once finished().
+  // after the 220 to STARTTLS (the caller discards the rest: RFC 3207 §4.2),
+  // while ready_for_message() (the caller sends or quits first), and once
+  // finished().
   std::size_t feed(std::span<const std::uint8_t> input) override;
   // Writes what can be written now (pipelined commands, body pieces). Call it
   // whenever the output buffer has drained.

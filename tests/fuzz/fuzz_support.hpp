@@ -78,6 +78,20 @@ void deliver(std::span<const std::uint8_t> input, const std::vector<std::size_t>
   }
 }
 
+// Plays the tape's session to an engine through deliver(): `settle()` after
+// every feed() call, until the engine is finished() or the input is used up.
+template <class Engine, class Settle>
+void play(const Tape& tape, const std::vector<std::size_t>& pieces, Engine& engine, Settle settle) {
+  deliver(
+      tape.session(), pieces,
+      [&](std::span<const std::uint8_t> bytes) {
+        const std::size_t consumed = engine.feed(bytes);
+        settle();
+        return consumed;
+      },
+      [&] { return engine.finished(); });
+}
+
 // A policy's decisions, the n-th chosen by the tape, so both runs of a
 // session get the same answers whatever the piece sizes were: `answer(choice)`
 // gives an immediate answer, and one choice in four is later(), resumed with
@@ -112,6 +126,14 @@ struct Outcome {
 // Stops the run loudly: libFuzzer records the input as a crash.
 inline void require(bool condition) {
   if (!condition) std::abort();
+}
+
+// Runs the session fed whole and in the tape's pieces: `run(tape, pieces)`
+// must give the same Outcome both times.
+template <class Run>
+void require_same_outcome_whole_and_split(const Tape& tape, Run run) {
+  const Outcome whole = run(tape, {tape.session().size()});
+  require(whole == run(tape, piece_sizes(tape, tape.session().size())));
 }
 
 }  // namespace pigeon::fuzz

@@ -114,14 +114,7 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_
   };
   server.start();
   settle();
-  deliver(
-      tape.session(), pieces,
-      [&](std::span<const std::uint8_t> bytes) {
-        const std::size_t consumed = server.feed(bytes);
-        settle();
-        return consumed;
-      },
-      [&] { return server.finished(); });
+  play(tape, pieces, server, settle);
   if (!server.finished()) server.abort_session("Timeout");
   settle();
   require(server.finished());

@@ -103,14 +103,7 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
   };
   server.start();
   settle();
-  deliver(
-      tape.session(), pieces,
-      [&](std::span<const std::uint8_t> bytes) {
-        const std::size_t consumed = server.feed(bytes);
-        settle();
-        return consumed;
-      },
-      [&] { return server.finished(); });
+  play(tape, pieces, server, settle);
   if (!server.finished()) server.abort_session({421, "4.4.2", "Timeout"});
   settle();
   require(server.finished());
@@ -122,9 +115,6 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace pigeon::fuzz;
-  const Tape tape({data, size});
-  const Outcome whole = run(tape, {tape.session().size()});
-  const Outcome split = run(tape, piece_sizes(tape, tape.session().size()));
-  require(whole == split);
+  require_same_outcome_whole_and_split(Tape({data, size}), run);
   return 0;
 }
