@@ -35,6 +35,10 @@ std::optional<std::size_t> Base64::decode(std::string_view text, std::span<std::
       if (value < 0) return std::nullopt;
       quantum = quantum << 6 | static_cast<std::uint32_t>(value);
     }
+    // The last quantum's bits beyond its bytes must be zero (RFC 4648 §3.5):
+    // otherwise "QR==" would spell the same "A" as "QQ==".
+    const bool last = i + 4 == text.size();
+    if (last && (quantum & ((1u << (8 * padding)) - 1)) != 0) return std::nullopt;
     for (int shift = 16; shift >= 0 && written < length; shift -= 8) {
       out[written++] = static_cast<std::uint8_t>(quantum >> shift);
     }

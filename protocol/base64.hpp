@@ -1,7 +1,8 @@
 // Base64 of RFC 4648 §4, with padding, as SASL (RFC 4954, RFC 5034) and the
 // password hashes use it. Strict: a line break, a space, a missing or misplaced
-// '=' makes the text invalid. Pure C++, so that the engines, the firmware and
-// the fuzz targets all use this one codec.
+// '=', or a bit set beyond the last byte makes the text invalid, so each byte
+// string has one spelling. Pure C++, so that the engines, the firmware and the
+// fuzz targets all use this one codec.
 #pragma once
 
 #include <cstddef>

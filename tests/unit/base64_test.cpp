@@ -69,6 +69,14 @@ TEST(Base64, RefusesTextThatIsNotStrictBase64) {
   }
 }
 
+// RFC 4648 §3.5: "QR==" and "Zm9=" carry bits past their last byte; accepted,
+// they would be second spellings of "A" and "fo" (found by tests/fuzz/sasl_fuzz.cpp).
+TEST(Base64, RefusesBitsBeyondTheLastByte) {
+  for (std::string_view bad : {"QR==", "QA5=", "Zm9=", "Zh==", "Zm9vYh=="}) EXPECT_FALSE(decoded(bad)) << bad;
+  EXPECT_EQ(decoded("QQ=="), "A");
+  EXPECT_EQ(decoded("QUE="), "AA");
+}
+
 TEST(Base64, RefusesOutputThatDoesNotFit) {
   EXPECT_FALSE(decoded("Zm9vYmFy", 5));
   EXPECT_EQ(decoded("Zm9vYmFy", 6), "foobar");
