@@ -1,15 +1,12 @@
 #include "accounts.hpp"
 
-#include "password_hash.hpp"
 #include "text.hpp"
 
 namespace pigeon {
 
-std::optional<UserIndex> Accounts::verify(std::string_view name, std::string_view password) const {
+std::optional<UserIndex> Accounts::find_user(std::string_view name) const {
   for (UserIndex user = 0; user < config_.user_count; ++user) {
-    if (config_.users[user].name.view() != name) continue;
-    if (verify_password(password, config_.users[user].password_hash.view())) return user;
-    return std::nullopt;
+    if (config_.users[user].name.view() == name) return user;
   }
   return std::nullopt;
 }
@@ -31,10 +28,8 @@ std::optional<UserIndex> Accounts::postmaster() const {
 }
 
 std::optional<std::uint8_t> Accounts::mailbox_number(std::string_view name) const {
-  for (UserIndex user = 0; user < config_.user_count; ++user) {
-    if (config_.users[user].name.view() == name) return static_cast<std::uint8_t>(user);
-  }
-  return std::nullopt;
+  const std::optional<UserIndex> user = find_user(name);
+  return user ? std::optional<std::uint8_t>(static_cast<std::uint8_t>(*user)) : std::nullopt;
 }
 
 bool Accounts::lock_maildrop(UserIndex user) {

@@ -183,7 +183,7 @@ struct Key {
   Setter setter;
 };
 
-constexpr std::array<Key, 36> keys{{
+constexpr std::array<Key, 42> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -209,6 +209,17 @@ constexpr std::array<Key, 36> keys{{
      [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
     {"auth_failure_delay_ms",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.auth_failure_delay_ms, v, 0, 60000); }},
+    {"auth_failures_per_connection",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.login.failures_per_connection, v, 0, 1000); }},
+    {"auth_address_free_failures",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.login.address_free_failures, v, 0, 1000); }},
+    {"auth_address_delay_ms",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.login.address_delay_ms, v, 1, 3'600'000); }},
+    {"auth_address_max_delay_ms",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.login.address_max_delay_ms, v, 1, 3'600'000); }},
+    {"auth_address_forget_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.login.address_forget_s, v, 1, 7 * 86400); }},
+    {"auth_cache_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.login.cache_s, v, 0, 86400); }},
     {"spool_bytes",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.spool_bytes, v, 65536, max_u32); }},
     {"log_level", set_log_level},

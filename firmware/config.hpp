@@ -62,6 +62,18 @@ struct SmarthostConfig {
   std::uint32_t timeout_s = 0;         // every wait on the smarthost; 0: RFC 5321 §4.5.3.2 per step
 };
 
+// What slows down password guessing (docs/security.md): the per-connection
+// limit, the per-address failure budget with its doubling delay, and how long a
+// verified credential spares the next login its derivation.
+struct LoginLimits {
+  std::uint32_t failures_per_connection = 3;  // then 421 / -ERR and close; 0: no limit
+  std::uint32_t address_free_failures = 5;    // failures an address has before its checks wait
+  std::uint32_t address_delay_ms = 1000;      // the first wait, doubling per further failure
+  std::uint32_t address_max_delay_ms = 60000;
+  std::uint32_t address_forget_s = 900;       // an address quiet this long starts afresh
+  std::uint32_t cache_s = 3600;               // a verified credential skips PBKDF2 this long; 0: never
+};
+
 struct RelayConfig {
   RelayConfig();
 
@@ -80,7 +92,8 @@ struct RelayConfig {
   std::uint32_t command_timeout_s = 300;
   std::uint32_t data_timeout_s = 180;
   std::uint32_t pop3_timeout_s = 600;
-  std::uint32_t auth_failure_delay_ms = 1000;
+  std::uint32_t auth_failure_delay_ms = 1000;  // counted from the login command's arrival
+  LoginLimits login;
   std::uint32_t spool_bytes = 64u * 1024 * 1024;
   hal::LogLevel log_level = hal::LogLevel::info;
 

@@ -1,14 +1,10 @@
 #include "password_hash.hpp"
 
-// constant_time.h lacks the extern "C" guard of the other Mbed TLS headers.
-extern "C" {
-#include <mbedtls/constant_time.h>
-}
-#include <mbedtls/pkcs5.h>
-
+#include <algorithm>
 #include <array>
 
 #include "hal/text_format.hpp"
+#include "pbkdf2.hpp"
 #include "protocol/base64.hpp"
 #include "text.hpp"
 
@@ -17,24 +13,15 @@ namespace {
 
 constexpr std::string_view prefix = "$pbkdf2-sha256$i=";
 constexpr std::size_t salt_bytes = 16;
-constexpr std::size_t hash_bytes = 32;
 constexpr std::uint32_t max_iterations = 10'000'000;
-
-bool derive(std::string_view password, std::span<const std::uint8_t> salt, std::uint32_t iterations,
-            std::span<std::uint8_t, hash_bytes> out) {
-  return mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256,
-                                       reinterpret_cast<const unsigned char*>(password.data()),
-                                       password.size(), salt.data(), salt.size(), iterations,
-                                       hash_bytes, out.data()) == 0;
-}
 
 }  // namespace
 
 std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_view password,
                                               std::span<char> out, std::uint32_t iterations) {
   std::array<std::uint8_t, salt_bytes> salt{};
-  std::array<std::uint8_t, hash_bytes> hash{};
-  if (!random.fill(salt) || !derive(password, salt, iterations, hash)) return std::nullopt;
+  if (iterations == 0 || !random.fill(salt)) return std::nullopt;
+  const Sha256Digest hash = pbkdf2_sha256(password, salt, iterations);
   std::array<char, 48> salt_text{};
   std::array<char, 48> hash_text{};
   const protocol::Base64 base64;
@@ -48,25 +35,31 @@ std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_
   return static_cast<std::size_t>(used);
 }
 
-bool verify_password(std::string_view password, std::string_view hash_line) {
-  if (!hash_line.starts_with(prefix)) return false;
+std::optional<PasswordHash> parse_password_hash(std::string_view hash_line) {
+  if (!hash_line.starts_with(prefix)) return std::nullopt;
   hash_line.remove_prefix(prefix.size());
   const std::size_t first = hash_line.find('$');
   const std::size_t second = hash_line.find('$', first + 1);
-  if (first == std::string_view::npos || second == std::string_view::npos) return false;
+  if (first == std::string_view::npos || second == std::string_view::npos) return std::nullopt;
   const auto iterations = text::parse_u32(hash_line.substr(0, first));
-  std::array<std::uint8_t, 64> salt{};
+  PasswordHash hash;
   std::array<std::uint8_t, 64> expected{};
   const protocol::Base64 base64;
-  const auto salt_length = base64.decode(hash_line.substr(first + 1, second - first - 1), salt);
+  const auto salt_length = base64.decode(hash_line.substr(first + 1, second - first - 1), hash.salt);
   const auto expected_length = base64.decode(hash_line.substr(second + 1), expected);
   if (!iterations || *iterations == 0 || *iterations > max_iterations || !salt_length ||
-      expected_length != hash_bytes) {
-    return false;
+      expected_length != hash.expected.size()) {
+    return std::nullopt;
   }
-  std::array<std::uint8_t, hash_bytes> actual{};
-  if (!derive(password, {salt.data(), *salt_length}, *iterations, actual)) return false;
-  return mbedtls_ct_memcmp(actual.data(), expected.data(), hash_bytes) == 0;
+  hash.iterations = *iterations;
+  hash.salt_bytes = *salt_length;
+  std::copy_n(expected.begin(), hash.expected.size(), hash.expected.begin());
+  return hash;
+}
+
+bool verify_password(std::string_view password, std::string_view hash_line) {
+  const std::optional<PasswordHash> hash = parse_password_hash(hash_line);
+  return hash && digests_equal(pbkdf2_sha256(password, hash->salt_view(), hash->iterations), hash->expected);
 }
 
 std::size_t generate_password(CryptoRandom& random, std::span<char> out) {

@@ -82,6 +82,20 @@
 #define PIGEON_MAX_RELAY_NETWORKS 8
 #endif
 
+// Logins (firmware/login_service.hpp): PBKDF2 iterations per loop round (a
+// slice of the derivation: about 0.3 ms on a desktop core at 1024, and on a
+// 25 MHz Cortex-M3 a few ms at the default), client addresses whose failed
+// logins are remembered, and recently verified credentials.
+#ifndef PIGEON_PBKDF2_ITERATIONS_PER_ROUND
+#define PIGEON_PBKDF2_ITERATIONS_PER_ROUND 16
+#endif
+#ifndef PIGEON_LOGIN_ADDRESSES
+#define PIGEON_LOGIN_ADDRESSES 8
+#endif
+#ifndef PIGEON_LOGIN_CACHE_ENTRIES
+#define PIGEON_LOGIN_CACHE_ENTRIES 4
+#endif
+
 // The spool (firmware/spool.hpp, docs/spool-format.md): its RAM index of
 // messages and sectors.
 #ifndef PIGEON_SPOOL_MAX_MESSAGES
@@ -147,6 +161,9 @@ static_assert(PIGEON_POP3_MAX_MESSAGES <= pigeon::protocol::DeletionMarks().size
               "a POP3 session marks deletions in a fixed bitset");
 static_assert(PIGEON_SPOOL_WRITE_BUFFER_BYTES >= 64 && PIGEON_SPOOL_WRITE_BUFFER_BYTES <= 3072,
               "a data record must fit in a 4 KiB sector");
+static_assert(PIGEON_PBKDF2_ITERATIONS_PER_ROUND >= 1, "a login derivation must advance every round");
+static_assert(PIGEON_LOGIN_ADDRESSES >= 1, "failed logins are counted per address");
+static_assert(PIGEON_LOGIN_CACHE_ENTRIES >= 1, "the credential cache has room (auth_cache_s = 0 turns it off)");
 static_assert(PIGEON_SPOOL_RESERVE_SECTORS >= 1, "reclaim needs a free sector to copy into");
 static_assert(PIGEON_ALERT_MESSAGE_BYTES > 3 * PIGEON_ALERT_MAX_BODY_BYTES,
               "the composed alert holds headers and the longest body, quoted-printable");

@@ -14,6 +14,7 @@ void Pop3Session::start(RelayServices& services, Service service, hal::StreamId 
   services_ = &services;
   service_ = service;
   user_.reset();
+  login_.reset();
   maildrop_count_ = 0;
   awaiting_sync_ = false;
   engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(), services.base64,
@@ -53,10 +54,17 @@ bool Pop3Session::say_goodbye(CloseReason reason) {
   return true;
 }
 
-// The failed login's delay is over.
-void Pop3Session::timer_expired() { engine_->resume(Pop3Decision::rejected("AUTH", "Authentication failed")); }
+// The failed login's delay is over. The same words for an unknown user and a
+// wrong password.
+void Pop3Session::timer_expired() {
+  if (login_.exhausted(services_->config.login.failures_per_connection)) {
+    return engine_->abort_session("[AUTH] Too many failed logins, closing connection");
+  }
+  engine_->resume(Pop3Decision::rejected("AUTH", "Authentication failed"));
+}
 
 void Pop3Session::closed(CloseReason) {
+  login_.cancel(services_->logins);
   // A session that ends without QUIT deletes nothing (RFC 1939 §6).
   if (user_) release();
   engine_.reset();
@@ -64,20 +72,23 @@ void Pop3Session::closed(CloseReason) {
 
 Pop3Decision Pop3Session::login(std::string_view authzid, std::string_view user,
                                 std::string_view password) {
-  const bool own_identity = authzid.empty() || authzid == user;
-  const auto account = own_identity ? services_->accounts.verify(user, password) : std::nullopt;
+  login_.begin(services_->logins, *this, transport_.peer().address, authzid, user, password,
+               services_->clock.monotonic_ms());
+  return Pop3Decision::later();
+}
+
+void Pop3Session::login_checked(std::optional<UserIndex> user) {
+  const std::optional<UserIndex> account = login_.settle(user, services_->log, "pop3", transport_.peer().address);
   if (!account) {
-    services_->log.write(hal::LogLevel::warning, "pop3: login failed for %.*s",
-                         static_cast<int>(user.size()), user.data());
-    transport_.set_timer(services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms);
-    return Pop3Decision::later();
+    const std::uint64_t now_ms = services_->clock.monotonic_ms();
+    return transport_.set_timer(login_.failure_reply_ms(services_->config.auth_failure_delay_ms, now_ms));
   }
   if (!services_->accounts.lock_maildrop(*account)) {
-    return Pop3Decision::rejected("IN-USE", "Maildrop already locked by another session");
+    return engine_->resume(Pop3Decision::rejected("IN-USE", "Maildrop already locked by another session"));
   }
   user_ = account;
   maildrop_count_ = services_->spool.list_mailbox(services_->accounts.name(*account), maildrop_);
-  return Pop3Decision::accepted();
+  engine_->resume(Pop3Decision::accepted());
 }
 
 std::uint32_t Pop3Session::message_size_bytes(std::size_t index) {

@@ -7,11 +7,12 @@
 
 #include "protocol/pop3_server.hpp"
 #include "relay_services.hpp"
+#include "session_login.hpp"
 #include "session_transport.hpp"
 
 namespace pigeon {
 
-class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHooks {
+class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHooks, private LoginWaiter {
  public:
   bool active() const { return transport_.active(); }
   void start(RelayServices& services, Service service, hal::StreamId stream,
@@ -46,6 +47,9 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   bool idle_clock_paused() const override { return awaiting_sync_; }
   void closed(CloseReason reason) override;
 
+  // LoginWaiter
+  void login_checked(std::optional<UserIndex> user) override;
+
   protocol::Pop3ServerSettings settings_for(Service service) const;
 
   RelayServices* services_ = nullptr;
@@ -53,6 +57,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   SessionTransport transport_;
   std::optional<protocol::Pop3Server> engine_;
 
+  SessionLogin login_;
   std::optional<UserIndex> user_;  // set while the maildrop is locked
   std::array<MaildropEntry, PIGEON_POP3_MAX_MESSAGES> maildrop_{};
   std::size_t maildrop_count_ = 0;

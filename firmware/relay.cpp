@@ -38,6 +38,8 @@ std::uint32_t Relay::poll(std::uint64_t now_ms) {
   // First, so that it sees only commits that the last round's sync made durable.
   bool progressed = scheduler_ != nullptr && scheduler_->poll(now_ms);
   progressed |= accept_clients(now_ms);
+  // Before the sessions, so that a verdict's reply goes out in this round.
+  progressed |= services_.logins.step(now_ms);
   for (auto& session : smtp_sessions_) progressed |= session.step(now_ms);
   for (auto& session : pop3_sessions_) progressed |= session.step(now_ms);
   progressed |= sync_commits();
@@ -109,6 +111,7 @@ std::uint32_t Relay::idle_time_ms(std::uint64_t now_ms) const {
   for (const auto& session : smtp_sessions_) next = std::min(next, session.deadline_ms());
   for (const auto& session : pop3_sessions_) next = std::min(next, session.deadline_ms());
   if (scheduler_ != nullptr) next = std::min(next, scheduler_->deadline_ms());
+  next = std::min(next, services_.logins.deadline_ms());
   return next <= now_ms ? 0 : static_cast<std::uint32_t>(next - now_ms);
 }
 

@@ -22,8 +22,9 @@ class Relay {
   hal::NetStatus start(Service& failed_service);
   std::uint16_t bound_port(Service service) const { return bound_ports_[index(service)]; }
 
-  // One bounded round of work: relay to the smarthost, accept, step every
-  // session, one flash sync for all commits of the round. Returns how long the board may sleep (ms) before
+  // One bounded round of work: relay to the smarthost, accept, a slice of
+  // the password checks, step every session, one flash sync for all commits
+  // of the round. Returns how long the board may sleep (ms) before
   // the next call unless the network wakes it.
   std::uint32_t poll(std::uint64_t now_ms);
 

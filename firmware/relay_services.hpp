@@ -1,5 +1,6 @@
 // What every session of the relay shares: configuration, storage, TLS, clock,
-// log and the user accounts. The relay owns them; sessions hold a reference.
+// log, the user accounts and their password checks. The relay owns them;
+// sessions hold a reference.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include "hal/clock.hpp"
 #include "hal/log.hpp"
 #include "hal/net.hpp"
+#include "login_service.hpp"
 #include "protocol/base64.hpp"
 #include "spool.hpp"
 #include "tls_session.hpp"
@@ -24,6 +26,7 @@ struct RelayServices {
   TlsServer& tls;
   Accounts& accounts;
   const protocol::Base64& base64;
+  LoginService& logins;
 };
 
 // The wall clock as the spool keeps it: seconds since the Unix epoch in 32

@@ -42,6 +42,7 @@ void SmtpSession::start(RelayServices& services, Service service, hal::StreamId 
   services_ = &services;
   service_ = service;
   awaiting_sync_ = false;
+  login_.reset();
   transaction_reset();
   engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(), services.base64,
                   settings_for(service));
@@ -81,12 +82,17 @@ bool SmtpSession::say_goodbye(CloseReason reason) {
   return true;
 }
 
-// The failed login's delay is over.
+// The failed login's delay is over. The same words for an unknown user and a
+// wrong password (RFC 4954 §6: 535 5.7.8).
 void SmtpSession::timer_expired() {
+  if (login_.exhausted(services_->config.login.failures_per_connection)) {
+    return engine_->abort_session({421, "4.7.0", "Too many failed logins, closing connection"});
+  }
   engine_->resume(SmtpDecision::rejected({535, "5.7.8", "Authentication credentials invalid"}));
 }
 
 void SmtpSession::closed(CloseReason) {
+  login_.cancel(services_->logins);
   if (writer_) data_abort();
   engine_.reset();
 }
@@ -224,18 +230,17 @@ void SmtpSession::transaction_reset() {
 
 SmtpDecision SmtpSession::authenticate(std::string_view authzid, std::string_view authcid,
                                        std::string_view password) {
-  // Acting for another identity is not supported: authzid must be empty or the same.
-  const bool own_identity = authzid.empty() || authzid == authcid;
-  if (own_identity && services_->accounts.verify(authcid, password)) {
-    user_.assign(authcid);
-    services_->log.write(hal::LogLevel::info, "smtp: user %.*s authenticated",
-                         static_cast<int>(authcid.size()), authcid.data());
-    return SmtpDecision::accepted({235, "2.7.0", "Authentication successful"});
-  }
-  services_->log.write(hal::LogLevel::warning, "smtp: authentication failed for %.*s",
-                       static_cast<int>(authcid.size()), authcid.data());
-  transport_.set_timer(services_->clock.monotonic_ms() + services_->config.auth_failure_delay_ms);
+  login_.begin(services_->logins, *this, transport_.peer().address, authzid, authcid, password,
+               services_->clock.monotonic_ms());
   return SmtpDecision::later();
+}
+
+void SmtpSession::login_checked(std::optional<UserIndex> user) {
+  if (login_.settle(user, services_->log, "smtp", transport_.peer().address)) {
+    return engine_->resume(SmtpDecision::accepted({235, "2.7.0", "Authentication successful"}));
+  }
+  const std::uint64_t now_ms = services_->clock.monotonic_ms();
+  transport_.set_timer(login_.failure_reply_ms(services_->config.auth_failure_delay_ms, now_ms));
 }
 
 }  // namespace pigeon

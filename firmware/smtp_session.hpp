@@ -10,11 +10,12 @@
 #include "protocol/smtp_server.hpp"
 #include "protocol/trace_header_counter.hpp"
 #include "relay_services.hpp"
+#include "session_login.hpp"
 #include "session_transport.hpp"
 
 namespace pigeon {
 
-class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHooks {
+class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHooks, private LoginWaiter {
  public:
   bool active() const { return transport_.active(); }
   void start(RelayServices& services, Service service, hal::StreamId stream,
@@ -53,6 +54,9 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   bool idle_clock_paused() const override { return awaiting_sync_; }
   void closed(CloseReason reason) override;
 
+  // LoginWaiter
+  void login_checked(std::optional<UserIndex> user) override;
+
   protocol::SmtpServerSettings settings_for(Service service) const;
   bool may_relay() const;
   protocol::SmtpDecision add_recipient(std::string_view forward_path, UserIndex mailbox);
@@ -77,7 +81,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
 
   // A failed login is answered only after a delay (the transport's timer), to
   // slow down guessing.
-  FixedString<max_user_name_bytes> user_;
+  SessionLogin login_;
 };
 
 }  // namespace pigeon

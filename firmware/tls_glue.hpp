@@ -1,10 +1,11 @@
 // The TLS glue's view of tls_storage.hpp: the Mbed TLS type behind each opaque
 // storage. Only the glue's .cpp files (TLS sessions, the smarthost's TLS client,
-// the random generator) include this header, and with it Mbed TLS.
+// the random generator, HMAC-SHA256) include this header, and with it Mbed TLS.
 #pragma once
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -34,5 +35,7 @@ inline mbedtls_ssl_session& session(SslSessionStorage& s) { return as<mbedtls_ss
 inline mbedtls_x509_crt& certificate(CertificateStorage& s) { return as<mbedtls_x509_crt>(s); }
 inline mbedtls_pk_context& key(KeyStorage& s) { return as<mbedtls_pk_context>(s); }
 inline mbedtls_ctr_drbg_context& drbg(DrbgStorage& s) { return as<mbedtls_ctr_drbg_context>(s); }
+inline mbedtls_sha256_context& sha256(Sha256Storage& s) { return as<mbedtls_sha256_context>(s); }
+inline const mbedtls_sha256_context& sha256(const Sha256Storage& s) { return as<mbedtls_sha256_context>(s); }
 
 }  // namespace pigeon::tls_glue

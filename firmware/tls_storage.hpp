@@ -1,6 +1,6 @@
 // Room for the Mbed TLS structures that TLS objects hold, without their types:
-// tls_session.hpp, smarthost_tls.hpp and crypto_random.hpp (and so every
-// session) see only these byte arrays; the TLS glue's .cpp files see the real
+// tls_session.hpp, smarthost_tls.hpp, crypto_random.hpp and hmac_sha256.hpp
+// (and so every session) see only these byte arrays; the TLS glue's .cpp files see the real
 // types through tls_glue.hpp, which checks each size at compile time.
 #pragma once
 
@@ -27,5 +27,6 @@ using SslSessionStorage = OpaqueStorage<440 + abi_slack_bytes + 6 * pointer_byte
 using CertificateStorage = OpaqueStorage<64 + abi_slack_bytes + 85 * pointer_bytes>;  // mbedtls_x509_crt
 using KeyStorage = OpaqueStorage<2 * pointer_bytes + abi_slack_bytes>;                // mbedtls_pk_context
 using DrbgStorage = OpaqueStorage<296 + abi_slack_bytes + 6 * pointer_bytes>;         // mbedtls_ctr_drbg_context
+using Sha256Storage = OpaqueStorage<108 + abi_slack_bytes>;                            // mbedtls_sha256_context
 
 }  // namespace pigeon

@@ -163,4 +163,25 @@ int format_text(char* out, std::size_t size, const char* format, std::va_list ar
   return sink.finish();
 }
 
+std::size_t escape_control_bytes(const char* text, std::size_t length, char* out, std::size_t size) {
+  constexpr char hex[] = "0123456789abcdef";
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < length; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const bool control = byte < 0x20 || byte == 0x7f;
+    const std::size_t needed = control ? 4 : 1;
+    if (written + needed >= size) break;
+    if (control) {
+      out[written++] = '\\';
+      out[written++] = 'x';
+      out[written++] = hex[byte >> 4];
+      out[written++] = hex[byte & 0xf];
+    } else {
+      out[written++] = static_cast<char>(byte);
+    }
+  }
+  out[written] = '\0';
+  return written;
+}
+
 }  // namespace pigeon::hal

@@ -21,4 +21,11 @@ int format_text(char* out, std::size_t size, const char* format, std::va_list ar
   return length;
 }
 
+// Copies a log line's text with every control byte (below 0x20, and DEL)
+// written as "\xHH": text a client chose (a login name with a line feed, a
+// terminal escape) can then neither start a forged log line nor drive the
+// reader's terminal. Stops where the next byte or escape would not fit, always
+// terminates `out` (size > 0), and returns the length written.
+std::size_t escape_control_bytes(const char* text, std::size_t length, char* out, std::size_t size);
+
 }  // namespace pigeon::hal

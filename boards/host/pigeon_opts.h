@@ -13,5 +13,9 @@
 /* A Linux host holds far more mail than a board: the spool index has room for
  * the benchmarks' thousands of queued messages. */
 #define PIGEON_SPOOL_MAX_MESSAGES 8192
+/* A login's PBKDF2 in slices of about 0.3 ms; more clients and credentials remembered. */
+#define PIGEON_PBKDF2_ITERATIONS_PER_ROUND 1024
+#define PIGEON_LOGIN_ADDRESSES 64
+#define PIGEON_LOGIN_CACHE_ENTRIES 16
 
 #endif

@@ -42,6 +42,7 @@ struct RelayOverLwip {
     std::array<char, max_password_hash_bytes> hash{};
     const auto length = make_password_hash(random, password, hash, 1000);
     config.add_user("user", {hash.data(), *length});
+    EXPECT_TRUE(logins.start(random));
     static std::array<char, 4096> key{}, cert{};
     ServerIdentityPem identity{key, cert};
     EXPECT_TRUE(generate_server_identity(random, "localhost", clock.unix_time_s(), identity));
@@ -71,7 +72,8 @@ struct RelayOverLwip {
   Accounts accounts{config};
   Spool spool{flash, accounts};
   protocol::Base64 base64;
-  RelayServices services{config, net, clock, log, spool, tls, accounts, base64};
+  LoginService logins{config, accounts};
+  RelayServices services{config, net, clock, log, spool, tls, accounts, base64, logins};
   Relay relay{services};
 };
 

@@ -283,7 +283,7 @@ class DeliverySchedulerTest : public ::testing::Test {
     services_.reset();
     spool_ = std::make_unique<Spool>(chip_.flash(), accounts_);
     ASSERT_EQ(spool_->mount(), SpoolStatus::ok);
-    services_.reset(new RelayServices{config_, net_, clock_, log_, *spool_, tls_server(), accounts_, base64_});
+    services_.reset(new RelayServices{config_, net_, clock_, log_, *spool_, tls_server(), accounts_, base64_, logins_});
     scheduler_ = std::make_unique<DeliveryScheduler>(*services_, smarthost_tls(), resolver_);
   }
 
@@ -325,6 +325,7 @@ class DeliverySchedulerTest : public ::testing::Test {
 
   RelayConfig config_;
   Accounts accounts_{config_};
+  LoginService logins_{config_, accounts_};  // no session logs in here
   SimulatedChip chip_{flash_geometry};
   FakeClock clock_;
   RecordingLog log_;

@@ -38,4 +38,24 @@ TEST(TextFormat, TruncatesAndTerminatesButCountsEverything) {
   EXPECT_EQ(pigeon::hal::format_text(nullptr, 0, "%d", 12345), 5);
 }
 
+// A login name with a line feed must not start a forged log line.
+TEST(EscapeControlBytes, WritesControlBytesAsHexEscapes) {
+  const std::string text = "bob\nfake: warning\r\x1b[31m\x7f\x01 ok\\";
+  char out[128];
+  const std::size_t length = pigeon::hal::escape_control_bytes(text.data(), text.size(), out, sizeof out);
+  EXPECT_STREQ(out, "bob\\x0afake: warning\\x0d\\x1b[31m\\x7f\\x01 ok\\");
+  EXPECT_EQ(length, std::string(out).size());
+  const std::string nul("a\0b", 3);
+  pigeon::hal::escape_control_bytes(nul.data(), nul.size(), out, sizeof out);
+  EXPECT_STREQ(out, "a\\x00b");
+}
+
+TEST(EscapeControlBytes, NeverCutsAnEscapeInHalf) {
+  char out[6];
+  EXPECT_EQ(pigeon::hal::escape_control_bytes("ab\ncd", 5, out, sizeof out), 2u);
+  EXPECT_STREQ(out, "ab");
+  EXPECT_EQ(pigeon::hal::escape_control_bytes("abcdefgh", 8, out, sizeof out), 5u);
+  EXPECT_STREQ(out, "abcde");
+}
+
 }  // namespace
