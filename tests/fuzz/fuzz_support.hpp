@@ -123,9 +123,14 @@ struct Outcome {
   bool operator==(const Outcome&) const = default;
 };
 
-// Stops the run loudly: libFuzzer records the input as a crash.
-inline void require(bool condition) {
-  if (!condition) std::abort();
+// Stops the run loudly, naming the broken invariant's line: libFuzzer records
+// the input as a crash.
+// (clang-14's libstdc++ has no std::source_location; the builtins it rests on
+// give the caller's place the same way.)
+inline void require(bool condition, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  if (condition) return;
+  std::fprintf(stderr, "pigeon fuzz: invariant broken at %s:%d\n", file, line);
+  std::abort();
 }
 
 // Runs the session fed whole and in the tape's pieces: `run(tape, pieces)`
