@@ -60,6 +60,14 @@ class Net {
   virtual void set_no_delay(StreamId stream) = 0;
   // Graceful close after pending output; the id is free afterwards.
   virtual void close(StreamId stream) = 0;
+  // Which events wait() wakes for. A stream is watched for input and a listener
+  // for connections until the relay says otherwise: it turns input off while it
+  // would not read (its receive buffer is full, the peer's side is closed, the
+  // session waits) and accepting off while it could give no slot, because a
+  // stream or listener with work nobody takes would end every wait() at once.
+  // Turning interest on again wakes the next wait() if work is waiting already.
+  virtual void set_receive_interest(StreamId stream, bool wanted) = 0;
+  virtual void set_accept_interest(ListenerId listener, bool wanted) = 0;
   // Blocks (host) or sleeps (boards) until a stream may have work or
   // `max_wait_ms` passes; returns at once when work is already pending.
   virtual void wait(std::uint32_t max_wait_ms) = 0;

@@ -174,6 +174,21 @@ void LwipNet::close(StreamId id) {
   if (Stream* stream = find(id)) release(*stream);
 }
 
+// Input and connections queue in lwIP either way (bounded by the receive
+// window and the pcb pool); interest only decides whether they wake wait().
+void LwipNet::set_receive_interest(StreamId id, bool wanted) {
+  Stream* stream = find(id);
+  if (stream == nullptr) return;
+  stream->wants_read = wanted;
+  if (wanted && (stream->received != nullptr || stream->peer_closed)) events_ = true;
+}
+
+void LwipNet::set_accept_interest(ListenerId listener, bool wanted) {
+  if (listener < 0 || static_cast<std::size_t>(listener) >= max_listeners) return;
+  listeners_[static_cast<std::size_t>(listener)].watched = wanted;
+  if (wanted && awaits_accept(listener)) events_ = true;
+}
+
 void LwipNet::abort(StreamId id) {
   Stream* stream = find(id);
   if (stream == nullptr) return;
@@ -231,7 +246,7 @@ err_t LwipNet::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   stream->phase = Phase::awaiting_accept;
   stream->listener = listener->id;
   stream->accept_order = self.next_accept_order_++;
-  self.events_ = true;
+  self.events_ = self.events_ || listener->watched;
   return ERR_OK;
 }
 
@@ -249,7 +264,7 @@ err_t LwipNet::on_receive(void* arg, tcp_pcb*, pbuf* data, err_t err) {
     if (data != nullptr) pbuf_free(data);
     return ERR_OK;
   }
-  stream->owner->events_ = true;
+  stream->owner->events_ = stream->owner->events_ || stream->wants_read;
   if (data == nullptr) {
     stream->peer_closed = true;
     return ERR_OK;
@@ -352,6 +367,12 @@ void LwipNet::release(Stream& stream) {
 
 StreamId LwipNet::id_of(const Stream& stream) const {
   return static_cast<StreamId>(&stream - streams_.data());
+}
+
+bool LwipNet::awaits_accept(ListenerId listener) const {
+  return std::any_of(streams_.begin(), streams_.end(), [listener](const Stream& stream) {
+    return stream.phase == Phase::awaiting_accept && stream.listener == listener;
+  });
 }
 
 }  // namespace pigeon::hal

@@ -46,6 +46,8 @@ class LwipNet final : public Net {
   IoResult send(StreamId stream, std::span<const std::uint8_t> data) override;
   void set_no_delay(StreamId stream) override;
   void close(StreamId stream) override;
+  void set_receive_interest(StreamId stream, bool wanted) override;
+  void set_accept_interest(ListenerId listener, bool wanted) override;
   void wait(std::uint32_t max_wait_ms) override;
 
   // Resets the stream at once (RST), dropping queued data: for a peer that must
@@ -73,6 +75,7 @@ class LwipNet final : public Net {
     bool peer_closed = false;  // FIN received
     bool refused = false;      // connect failed
     bool unflushed = false;    // send() queued segments that wait() has not sent
+    bool wants_read = true;    // input wakes wait() (set_receive_interest)
     ListenerId listener = invalid_id;
     std::uint32_t accept_order = 0;
     LwipNet* owner = nullptr;
@@ -81,6 +84,7 @@ class LwipNet final : public Net {
   struct Listener {
     tcp_pcb* pcb = nullptr;
     ListenerId id = invalid_id;
+    bool watched = true;  // a connection wakes wait() (set_accept_interest)
     LwipNet* owner = nullptr;
   };
 
@@ -104,6 +108,7 @@ class LwipNet final : public Net {
   void attach(Stream& stream, tcp_pcb* pcb);
   void release(Stream& stream);
   StreamId id_of(const Stream& stream) const;
+  bool awaits_accept(ListenerId listener) const;
 
   NetDriver& driver_;
   std::array<Listener, max_listeners> listeners_{};

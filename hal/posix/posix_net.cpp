@@ -78,6 +78,7 @@ NetStatus PosixNet::listen(const Endpoint& local, ListenerId& out) {
   }
   listeners_[slot] = fd;
   listener_ready_[slot] = true;
+  listener_watched_[slot] = true;
   out = static_cast<ListenerId>(slot);
   return NetStatus::ok;
 }
@@ -189,21 +190,37 @@ void PosixNet::close(StreamId id) {
   }
 }
 
+void PosixNet::set_receive_interest(StreamId id, bool wanted) {
+  if (Stream* stream = find(id)) stream->wants_read = wanted;
+}
+
+void PosixNet::set_accept_interest(ListenerId listener, bool wanted) {
+  if (listener < 0 || static_cast<std::size_t>(listener) >= max_listeners) return;
+  listener_watched_[static_cast<std::size_t>(listener)] = wanted;
+}
+
+// poll(2) is level-triggered: input is watched only where the relay will read
+// it, or a stream it does not read would end every wait() at once.
 void PosixNet::wait(std::uint32_t max_wait_ms) {
   flush_flights();
   nfds_t count = 0;
-  for (int fd : listeners_) {
-    if (fd >= 0) poll_set_[count++] = pollfd{fd, POLLIN, 0};
+  for (std::size_t slot = 0; slot < max_listeners; ++slot) {
+    if (listeners_[slot] < 0) continue;
+    poll_set_[count++] = pollfd{listeners_[slot], static_cast<short>(listener_watched_[slot] ? POLLIN : 0), 0};
   }
   for (const Stream& stream : streams_) {
     if (stream.fd < 0) continue;
     const bool wants_write = stream.wants_write || stream.connecting;
-    poll_set_[count++] = pollfd{stream.fd, static_cast<short>(POLLIN | (wants_write ? POLLOUT : 0)), 0};
+    const auto events = (stream.wants_read ? POLLIN : 0) | (wants_write ? POLLOUT : 0);
+    poll_set_[count++] = pollfd{stream.fd, static_cast<short>(events), 0};
   }
   ::poll(poll_set_.data(), count, static_cast<int>(max_wait_ms));
   nfds_t entry = 0;  // the listeners come first in poll_set_, in slot order
   for (std::size_t slot = 0; slot < max_listeners; ++slot) {
-    if (listeners_[slot] >= 0) listener_ready_[slot] = (poll_set_[entry++].revents & POLLIN) != 0;
+    if (listeners_[slot] < 0) continue;
+    // An unwatched listener was not asked: accept() tries the system call.
+    const bool ready = (poll_set_[entry++].revents & POLLIN) != 0;
+    listener_ready_[slot] = ready || !listener_watched_[slot];
   }
 }
 
@@ -221,7 +238,7 @@ StreamId PosixNet::adopt_stream(int fd, bool connecting) {
   for (std::size_t slot = 0; slot < max_streams; ++slot) {
     if (streams_[slot].fd < 0) {
       disable_nagle(fd);
-      streams_[slot] = Stream{fd, connecting, false, false, false};
+      streams_[slot] = Stream{fd, connecting, false, false, false, true};
       return static_cast<StreamId>(slot);
     }
   }

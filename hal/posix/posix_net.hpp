@@ -28,6 +28,8 @@ class PosixNet final : public Net {
   IoResult send(StreamId stream, std::span<const std::uint8_t> data) override;
   void set_no_delay(StreamId stream) override;
   void close(StreamId stream) override;
+  void set_receive_interest(StreamId stream, bool wanted) override;
+  void set_accept_interest(ListenerId listener, bool wanted) override;
   void wait(std::uint32_t max_wait_ms) override;
 
  private:
@@ -37,6 +39,7 @@ class PosixNet final : public Net {
     bool refused = false;       // connect() failed; receive() says so
     bool wants_write = false;   // the last send could not take everything
     bool unflushed = false;     // sent with MSG_MORE since the last wait()
+    bool wants_read = true;     // wait() watches for input (set_receive_interest)
   };
 
   void flush_flights();
@@ -47,6 +50,8 @@ class PosixNet final : public Net {
   // Whether the last wait() saw a connection waiting: accept() skips the system
   // call for the others, which the relay asks about on every loop round.
   std::array<bool, max_listeners> listener_ready_{};
+  // Listeners wait() watches (set_accept_interest).
+  std::array<bool, max_listeners> listener_watched_{};
   std::array<Stream, max_streams> streams_;
   std::array<pollfd, max_listeners + max_streams> poll_set_;
 };

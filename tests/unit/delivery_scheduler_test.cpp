@@ -221,6 +221,8 @@ class FakeNet final : public hal::Net {
   void close(hal::StreamId stream) override {
     if (stream == stream_id) open_ = false;
   }
+  void set_receive_interest(hal::StreamId, bool) override {}
+  void set_accept_interest(hal::ListenerId, bool) override {}
   void wait(std::uint32_t) override {}
 
   static constexpr hal::StreamId stream_id = 7;
