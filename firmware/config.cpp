@@ -183,7 +183,7 @@ struct Key {
   Setter setter;
 };
 
-constexpr std::array<Key, 42> keys{{
+constexpr std::array<Key, 44> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -207,6 +207,10 @@ constexpr std::array<Key, 42> keys{{
      [](RelayConfig& c, std::string_view v) { return set_u32(c.data_timeout_s, v, 1, 86400); }},
     {"pop3_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
+    {"handshake_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.handshake_timeout_s, v, 1, 3600); }},
+    {"max_sessions_per_address",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.max_sessions_per_address, v, 0, 1024); }},
     {"auth_failure_delay_ms",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.auth_failure_delay_ms, v, 0, 60000); }},
     {"auth_failures_per_connection",

@@ -92,6 +92,12 @@ struct RelayConfig {
   std::uint32_t command_timeout_s = 300;
   std::uint32_t data_timeout_s = 180;
   std::uint32_t pop3_timeout_s = 600;
+  // From connect (or STARTTLS/STLS) to the end of the TLS handshake and the
+  // first command: bare connections give their slot back soon.
+  std::uint32_t handshake_timeout_s = 20;
+  // Sessions one client address (an IPv4 address, an IPv6 /64) may hold of
+  // each protocol; 0: half the build's slots of that protocol, at least one.
+  std::uint32_t max_sessions_per_address = 0;
   std::uint32_t auth_failure_delay_ms = 1000;  // counted from the login command's arrival
   LoginLimits login;
   std::uint32_t spool_bytes = 64u * 1024 * 1024;

@@ -15,6 +15,9 @@ void Connection::open(hal::Net& net, hal::StreamId stream, const hal::Endpoint& 
   reserved_tls_ = nullptr;
   tls_pool_ = nullptr;
   handshake_done_ = false;
+  input_ended_ = false;
+  heard_from_peer_ = false;
+  watching_input_ = true;  // every new stream is watched for input
   lost_ = CloseReason::none;
   received_bytes_ = 0;
   output_.clear();
@@ -52,8 +55,13 @@ void Connection::consume(std::size_t count) {
 
 bool Connection::pump(bool receive) {
   if (state_ == TransportState::handshaking) {
+    watch_input(true);  // Mbed TLS reads the peer's flights itself
+    const std::uint32_t received_before = tls_->bytes_received();
     switch (tls_->handshake()) {
-      case TlsStep::in_progress: return false;
+      case TlsStep::in_progress:
+        // The peer's flight is activity: a slow client's handshake is not idleness.
+        heard_from_peer_ |= tls_->bytes_received() != received_before;
+        return tls_->bytes_received() != received_before;
       case TlsStep::failed:
         lost_ = CloseReason::tls_handshake_failed;
         return false;
@@ -68,21 +76,35 @@ bool Connection::pump(bool receive) {
   }
   const bool sent = send_pending();
   const bool received = receive && receive_more();
+  watch_input(receive && !input_ended_ && lost_ == CloseReason::none &&
+              received_bytes_ < receive_storage_.size());
   return sent || received;
+}
+
+void Connection::watch_input(bool wanted) {
+  if (wanted == watching_input_) return;
+  watching_input_ = wanted;
+  net_->set_receive_interest(stream_, wanted);
 }
 
 bool Connection::receive_more() {
   bool progressed = false;
-  while (received_bytes_ < receive_storage_.size() && lost_ == CloseReason::none) {
+  while (received_bytes_ < receive_storage_.size() && lost_ == CloseReason::none && !input_ended_) {
     const std::span<std::uint8_t> space(receive_storage_.data() + received_bytes_,
                                         receive_storage_.size() - received_bytes_);
     const hal::IoResult result = tls_ != nullptr ? tls_->read(space) : net_->receive(stream_, space);
     if (result.status == hal::NetStatus::would_block) break;
+    if (result.status == hal::NetStatus::closed) {
+      input_ended_ = true;
+      progressed = true;
+      break;
+    }
     if (result.status != hal::NetStatus::ok) {
       lose(result.status);
       break;
     }
     received_bytes_ += result.bytes;
+    heard_from_peer_ = true;
     progressed = true;
   }
   return progressed;

@@ -26,6 +26,8 @@ enum class CloseReason : std::uint8_t {
   tls_error,             // a TLS record failed after the handshake
   tls_unavailable,       // no TLS session was free
   idle_timeout,          // the peer was idle too long
+  opening_timeout,       // no TLS handshake or first command within handshake_timeout_s
+  evicted,               // the slot went to a new client: this unprotected session was idle
   goodbye_unread,        // idle again after our goodbye: the peer does not read
   shut_down,             // the relay stops
 };
@@ -55,12 +57,15 @@ class Connection {
   // TLS session slot is free.
   bool reserve_tls(TlsSessionPool& tls);
   bool tls_active() const { return state_ == TransportState::secure; }
+  // A TLS session of the pool is in use or set aside here.
+  bool holds_tls() const { return tls_ != nullptr || reserved_tls_ != nullptr; }
   bool handshaking() const { return state_ == TransportState::handshaking; }
 
   // Moves bytes both ways as far as they go without blocking. Returns true when
   // anything moved or the handshake progressed. While the engine waits to start
   // TLS, `receive` is false: the client's first handshake bytes must stay in the
-  // network stack for TLS, not land in the plaintext buffer.
+  // network stack for TLS, not land in the plaintext buffer. Afterwards the
+  // network is asked to watch for input only if the next pump would read it.
   bool pump(bool receive = true);
   // The handshake finished during the last pump().
   bool take_handshake_done();
@@ -71,12 +76,19 @@ class Connection {
   protocol::OutputBuffer& output() { return output_; }
   bool output_drained() const { return output_.empty(); }
 
-  // Why the connection cannot go on (the peer closed it, the network or TLS
+  // The peer closed its sending side (FIN, or close_notify under TLS): a read
+  // shutdown only. What it sent before is still in received(), and replies
+  // still go out until the output is drained or the peer resets.
+  bool input_ended() const { return input_ended_; }
+  // The peer has sent at least one byte (a command, a TLS handshake message).
+  bool heard_from_peer() const { return heard_from_peer_; }
+  // Why the connection cannot go on (the peer reset it, the network or TLS
   // failed); none while it works.
   CloseReason lost() const { return lost_; }
   // The TLS session in use, if any: after a TLS failure it says why.
   const TlsSession* tls_session() const { return tls_; }
   const hal::Endpoint& peer() const { return peer_; }
+  hal::StreamId stream() const { return stream_; }
 
   // Flushes what it can, sends close_notify under TLS, closes the stream.
   void close();
@@ -85,6 +97,7 @@ class Connection {
   bool receive_more();
   bool send_pending();
   void lose(hal::NetStatus status);
+  void watch_input(bool wanted);
 
   hal::Net* net_ = nullptr;
   hal::StreamId stream_ = hal::invalid_id;
@@ -94,6 +107,9 @@ class Connection {
   TlsSession* reserved_tls_ = nullptr;  // set aside by reserve_tls(), not yet in use
   TlsSessionPool* tls_pool_ = nullptr;
   bool handshake_done_ = false;
+  bool input_ended_ = false;
+  bool heard_from_peer_ = false;
+  bool watching_input_ = true;  // what the network was last told (hal::Net::set_receive_interest)
   CloseReason lost_ = CloseReason::none;
   std::array<std::uint8_t, PIGEON_RECEIVE_BUFFER_BYTES> receive_storage_{};
   std::size_t received_bytes_ = 0;

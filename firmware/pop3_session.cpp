@@ -9,7 +9,7 @@ constexpr std::uint64_t ms_per_s = 1000;
 
 }  // namespace
 
-void Pop3Session::start(RelayServices& services, Service service, hal::StreamId stream,
+void Pop3Session::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
   service_ = service;
@@ -19,7 +19,8 @@ void Pop3Session::start(RelayServices& services, Service service, hal::StreamId 
   awaiting_sync_ = false;
   engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(), services.base64,
                   settings_for(service));
-  const TransportSetup setup{services.net, services.log, services.tls, "pop3", is_implicit_tls(service)};
+  const TransportSetup setup{services.net, services.log, tls, "pop3", is_implicit_tls(service),
+                             services.config.handshake_timeout_s * ms_per_s};
   transport_.start(setup, *engine_, *this, stream, peer, now_ms);
 }
 
@@ -47,6 +48,8 @@ bool Pop3Session::produce() {
 bool Pop3Session::say_goodbye(CloseReason reason) {
   switch (reason) {
     case CloseReason::idle_timeout: engine_->abort_session("Autologout; idle for too long"); break;
+    case CloseReason::opening_timeout: engine_->abort_session("No command in time"); break;
+    case CloseReason::evicted: engine_->abort_session("[SYS/TEMP] Too many connections, closing an idle one"); break;
     case CloseReason::tls_unavailable: engine_->abort_session("[SYS/TEMP] TLS not available now"); break;
     case CloseReason::shut_down: engine_->abort_session("[SYS/TEMP] Service shutting down"); break;
     default: return false;
@@ -119,6 +122,9 @@ Pop3Decision Pop3Session::commit_deletions(const protocol::DeletionMarks& delete
 
 void Pop3Session::sync_finished(bool durable) {
   awaiting_sync_ = false;
+  // The peer may have reset the connection while the commit waited for the
+  // sync: the commit is durable all the same, and nobody is left to tell.
+  if (!active()) return;
   engine_->resume(durable ? Pop3Decision::accepted()
                           : Pop3Decision::rejected("SYS/TEMP", "Could not remove messages"));
 }

@@ -15,7 +15,9 @@ namespace pigeon {
 class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHooks, private LoginWaiter {
  public:
   bool active() const { return transport_.active(); }
-  void start(RelayServices& services, Service service, hal::StreamId stream,
+  // `tls` hands out the server's TLS sessions (the relay's, which evicts an
+  // idle session when none is free).
+  void start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
   bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
 
@@ -25,6 +27,15 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
 
   std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
   void shut_down() { transport_.shut_down(); }
+
+  // Slot sharing, as for SMTP: a client that logged in keeps its slot.
+  const hal::Endpoint& peer() const { return transport_.peer(); }
+  std::uint64_t last_activity_ms() const { return transport_.last_activity_ms(); }
+  bool holds_tls() const { return transport_.holds_tls(); }
+  bool heard_from_peer() const { return transport_.heard_from_peer(); }
+  bool owns(hal::StreamId stream) const { return active() && transport_.stream() == stream; }
+  bool evictable() const { return active() && !user_ && !awaiting_sync_; }
+  void evict() { transport_.evict(); }
 
  private:
   protocol::Pop3Decision login(std::string_view authzid, std::string_view user,

@@ -11,7 +11,9 @@
 
 namespace pigeon {
 
-class Relay {
+// The relay hands its sessions the server's TLS sessions through itself (a
+// TlsSessionPool): when none is free, an idle unprotected session gives its up.
+class Relay final : private TlsSessionPool {
  public:
   // Without a scheduler (a board that does not relay) mail for other domains
   // is refused anyway unless a smarthost is configured.
@@ -32,17 +34,38 @@ class Relay {
   void shut_down();
 
  private:
+  // Whether a new client of a service can be given what it needs (a slot of
+  // its protocol, a TLS session for implicit TLS) now, soon (an unprotected
+  // session will have been idle long enough to give way), or not for a while.
+  enum class Admission : std::uint8_t { now, later, refuse };
+
   static std::size_t index(Service service) { return static_cast<std::size_t>(service); }
   bool accept_clients(std::uint64_t now_ms);
-  bool accept_one(Service service, std::uint64_t now_ms);
-  void refuse(hal::StreamId stream, Service service);
+  template <typename Sessions>
+  bool accept_one(Sessions& sessions, Service service, std::uint64_t now_ms);
+  template <typename Sessions>
+  Admission admission(const Sessions& sessions, Service service, std::uint64_t now_ms) const;
+  template <typename Sessions>
+  bool make_room(Sessions& sessions, std::uint64_t now_ms);
+  TlsSession* acquire(hal::Net& net, hal::StreamId stream) override;
+  void release(TlsSession* session) override { services_.tls.release(session); }
+  bool free_tls_session(std::uint64_t now_ms, hal::StreamId asking);
+  bool tls_session_free() const;
+  template <typename Sessions>
+  std::size_t per_address_limit(const Sessions& sessions) const;
+  void watch_listener(Service service, bool wanted);
+  void refuse(hal::StreamId stream, Service service, bool per_address);
   bool sync_commits();
+  std::uint64_t next_eviction_ms() const;
   std::uint32_t idle_time_ms(std::uint64_t now_ms) const;
+  template <typename Visit>
+  void for_each_session(Visit visit) const;
 
   RelayServices& services_;
   DeliveryScheduler* scheduler_;
   std::array<hal::ListenerId, service_count> listeners_{};
   std::array<std::uint16_t, service_count> bound_ports_{};
+  std::array<bool, service_count> accepting_{};  // what the network was last told
   std::array<SmtpSession, PIGEON_SMTP_SESSIONS> smtp_sessions_;
   std::array<Pop3Session, PIGEON_POP3_SESSIONS> pop3_sessions_;
 };

@@ -19,10 +19,16 @@ const char* describe(CloseReason reason) {
     case CloseReason::tls_error: return "TLS failed";
     case CloseReason::tls_unavailable: return "no TLS session free";
     case CloseReason::idle_timeout: return "idle timeout";
+    case CloseReason::opening_timeout: return "no TLS handshake or first command in time";
+    case CloseReason::evicted: return "idle, its slot went to a new client";
     case CloseReason::goodbye_unread: return "idle timeout, peer does not read its replies";
     case CloseReason::shut_down: return "relay shutting down";
   }
   PIGEON_UNREACHABLE();
+}
+
+std::uint64_t deadline_after(std::uint64_t now_ms, std::uint64_t limit_ms) {
+  return limit_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + limit_ms;
 }
 
 bool is_tls_failure(CloseReason reason) {
@@ -43,6 +49,8 @@ void SessionTransport::start(const TransportSetup& setup, protocol::SessionEngin
   goodbye_ = CloseReason::none;
   last_activity_ms_ = now_ms;
   timer_at_ms_ = UINT64_MAX;
+  opening_limit_ms_ = setup.opening_limit_ms;
+  opening_deadline_ms_ = deadline_after(now_ms, opening_limit_ms_);
   connection_.open(setup.net, stream, peer);
   if (!implicit_tls_) return hooks_->greet();
   // Without a TLS session nothing can be said to a peer that speaks TLS from
@@ -66,8 +74,12 @@ bool SessionTransport::step(std::uint64_t now_ms) {
     timer_at_ms_ = UINT64_MAX;
     hooks_->timer_expired();
   }
+  if (now_ms >= opening_deadline_ms_) {
+    give_up_opening();
+    if (!active()) return true;
+  }
   progressed |= feed_engine();
-  progressed |= hand_over_to_tls();
+  progressed |= hand_over_to_tls(now_ms);
   if (!active()) return true;
   progressed |= connection_.pump(!engine_->awaiting_tls());
   if (progressed) last_activity_ms_ = now_ms;
@@ -78,6 +90,13 @@ bool SessionTransport::step(std::uint64_t now_ms) {
   }
   if (connection_.lost() != CloseReason::none) {
     close(connection_.lost());
+    return true;
+  }
+  // A half-close ends the session only once everything the peer sent before
+  // it is answered and the answers are sent (docs/architecture.md §3).
+  if (connection_.input_ended() && !progressed && connection_.output_drained() &&
+      !engine_->awaiting_decision()) {
+    close(CloseReason::peer_closed);
     return true;
   }
   if (!hooks_->idle_clock_paused() && now_ms - last_activity_ms_ > hooks_->idle_limit_ms()) {
@@ -102,6 +121,7 @@ bool SessionTransport::feed_engine() {
     const std::size_t consumed = engine_->feed(connection_.received());
     if (consumed == 0) break;
     connection_.consume(consumed);
+    opening_deadline_ms_ = UINT64_MAX;  // the peer spoke: the command timeouts take over
     progressed = true;
   }
   return progressed;
@@ -109,12 +129,18 @@ bool SessionTransport::feed_engine() {
 
 // After the reply to STARTTLS/STLS is sent: what the peer pipelined behind the
 // command is dropped unread by start_tls() (RFC 3207 §4.2, RFC 2595 §4).
-bool SessionTransport::hand_over_to_tls() {
+// The peer opens anew: the handshake and the first command after it get the
+// opening deadline again.
+bool SessionTransport::hand_over_to_tls(std::uint64_t now_ms) {
   if (!engine_->awaiting_tls() || !connection_.output_drained() || connection_.handshaking() ||
       connection_.tls_active()) {
     return false;
   }
-  if (!connection_.start_tls(*tls_)) say_goodbye(CloseReason::tls_unavailable);
+  if (connection_.start_tls(*tls_)) {
+    opening_deadline_ms_ = deadline_after(now_ms, opening_limit_ms_);
+  } else {
+    say_goodbye(CloseReason::tls_unavailable);
+  }
   return true;
 }
 
@@ -133,15 +159,25 @@ void SessionTransport::say_goodbye(CloseReason reason) {
   connection_.pump();
 }
 
-void SessionTransport::shut_down() {
+// A peer that has not finished its handshake cannot read a goodbye, and one
+// written now would go into the handshake.
+void SessionTransport::end_now(CloseReason reason) {
   if (!active()) return;
-  if (hooks_->say_goodbye(CloseReason::shut_down)) connection_.pump();
-  close(CloseReason::shut_down);
+  if (!connection_.handshaking() && hooks_->say_goodbye(reason)) connection_.pump();
+  close(reason);
+}
+
+// A bare connection, a stalled handshake or a silent client: it gets the
+// protocol's goodbye when it can read one, and gives its slot back.
+void SessionTransport::give_up_opening() {
+  opening_deadline_ms_ = UINT64_MAX;
+  if (connection_.handshaking()) return close(CloseReason::opening_timeout);
+  if (!engine_->finished()) say_goodbye(CloseReason::opening_timeout);
 }
 
 std::uint64_t SessionTransport::deadline_ms() const {
   if (!active()) return UINT64_MAX;
-  return std::min(timer_at_ms_, last_activity_ms_ + hooks_->idle_limit_ms() + 1);
+  return std::min({timer_at_ms_, opening_deadline_ms_, last_activity_ms_ + hooks_->idle_limit_ms() + 1});
 }
 
 void SessionTransport::close(CloseReason reason) {

@@ -50,6 +50,9 @@ struct TransportSetup {
   TlsSessionPool& tls;
   std::string_view log_name;  // "smtp", "pop3", "smarthost"
   bool implicit_tls = false;  // the peer speaks TLS from its first byte
+  // A server's clients get this long from connect, and from STARTTLS/STLS, to
+  // finish the TLS handshake and send their first command.
+  std::uint64_t opening_limit_ms = UINT64_MAX;
 };
 
 class SessionTransport {
@@ -64,7 +67,11 @@ class SessionTransport {
   // The next time step() has timed work to do (the timer, the idle limit).
   std::uint64_t deadline_ms() const;
   // The goodbye, what of it can be sent at once, and close (relay shutdown).
-  void shut_down();
+  void shut_down() { end_now(CloseReason::shut_down); }
+  // The same, for a session whose slot a new client gets.
+  void evict() { end_now(CloseReason::evicted); }
+  // When the peer or the relay last moved a byte or the handshake progressed.
+  std::uint64_t last_activity_ms() const { return last_activity_ms_; }
 
   // Calls SessionHooks::timer_expired() at `at_ms` (one timer per session).
   void set_timer(std::uint64_t at_ms) { timer_at_ms_ = at_ms; }
@@ -73,13 +80,18 @@ class SessionTransport {
   // STARTTLS/STLS: a TLS session set aside before the reply that promises it.
   bool reserve_tls() { return connection_.reserve_tls(*tls_); }
   bool tls_active() const { return connection_.tls_active(); }
+  bool holds_tls() const { return connection_.holds_tls(); }
+  bool heard_from_peer() const { return connection_.heard_from_peer(); }
   const hal::Endpoint& peer() const { return connection_.peer(); }
+  hal::StreamId stream() const { return connection_.stream(); }
 
  private:
   bool feed_engine();
-  bool hand_over_to_tls();
+  bool hand_over_to_tls(std::uint64_t now_ms);
   void time_out(std::uint64_t now_ms);
   void say_goodbye(CloseReason reason);
+  void end_now(CloseReason reason);
+  void give_up_opening();
   void close(CloseReason reason);
   void log_close(CloseReason reason);
 
@@ -93,6 +105,9 @@ class SessionTransport {
   CloseReason goodbye_ = CloseReason::none;  // why the goodbye was said, for the close
   std::uint64_t last_activity_ms_ = 0;
   std::uint64_t timer_at_ms_ = UINT64_MAX;
+  std::uint64_t opening_limit_ms_ = UINT64_MAX;
+  // Until the handshake is done and the engine took a first command.
+  std::uint64_t opening_deadline_ms_ = UINT64_MAX;
 };
 
 }  // namespace pigeon

@@ -37,7 +37,7 @@ SmtpDecision storage_failure(SpoolStatus status) {
 
 }  // namespace
 
-void SmtpSession::start(RelayServices& services, Service service, hal::StreamId stream,
+void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
   service_ = service;
@@ -46,7 +46,8 @@ void SmtpSession::start(RelayServices& services, Service service, hal::StreamId 
   transaction_reset();
   engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(), services.base64,
                   settings_for(service));
-  const TransportSetup setup{services.net, services.log, services.tls, "smtp", is_implicit_tls(service)};
+  const TransportSetup setup{services.net, services.log, tls, "smtp", is_implicit_tls(service),
+                             services.config.handshake_timeout_s * ms_per_s};
   transport_.start(setup, *engine_, *this, stream, peer, now_ms);
 }
 
@@ -75,6 +76,8 @@ std::uint64_t SmtpSession::idle_limit_ms() const {
 bool SmtpSession::say_goodbye(CloseReason reason) {
   switch (reason) {
     case CloseReason::idle_timeout: engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"}); break;
+    case CloseReason::opening_timeout: engine_->abort_session({421, "4.4.2", "No command in time, closing connection"}); break;
+    case CloseReason::evicted: engine_->abort_session({421, "4.7.0", "Too many connections, closing an idle one"}); break;
     case CloseReason::tls_unavailable: engine_->abort_session({454, "4.7.0", "TLS not available now"}); break;
     case CloseReason::shut_down: engine_->abort_session({421, "4.3.2", "Service shutting down"}); break;
     default: return false;
@@ -209,6 +212,9 @@ SmtpDecision SmtpSession::data_end() {
 
 void SmtpSession::sync_finished(bool durable) {
   awaiting_sync_ = false;
+  // The peer may have reset the connection while the commit waited for the
+  // sync: the commit is durable all the same, and nobody is left to tell.
+  if (!active()) return;
   if (durable) {
     engine_->resume(SmtpDecision::accepted({250, "2.0.0", "OK: message stored"}));
   } else {

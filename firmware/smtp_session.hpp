@@ -18,7 +18,9 @@ namespace pigeon {
 class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHooks, private LoginWaiter {
  public:
   bool active() const { return transport_.active(); }
-  void start(RelayServices& services, Service service, hal::StreamId stream,
+  // `tls` hands out the server's TLS sessions (the relay's, which evicts an
+  // idle session when none is free).
+  void start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
   // Does what can be done without blocking; true when anything progressed.
   bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
@@ -32,6 +34,17 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
   // Ends the session at once (relay shutdown): 421 and close.
   void shut_down() { transport_.shut_down(); }
+
+  // Slot sharing (docs/security.md): who the client is, how long it has been
+  // idle, and whether a new client may take its slot. A client that logged in,
+  // or whose message is being received or stored, keeps its slot.
+  const hal::Endpoint& peer() const { return transport_.peer(); }
+  std::uint64_t last_activity_ms() const { return transport_.last_activity_ms(); }
+  bool holds_tls() const { return transport_.holds_tls(); }
+  bool heard_from_peer() const { return transport_.heard_from_peer(); }
+  bool owns(hal::StreamId stream) const { return active() && transport_.stream() == stream; }
+  bool evictable() const { return active() && !engine_->authenticated() && !writer_ && !awaiting_sync_; }
+  void evict() { transport_.evict(); }
 
  private:
   protocol::SmtpDecision mail_from(std::string_view reverse_path,

@@ -23,7 +23,10 @@ int TlsSession::send_callback(void* self, const unsigned char* data, std::size_t
 int TlsSession::receive_callback(void* self, unsigned char* out, std::size_t length) {
   auto* session = static_cast<TlsSession*>(self);
   const hal::IoResult result = session->net_->receive(session->stream_, {out, length});
-  if (result.status == hal::NetStatus::ok) return static_cast<int>(result.bytes);
+  if (result.status == hal::NetStatus::ok) {
+    session->bytes_received_ += static_cast<std::uint32_t>(result.bytes);
+    return static_cast<int>(result.bytes);
+  }
   if (result.status == hal::NetStatus::would_block) return MBEDTLS_ERR_SSL_WANT_READ;
   if (result.status == hal::NetStatus::closed) return 0;  // EOF
   return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
@@ -134,6 +137,7 @@ bool TlsSession::bind(const SslConfigStorage& config, hal::Net& net, hal::Stream
   stream_ = stream;
   failure_reason_ = "";
   failure_code_ = 0;
+  bytes_received_ = 0;
   in_use_ = true;
   mbedtls_ssl_set_bio(&ssl(ssl_), this, send_callback, receive_callback, nullptr);
   return true;

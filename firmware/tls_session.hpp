@@ -30,6 +30,9 @@ class TlsSession {
   // for its error (may be empty) and its error code (negative; 0: none).
   const char* failure_reason() const { return failure_reason_; }
   int failure_code() const { return failure_code_; }
+  // Bytes that came in from the network so far (records, handshake messages):
+  // a handshake step that took some made progress.
+  std::uint32_t bytes_received() const { return bytes_received_; }
 
  private:
   friend class TlsServer;
@@ -49,6 +52,7 @@ class TlsSession {
   bool in_use_ = false;
   const char* failure_reason_ = "";
   int failure_code_ = 0;
+  std::uint32_t bytes_received_ = 0;
 };
 
 // Where a connection gets its TLS session from, and gives it back.

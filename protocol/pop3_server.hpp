@@ -92,7 +92,7 @@ class Pop3Server final : public SessionEngine {
   void tls_started() override;  // forget everything said before the handshake
   void abort_session(std::string_view text);  // -ERR and end (timeouts)
 
-  bool awaiting_decision() const;
+  bool awaiting_decision() const override;
   bool streaming() const;
   bool awaiting_tls() const override;
   bool finished() const override;

@@ -20,6 +20,9 @@ class SessionEngine {
   virtual void tls_started() = 0;
   // Nothing more to say or hear: the transport closes once the output is sent.
   virtual bool finished() const = 0;
+  // A reply waits for the policy's decision (a delayed login failure, a flash
+  // sync): a peer that closed its side still gets it.
+  virtual bool awaiting_decision() const { return false; }
 
  protected:
   ~SessionEngine() = default;

@@ -115,7 +115,7 @@ class SmtpServer final : public SessionEngine {
   // Queues a 421 (timeout, shutdown, too many errors) and ends the session.
   void abort_session(SmtpReply reply);
 
-  bool awaiting_decision() const;
+  bool awaiting_decision() const override;
   // The 220 to STARTTLS is queued: drain output, discard unconsumed input, then
   // run the handshake and call tls_started().
   bool awaiting_tls() const override;

@@ -336,9 +336,24 @@ def test_bad_recipients_get_clear_errors(pigeon):
 # Connections and timeouts
 
 
-def test_too_many_smtp_connections_get_421_and_close(pigeon):
-    """The host build has PIGEON_SMTP_SESSIONS 16, shared by the SMTP listeners."""
-    held = [smtp(pigeon) for _ in range(16)]
+@pytest.fixture
+def crowded_pigeon(make_pigeon):
+    """One client address may hold every slot, as these tests come from 127.0.0.1."""
+    return make_pigeon(["max_sessions_per_address = 16"])
+
+
+def logged_in_over_tls(relay):
+    """A submissions session after AUTH: protected, a new client cannot evict it."""
+    dialog = smtp(relay, "submissions")
+    assert dialog.command("AUTH PLAIN " + auth_plain_argument(relay.user, relay.password)) == (235, "2.7.0")
+    return dialog
+
+
+def test_too_many_smtp_connections_get_421_and_close(crowded_pigeon):
+    """The host build has PIGEON_SMTP_SESSIONS 16, shared by the SMTP listeners.
+    Clients that logged in keep their slots: a new client is refused at once."""
+    pigeon = crowded_pigeon
+    held = [logged_in_over_tls(pigeon) for _ in range(16)]
     refused = Dialog(pigeon.ports["submission"])
     assert refused.reply() == (421, "4.7.0")
     assert refused.at_eof()
@@ -354,30 +369,40 @@ def test_too_many_smtp_connections_get_421_and_close(pigeon):
     assert_session_goes_on(held[0])
 
 
-def test_too_many_pop3_connections_get_sys_temp(pigeon):
-    """The host build has PIGEON_POP3_SESSIONS 8."""
+def test_too_many_pop3_connections_evict_the_longest_idle_one(crowded_pigeon):
+    """The host build has PIGEON_POP3_SESSIONS 8. With every slot held by
+    clients that did not log in, a new client waits in the backlog until the
+    longest-idle one has been idle 5 s, which then gets [SYS/TEMP] and closes."""
+    pigeon = crowded_pigeon
     held = [pop3s(pigeon) for _ in range(8)]
-    refused = Dialog(pigeon.ports["pop3"])
-    assert refused.line().startswith(b"-ERR [SYS/TEMP] ")
-    assert refused.at_eof()
-    assert held[0].pop3("CAPA").startswith(b"+OK")
+    for dialog in held[1:]:
+        assert dialog.pop3("NOOP").startswith(b"-ERR")  # activity: held[0] is the longest idle
+    started = time.monotonic()
+    newcomer = Dialog(pigeon.ports["pop3"], timeout_s=20)
+    assert newcomer.line().startswith(b"+OK")
+    assert 2.0 <= time.monotonic() - started < 10.0  # it waited: not refused, not at once
+    assert held[0].line().startswith(b"-ERR [SYS/TEMP] Too many connections")
+    assert held[0].at_eof()
+    assert held[1].pop3("CAPA").startswith(b"+OK")
 
 
-def test_implicit_tls_without_a_free_tls_session_is_closed_without_plaintext(pigeon):
-    """The host build has PIGEON_TLS_SESSIONS 16: with all of them held on 465,
-    a pop3s client (whose POP3 slot is free) must not get plaintext bytes in
-    place of a TLS handshake."""
-    held = [smtp(pigeon, "submissions") for _ in range(16)]
+def test_implicit_tls_without_a_free_tls_session_is_closed_without_plaintext(crowded_pigeon):
+    """The host build has PIGEON_TLS_SESSIONS 16: with all of them held on 465
+    by clients that logged in, a pop3s client (whose POP3 slot is free) must
+    not get plaintext bytes in place of a TLS handshake."""
+    pigeon = crowded_pigeon
+    held = [logged_in_over_tls(pigeon) for _ in range(16)]
     client = socket.create_connection(("127.0.0.1", pigeon.ports["pop3s"]), timeout=10)
     assert client.recv(100) == b""
     assert_session_goes_on(held[0])
 
 
-def test_starttls_and_stls_without_a_free_tls_session_are_refused_in_plaintext(pigeon):
+def test_starttls_and_stls_without_a_free_tls_session_are_refused_in_plaintext(crowded_pigeon):
     """With all 16 TLS sessions held (9 on 465, 7 on 995, leaving one POP3 slot),
     the 220/+OK that promises a handshake must not be sent: the client hears 454 /
     [SYS/TEMP] in plaintext and its session goes on; once a TLS session is free,
     STARTTLS works."""
+    pigeon = crowded_pigeon
     held = [smtp(pigeon, "submissions") for _ in range(9)] + [pop3s(pigeon) for _ in range(7)]
     stls_client = Dialog(pigeon.ports["pop3"])
     assert stls_client.line().startswith(b"+OK")
