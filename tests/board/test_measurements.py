@@ -61,3 +61,19 @@ def test_instruction_counts(board):
     print(f"instructions per STARTTLS handshake (P-256 ECDSA server): {handshake:,}")
     print(f"instructions per one-message session: {plain_session:,} plain, {tls_session:,} with STARTTLS")
     assert 0 < plain_message < tls_message < handshake
+
+
+def login_instructions(board):
+    """Instructions of one AUTH PLAIN on submission, the session and its TLS set up outside the count."""
+    with smtplib.SMTP("127.0.0.1", board.ports["submission"], timeout=120) as client:
+        client.starttls(context=ssl.create_default_context(cafile=board.cafile))
+        client.ehlo("sensor.example")
+        return instructions(board, lambda: client.login(board.user, board.password))
+
+
+def test_login_instructions(board):
+    first = login_instructions(board)
+    repeated = login_instructions(board)
+    print(f"\ninstructions per login: {first:,} with the PBKDF2 derivation (the default user's 2,048 "
+          f"iterations), {repeated:,} repeated within auth_cache_s")
+    assert 0 < repeated * 5 < first
