@@ -1,6 +1,7 @@
 #include "spool_format.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "crc32.hpp"
@@ -10,17 +11,31 @@ namespace pigeon::spool_format {
 namespace {
 
 // Little-endian fields at the offsets of the tables; each encode() and
-// decode() checks its span's length once, before the first field.
-void put_u16(std::uint8_t* out, std::uint32_t value) {
-  out[0] = static_cast<std::uint8_t>(value);
-  out[1] = static_cast<std::uint8_t>(value >> 8);
+// decode() checks its span's length once, before the first field. On a
+// little-endian machine a field is its bytes in memory, one (unaligned) load or
+// store; elsewhere it is put together byte by byte.
+template <class Field>
+void put(std::uint8_t* out, Field value) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out, &value, sizeof value);
+  } else {
+    for (std::size_t i = 0; i < sizeof value; ++i) out[i] = static_cast<std::uint8_t>(value >> (8 * i));
+  }
 }
-void put_u32(std::uint8_t* out, std::uint32_t value) {
-  put_u16(out, value & 0xFFFF);
-  put_u16(out + 2, value >> 16);
+template <class Field>
+Field get(const std::uint8_t* in) {
+  Field value = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, in, sizeof value);
+  } else {
+    for (std::size_t i = 0; i < sizeof value; ++i) value = static_cast<Field>(value | Field{in[i]} << (8 * i));
+  }
+  return value;
 }
-std::uint16_t get_u16(const std::uint8_t* in) { return static_cast<std::uint16_t>(in[0] | (in[1] << 8)); }
-std::uint32_t get_u32(const std::uint8_t* in) { return get_u16(in) | (std::uint32_t{get_u16(in + 2)} << 16); }
+void put_u16(std::uint8_t* out, std::uint16_t value) { put(out, value); }
+void put_u32(std::uint8_t* out, std::uint32_t value) { put(out, value); }
+std::uint16_t get_u16(const std::uint8_t* in) { return get<std::uint16_t>(in); }
+std::uint32_t get_u32(const std::uint8_t* in) { return get<std::uint32_t>(in); }
 
 // Text into the payload. memmove, not memcpy: an empty view may have a null
 // pointer, and reclaim rewrites an envelope over the bytes it was decoded from.
@@ -140,7 +155,7 @@ bool RecipientOutcomes::all_done(std::uint32_t recipients) const {
 std::size_t EnvelopeRecipient::encode(std::span<std::uint8_t> out) const {
   const bool fits = address.size() <= 0xFFFF && mailbox.size() <= 0xFF && out.size() >= encoded_bytes();
   PIGEON_ASSERT(fits);
-  put_u16(out.data(), static_cast<std::uint32_t>(address.size()));
+  put_u16(out.data(), static_cast<std::uint16_t>(address.size()));
   out[2] = static_cast<std::uint8_t>(mailbox.size());
   put_text(put_text(out.data() + fixed_bytes, address), mailbox);
   return encoded_bytes();
@@ -163,7 +178,7 @@ std::size_t Envelope::encode(std::span<std::uint8_t> out) const {
   put_bytes(at + fixed_bytes + sender.size(), recipient_list);
   at[0] = flags;
   at[1] = recipient_count;
-  put_u16(at + 2, static_cast<std::uint32_t>(sender.size()));
+  put_u16(at + 2, static_cast<std::uint16_t>(sender.size()));
   put_u32(at + 4, static_cast<std::uint32_t>(outcomes.bits));
   put_u32(at + 8, static_cast<std::uint32_t>(outcomes.bits >> 32));
   put_u32(at + 12, arrived_s);

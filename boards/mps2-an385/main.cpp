@@ -273,8 +273,8 @@ extern "C" unsigned int pigeon_lwip_random(void) {
   return value;
 }
 
-extern "C" void pigeon_lwip_assert_failed(const char* message, const char*, int line) {
-  pigeon::board::say("pigeon: lwIP assertion failed: %s (line %d)\n", message, line);
+extern "C" void pigeon_lwip_assert_failed(const char* message, const char* file, int line) {
+  pigeon::board::say("pigeon: lwIP assertion failed: %s (%s:%d)\n", message, file, line);
   pigeon::board::semihosting_exit(71);
 }
 

@@ -14,10 +14,7 @@ namespace {
 
 constexpr hal::FlashGeometry geometry{4096, 8, 16};
 
-std::string repository_root() {
-  const std::string file = __FILE__;
-  return file.substr(0, file.rfind("tests/unit/"));
-}
+std::string repository_root() { return PIGEON_SOURCE_DIR; }
 
 struct InspectorRun {
   int exit_status = -1;

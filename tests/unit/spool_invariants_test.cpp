@@ -90,10 +90,7 @@ class CapturingLog final : public hal::Log {
   std::vector<std::pair<hal::LogLevel, std::string>> lines;
 };
 
-std::string repository_root() {
-  const std::string file = __FILE__;
-  return file.substr(0, file.rfind("tests/unit/"));
-}
+std::string repository_root() { return PIGEON_SOURCE_DIR; }
 
 // Runs tools/spool-inspect on the chip's bytes; returns its exit status and stderr.
 std::pair<int, std::string> inspect(const std::vector<std::uint8_t>& image, const std::string& options) {

@@ -19,7 +19,8 @@ function(pigeon_add_lwip target options_dir)
   # arch/cc.h is pigeon's port header, shared by every lwIP build.
   target_include_directories(${target} SYSTEM PUBLIC
     "${PIGEON_LWIP_DIR}/src/include" "${options_dir}" "${CMAKE_SOURCE_DIR}/hal/lwip")
-  target_compile_options(${target} PRIVATE -w)
+  # Assertion messages name lwIP's files from its src folder (lwip/core/tcp.c).
+  target_compile_options(${target} PRIVATE -w "-fmacro-prefix-map=${PIGEON_LWIP_DIR}/src/=lwip/")
 endfunction()
 
 # pigeon_add_lwip_net(<target> <lwip target>): the network HAL over that lwIP build.
