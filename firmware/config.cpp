@@ -183,7 +183,7 @@ struct Key {
   Setter setter;
 };
 
-constexpr std::array<Key, 44> keys{{
+constexpr std::array<Key, 47> keys{{
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -205,6 +205,12 @@ constexpr std::array<Key, 44> keys{{
      [](RelayConfig& c, std::string_view v) { return set_u32(c.command_timeout_s, v, 1, 86400); }},
     {"data_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.data_timeout_s, v, 1, 86400); }},
+    {"data_time_limit_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.data_time_limit_s, v, 1, 86400); }},
+    {"session_time_limit_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.session_time_limit_s, v, 1, 86400); }},
+    {"spool_share_percent",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.spool_share_percent, v, 1, 100); }},
     {"pop3_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
     {"handshake_timeout_s",

@@ -91,6 +91,12 @@ struct RelayConfig {
   std::uint32_t max_recipients = default_max_recipients;
   std::uint32_t command_timeout_s = 300;
   std::uint32_t data_timeout_s = 180;
+  // However busy the client keeps them, one DATA phase and one SMTP session
+  // end after these (421 4.4.2): a client that drips bytes is never idle.
+  std::uint32_t data_time_limit_s = 600;
+  std::uint32_t session_time_limit_s = 1800;
+  // The most of the spool one open message may take (Spool::set_writer_share_percent).
+  std::uint32_t spool_share_percent = 50;
   std::uint32_t pop3_timeout_s = 600;
   // From connect (or STARTTLS/STLS) to the end of the TLS handshake and the
   // first command: bare connections give their slot back soon.

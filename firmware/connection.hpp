@@ -29,6 +29,7 @@ enum class CloseReason : std::uint8_t {
   opening_timeout,       // no TLS handshake or first command within handshake_timeout_s
   evicted,               // the slot went to a new client: this unprotected session was idle
   goodbye_unread,        // idle again after our goodbye: the peer does not read
+  time_limit,            // the session (or its DATA) lasted as long as it may
   shut_down,             // the relay stops
 };
 

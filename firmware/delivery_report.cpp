@@ -72,7 +72,9 @@ class ReportWriter {
     std::array<std::uint8_t, 512> piece{};
     std::uint32_t offset = 0;
     while (offset < max_quoted_header_bytes) {
-      const std::size_t length = services_.spool.read(request_.id, offset, piece);
+      const std::optional<std::size_t> read = services_.spool.read(request_.id, offset, piece);
+      if (!read) return SpoolStatus::flash_error;
+      const std::size_t length = *read;
       if (length == 0) return SpoolStatus::ok;
       std::size_t line_start = 0;
       for (std::size_t i = 0; i < length; ++i) {

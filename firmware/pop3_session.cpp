@@ -103,9 +103,14 @@ std::string_view Pop3Session::unique_id(std::size_t index) {
   return {unique_id_.data(), length};
 }
 
-std::size_t Pop3Session::read_message(std::size_t index, std::uint32_t offset,
-                                      std::span<std::uint8_t> out) {
-  return services_->spool.read(maildrop_[index].id, offset, out);
+std::optional<std::size_t> Pop3Session::read_message(std::size_t index, std::uint32_t offset,
+                                                     std::span<std::uint8_t> out) {
+  const std::optional<std::size_t> read = services_->spool.read(maildrop_[index].id, offset, out);
+  if (!read) {
+    services_->log.write(hal::LogLevel::error, "pop3: message %u unreadable at offset %u: flash read failed",
+                         static_cast<unsigned>(maildrop_[index].id), static_cast<unsigned>(offset));
+  }
+  return read;
 }
 
 Pop3Decision Pop3Session::commit_deletions(const protocol::DeletionMarks& deleted) {

@@ -43,8 +43,8 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   std::size_t message_count() override { return maildrop_count_; }
   std::uint32_t message_size_bytes(std::size_t index) override;
   std::string_view unique_id(std::size_t index) override;
-  std::size_t read_message(std::size_t index, std::uint32_t offset,
-                           std::span<std::uint8_t> out) override;
+  std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override;
   protocol::Pop3Decision commit_deletions(const protocol::DeletionMarks& deleted) override;
   void release() override;
   bool reserve_tls() override { return transport_.reserve_tls(); }

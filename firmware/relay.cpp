@@ -56,6 +56,7 @@ auto* first_to_give_way(Sessions& sessions, Wanted wanted) {
 
 hal::NetStatus Relay::start(Service& failed_service) {
   services_.spool.log_mount_report(services_.log);
+  services_.spool.set_writer_share_percent(services_.config.spool_share_percent);
   for (std::size_t i = 0; i < service_count; ++i) {
     const auto service = static_cast<Service>(i);
     const hal::Endpoint local{services_.config.listen_address, services_.config.port(service)};

@@ -22,6 +22,7 @@ const char* describe(CloseReason reason) {
     case CloseReason::opening_timeout: return "no TLS handshake or first command in time";
     case CloseReason::evicted: return "idle, its slot went to a new client";
     case CloseReason::goodbye_unread: return "idle timeout, peer does not read its replies";
+    case CloseReason::time_limit: return "time limit reached";
     case CloseReason::shut_down: return "relay shutting down";
   }
   PIGEON_UNREACHABLE();
@@ -103,6 +104,10 @@ bool SessionTransport::step(std::uint64_t now_ms) {
     time_out(now_ms);
     return true;  // step again at once: the session may be over already
   }
+  if (now_ms >= hooks_->time_limit_ms()) {
+    end_now(CloseReason::time_limit);
+    return true;
+  }
   return progressed;
 }
 
@@ -177,7 +182,8 @@ void SessionTransport::give_up_opening() {
 
 std::uint64_t SessionTransport::deadline_ms() const {
   if (!active()) return UINT64_MAX;
-  return std::min({timer_at_ms_, opening_deadline_ms_, last_activity_ms_ + hooks_->idle_limit_ms() + 1});
+  return std::min({timer_at_ms_, opening_deadline_ms_, last_activity_ms_ + hooks_->idle_limit_ms() + 1,
+                   hooks_->time_limit_ms()});
 }
 
 void SessionTransport::close(CloseReason reason) {

@@ -35,6 +35,9 @@ class SessionHooks {
   virtual std::uint64_t idle_limit_ms() const = 0;
   // While true the idle clock stands still (a commit waits for the flash sync).
   virtual bool idle_clock_paused() const { return false; }
+  // When the session must end whatever it does, however busy the peer keeps
+  // it (docs/security.md): a client that drips bytes is never idle.
+  virtual std::uint64_t time_limit_ms() const { return UINT64_MAX; }
   // The connection is closed (and its TLS session released): the session lets
   // go of its engine and whatever the session held.
   virtual void closed(CloseReason reason) = 0;

@@ -242,7 +242,7 @@ void SmarthostClient::session_failed(const protocol::SmtpClientReply& reply) {
   }
 }
 
-std::size_t SmarthostClient::read_body(std::uint32_t offset, std::span<std::uint8_t> out) {
+std::optional<std::size_t> SmarthostClient::read_body(std::uint32_t offset, std::span<std::uint8_t> out) {
   return services_->spool.read(attempt_.id, offset, out);
 }
 

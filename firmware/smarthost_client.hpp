@@ -103,7 +103,7 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   void recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) override;
   void transaction_finished() override;
   void session_failed(const protocol::SmtpClientReply& reply) override;
-  std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) override;
+  std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) override;
 
   // SessionHooks
   void greet() override {}  // the server speaks first

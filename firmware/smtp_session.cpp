@@ -1,5 +1,7 @@
 #include "smtp_session.hpp"
 
+#include <algorithm>
+
 #include "ip_address.hpp"
 #include "text.hpp"
 #include "protocol/rfc5322.hpp"
@@ -27,13 +29,23 @@ bool split_address(std::string_view address, std::string_view& local, std::strin
   return true;
 }
 
-// A full spool is temporary (reclaim frees space): 452 4.3.1 (RFC 3463).
-SmtpDecision storage_failure(SpoolStatus status) {
-  if (status == SpoolStatus::full || status == SpoolStatus::too_many) {
-    return SmtpDecision::rejected({452, "4.3.1", "Insufficient system storage"});
+// A full spool is temporary (reclaim frees space): 452 4.3.1 (RFC 3463). A
+// message that reclaim aborted may be sent again at once.
+SmtpReply storage_reply(SpoolStatus status) {
+  switch (status) {
+    case SpoolStatus::full:
+    case SpoolStatus::too_many: return {452, "4.3.1", "Insufficient system storage"};
+    case SpoolStatus::too_big: return {552, "5.3.4", "Message too big for the spool"};
+    case SpoolStatus::aborted: return {451, "4.3.0", "Message aborted: its spool space was needed, try again"};
+    default: return {451, "4.3.0", "Local storage error"};
   }
-  return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
 }
+
+SmtpDecision storage_rejection(SpoolStatus status) { return SmtpDecision::rejected(storage_reply(status)); }
+
+// The largest Received header write_received_header() adds to a message: the
+// spool's share for one message holds it besides what SIZE allows.
+constexpr std::uint32_t received_header_bytes = 768;
 
 }  // namespace
 
@@ -43,6 +55,7 @@ void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   service_ = service;
   awaiting_sync_ = false;
   login_.reset();
+  started_ms_ = now_ms;
   transaction_reset();
   engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(), services.base64,
                   settings_for(service));
@@ -55,7 +68,10 @@ protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
   const RelayConfig& config = services_->config;
   protocol::SmtpServerSettings settings;
   settings.host_name = config.host_name.view();
-  settings.max_message_bytes = config.max_message_bytes;
+  // One message may take only its share of the spool (Spool::writer_limit_bytes).
+  const std::uint32_t spool_share = services_->spool.writer_limit_bytes();
+  settings.max_message_bytes =
+      std::min(config.max_message_bytes, spool_share - std::min(spool_share, received_header_bytes));
   settings.max_recipients = static_cast<std::uint16_t>(config.max_recipients);
   settings.tls_active = is_implicit_tls(service);
   settings.starttls_offered = !is_implicit_tls(service);
@@ -73,11 +89,28 @@ std::uint64_t SmtpSession::idle_limit_ms() const {
   return (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
 }
 
+// The session's time limit, or its DATA phase's while a message is open.
+std::uint64_t SmtpSession::time_limit_ms() const {
+  const RelayConfig& config = services_->config;
+  const std::uint64_t session_end_ms = started_ms_ + config.session_time_limit_s * ms_per_s;
+  if (!writer_) return session_end_ms;
+  return std::min(session_end_ms, data_started_ms_ + config.data_time_limit_s * ms_per_s);
+}
+
+bool SmtpSession::data_time_limit_first() const {
+  return writer_ && data_started_ms_ + services_->config.data_time_limit_s * ms_per_s <
+                        started_ms_ + services_->config.session_time_limit_s * ms_per_s;
+}
+
 bool SmtpSession::say_goodbye(CloseReason reason) {
   switch (reason) {
     case CloseReason::idle_timeout: engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"}); break;
     case CloseReason::opening_timeout: engine_->abort_session({421, "4.4.2", "No command in time, closing connection"}); break;
     case CloseReason::evicted: engine_->abort_session({421, "4.7.0", "Too many connections, closing an idle one"}); break;
+    case CloseReason::time_limit:
+      engine_->abort_session({421, "4.4.2", data_time_limit_first() ? "DATA took too long, closing connection"
+                                                                     : "Session too long, closing connection"});
+      break;
     case CloseReason::tls_unavailable: engine_->abort_session({454, "4.7.0", "TLS not available now"}); break;
     case CloseReason::shut_down: engine_->abort_session({421, "4.3.2", "Service shutting down"}); break;
     default: return false;
@@ -157,8 +190,10 @@ SmtpDecision SmtpSession::data_begin() {
                                spool_time_s(services_->clock)};
   SpoolWriter writer;
   const SpoolStatus status = services_->spool.open_message(envelope, writer);
-  if (status != SpoolStatus::ok) return storage_failure(status);
+  if (status != SpoolStatus::ok) return storage_rejection(status);
   writer_ = writer;
+  storage_status_ = SpoolStatus::ok;
+  data_started_ms_ = services_->clock.monotonic_ms();
   if (!write_received_header()) {
     data_abort();
     return SmtpDecision::rejected({451, "4.3.0", "Local storage error"});
@@ -195,8 +230,16 @@ std::string_view SmtpSession::protocol_name() const {
 
 bool SmtpSession::data_chunk(std::span<const std::uint8_t> bytes) {
   trace_headers_.feed(bytes);
-  return writer_ && services_->spool.append(*writer_, bytes) == SpoolStatus::ok;
+  if (!writer_) return false;
+  storage_status_ = services_->spool.append(*writer_, bytes);
+  if (storage_status_ == SpoolStatus::aborted) {
+    services_->log.write(hal::LogLevel::warning, "smtp: message %u aborted: reclaim needed its spool sector",
+                         static_cast<unsigned>(writer_->message_id()));
+  }
+  return storage_status_ == SpoolStatus::ok;
 }
+
+SmtpReply SmtpSession::storage_failure() const { return storage_reply(storage_status_); }
 
 SmtpDecision SmtpSession::data_end() {
   if (trace_headers_.received_headers() > max_received_headers) {
@@ -205,7 +248,7 @@ SmtpDecision SmtpSession::data_end() {
   }
   const SpoolStatus status = services_->spool.commit(*writer_);
   writer_.reset();
-  if (status != SpoolStatus::ok) return storage_failure(status);
+  if (status != SpoolStatus::ok) return storage_rejection(status);
   awaiting_sync_ = true;
   return SmtpDecision::later();
 }

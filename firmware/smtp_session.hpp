@@ -52,6 +52,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   protocol::SmtpDecision rcpt_to(std::string_view forward_path) override;
   protocol::SmtpDecision data_begin() override;
   bool data_chunk(std::span<const std::uint8_t> bytes) override;
+  protocol::SmtpReply storage_failure() const override;
   protocol::SmtpDecision data_end() override;
   void data_abort() override;
   void transaction_reset() override;
@@ -65,6 +66,8 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;
   bool idle_clock_paused() const override { return awaiting_sync_; }
+  std::uint64_t time_limit_ms() const override;
+  bool data_time_limit_first() const;
   void closed(CloseReason reason) override;
 
   // LoginWaiter
@@ -90,7 +93,11 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   std::array<UserIndex, PIGEON_MAX_RECIPIENTS> recipient_mailboxes_{};
   protocol::TraceHeaderCounter trace_headers_;
   std::optional<SpoolWriter> writer_;
+  SpoolStatus storage_status_ = SpoolStatus::ok;  // of the message's failed append
   bool awaiting_sync_ = false;
+  // The session's and its DATA phase's start, for their time limits.
+  std::uint64_t started_ms_ = 0;
+  std::uint64_t data_started_ms_ = 0;
 
   // A failed login is answered only after a delay (the transport's timer), to
   // slow down guessing.

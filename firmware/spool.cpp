@@ -65,7 +65,8 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
     return SpoolStatus::too_many;
   }
   const auto payload_bytes = envelope_payload_bytes(envelope);
-  const auto writer = std::find_if(writers_.begin(), writers_.end(), [](const Writer& w) { return !w.open; });
+  const auto writer = std::find_if(writers_.begin(), writers_.end(),
+                                   [](const Writer& w) { return w.state == WriterState::free; });
   if (!payload_bytes || writer == writers_.end() || index_.size() == MessageIndex::capacity) {
     return SpoolStatus::too_many;
   }
@@ -98,27 +99,65 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
   }
   log_.add_begin(address);
   *writer = Writer{};
-  writer->open = true;
+  writer->state = WriterState::writing;
+  writer->id = id;
   writer->entry = entry;
   handle.slot_ = static_cast<std::uint8_t>(writer - writers_.begin());
   handle.id_ = id;
   return SpoolStatus::ok;
 }
 
-// The writer behind a handle, while the message it opened is being written.
-Spool::Writer* Spool::open_writer(const SpoolWriter& handle) {
+// The writer behind a handle, while the handle's message is open or aborted;
+// nullptr once it was committed or discarded.
+Spool::Writer* Spool::writer_of(const SpoolWriter& handle) {
   const bool a_writer = handle.slot_ < writers_.size();
   PIGEON_ASSERT(a_writer);
   Writer& writer = writers_[handle.slot_];
-  if (!writer.open || writer.entry->id != handle.id_) return nullptr;
-  const bool writing = writer.entry->state == EntryState::writing;
-  PIGEON_ASSERT(writing);
+  if (writer.state == WriterState::free || writer.id != handle.id_) return nullptr;
+  const bool entry_matches = writer.state == WriterState::aborted ||
+                             (writer.entry->id == writer.id && writer.entry->state == EntryState::writing);
+  PIGEON_ASSERT(entry_matches);
   return &writer;
 }
 
-SpoolStatus Spool::append(const SpoolWriter& handle, std::span<const std::uint8_t> bytes) {
-  Writer* writer = open_writer(handle);
+// ok while the writer may go on writing its message.
+SpoolStatus Spool::writing_status(const Writer* writer) const {
   if (writer == nullptr) return SpoolStatus::not_found;
+  return writer->state == WriterState::writing ? SpoolStatus::ok : SpoolStatus::aborted;
+}
+
+// Reclaim needs the sector where `entry`, an open message, begins: the
+// message goes, and its writer learns it at its next append or commit. Never
+// acknowledged, so nothing promised is lost (docs/spool-format.md §7).
+void Spool::abort_writer_of(IndexEntry& entry) {
+  const auto writer = std::find_if(writers_.begin(), writers_.end(), [&](const Writer& w) {
+    return w.state == WriterState::writing && w.entry == &entry;
+  });
+  const bool has_writer = writer != writers_.end();
+  PIGEON_ASSERT(has_writer);
+  writer->state = WriterState::aborted;
+  writer->entry = nullptr;
+  release_entry(entry);
+}
+
+void Spool::set_writer_share_percent(std::uint32_t percent) {
+  const bool a_share = percent >= 1 && percent <= 100;
+  PIGEON_ASSERT(a_share);
+  writer_share_percent_ = percent;
+}
+
+std::uint32_t Spool::writer_limit_bytes() const {
+  const std::uint64_t usable = std::uint64_t{log_.sector_count() - PIGEON_SPOOL_RESERVE_SECTORS} *
+                               log_.usable_sector_bytes();
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(usable * writer_share_percent_ / 100, UINT32_MAX));
+}
+
+SpoolStatus Spool::append(const SpoolWriter& handle, std::span<const std::uint8_t> bytes) {
+  Writer* writer = writer_of(handle);
+  if (const SpoolStatus status = writing_status(writer); status != SpoolStatus::ok) return status;
+  if (bytes.size() > writer_limit_bytes() - std::min(writer_limit_bytes(), writer->length + writer->buffered)) {
+    return SpoolStatus::too_big;
+  }
   while (!bytes.empty()) {
     const std::size_t take = std::min<std::size_t>(bytes.size(), writer->buffer.size() - writer->buffered);
     std::memcpy(writer->buffer.data() + writer->buffered, bytes.data(), take);
@@ -131,11 +170,21 @@ SpoolStatus Spool::append(const SpoolWriter& handle, std::span<const std::uint8_
   return SpoolStatus::ok;
 }
 
+// Making room may abort this very writer (its message begins in the tail):
+// then nothing more of its message may be programmed.
+SpoolStatus Spool::prepare_for_writer(const Writer& writer, std::uint32_t payload_bytes) {
+  if (const SpoolStatus status = prepare_space(log_.record_bytes(payload_bytes), SpaceFor::new_mail);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  return writing_status(&writer);
+}
+
 SpoolStatus Spool::flush_writer(Writer& writer) {
   if (writer.buffered == 0) return SpoolStatus::ok;
+  if (const SpoolStatus status = prepare_for_writer(writer, writer.buffered); status != SpoolStatus::ok) return status;
   const std::span<const std::uint8_t> piece(writer.buffer.data(), writer.buffered);
-  if (const SpoolStatus status = append_record(RecordType::data, writer.entry->id, piece, SpaceFor::new_mail);
-      status != SpoolStatus::ok) {
+  if (const SpoolStatus status = log_.append(RecordType::data, writer.id, piece); status != SpoolStatus::ok) {
     return status;
   }
   const bool length_fits = writer.length <= UINT32_MAX - writer.buffered;  // the format's limit; the relay's is far lower
@@ -148,24 +197,27 @@ SpoolStatus Spool::flush_writer(Writer& writer) {
 }
 
 SpoolStatus Spool::commit(const SpoolWriter& handle) {
-  Writer* writer = open_writer(handle);
-  if (writer == nullptr) return SpoolStatus::not_found;
-  IndexEntry& entry = *writer->entry;
-  SpoolStatus status = flush_writer(*writer);
-  entry.size_bytes = writer->length;
-  entry.body_crc = writer->crc;
-  entry.data_records = writer->records;
+  Writer* writer = writer_of(handle);
+  SpoolStatus status = writing_status(writer);
+  if (status == SpoolStatus::ok) status = flush_writer(*writer);
+  if (status == SpoolStatus::ok) status = prepare_for_writer(*writer, format::Commit::bytes);
   std::uint32_t address = 0;
-  if (status == SpoolStatus::ok) status = write_commit(entry, entry.begin_address, SpaceFor::new_mail, &address);
-  // Read the commit record back: the 250 must not rest on a failed program.
-  if (status == SpoolStatus::ok && !commit_reads_back(address, entry.id)) status = SpoolStatus::flash_error;
+  if (status == SpoolStatus::ok) {
+    IndexEntry& entry = *writer->entry;
+    entry.size_bytes = writer->length;
+    entry.body_crc = writer->crc;
+    entry.data_records = writer->records;
+    status = write_commit(entry, entry.begin_address, SpaceFor::new_mail, &address);
+    // Read the commit record back: the 250 must not rest on a failed program.
+    if (status == SpoolStatus::ok && !commit_reads_back(address, entry.id)) status = SpoolStatus::flash_error;
+  }
   if (status != SpoolStatus::ok) {
     discard(handle);
     return status;
   }
-  entry.state = EntryState::committed;
-  entry.verified = true;  // its pieces are what the writer computed the CRC over
-  writer->open = false;
+  writer->entry->state = EntryState::committed;
+  writer->entry->verified = true;  // its pieces are what the writer computed the CRC over
+  writer->state = WriterState::free;
   return SpoolStatus::ok;
 }
 
@@ -176,11 +228,13 @@ bool Spool::commit_reads_back(std::uint32_t address, MessageId id) {
 }
 
 void Spool::discard(const SpoolWriter& handle) {
-  Writer* writer = open_writer(handle);
+  Writer* writer = writer_of(handle);
   if (writer == nullptr) return;
-  writer->open = false;
-  release_entry(*writer->entry);
-  log_.drop_dead_tail();
+  if (writer->state == WriterState::writing) {
+    release_entry(*writer->entry);
+    log_.drop_dead_tail();
+  }
+  writer->state = WriterState::free;
 }
 
 SpoolStatus Spool::sync() { return log_.sync(); }
@@ -333,9 +387,10 @@ std::optional<std::string_view> Spool::read_recipient(MessageId id, std::uint8_t
   return found;
 }
 
-std::size_t Spool::read(MessageId id, std::uint32_t offset, std::span<std::uint8_t> out) {
+std::optional<std::size_t> Spool::read(MessageId id, std::uint32_t offset, std::span<std::uint8_t> out) {
   const IndexEntry* entry = find_committed(id);
-  if (entry == nullptr || offset >= entry->size_bytes || out.empty()) return 0;
+  if (entry == nullptr) return std::nullopt;
+  if (offset >= entry->size_bytes || out.empty()) return 0;
   auto cursor = std::find_if(cursors_.begin(), cursors_.end(), [&](const Cursor& c) {
     return c.valid && c.id == id && c.logical_offset <= offset;
   });
@@ -351,11 +406,12 @@ std::size_t Spool::read(MessageId id, std::uint32_t offset, std::span<std::uint8
     if (offset < cursor->logical_offset + header->payload_bytes) {
       const std::uint32_t within = offset - cursor->logical_offset;
       const std::size_t length = std::min<std::size_t>(out.size(), header->payload_bytes - within);
-      return log_.read_payload_bytes(cursor->record_address, within, out.first(length)) ? length : 0;
+      if (!log_.read_payload_bytes(cursor->record_address, within, out.first(length))) return std::nullopt;
+      return length;
     }
     cursor->logical_offset += header->payload_bytes;
   }
-  return 0;
+  return std::nullopt;  // the records end before the length the commit promised
 }
 
 // Outcome records may use the reserve: they are what lets space be reclaimed.

@@ -127,15 +127,23 @@ class Spool {
   SpoolStatus append(const SpoolWriter& writer, std::span<const std::uint8_t> bytes);
   // Programs the commit record and reads it back. Durable after sync().
   SpoolStatus commit(const SpoolWriter& writer);
+  // Also after `aborted`: the writer's slot is free again only then.
   void discard(const SpoolWriter& writer);
+  // One open message may take at most this share of the flash new mail can
+  // use (all but the reserve); append() answers too_big beyond it. So one
+  // connection cannot fill the spool by itself (docs/security.md).
+  void set_writer_share_percent(std::uint32_t percent);
+  std::uint32_t writer_limit_bytes() const;
   // The durability point for every commit and outcome since the last sync.
   SpoolStatus sync();
 
   // POP3: the committed messages of a mailbox that it has not deleted and whose
   // CRCs check out, oldest first; returns how many were written to `out`.
   std::size_t list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out);
-  // Message bytes from `offset`; 0 at the end or on error.
-  std::size_t read(MessageId id, std::uint32_t offset, std::span<std::uint8_t> out);
+  // Message bytes from `offset`: how many, 0 at the end; nullopt when they
+  // cannot be read (a flash error, or the message is gone), so that no caller
+  // takes a truncated message for a whole one.
+  std::optional<std::size_t> read(MessageId id, std::uint32_t offset, std::span<std::uint8_t> out);
   // Records that `mailbox` deleted the message (a committed POP3 session):
   // outcome `deleted` for each of its recipients that is this mailbox.
   SpoolStatus mark_deleted(MessageId id, std::string_view mailbox);
@@ -175,9 +183,15 @@ class Spool {
   static constexpr std::uint8_t remote_mailbox = 0xFF;
   static constexpr std::uint8_t unknown_mailbox = 0xFE;
 
+  // A writer is free, writing its message, or aborted: reclaim needed the
+  // sector where its message begins (docs/spool-format.md §7), and the slot
+  // waits for its owner to learn that (`aborted` from append or commit) and
+  // call discard().
+  enum class WriterState : std::uint8_t { free, writing, aborted };
   struct Writer {
-    bool open = false;
-    IndexEntry* entry = nullptr;
+    WriterState state = WriterState::free;
+    MessageId id = 0;
+    IndexEntry* entry = nullptr;  // while writing
     std::uint32_t length = 0;
     std::uint32_t crc = 0;
     std::uint32_t records = 0;
@@ -220,8 +234,11 @@ class Spool {
   SpoolStatus write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
                            std::uint32_t* address_out);
   bool commit_reads_back(std::uint32_t address, MessageId id);
+  SpoolStatus prepare_for_writer(const Writer& writer, std::uint32_t payload_bytes);
   SpoolStatus flush_writer(Writer& writer);
-  Writer* open_writer(const SpoolWriter& handle);
+  Writer* writer_of(const SpoolWriter& handle);
+  SpoolStatus writing_status(const Writer* writer) const;
+  void abort_writer_of(IndexEntry& entry);
   SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome);
   std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry);
   bool verify_message(IndexEntry& entry);
@@ -239,6 +256,7 @@ class Spool {
   const MailboxDirectory& mailboxes_;
   MountReport mount_report_;
   std::array<Writer, PIGEON_SPOOL_WRITERS> writers_{};
+  std::uint32_t writer_share_percent_ = 100;
   std::array<Cursor, PIGEON_POP3_SESSIONS + 2> cursors_{};
   std::size_t next_cursor_ = 0;
 };

@@ -24,6 +24,8 @@ enum class SpoolStatus : std::uint8_t {
   ok,
   full,          // no room for the record: 452 4.3.1
   too_many,      // the index or the writers are all taken: 452 4.3.1 as well
+  too_big,       // an open message reached its share of the spool: 552 5.3.4
+  aborted,       // reclaim needed the sector of this open message: 451 4.3.0, retry
   corrupt,       // a CRC did not match: the message is never delivered
   not_found,
   flash_error,   // the flash failed (or lost power): remount before going on

@@ -38,12 +38,18 @@ SpoolStatus Spool::make_room() {
 // and part of a plan worth it: copying the messages of the first k sectors of
 // the log fits in the free space and takes less than those k sectors and the
 // dead ones right behind them free. Free space therefore grows over the plan;
-// the next calls carry it on.
+// the next calls carry it on. A message still being written there is aborted,
+// not copied: it was never acknowledged, and an open message must not pin
+// the ring (a client that drips its DATA would stop all mail).
 SpoolStatus Spool::copy_tail_forward() {
   const std::uint32_t tail = log_.tail_sector();
   if (tail == log_.head_sector() || !copy_plan_pays_off()) return SpoolStatus::full;
   for (IndexEntry& entry : index_.slots()) {
-    if (entry.state != EntryState::committed || log_.sector_of(entry.begin_address) != tail) continue;
+    if (entry.state == EntryState::unused || log_.sector_of(entry.begin_address) != tail) continue;
+    if (entry.state == EntryState::writing) {
+      abort_writer_of(entry);
+      continue;
+    }
     if (const SpoolStatus status = copy_message(entry); status != SpoolStatus::ok) return status;
   }
   log_.drop_dead_tail();
@@ -55,8 +61,8 @@ bool Spool::copy_plan_pays_off() {
   std::uint32_t records = 0, largest = 0, sectors = 0;
   for (std::uint32_t s = log_.tail_sector(); s != log_.head_sector(); s = log_.following(s)) {
     for (const IndexEntry& entry : index_.slots()) {
-      if (entry.state == EntryState::unused || log_.sector_of(entry.begin_address) != s) continue;
-      if (entry.state == EntryState::writing) return false;  // an open message pins its sector
+      // An open message is aborted, not copied (copy_tail_forward).
+      if (entry.state != EntryState::committed || log_.sector_of(entry.begin_address) != s) continue;
       records += copy_bytes(entry);
       largest = std::max(largest, largest_record_bytes(entry));
     }

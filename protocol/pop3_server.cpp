@@ -294,7 +294,9 @@ void Pop3Server::pump_message() {
   for (;;) {
     const std::size_t room = std::min(piece.size(), out_.free_space() / 2);
     if (room == 0) return;
-    const std::size_t got = policy_.read_message(listing_index_, message_offset_, {piece.data(), room});
+    const std::optional<std::size_t> read = policy_.read_message(listing_index_, message_offset_, {piece.data(), room});
+    if (!read) return abandon_message();
+    const std::size_t got = *read;
     std::size_t length = got;
     bool cut = false;
     if (top_) {
@@ -308,6 +310,14 @@ void Pop3Server::pump_message() {
       return;
     }
   }
+}
+
+// The message cannot be read to its end. A terminating dot would make the
+// client take what it got for the whole message: the error goes on a line of
+// its own (when the output has room for it) and the session ends.
+void Pop3Server::abandon_message() {
+  out_.append("\r\n");
+  abort_session("[SYS/TEMP] Message unreadable, try again later");
 }
 
 // How much of `piece` TOP sends: headers, the blank line, then the asked-for

@@ -50,9 +50,11 @@ class Pop3ServerPolicy {
   // across sessions.
   virtual std::string_view unique_id(std::size_t index) = 0;
   // Reads stored message bytes (lines end in CRLF, not dot-stuffed) from
-  // `offset`; returns how many, 0 at the end.
-  virtual std::size_t read_message(std::size_t index, std::uint32_t offset,
-                                   std::span<std::uint8_t> out) = 0;
+  // `offset`; returns how many, 0 at the end, nullopt when they cannot be read
+  // (then RETR/TOP end with -ERR [SYS/TEMP] and the session closes: never a
+  // terminating dot after a truncated message).
+  virtual std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
+                                                  std::span<std::uint8_t> out) = 0;
   // QUIT in the TRANSACTION state: remove the messages marked deleted. Pending
   // until the removal is durable; reject with SYS/TEMP when it failed.
   virtual Pop3Decision commit_deletions(const DeletionMarks& deleted) = 0;
@@ -120,6 +122,7 @@ class Pop3Server final : public SessionEngine {
   std::size_t visible_message_count();
   // A message number argument that names an existing, undeleted message.
   std::optional<std::size_t> message_index(std::string_view argument);
+  void abandon_message();
   void pump_message();
   std::size_t top_length(std::span<const std::uint8_t> piece);
   void pump_listing();

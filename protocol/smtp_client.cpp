@@ -372,12 +372,13 @@ void SmtpClient::on_data_reply(const SmtpClientReply& reply) {
 void SmtpClient::write_body() {
   while (!body_done_) {
     if (body_piece_used_ == body_piece_length_) {
-      body_piece_length_ = events_.read_body(body_offset_, body_piece_);
+      const std::optional<std::size_t> read = events_.read_body(body_offset_, body_piece_);
+      body_piece_length_ = read.value_or(0);
       body_piece_used_ = 0;
       if (body_piece_length_ == 0) {
-        // A body shorter than announced is unreadable: never end the data,
-        // so the server cannot take a truncated message.
-        if (body_offset_ != message_.size_bytes) return fail_local(451, "4.3.0", "message body unreadable");
+        // A body that cannot be read, or is shorter than announced: never
+        // end the data, so the server cannot take a truncated message.
+        if (!read || body_offset_ != message_.size_bytes) return fail_local(451, "4.3.0", "message body unreadable");
         body_done_ = true;
         break;
       }

@@ -10,6 +10,7 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -55,8 +56,10 @@ class SmtpClientEvents {
   // a malformed reply). Recipients without a result yet get none: they were
   // not delivered. The engine is finished().
   virtual void session_failed(const SmtpClientReply& reply) = 0;
-  // Message bytes from `offset` (line ends CRLF, not dot-stuffed); 0 at the end.
-  virtual std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) = 0;
+  // Message bytes from `offset` (line ends CRLF, not dot-stuffed); 0 at the
+  // end, nullopt when they cannot be read (the transaction then fails with a
+  // local 451 and the data is never ended).
+  virtual std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) = 0;
 
  protected:
   ~SmtpClientEvents() = default;

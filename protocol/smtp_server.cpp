@@ -463,7 +463,7 @@ void SmtpServer::end_of_data() {
     if (ending) return reply(550, "5.6.0", "Message refused: bare CR, bare LF or NUL in content");
     if (long_line) return reply(500, "5.5.2", "Message refused: line longer than 998 octets");
     if (big) return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
-    return reply(452, "4.3.1", "Insufficient system storage");
+    return reply(policy_.storage_failure());
   }
   apply(Step::data_end, policy_.data_end());
 }

@@ -50,9 +50,11 @@ class SmtpServerPolicy {
   // DATA accepted by the engine's sequencing rules: open storage for a message.
   virtual SmtpDecision data_begin() = 0;
   // Message bytes after dot-unstuffing, lines ending in CRLF, in order. False when
-  // storage failed; the engine then reads to the end of DATA and answers
-  // data_end()'s rejection without storing anything more.
+  // storage failed; the engine then reads to the end of DATA, calls data_abort()
+  // and answers storage_failure() without storing anything more.
   virtual bool data_chunk(std::span<const std::uint8_t> bytes) = 0;
+  // Why the failed data_chunk() failed, as the reply to the final dot.
+  virtual SmtpReply storage_failure() const { return {452, "4.3.1", "Insufficient system storage"}; }
   // The final CRLF.CRLF arrived and the message was clean: commit it. Usually
   // pending until the spool's commit is durable.
   virtual SmtpDecision data_end() = 0;

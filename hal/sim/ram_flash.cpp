@@ -14,6 +14,7 @@ RamFlash::RamFlash(const FlashGeometry& geometry, std::span<std::uint8_t> storag
 FlashStatus RamFlash::read(std::uint32_t address, std::span<std::uint8_t> out) {
   if (lost_) return FlashStatus::power_lost;
   if (std::uint64_t{address} + out.size() > storage_.size()) return FlashStatus::out_of_range;
+  if (unreadable_address_ >= address && unreadable_address_ - address < out.size()) return FlashStatus::io_error;
   std::memcpy(out.data(), storage_.data() + address, out.size());
   ++counts_[address / geometry_.sector_size_bytes].reads;
   if (observer_ != nullptr) observer_->flash_read(address, out.size());

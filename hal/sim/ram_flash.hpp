@@ -52,6 +52,9 @@ class RamFlash final : public Flash {
   // Programs and erases completed since construction.
   std::uint64_t operations() const { return faults_.operations(); }
   void flip_bit(std::uint32_t address, std::uint8_t bit);
+  // Every read that covers `address` fails with io_error from now on (a worn
+  // or disturbed cell the chip's ECC cannot correct); UINT32_MAX: none.
+  void fail_reads_at(std::uint32_t address) { unreadable_address_ = address; }
 
   const SectorCounts& counts(std::uint32_t sector) const { return counts_[sector]; }
   void reset_counts() { counts_ = {}; }
@@ -69,6 +72,7 @@ class RamFlash final : public Flash {
   FlashReadObserver* observer_ = nullptr;
   FlashFaults faults_;
   bool lost_ = false;
+  std::uint32_t unreadable_address_ = UINT32_MAX;
 };
 
 }  // namespace pigeon::hal

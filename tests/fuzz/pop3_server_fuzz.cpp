@@ -44,7 +44,8 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
     static constexpr std::array<std::string_view, 5> ids{"a1", "b2", "c3", "d4", "e5"};
     return ids[index];
   }
-  std::size_t read_message(std::size_t index, std::uint32_t offset, std::span<std::uint8_t> out) override {
+  std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override {
     require(index < messages_.size() && offset <= messages_[index].size());
     const std::size_t length = std::min(out.size(), messages_[index].size() - offset);
     std::copy_n(messages_[index].data() + offset, length, out.data());

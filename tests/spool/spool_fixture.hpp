@@ -86,14 +86,16 @@ inline Outcome store_message(Spool& spool, const SpoolEnvelope& envelope, std::s
   return outcome;
 }
 
-// The whole message as the spool returns it, in reads of `chunk` bytes.
+// The whole message as the spool returns it, in reads of `chunk` bytes;
+// "<unreadable>" after the bytes read when a read fails.
 inline std::string read_message(Spool& spool, MessageId id, std::size_t chunk = 333) {
   std::string out;
   std::vector<std::uint8_t> buffer(chunk);
   for (;;) {
-    const std::size_t got = spool.read(id, static_cast<std::uint32_t>(out.size()), buffer);
-    if (got == 0) return out;
-    out.append(reinterpret_cast<const char*>(buffer.data()), got);
+    const std::optional<std::size_t> got = spool.read(id, static_cast<std::uint32_t>(out.size()), buffer);
+    if (!got) return out + "<unreadable>";
+    if (*got == 0) return out;
+    out.append(reinterpret_cast<const char*>(buffer.data()), *got);
   }
 }
 

@@ -51,12 +51,17 @@ class FakeMaildrop final : public Pop3ServerPolicy {
     return static_cast<std::uint32_t>(messages_.at(index).size());
   }
   std::string_view unique_id(std::size_t index) override { return uids_.at(index); }
-  std::size_t read_message(std::size_t index, std::uint32_t offset, std::span<std::uint8_t> out) override {
+  std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override {
     const std::string& message = messages_.at(index);
-    const std::size_t length = std::min(out.size(), message.size() - offset);
+    const std::size_t readable = std::min(message.size(), unreadable_at_.value_or(message.size()));
+    if (offset >= readable && readable < message.size()) return std::nullopt;
+    const std::size_t length = std::min(out.size(), readable - offset);
     std::copy_n(message.begin() + offset, length, out.begin());
     return length;
   }
+  // Reads fail from this offset on (a flash error in the middle of a message).
+  void fail_reads_from(std::size_t offset) { unreadable_at_ = offset; }
   Pop3Decision commit_deletions(const DeletionMarks& deleted) override {
     std::string call = "commit_deletions";
     for (std::size_t i = 0; i < deleted.size(); ++i) {
@@ -83,6 +88,7 @@ class FakeMaildrop final : public Pop3ServerPolicy {
   }
 
   std::vector<std::string> messages_;
+  std::optional<std::size_t> unreadable_at_;
   std::vector<std::string> uids_;
   std::map<std::string, Answer> answers_;
   Pop3Decision resumed_;
@@ -345,6 +351,19 @@ TEST(Pop3Server, TopSendsHeadersAndTheAskedForLines) {
   EXPECT_EQ(t.output, logged_in_then(octets + headers + ".\r\n" + octets + headers + "line1\r\nline2\r\n.\r\n" +
                                      octets + headers + "line1\r\nline2\r\nline3\r\n.\r\n" +
                                      "-ERR Syntax: TOP message lines\r\n"));
+}
+
+// A message that cannot be read to its end never gets the terminating dot:
+// the client would take the part it got for the whole message.
+TEST(Pop3Server, UnreadableMessageEndsWithAnErrorAndNoDot) {
+  for (const std::string_view command : {"RETR 1\r\nNOOP\r\n", "TOP 1 5\r\nNOOP\r\n"}) {
+    const Transcript t = run(after_login(std::string(command)), tls_settings(),
+                             [](FakeMaildrop& maildrop) { maildrop.fail_reads_from(10); });
+    EXPECT_EQ(t.output, logged_in_then("+OK " + std::to_string(three_messages[0].size()) +
+                                       " octets\r\nSubject: o\r\n-ERR [SYS/TEMP] Message unreadable, try again later\r\n"))
+        << command;
+    EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "release"})) << command;
+  }
 }
 
 TEST(Pop3Server, QuitInAuthorizationCommitsNothing) {

@@ -19,7 +19,8 @@ struct Recorder final : SmtpClientEvents {
   void session_failed(const SmtpClientReply& reply) override {
     failure = std::to_string(reply.code) + " " + std::string(reply.enhanced) + " " + std::string(reply.text);
   }
-  std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {
+  std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {
+    if (unreadable_at && offset >= unreadable_at) return std::nullopt;
     const std::size_t available = std::min<std::size_t>(readable_body_bytes(), body.size()) - offset;
     const std::size_t length = std::min({out.size(), available, max_piece});
     std::copy_n(body.begin() + offset, length, out.begin());
@@ -33,6 +34,7 @@ struct Recorder final : SmtpClientEvents {
   std::string body = "Subject: hi\r\n\r\nhello\r\n.dot line\r\n";
   std::size_t max_piece = 7;   // small pieces exercise the streaming
   std::size_t truncate_at = 0;  // pretend the spool fails after this many bytes
+  std::size_t unreadable_at = 0;  // ... or says it cannot read from this offset on
 };
 
 // One step of a scripted conversation: what the server says, then what the
@@ -427,6 +429,20 @@ TEST(SmtpClient, ABodyShorterThanAnnouncedNeverGetsItsFinalDot) {
   h.send(message_to(one, static_cast<std::uint32_t>(h.events.body.size())));
   h.take();
   const std::string sent = h.server("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(sent.find("\r\n.\r\n"), std::string::npos);
+  EXPECT_EQ(h.events.failure, "451 4.3.0 message body unreadable");
+}
+
+TEST(SmtpClient, AnUnreadableBodyNeverGetsItsFinalDot) {
+  Harness h;
+  h.events.unreadable_at = 21;
+  const std::array<std::string_view, 1> one{"a@example.org"};
+  h.server("220 mx\r\n");
+  h.server(std::string(ehlo_pipelining));
+  h.send(message_to(one, static_cast<std::uint32_t>(h.events.body.size())));
+  h.take();
+  const std::string sent = h.server("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_NE(sent.find("Subject: hi"), std::string::npos);
   EXPECT_EQ(sent.find("\r\n.\r\n"), std::string::npos);
   EXPECT_EQ(h.events.failure, "451 4.3.0 message body unreadable");
 }

@@ -130,6 +130,28 @@ TEST_P(SpoolApi, CorruptBodyIsNeverDelivered) {
   (void)stored;
 }
 
+// A read error in the middle of a listed message is an error, not its end:
+// POP3 and the relay must not send the part before it as the whole message.
+TEST_P(SpoolApi, FlashReadErrorIsNotTheEndOfTheMessage) {
+  const std::array recipients{alice};
+  const std::string body = make_body(8, 3000);
+  const Outcome stored = store_message(*spool, {"a@b", recipients, false}, body);
+  ASSERT_EQ(stored.status, SpoolStatus::ok);
+  ASSERT_EQ(list("alice").size(), 1u);  // verified while the flash still read well
+  const std::string_view image(reinterpret_cast<const char*>(chip.bytes().data()), chip.bytes().size());
+  const std::size_t found = image.find(body.substr(2000, 32));
+  ASSERT_NE(found, std::string_view::npos);
+  chip.flash().fail_reads_at(static_cast<std::uint32_t>(found));
+  // Reads of up to 100 bytes: the one that covers byte 2000 fails, those before it do not.
+  const std::string read = read_message(*spool, stored.id, 100);
+  const std::size_t good = read.size() - std::string_view("<unreadable>").size();
+  EXPECT_TRUE(read.ends_with("<unreadable>") && good > 1900 && good <= 2000 && read.substr(0, good) == body.substr(0, good))
+      << good << " bytes before the error";
+  std::array<std::uint8_t, 16> piece{};
+  EXPECT_EQ(spool->read(stored.id, static_cast<std::uint32_t>(body.size()), piece), 0u);  // the end is still the end
+  EXPECT_EQ(spool->read(stored.id + 1, 0, piece), std::nullopt);  // no such message
+}
+
 INSTANTIATE_TEST_SUITE_P(Geometries, SpoolApi,
                          ::testing::Values(hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{4096, 16, 16},
                                            hal::FlashGeometry{16384, 8, 256}, hal::FlashGeometry{131072, 6, 8}),

@@ -5,6 +5,7 @@
 // CI runs a sample of the cut points; PIGEON_POWERLOSS_FULL=1 runs them all.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -206,10 +207,34 @@ const Scenario reclaim_while_mail_arrives{
       }
     }};
 
+// A client drips its DATA while other mail goes through and the ring goes
+// round: reclaim aborts the open message when it needs the sector where it
+// begins, and copies the acknowledged (never fetched) message beside it.
+const Scenario open_message_aborted{
+    "open message aborted by reclaim",
+    [](Spool& spool, SpoolModel& model) { model.store(spool, to_alice, make_body(600, 700)); },
+    [](Spool& spool, SpoolModel& model) {
+      const std::array recipients{alice};
+      SpoolWriter slow;
+      if (spool.open_message({"slow@lan.example", recipients, false}, slow) != SpoolStatus::ok) return;
+      const std::array<std::uint8_t, 1> drip{'x'};
+      for (std::uint32_t round = 0; round < 30; ++round) {
+        const SpoolStatus dripped = spool.append(slow, drip);
+        if (dripped != SpoolStatus::ok && dripped != SpoolStatus::aborted) return;
+        if (model.store(spool, to_remote, make_body(610 + round, 1200)) != SpoolStatus::ok) return;
+        if (model.finish(spool, model.live().back(), {0}) != SpoolStatus::ok) return;
+      }
+      spool.discard(slow);
+    }};
+
 TEST(SpoolPowerLoss, AcceptOneMessage) {
   for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{8192, 6, 256}}) {
     report_and_expect_none(accept_one, cut_everywhere(accept_one, geometry));
   }
+}
+
+TEST(SpoolPowerLoss, OpenMessageAbortedByReclaim) {
+  report_and_expect_none(open_message_aborted, cut_everywhere(open_message_aborted, small_flash));
 }
 
 TEST(SpoolPowerLoss, AlertCommit) { report_and_expect_none(alert_commit, cut_everywhere(alert_commit, small_flash)); }
