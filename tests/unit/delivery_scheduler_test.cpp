@@ -354,6 +354,26 @@ TEST_F(DeliverySchedulerTest, DeliversToTheConfiguredSmarthost) {
 }
 
 // Failures at 0, 10, 30, 60 and 90 s: waits of 10, 20, then 30 (the cap, not 40).
+// A flash read error in the middle of the body: the smarthost never gets the
+// final dot (it would take the part before for the whole message), and the
+// recipient stays owed for the next attempt.
+TEST_F(DeliverySchedulerTest, UnreadableBodyIsNeverSentAsComplete) {
+  std::string body = "Subject: long\r\n\r\n";
+  for (int line = 0; line < 300; ++line) body += "line " + std::to_string(1000 + line) + "\r\n";
+  const std::array recipients{SpoolRecipient{far_recipient, ""}};
+  ASSERT_EQ(store_message(*spool_, {local_sender, recipients, false, spool_time_s(clock_)}, body).status,
+            SpoolStatus::ok);
+  ASSERT_TRUE(owes_anything());  // verified while the flash still reads well
+  const std::string_view image(reinterpret_cast<const char*>(chip_.bytes().data()), chip_.bytes().size());
+  const std::size_t found = image.find("line 1250\r\n");
+  ASSERT_NE(found, std::string_view::npos);
+  chip_.flash().fail_reads_at(static_cast<std::uint32_t>(found));
+  run_until(1);
+  EXPECT_TRUE(smarthost_.delivered.empty());
+  EXPECT_TRUE(owes_anything());
+  EXPECT_NE(log_.all().find("message body unreadable"), std::string::npos);
+}
+
 TEST_F(DeliverySchedulerTest, TemporaryRcptFailureIsRetriedWithDoublingCappedBackoffAndDeliveredOnce) {
   smarthost_.script_rcpt(far_recipient, {std::string(try_later), std::string(try_later), std::string(try_later),
                                          std::string(try_later), std::string(try_later)});
