@@ -24,9 +24,8 @@ std::optional<std::size_t> make_password_hash(CryptoRandom& random, std::string_
   const Sha256Digest hash = pbkdf2_sha256(password, salt, iterations);
   std::array<char, 48> salt_text{};
   std::array<char, 48> hash_text{};
-  const protocol::Base64 base64;
-  const auto salt_length = base64.encode(salt, salt_text);
-  const auto hash_length = base64.encode(hash, hash_text);
+  const auto salt_length = protocol::base64::encode(salt, salt_text);
+  const auto hash_length = protocol::base64::encode(hash, hash_text);
   if (!salt_length || !hash_length) return std::nullopt;
   const int used = hal::format_text(out.data(), out.size(), "%.*s%u$%.*s$%.*s", static_cast<int>(prefix.size()),
                                  prefix.data(), static_cast<unsigned>(iterations), static_cast<int>(*salt_length),
@@ -44,9 +43,8 @@ std::optional<PasswordHash> parse_password_hash(std::string_view hash_line) {
   const auto iterations = text::parse_u32(hash_line.substr(0, first));
   PasswordHash hash;
   std::array<std::uint8_t, 64> expected{};
-  const protocol::Base64 base64;
-  const auto salt_length = base64.decode(hash_line.substr(first + 1, second - first - 1), hash.salt);
-  const auto expected_length = base64.decode(hash_line.substr(second + 1), expected);
+  const auto salt_length = protocol::base64::decode(hash_line.substr(first + 1, second - first - 1), hash.salt);
+  const auto expected_length = protocol::base64::decode(hash_line.substr(second + 1), expected);
   if (!iterations || *iterations == 0 || *iterations > max_iterations || !salt_length ||
       expected_length != hash.expected.size()) {
     return std::nullopt;

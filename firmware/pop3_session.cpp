@@ -17,7 +17,7 @@ void Pop3Session::start(RelayServices& services, TlsSessionPool& tls, Service se
   login_.reset();
   maildrop_count_ = 0;
   awaiting_sync_ = false;
-  engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(), services.base64,
+  engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(),
                   settings_for(service));
   const TransportSetup setup{services.net, services.log, tls, "pop3", is_implicit_tls(service),
                              services.config.handshake_timeout_s * ms_per_s};

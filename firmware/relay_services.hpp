@@ -11,7 +11,6 @@
 #include "hal/log.hpp"
 #include "hal/net.hpp"
 #include "login_service.hpp"
-#include "protocol/base64.hpp"
 #include "spool.hpp"
 #include "tls_session.hpp"
 
@@ -25,7 +24,6 @@ struct RelayServices {
   Spool& spool;
   TlsServer& tls;
   Accounts& accounts;
-  const protocol::Base64& base64;
   LoginService& logins;
 };
 

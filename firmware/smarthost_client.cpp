@@ -126,7 +126,7 @@ void SmarthostClient::open_session(std::uint64_t now_ms) {
   settings.tls_active = implicit_tls();
   settings.user = smarthost.user.view();
   settings.password = smarthost.password.view();
-  engine_.emplace(static_cast<protocol::SmtpClientEvents&>(*this), transport_.output(), services_->base64,
+  engine_.emplace(static_cast<protocol::SmtpClientEvents&>(*this), transport_.output(),
                   settings);
   state_ = State::open;
   const hal::StreamId stream = std::exchange(stream_, hal::invalid_id);  // the transport owns it now
@@ -193,7 +193,7 @@ bool SmarthostClient::load_envelope(const OutboundMessage& message) {
   if (!sender) return false;
   sender_[sender->size()] = '\0';
   recipients_.clear();
-  std::array<char, 256> address{};
+  std::array<char, protocol::max_path_bytes> address{};
   for (std::uint8_t r = 0; r < message.recipient_count; ++r) {
     if ((message.owed_remote_mask & (1u << r)) == 0) continue;
     const auto recipient = spool.read_recipient(message.id, r, address);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "fixed_string.hpp"
+#include "protocol/mailbox_address.hpp"
 #include "protocol/smtp_client.hpp"
 #include "relay_services.hpp"
 #include "session_transport.hpp"
@@ -139,7 +140,7 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   // The message in flight: its envelope as read from the spool, and which
   // spool recipient each of the engine's recipients is.
   bool in_flight_ = false;
-  std::array<char, 256> sender_{};
+  std::array<char, protocol::max_path_bytes + 1> sender_{};  // NUL-terminated for the engine
   PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
   std::array<std::string_view, PIGEON_MAX_RECIPIENTS> recipient_views_{};
   std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> spool_index_{};

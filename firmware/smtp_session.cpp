@@ -57,7 +57,7 @@ void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   login_.reset();
   started_ms_ = now_ms;
   transaction_reset();
-  engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(), services.base64,
+  engine_.emplace(static_cast<protocol::SmtpServerPolicy&>(*this), transport_.output(),
                   settings_for(service));
   const TransportSetup setup{services.net, services.log, tls, "smtp", is_implicit_tls(service),
                              services.config.handshake_timeout_s * ms_per_s};

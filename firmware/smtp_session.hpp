@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "fixed_string.hpp"
+#include "protocol/mailbox_address.hpp"
 #include "protocol/smtp_server.hpp"
 #include "protocol/trace_header_counter.hpp"
 #include "relay_services.hpp"
@@ -85,7 +86,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   std::optional<protocol::SmtpServer> engine_;
 
   // The transaction's envelope.
-  FixedString<256> sender_;
+  FixedString<protocol::max_path_bytes> sender_;
   bool body_8bit_ = false;
   PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
   // The local user each recipient delivers to, by position, or relayed_recipient.

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "pigeon_limits.hpp"
+#include "protocol/mailbox_address.hpp"
 
 namespace pigeon::spool_format {
 
@@ -21,7 +22,7 @@ inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory o
 inline constexpr std::uint16_t format_version = 3;
 inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
-inline constexpr std::uint32_t max_sender_bytes = 256;
+inline constexpr std::uint32_t max_sender_bytes = protocol::max_path_bytes;
 
 // "Erased" means every byte 0xFF.
 bool erased(std::span<const std::uint8_t> bytes);

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace pigeon::protocol {
+namespace pigeon::protocol::base64 {
 namespace {
 
 constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -21,7 +21,7 @@ std::size_t padding_of(std::string_view text) {
 
 }  // namespace
 
-std::optional<std::size_t> Base64::decode(std::string_view text, std::span<std::uint8_t> out) const {
+std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) {
   if (text.size() % 4 != 0) return std::nullopt;
   const std::size_t padding = padding_of(text);
   const std::size_t length = text.size() / 4 * 3 - padding;
@@ -46,7 +46,7 @@ std::optional<std::size_t> Base64::decode(std::string_view text, std::span<std::
   return written;
 }
 
-std::optional<std::size_t> Base64::encode(std::span<const std::uint8_t> bytes, std::span<char> out) const {
+std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out) {
   const std::size_t length = (bytes.size() + 2) / 3 * 4;
   if (length > out.size()) return std::nullopt;
   for (std::size_t i = 0, o = 0; i < bytes.size(); i += 3, o += 4) {
@@ -59,4 +59,4 @@ std::optional<std::size_t> Base64::encode(std::span<const std::uint8_t> bytes, s
   return length;
 }
 
-}  // namespace pigeon::protocol
+}  // namespace pigeon::protocol::base64

@@ -13,12 +13,13 @@
 
 namespace pigeon::protocol {
 
-class Base64 {
- public:
-  // Decoded length, or nullopt when `text` is not valid base64 or does not fit.
-  std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out) const;
-  // Encoded length, or nullopt when it does not fit in `out`.
-  std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out) const;
-};
+namespace base64 {
+
+// Decoded length, or nullopt when `text` is not valid base64 or does not fit.
+std::optional<std::size_t> decode(std::string_view text, std::span<std::uint8_t> out);
+// Encoded length, or nullopt when it does not fit in `out`.
+std::optional<std::size_t> encode(std::span<const std::uint8_t> bytes, std::span<char> out);
+
+}  // namespace base64
 
 }  // namespace pigeon::protocol

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ascii.hpp"
+#include "base64.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
 
@@ -22,9 +23,9 @@ using ascii::parse_u32;
 
 }  // namespace
 
-Pop3Server::Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+Pop3Server::Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out,
                        const Pop3ServerSettings& settings)
-    : policy_(policy), out_(out), base64_(base64), settings_(settings), scanner_(max_line) {
+    : policy_(policy), out_(out), settings_(settings), scanner_(max_line) {
   settings_.max_messages = std::min(settings_.max_messages, max_messages);
 }
 
@@ -142,7 +143,7 @@ void Pop3Server::on_auth(std::string_view argument) {
 
 void Pop3Server::finish_auth_plain(std::string_view response) {
   std::array<std::uint8_t, 3 * 256> decoded{};
-  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64_.decode(response, decoded);
+  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64::decode(response, decoded);
   const auto plain = length ? parse_sasl_plain({decoded.data(), *length}) : std::nullopt;
   if (!plain) return error({}, "Invalid AUTH data");
   begin_login(plain->authzid, plain->authcid, plain->password);

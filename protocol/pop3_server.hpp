@@ -12,7 +12,6 @@
 #include <array>
 #include <bitset>
 
-#include "base64.hpp"
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
@@ -81,7 +80,7 @@ class Pop3Server final : public SessionEngine {
  public:
   static constexpr std::size_t reply_reserve_bytes = 512;
 
-  Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+  Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out,
              const Pop3ServerSettings& settings);
 
   void start();  // queues the +OK greeting
@@ -133,7 +132,6 @@ class Pop3Server final : public SessionEngine {
 
   Pop3ServerPolicy& policy_;
   OutputBuffer& out_;
-  const Base64& base64_;
   Pop3ServerSettings settings_;
   LineScanner scanner_;
   State state_ = State::authorization;

@@ -1,9 +1,10 @@
 #include "smtp_client.hpp"
 
 #include <algorithm>
-#include "assert.hpp"
 
 #include "ascii.hpp"
+#include "assert.hpp"
+#include "base64.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol {
@@ -59,9 +60,9 @@ std::uint32_t parse_size(std::string_view text) {
 
 }  // namespace
 
-SmtpClient::SmtpClient(SmtpClientEvents& events, OutputBuffer& out, const Base64& base64,
+SmtpClient::SmtpClient(SmtpClientEvents& events, OutputBuffer& out,
                        const SmtpClientSettings& settings)
-    : events_(events), out_(out), base64_(base64), settings_(settings), scanner_(max_reply_line) {
+    : events_(events), out_(out), settings_(settings), scanner_(max_reply_line) {
   PIGEON_ASSERT(out.capacity() >= command_reserve_bytes);
 }
 
@@ -225,7 +226,7 @@ void SmtpClient::start_auth() {
                                        .text(settings_.password)
                                        .view();
     std::array<char, command_reserve_bytes - 16> encoded{};
-    const auto length = base64_.encode(
+    const auto length = base64::encode(
         {reinterpret_cast<const std::uint8_t*>(plain.data()), plain.size()}, encoded);
     if (plain.empty() || !length) return fail_local(530, "5.7.0", "credentials too long");
     std::array<char, command_reserve_bytes> command{};
@@ -257,7 +258,7 @@ void SmtpClient::on_auth(const SmtpClientReply& reply) {
 bool SmtpClient::write_auth_secret(std::string_view secret) {
   std::array<char, command_reserve_bytes> encoded{};
   const auto length =
-      base64_.encode({reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()}, encoded);
+      base64::encode({reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()}, encoded);
   return length && write_command({encoded.data(), *length});
 }
 

@@ -14,7 +14,6 @@
 #include <span>
 #include <string_view>
 
-#include "base64.hpp"
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
@@ -88,7 +87,7 @@ class SmtpClient final : public SessionEngine {
     done,
   };
 
-  SmtpClient(SmtpClientEvents& events, OutputBuffer& out, const Base64& base64,
+  SmtpClient(SmtpClientEvents& events, OutputBuffer& out,
              const SmtpClientSettings& settings);
 
   // Consumes replies from `input`; returns how many bytes it consumed. It stops
@@ -159,7 +158,6 @@ class SmtpClient final : public SessionEngine {
 
   SmtpClientEvents& events_;
   OutputBuffer& out_;
-  const Base64& base64_;
   SmtpClientSettings settings_;
   LineScanner scanner_;
   Phase phase_ = Phase::greeting;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ascii.hpp"
+#include "base64.hpp"
 #include "assert.hpp"
 #include "domain_syntax.hpp"
 #include "mailbox_address.hpp"
@@ -60,9 +61,9 @@ std::size_t copy_into(std::span<char> out, std::string_view text) {
 
 }  // namespace
 
-SmtpServer::SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+SmtpServer::SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out,
                        const SmtpServerSettings& settings)
-    : policy_(policy), out_(out), base64_(base64), settings_(settings), scanner_(max_sasl_line) {}
+    : policy_(policy), out_(out), settings_(settings), scanner_(max_sasl_line) {}
 
 void SmtpServer::start() {
   std::array<char, 300> text{};
@@ -303,7 +304,7 @@ void SmtpServer::handle_auth_response(std::string_view line) {
   if (phase == Phase::auth_plain_response) return finish_auth_plain(line);
 
   std::array<std::uint8_t, 256> decoded{};
-  const auto length = base64_.decode(line, decoded);
+  const auto length = base64::decode(line, decoded);
   if (!length || *length == 0) return reply(501, "5.5.2", "Invalid AUTH data");
   if (phase == Phase::auth_login_username) {
     pending_user_length_ = copy_into(pending_user_, as_text({decoded.data(), *length}));
@@ -316,7 +317,7 @@ void SmtpServer::handle_auth_response(std::string_view line) {
 void SmtpServer::finish_auth_plain(std::string_view response) {
   std::array<std::uint8_t, 3 * 256> decoded{};
   // "=" is an empty initial response (RFC 4954 §4), which PLAIN cannot use.
-  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64_.decode(response, decoded);
+  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64::decode(response, decoded);
   const auto plain = length ? parse_sasl_plain({decoded.data(), *length}) : std::nullopt;
   if (!plain) return reply(501, "5.5.2", "Invalid AUTH data");
   pending_user_length_ = copy_into(pending_user_, plain->authcid);

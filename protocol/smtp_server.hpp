@@ -10,7 +10,6 @@
 
 #include <array>
 
-#include "base64.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
 #include "session_engine.hpp"
@@ -100,7 +99,7 @@ class SmtpServer final : public SessionEngine {
   // buffer must hold at least this much.
   static constexpr std::size_t reply_reserve_bytes = 646;
 
-  SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out, const Base64& base64,
+  SmtpServer(SmtpServerPolicy& policy, OutputBuffer& out,
              const SmtpServerSettings& settings);
 
   // Queues the 220 greeting.
@@ -174,7 +173,6 @@ class SmtpServer final : public SessionEngine {
 
   SmtpServerPolicy& policy_;
   OutputBuffer& out_;
-  const Base64& base64_;
   SmtpServerSettings settings_;
   LineScanner scanner_;
   Phase phase_ = Phase::command;

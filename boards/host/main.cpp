@@ -28,7 +28,6 @@
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
 #include "host_resolver.hpp"
-#include "protocol/base64.hpp"
 #include "sendmail.hpp"
 #include "state_folder.hpp"
 
@@ -365,13 +364,12 @@ int run_relay(const Options& options) {
   static Spool spool(platform.flash, accounts);
   if (int status = mount_spool(state, config, platform.flash, spool)) return status;
 
-  static const protocol::Base64 base64;
   static LoginService logins(config, accounts);
   if (!logins.start(random)) {
     std::fprintf(stderr, "pigeon: no entropy source\n");
     return start_failed;
   }
-  static RelayServices services{config, platform.net, platform.clock, platform.log, spool, tls, accounts, base64, logins};
+  static RelayServices services{config, platform.net, platform.clock, platform.log, spool, tls, accounts, logins};
   static SmarthostTlsClient smarthost_tls(random);
   if (const std::string_view error = set_up_smarthost_tls(config.smarthost, nullptr, smarthost_tls); !error.empty()) {
     std::fprintf(stderr, "pigeon: %.*s\n", static_cast<int>(error.size()), error.data());

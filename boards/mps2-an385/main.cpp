@@ -240,10 +240,9 @@ int run() {
   if (!configure_interface(interface, network, net, clock, dhcp_timeout_ms)) return stop("no DHCP lease"), 1;
   say("pigeon: address %s (%s)\n", ip4addr_ntoa(netif_ip4_addr(&interface)), network.dhcp ? "DHCP" : "static");
   static UartLog log(clock, hal::LogLevel::info);
-  static const protocol::Base64 base64;
   static LoginService logins(config, accounts);
   if (!logins.start(random)) return stop("cannot draw the login keys"), 1;
-  static RelayServices services{config, net, clock, log, spool, tls, accounts, base64, logins};
+  static RelayServices services{config, net, clock, log, spool, tls, accounts, logins};
   static SmarthostTlsClient smarthost_tls(random);
   if (!set_up_smarthost_tls(config, smarthost_tls)) return 1;
   static LwipResolver resolver(net);

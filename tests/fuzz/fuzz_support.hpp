@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "protocol/assert.hpp"
-#include "protocol/base64.hpp"
 
 // PIGEON_ASSERT's handler for the fuzz targets (each includes this header once):
 // a failed invariant is a crash that libFuzzer reports and keeps as an input.

@@ -93,8 +93,7 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_
   TapeMaildrop maildrop(tape);
   std::array<std::uint8_t, 1024> storage{};
   protocol::OutputBuffer out(storage);
-  const protocol::Base64 base64;
-  protocol::Pop3Server server(maildrop, out, base64, settings_from(tape));
+  protocol::Pop3Server server(maildrop, out, settings_from(tape));
   std::string sent;
 
   auto settle = [&] {

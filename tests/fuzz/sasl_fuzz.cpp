@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/base64.hpp"
 #include "protocol/sasl.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -26,33 +27,31 @@ std::string_view as_text(std::span<const std::uint8_t> bytes) {
 
 // Decoding the input as text: what is accepted encodes back to the input.
 void decode_is_canonical(std::string_view text) {
-  const protocol::Base64 base64;
   std::vector<std::uint8_t> bytes(text.size());
-  const std::optional<std::size_t> length = base64.decode(text, bytes);
+  const std::optional<std::size_t> length = protocol::base64::decode(text, bytes);
   if (!length) return;
   require(*length <= text.size() / 4 * 3);
   std::vector<char> again(text.size());
-  const std::optional<std::size_t> encoded = base64.encode({bytes.data(), *length}, again);
+  const std::optional<std::size_t> encoded = protocol::base64::encode({bytes.data(), *length}, again);
   require(encoded && as_text({reinterpret_cast<const std::uint8_t*>(again.data()), *encoded}) == text);
   if (*length > 0) {
     std::vector<std::uint8_t> short_by_one(*length - 1);
-    require(!base64.decode(text, short_by_one));
+    require(!protocol::base64::decode(text, short_by_one));
   }
 }
 
 // Encoding the input as bytes: the text is padded base64 that decodes back.
 void encode_round_trips(std::span<const std::uint8_t> bytes) {
-  const protocol::Base64 base64;
   const std::size_t text_bytes = (bytes.size() + 2) / 3 * 4;
   std::vector<char> text(text_bytes);
-  const std::optional<std::size_t> encoded = base64.encode(bytes, text);
+  const std::optional<std::size_t> encoded = protocol::base64::encode(bytes, text);
   require(encoded && *encoded == text_bytes);
   if (text_bytes > 0) {
     std::vector<char> short_by_one(text_bytes - 1);
-    require(!base64.encode(bytes, short_by_one));
+    require(!protocol::base64::encode(bytes, short_by_one));
   }
   std::vector<std::uint8_t> decoded(bytes.size());
-  const std::optional<std::size_t> length = base64.decode({text.data(), text_bytes}, decoded);
+  const std::optional<std::size_t> length = protocol::base64::decode({text.data(), text_bytes}, decoded);
   require(length && std::equal(decoded.begin(), decoded.end(), bytes.begin(), bytes.end()));
 }
 

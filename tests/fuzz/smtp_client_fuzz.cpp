@@ -234,10 +234,9 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
   const Plan plan(tape);
   std::vector<std::uint8_t> storage(plan.output_bytes);
   protocol::OutputBuffer out(storage);
-  const protocol::Base64 base64;
   std::string sent;
   Recorder events(sent, out);
-  SmtpClient client(events, out, base64, plan.settings);
+  SmtpClient client(events, out, plan.settings);
   events.attach(client);
   std::vector<std::size_t> sends;  // where each message's commands start in `sent`
   bool quit = false;

@@ -87,8 +87,7 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
   TapePolicy policy(tape);
   std::array<std::uint8_t, 1024> storage{};
   protocol::OutputBuffer out(storage);
-  const protocol::Base64 base64;
-  protocol::SmtpServer server(policy, out, base64, settings_from(tape));
+  protocol::SmtpServer server(policy, out, settings_from(tape));
   std::string sent;
 
   auto settle = [&] {

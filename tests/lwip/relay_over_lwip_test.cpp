@@ -16,7 +16,6 @@
 #include "hal/posix/posix_clock.hpp"
 #include "hal/posix/posix_entropy.hpp"
 #include "hal/posix/stderr_log.hpp"
-#include "protocol/base64.hpp"
 #include "loopback_stack.hpp"
 
 namespace pigeon::test {
@@ -71,9 +70,8 @@ struct RelayOverLwip {
   hal::MemoryFlash flash{flash_image, flash_geometry};
   Accounts accounts{config};
   Spool spool{flash, accounts};
-  protocol::Base64 base64;
   LoginService logins{config, accounts};
-  RelayServices services{config, net, clock, log, spool, tls, accounts, base64, logins};
+  RelayServices services{config, net, clock, log, spool, tls, accounts, logins};
   Relay relay{services};
 };
 

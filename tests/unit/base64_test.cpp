@@ -15,13 +15,13 @@ std::span<const std::uint8_t> bytes_of(std::string_view text) {
 
 std::optional<std::string> encoded(std::string_view plain) {
   std::array<char, 64> out{};
-  const auto length = Base64().encode(bytes_of(plain), out);
+  const auto length = base64::encode(bytes_of(plain), out);
   return length ? std::optional<std::string>(std::string(out.data(), *length)) : std::nullopt;
 }
 
 std::optional<std::string> decoded(std::string_view text, std::size_t room = 64) {
   std::array<std::uint8_t, 64> out{};
-  const auto length = Base64().decode(text, std::span(out).first(room));
+  const auto length = base64::decode(text, std::span(out).first(room));
   return length ? std::optional<std::string>(std::string(reinterpret_cast<const char*>(out.data()), *length))
                 : std::nullopt;
 }
@@ -82,8 +82,8 @@ TEST(Base64, RefusesOutputThatDoesNotFit) {
   EXPECT_EQ(decoded("Zm9vYmFy", 6), "foobar");
   EXPECT_EQ(decoded("Zm9vYg==", 4), "foob");
   std::array<char, 8> out{};
-  EXPECT_FALSE(Base64().encode(bytes_of("foobar!"), out));
-  EXPECT_EQ(Base64().encode(bytes_of("foobar"), out), 8u);
+  EXPECT_FALSE(base64::encode(bytes_of("foobar!"), out));
+  EXPECT_EQ(base64::encode(bytes_of("foobar"), out), 8u);
 }
 
 }  // namespace

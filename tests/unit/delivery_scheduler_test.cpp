@@ -21,7 +21,6 @@
 
 #include "firmware/tls_arena.hpp"
 #include "hal/posix/posix_entropy.hpp"
-#include "protocol/base64.hpp"
 #include "tests/spool/spool_fixture.hpp"
 
 namespace pigeon::testing {
@@ -285,7 +284,7 @@ class DeliverySchedulerTest : public ::testing::Test {
     services_.reset();
     spool_ = std::make_unique<Spool>(chip_.flash(), accounts_);
     ASSERT_EQ(spool_->mount(), SpoolStatus::ok);
-    services_.reset(new RelayServices{config_, net_, clock_, log_, *spool_, tls_server(), accounts_, base64_, logins_});
+    services_.reset(new RelayServices{config_, net_, clock_, log_, *spool_, tls_server(), accounts_, logins_});
     scheduler_ = std::make_unique<DeliveryScheduler>(*services_, smarthost_tls(), resolver_);
   }
 
@@ -333,7 +332,6 @@ class DeliverySchedulerTest : public ::testing::Test {
   RecordingLog log_;
   ScriptedSmarthost smarthost_;
   FakeNet net_{smarthost_, clock_};
-  protocol::Base64 base64_;
   LiteralResolver resolver_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<RelayServices> services_;

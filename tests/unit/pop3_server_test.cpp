@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "protocol/base64.hpp"
 #include "tests/unit/feed_splits.hpp"
 
 namespace pigeon::protocol {
@@ -114,7 +113,7 @@ Pop3ServerSettings plain_settings() {
 class Session {
  public:
   Session(const Pop3ServerSettings& settings, std::vector<std::string> messages, std::size_t read_step_bytes = 0)
-      : maildrop(std::move(messages)), server_(maildrop, out_, base64_, settings), read_step_bytes_(read_step_bytes) {
+      : maildrop(std::move(messages)), server_(maildrop, out_, settings), read_step_bytes_(read_step_bytes) {
     server_.start();
   }
 
@@ -164,7 +163,6 @@ class Session {
 
   std::array<std::uint8_t, 1024> storage_{};
   OutputBuffer out_{storage_};
-  Base64 base64_;
   Pop3Server server_;
   std::size_t read_step_bytes_;
   ReceiveBuffer receive_;

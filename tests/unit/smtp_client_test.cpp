@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "protocol/base64.hpp"
 
 namespace pigeon::protocol {
 namespace {
@@ -47,7 +46,7 @@ struct Step {
 class Harness {
  public:
   explicit Harness(SmtpClientSettings settings = default_settings())
-      : settings_(settings), client_(events, out_, base64_, settings_) {}
+      : settings_(settings), client_(events, out_, settings_) {}
 
   static SmtpClientSettings default_settings() {
     SmtpClientSettings settings;
@@ -125,7 +124,6 @@ class Harness {
 
   std::array<std::uint8_t, 1024> storage_{};
   OutputBuffer out_{storage_};
-  Base64 base64_;
   SmtpClientSettings settings_;
   SmtpClient client_;
   std::string pending_;

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "protocol/base64.hpp"
 #include "tests/unit/feed_splits.hpp"
 
 namespace pigeon::protocol {
@@ -102,7 +101,7 @@ SmtpServerSettings tls_settings() {
 // input cut by a plan, waits for pending decisions and reads every reply.
 class Session {
  public:
-  explicit Session(const SmtpServerSettings& settings) : server_(policy, out_, base64_, settings) {
+  explicit Session(const SmtpServerSettings& settings) : server_(policy, out_, settings) {
     server_.start();
   }
 
@@ -143,7 +142,6 @@ class Session {
 
   std::array<std::uint8_t, 2048> storage_{};
   OutputBuffer out_{storage_};
-  Base64 base64_;
   SmtpServer server_;
   ReceiveBuffer receive_;
   std::string output_;
@@ -191,8 +189,7 @@ TEST(SmtpServer, LongestEhloReplyFitsTheReserve) {
   std::vector<std::uint8_t> storage(SmtpServer::reply_reserve_bytes);
   OutputBuffer out(storage);
   FakePolicy policy;
-  Base64 base64;
-  SmtpServer server(policy, out, base64, settings);
+  SmtpServer server(policy, out, settings);
   server.start();
   out.consume(out.size());
 
