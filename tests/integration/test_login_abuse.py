@@ -34,9 +34,10 @@ def submissions(relay, source="127.0.0.1"):
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_unknown_user_and_wrong_password_get_the_same_smtp_reply(make_pigeon, mechanism):
-    relay = make_pigeon(["auth_failure_delay_ms = 400"])
+    # A cheap hash, so that the check fits well inside the delay under sanitizers too.
+    relay = make_pigeon(["auth_failure_delay_ms = 400", f"user = device {pbkdf2_line('device-password', 1000)}"])
     replies = []
-    for user, password in [(relay.user, "wrong"), ("nobody", "wrong"), ("nobody", relay.password)]:
+    for user, password in [("device", "wrong"), ("nobody", "wrong"), ("nobody", "device-password")]:
         with submissions(relay) as client:
             client.ehlo("client.example")
             client.user, client.password = user, password
@@ -100,10 +101,21 @@ def guess_until(relay, stop_at, answers, dialogs, lock):
             pass
 
 
+def login_and_submit_s(relay, source):
+    started = time.monotonic()
+    with submissions(relay, source=source) as client:
+        client.login("device", "device-password")
+        client.sendmail("device@example.org", ["device@localhost"], MESSAGE)
+    return time.monotonic() - started
+
+
 def test_a_guesser_from_many_connections_waits_while_another_address_is_served(make_pigeon):
     relay = make_pigeon(["auth_failure_delay_ms = 100", "auth_address_free_failures = 4",
                          "auth_address_delay_ms = 500", "auth_address_max_delay_ms = 2000",
-                         "auth_failures_per_connection = 3"])
+                         "auth_failures_per_connection = 3", "auth_cache_s = 0",
+                         f"user = device {pbkdf2_line('device-password', 1000)}"])
+    relay.user = "device"
+    quiet_s = login_and_submit_s(relay, "127.0.0.2")  # the yardstick: the same work without a guesser
     guessing_s = 6.0
     stop_at = time.monotonic() + guessing_s
     answers, dialogs, lock = [], [], threading.Lock()
@@ -112,13 +124,7 @@ def test_a_guesser_from_many_connections_waits_while_another_address_is_served(m
     for guesser in guessers:
         guesser.start()
     time.sleep(1.5)  # the guessers have spent the address's free failures
-    served = []
-    for _ in range(3):
-        started = time.monotonic()
-        with submissions(relay, source="127.0.0.2") as client:
-            client.login(relay.user, relay.password)
-            client.sendmail("device@example.org", ["user@localhost"], MESSAGE)
-        served.append(time.monotonic() - started)
+    served = [login_and_submit_s(relay, "127.0.0.2") for _ in range(3)]
     time.sleep(max(0.0, stop_at - time.monotonic()))
     with lock:
         for dialog in dialogs:  # guessers still waiting for a held check give up now
@@ -129,9 +135,10 @@ def test_a_guesser_from_many_connections_waits_while_another_address_is_served(m
     # its 4 free failures the address's checks start 0.5, 1, 2, 2 ... s apart.
     checked = sum(1 for answered in answers if answered <= stop_at)
     assert checked <= 4 + guessing_s / 0.5, answers
-    assert max(served) < 1.0, f"the well-behaved client waited {served}"
-    print(f"\nguesser: {checked} answers in {guessing_s:.0f} s from 6 connections; "
-          f"other address: login + message in {max(served) * 1000:.0f} ms at most")
+    bound_s = 1.0 + 3 * quiet_s
+    assert max(served) < bound_s, f"the well-behaved client waited {served} (alone: {quiet_s})"
+    print(f"\nguesser: {checked} answers in {guessing_s:.0f} s from 6 connections; other address: "
+          f"login + message in {max(served) * 1000:.0f} ms at most ({quiet_s * 1000:.0f} ms without the guesser)")
 
 
 def slow_hash_relay(make_pigeon, iterations):
@@ -153,7 +160,7 @@ def noop_round_trips(relay, stop):
 
 
 def test_a_long_derivation_does_not_stall_other_sessions(make_pigeon):
-    relay = slow_hash_relay(make_pigeon, 1_000_000)
+    relay = slow_hash_relay(make_pigeon, 300_000)
     stop = threading.Event()
     result = {}
     watcher = threading.Thread(target=lambda: result.update(latencies=noop_round_trips(relay, stop)))
@@ -165,15 +172,15 @@ def test_a_long_derivation_does_not_stall_other_sessions(make_pigeon):
             derivation_s = time.monotonic() - started
     finally:
         stop.set()
-        watcher.join(timeout=30)
+        watcher.join(timeout=60)
     latencies = result["latencies"]
     assert len(latencies) > 20, "the other session was not served during the login"
-    worst_ms = max(latencies) * 1000
-    print(f"\nlogin with 1,000,000 iterations: {derivation_s * 1000:.0f} ms; another session's NOOP "
+    worst_s = max(latencies)
+    print(f"\nlogin with 300,000 iterations: {derivation_s * 1000:.0f} ms; another session's NOOP "
           f"during it: {len(latencies)} round trips, median {statistics.median(latencies) * 1000:.2f} ms, "
-          f"worst {worst_ms:.1f} ms")
-    assert derivation_s > 0.1
-    assert worst_ms < 50, latencies
+          f"worst {worst_s * 1000:.1f} ms")
+    # Run inside the loop in one piece, the derivation held every session for all of it.
+    assert worst_s < derivation_s / 10, latencies
 
 
 def timed_logins(relay, count):
@@ -198,8 +205,9 @@ def test_a_repeated_login_skips_the_derivation(make_pigeon):
     derived_ms = statistics.median(derived) * 1000
     print(f"\nAUTH PLAIN round trip: first {first * 1000:.2f} ms, repeated (cached) median {repeated_ms:.2f} ms, "
           f"without the cache median {derived_ms:.2f} ms")
-    assert repeated_ms < 1.0
-    assert repeated_ms < derived_ms / 3
+    # Well under a millisecond on the optimised build (docs/testing.md); a
+    # ratio here, so that it holds under sanitizers and on a loaded machine.
+    assert repeated_ms < derived_ms / 10
 
 
 def test_a_login_name_cannot_forge_a_log_line(pigeon):
