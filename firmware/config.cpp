@@ -33,6 +33,7 @@ struct BuildLimit {
 constexpr BuildLimit message_bytes_limit{"max_message_bytes", "bytes", "PIGEON_MAX_MESSAGE_BYTES",
                                          PIGEON_MAX_MESSAGE_BYTES};
 constexpr BuildLimit recipients_limit{"max_recipients", "recipients", "PIGEON_MAX_RECIPIENTS", PIGEON_MAX_RECIPIENTS};
+constexpr BuildLimit tls_sessions_limit{"tls_sessions", "sessions", "PIGEON_TLS_SESSIONS", PIGEON_TLS_SESSIONS};
 constexpr BuildLimit smarthost_connections_limit{"smarthost_connections", "connections",
                                                  "PIGEON_SMARTHOST_CONNECTIONS", PIGEON_SMARTHOST_CONNECTIONS};
 constexpr BuildLimit users_limit{"user", "users", "PIGEON_MAX_USERS", PIGEON_MAX_USERS};
@@ -246,6 +247,8 @@ constexpr std::array<Key, 47> keys{{
     {"smarthost_pin_sha256", set_smarthost_pin},
     {"smarthost_user", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.user, v); }},
     {"smarthost_password", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.password, v); }},
+    {"tls_sessions",
+     [](RelayConfig& c, std::string_view v) { return set_limited_u32(c.tls_sessions, v, 1, tls_sessions_limit); }},
     {"smarthost_connections",
      [](RelayConfig& c, std::string_view v) {
        return set_limited_u32(c.smarthost.connections, v, 1, smarthost_connections_limit);

@@ -10,8 +10,11 @@
 
 namespace pigeon {
 
-// Hands the arena to Mbed TLS. Call once, before any other Mbed TLS call.
-void tls_arena_init();
+// Hands Mbed TLS the part of the arena that `server_sessions` concurrent server
+// sessions and the shared state need (docs/architecture.md §4). Call once,
+// before any other Mbed TLS call. Mbed TLS clears what it is given, so on the
+// host a relay configured for fewer sessions never touches the rest.
+void tls_arena_init(std::size_t server_sessions = PIGEON_TLS_SESSIONS);
 
 struct TlsArenaUsage {
   std::size_t capacity_bytes;

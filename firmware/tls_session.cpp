@@ -3,6 +3,8 @@
 #include <mbedtls/error.h>
 #include <psa/crypto.h>
 
+#include <algorithm>
+
 #include "protocol/assert.hpp"
 #include "tls_glue.hpp"
 
@@ -83,7 +85,9 @@ hal::IoResult TlsSession::write(std::span<const std::uint8_t> data) {
 
 void TlsSession::close_notify() { mbedtls_ssl_close_notify(&ssl(ssl_)); }
 
-TlsServer::TlsServer(CryptoRandom& random) : random_(random) {
+TlsServer::TlsServer(CryptoRandom& random, std::size_t session_limit)
+    : random_(random), usable_(std::span(sessions_).first(std::min(session_limit, sessions_.size()))) {
+  PIGEON_ASSERT(session_limit >= 1);
   mbedtls_ssl_config& config = tls_glue::config(config_);
   psa_crypto_init();  // TLS 1.3 uses PSA for its key schedule
   mbedtls_ssl_config_init(&config);
@@ -150,7 +154,7 @@ void TlsSession::unbind() {
 }
 
 TlsSession* TlsServer::acquire(hal::Net& net, hal::StreamId stream) {
-  for (TlsSession& session : sessions_) {
+  for (TlsSession& session : usable_) {
     if (!session.in_use_) return session.bind(config_, net, stream) ? &session : nullptr;
   }
   return nullptr;

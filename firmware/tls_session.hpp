@@ -70,7 +70,9 @@ class TlsSessionPool {
 // The server side: our certificate and key, one configuration, the session pool.
 class TlsServer final : public TlsSessionPool {
  public:
-  explicit TlsServer(CryptoRandom& random);
+  // At most `session_limit` sessions at once (config `tls_sessions`): the
+  // arena was sized for that many (tls_arena_init).
+  explicit TlsServer(CryptoRandom& random, std::size_t session_limit = PIGEON_TLS_SESSIONS);
   ~TlsServer();
   TlsServer(const TlsServer&) = delete;
   TlsServer& operator=(const TlsServer&) = delete;
@@ -87,6 +89,7 @@ class TlsServer final : public TlsSessionPool {
   CertificateStorage certificate_;
   KeyStorage key_;
   std::array<TlsSession, PIGEON_TLS_SESSIONS> sessions_;
+  std::span<TlsSession> usable_;  // the first session_limit of sessions_
 };
 
 }  // namespace pigeon

@@ -347,14 +347,14 @@ int run_relay(const Options& options) {
     return start_failed;
   }
   static Platform platform(config);
-  tls_arena_init();
+  tls_arena_init(config.tls_sessions);
   static CryptoRandom random(platform.entropy);
   if (!random.ready()) {
     std::fprintf(stderr, "pigeon: no entropy source\n");
     return start_failed;
   }
 
-  static TlsServer tls(random);
+  static TlsServer tls(random, config.tls_sessions);
   std::array<char, 128> password_storage{};
   std::optional<std::string_view> made_password;
   if (int status = provision(state, platform.clock, random, config, tls, password_storage, made_password)) {
