@@ -36,7 +36,7 @@ SmtpReply storage_reply(SpoolStatus status) {
     case SpoolStatus::full:
     case SpoolStatus::too_many: return {452, "4.3.1", "Insufficient system storage"};
     case SpoolStatus::too_big: return {552, "5.3.4", "Message too big for the spool"};
-    case SpoolStatus::aborted: return {451, "4.3.0", "Message aborted: its spool space was needed, try again"};
+    case SpoolStatus::aborted: return {451, "4.3.0", "Spool space needed, try again"};
     default: return {451, "4.3.0", "Local storage error"};
   }
 }
@@ -233,7 +233,7 @@ bool SmtpSession::data_chunk(std::span<const std::uint8_t> bytes) {
   if (!writer_) return false;
   storage_status_ = services_->spool.append(*writer_, bytes);
   if (storage_status_ == SpoolStatus::aborted) {
-    services_->log.write(hal::LogLevel::warning, "smtp: message %u aborted: reclaim needed its spool sector",
+    services_->log.write(hal::LogLevel::warning, "smtp: message %u aborted: spool space needed",
                          static_cast<unsigned>(writer_->message_id()));
   }
   return storage_status_ == SpoolStatus::ok;

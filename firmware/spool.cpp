@@ -147,9 +147,9 @@ void Spool::set_writer_share_percent(std::uint32_t percent) {
 }
 
 std::uint32_t Spool::writer_limit_bytes() const {
-  const std::uint64_t usable = std::uint64_t{log_.sector_count() - PIGEON_SPOOL_RESERVE_SECTORS} *
-                               log_.usable_sector_bytes();
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(usable * writer_share_percent_ / 100, UINT32_MAX));
+  // Flash addresses are 32 bits, so the spool's size is; a hundredth first keeps the product there.
+  const std::uint32_t usable = (log_.sector_count() - PIGEON_SPOOL_RESERVE_SECTORS) * log_.usable_sector_bytes();
+  return usable / 100 * writer_share_percent_;
 }
 
 SpoolStatus Spool::append(const SpoolWriter& handle, std::span<const std::uint8_t> bytes) {

@@ -122,7 +122,7 @@ TEST_F(SpoolOpenMessage, OneMessageTakesAtMostItsShareOfTheSpool) {
   const std::uint32_t limit = spool->writer_limit_bytes();
   // A quarter of what new mail may use: all sectors but the reserve.
   const std::uint32_t usable_sector = eight_sectors.sector_size_bytes - (48 + 2 * 16);  // header, intents
-  EXPECT_EQ(limit, (8 - PIGEON_SPOOL_RESERVE_SECTORS) * usable_sector / 4);
+  EXPECT_EQ(limit, (8 - PIGEON_SPOOL_RESERVE_SECTORS) * usable_sector / 100 * 25);
   const std::array recipients{alice};
   SpoolWriter writer;
   ASSERT_EQ(spool->open_message({"a@lan.example", recipients, false}, writer), SpoolStatus::ok);
