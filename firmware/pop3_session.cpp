@@ -47,9 +47,9 @@ bool Pop3Session::produce() {
 // The autologout of RFC 1939 §3 after an idle timeout.
 bool Pop3Session::say_goodbye(CloseReason reason) {
   switch (reason) {
-    case CloseReason::idle_timeout: engine_->abort_session("Autologout; idle for too long"); break;
-    case CloseReason::opening_timeout: engine_->abort_session("No command in time"); break;
-    case CloseReason::evicted: engine_->abort_session("[SYS/TEMP] Too many connections, closing an idle one"); break;
+    case CloseReason::idle_timeout:
+    case CloseReason::opening_timeout: engine_->abort_session("Autologout; idle for too long"); break;
+    case CloseReason::evicted: engine_->abort_session("[SYS/TEMP] Too many connections, try again later"); break;
     case CloseReason::tls_unavailable: engine_->abort_session("[SYS/TEMP] TLS not available now"); break;
     case CloseReason::shut_down: engine_->abort_session("[SYS/TEMP] Service shutting down"); break;
     default: return false;

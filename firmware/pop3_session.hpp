@@ -19,23 +19,9 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   // idle session when none is free).
   void start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
-  bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
-
-  // Group commit, as for SMTP: deletions are durable after the loop's sync.
-  bool awaiting_sync() const { return awaiting_sync_; }
-  void sync_finished(bool durable);
-
-  std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
-  void shut_down() { transport_.shut_down(); }
-
-  // Slot sharing, as for SMTP: a client that logged in keeps its slot.
-  const hal::Endpoint& peer() const { return transport_.peer(); }
-  std::uint64_t last_activity_ms() const { return transport_.last_activity_ms(); }
-  bool holds_tls() const { return transport_.holds_tls(); }
-  bool heard_from_peer() const { return transport_.heard_from_peer(); }
-  bool owns(hal::StreamId stream) const { return active() && transport_.stream() == stream; }
-  bool evictable() const { return active() && !user_ && !awaiting_sync_; }
-  void evict() { transport_.evict(); }
+  // The relay steps, syncs, times, shuts down and evicts the session through
+  // its transport (docs/security.md for eviction).
+  SessionTransport& transport() { return transport_; }
 
  private:
   protocol::Pop3Decision login(std::string_view authzid, std::string_view user,
@@ -55,7 +41,10 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   bool say_goodbye(CloseReason reason) override;
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;
-  bool idle_clock_paused() const override { return awaiting_sync_; }
+  // Deletions are durable after the loop's sync; +OK to QUIT waits for it.
+  bool awaiting_sync() const override { return awaiting_sync_; }
+  void sync_finished(bool durable) override;
+  bool keeps_slot() const override { return user_.has_value() || awaiting_sync_; }
   void closed(CloseReason reason) override;
 
   // LoginWaiter

@@ -21,38 +21,43 @@ constexpr std::uint32_t max_idle_ms = 1000;
 constexpr std::uint64_t eviction_idle_ms = 5000;
 constexpr std::uint64_t silent_eviction_idle_ms = 1000;
 
-template <typename Sessions>
-auto* free_slot(Sessions& sessions) {
-  for (auto& session : sessions) {
-    if (!session.active()) return &session;
-  }
-  return static_cast<typename Sessions::value_type*>(nullptr);
-}
-
-template <typename Session>
-std::uint64_t evictable_from_ms(const Session& session) {
+std::uint64_t evictable_from_ms(const SessionTransport& session) {
   return session.last_activity_ms() + (session.heard_from_peer() ? eviction_idle_ms : silent_eviction_idle_ms);
 }
 
-template <typename Session>
-bool may_evict(const Session& session, std::uint64_t now_ms) {
-  return session.evictable() && now_ms >= evictable_from_ms(session);
-}
-
-// Of the sessions `wanted` picks, the one that could give way the earliest: a
-// silent connection before a client that spoke, then the longest idle.
-template <typename Sessions, typename Wanted>
-auto* first_to_give_way(Sessions& sessions, Wanted wanted) {
-  typename Sessions::value_type* found = nullptr;
-  for (auto& session : sessions) {
-    if (wanted(session) && (found == nullptr || evictable_from_ms(session) < evictable_from_ms(*found))) {
-      found = &session;
+// Of the sessions a new client may replace at `at_ms` (holding a TLS session,
+// when `tls_holder`; never the asking stream's own), the one that gives way
+// first: a silent connection before a client that spoke, then the longest idle.
+SessionTransport* first_to_give_way(std::span<SessionTransport* const> sessions, std::uint64_t at_ms,
+                                    bool tls_holder, hal::StreamId asking = hal::invalid_id) {
+  SessionTransport* found = nullptr;
+  std::uint64_t found_from_ms = UINT64_MAX;
+  for (SessionTransport* session : sessions) {
+    if (!session->evictable() || (tls_holder && !session->holds_tls()) || session->stream() == asking) continue;
+    const std::uint64_t from_ms = evictable_from_ms(*session);
+    if (from_ms <= at_ms && from_ms < found_from_ms) {
+      found = session;
+      found_from_ms = from_ms;
     }
   }
   return found;
 }
 
+SessionTransport* free_slot(std::span<SessionTransport* const> sessions) {
+  for (SessionTransport* session : sessions) {
+    if (!session->active()) return session;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+Relay::Relay(RelayServices& services, DeliveryScheduler* scheduler) : services_(services), scheduler_(scheduler) {
+  for (std::size_t i = 0; i < smtp_sessions_.size(); ++i) transports_[i] = &smtp_sessions_[i].transport();
+  for (std::size_t i = 0; i < pop3_sessions_.size(); ++i) {
+    transports_[smtp_sessions_.size() + i] = &pop3_sessions_[i].transport();
+  }
+}
 
 hal::NetStatus Relay::start(Service& failed_service) {
   services_.spool.log_mount_report(services_.log);
@@ -76,8 +81,7 @@ std::uint32_t Relay::poll(std::uint64_t now_ms) {
   bool progressed = scheduler_ != nullptr && scheduler_->poll(now_ms);
   // Before the sessions, so that a verdict's reply goes out in this round.
   progressed |= services_.logins.step(now_ms);
-  for (auto& session : smtp_sessions_) progressed |= session.step(now_ms);
-  for (auto& session : pop3_sessions_) progressed |= session.step(now_ms);
+  for (SessionTransport* session : transports_) progressed |= session->step(now_ms);
   // Before accepting: the sync answers sessions that may have closed this
   // round, and their slots are free for a client that reconnects at once.
   progressed |= sync_commits();
@@ -88,12 +92,8 @@ std::uint32_t Relay::poll(std::uint64_t now_ms) {
 bool Relay::accept_clients(std::uint64_t now_ms) {
   bool accepted = false;
   for (std::size_t i = 0; i < service_count; ++i) {
-    const auto service = static_cast<Service>(i);
     // A bounded number per round, so a connection flood cannot starve sessions.
-    for (int round = 0; round < 4; ++round) {
-      const bool one = is_pop3(service) ? accept_one(pop3_sessions_, service, now_ms)
-                                        : accept_one(smtp_sessions_, service, now_ms);
-      if (!one) break;
+    for (int round = 0; round < 4 && accept_one(static_cast<Service>(i), now_ms); ++round) {
       accepted = true;
     }
   }
@@ -102,93 +102,90 @@ bool Relay::accept_clients(std::uint64_t now_ms) {
 
 // A client that cannot be given a slot now but soon stays in the listener's
 // backlog, unwatched, until then; one that could wait long hears so at once.
-template <typename Sessions>
-bool Relay::accept_one(Sessions& sessions, Service service, std::uint64_t now_ms) {
-  const Admission admit = admission(sessions, service, now_ms);
+bool Relay::accept_one(Service service, std::uint64_t now_ms) {
+  const Admission admit = admission(service, now_ms);
   watch_listener(service, admit != Admission::later);
   if (admit == Admission::later) return false;
   hal::StreamId stream = hal::invalid_id;
   hal::Endpoint peer;
   if (services_.net.accept(listeners_[index(service)], stream, peer) != hal::NetStatus::ok) return false;
   const AddressKey client = address_key(peer.address);
-  const auto same_client = [&](const auto& session) {
-    return session.active() && address_key(session.peer().address) == client;
+  const auto same_client = [&client](const SessionTransport* session) {
+    return session->active() && address_key(session->peer().address) == client;
   };
-  if (static_cast<std::size_t>(std::count_if(sessions.begin(), sessions.end(), same_client)) >=
-      per_address_limit(sessions)) {
+  const auto group = slots(service);
+  SessionTransport* slot = nullptr;
+  if (static_cast<std::size_t>(std::count_if(group.begin(), group.end(), same_client)) >=
+      per_address_limit(service)) {
     refuse(stream, service, true);
-  } else if (admit == Admission::now && make_room(sessions, now_ms)) {
-    free_slot(sessions)->start(services_, *this, service, stream, peer, now_ms);
+  } else if (admit == Admission::now && (slot = make_room(service, now_ms)) != nullptr) {
+    start_session(service, slot, stream, peer, now_ms);
   } else {
     refuse(stream, service, false);
   }
   return true;
 }
 
-template <typename Sessions>
-Relay::Admission Relay::admission(const Sessions& sessions, Service service, std::uint64_t now_ms) const {
-  const auto free_now = [now_ms](const auto& session) { return !session.active() || may_evict(session, now_ms); };
-  const auto free_soon = [](const auto& session) { return !session.active() || session.evictable(); };
-  bool tls_now = !is_implicit_tls(service) || tls_session_free();
-  bool tls_soon = tls_now;
-  for_each_session([&](const auto& session) {
-    tls_now |= session.holds_tls() && may_evict(session, now_ms);
-    tls_soon |= session.holds_tls() && session.evictable();
-  });
-  if (tls_now && std::any_of(sessions.begin(), sessions.end(), free_now)) return Admission::now;
-  if (tls_soon && std::any_of(sessions.begin(), sessions.end(), free_soon)) return Admission::later;
-  return Admission::refuse;
+Relay::Admission Relay::admission(Service service, std::uint64_t now_ms) const {
+  if (room_at(service, now_ms)) return Admission::now;
+  // Every unprotected session gives way in the end.
+  return room_at(service, UINT64_MAX) ? Admission::later : Admission::refuse;
 }
 
-// Frees a slot by evicting the session a new client may replace that is the
-// first to give way (the TLS session for implicit TLS comes from acquire()).
-template <typename Sessions>
-bool Relay::make_room(Sessions& sessions, std::uint64_t now_ms) {
-  if (free_slot(sessions) != nullptr) return true;
-  auto* victim = first_to_give_way(sessions, [now_ms](const auto& session) { return may_evict(session, now_ms); });
-  if (victim == nullptr) return false;
-  victim->evict();
-  return true;
+// Whether a new client of `service` could have a slot, and for implicit TLS a
+// TLS session, at `at_ms`, evicting sessions that may give way by then.
+bool Relay::room_at(Service service, std::uint64_t at_ms) const {
+  const auto group = slots(service);
+  const bool slot = free_slot(group) != nullptr || first_to_give_way(group, at_ms, false) != nullptr;
+  return slot && (!is_implicit_tls(service) || tls_session_free() ||
+                  first_to_give_way(transports_, at_ms, true) != nullptr);
 }
 
-// A TLS session for a new implicit-TLS client or after STARTTLS/STLS.
+std::span<SessionTransport* const> Relay::slots(Service service) const {
+  const std::span<SessionTransport* const> all(transports_);
+  return is_pop3(service) ? all.subspan(smtp_sessions_.size()) : all.first(smtp_sessions_.size());
+}
+
+// A free slot, or the slot of the session a new client may replace that gave
+// way first, evicted (the TLS session for implicit TLS comes from acquire()).
+SessionTransport* Relay::make_room(Service service, std::uint64_t now_ms) {
+  if (SessionTransport* slot = free_slot(slots(service))) return slot;
+  SessionTransport* victim = first_to_give_way(slots(service), now_ms, false);
+  if (victim != nullptr) victim->evict();
+  return victim;
+}
+
+void Relay::start_session(Service service, const SessionTransport* slot, hal::StreamId stream,
+                          const hal::Endpoint& peer, std::uint64_t now_ms) {
+  const auto position = static_cast<std::size_t>(std::find(transports_.begin(), transports_.end(), slot) -
+                                                 transports_.begin());
+  if (position < smtp_sessions_.size()) return smtp_sessions_[position].start(services_, *this, service, stream, peer, now_ms);
+  pop3_sessions_[position - smtp_sessions_.size()].start(services_, *this, service, stream, peer, now_ms);
+}
+
+// A TLS session for a new implicit-TLS client or after STARTTLS/STLS: when
+// none is free, the session holding one that gave way first is evicted, never
+// the asking session (it is inside its own step).
 TlsSession* Relay::acquire(hal::Net& net, hal::StreamId stream) {
   if (TlsSession* session = services_.tls.acquire(net, stream)) return session;
-  if (!free_tls_session(services_.clock.monotonic_ms(), stream)) return nullptr;
+  SessionTransport* victim = first_to_give_way(transports_, services_.clock.monotonic_ms(), true, stream);
+  if (victim == nullptr) return nullptr;
+  victim->evict();
   return services_.tls.acquire(net, stream);
-}
-
-// Evicts the session holding a TLS session that is the first to give way;
-// never the asking session (it is inside its own step).
-bool Relay::free_tls_session(std::uint64_t now_ms, hal::StreamId asking) {
-  const auto holds_idle_tls = [now_ms, asking](const auto& session) {
-    return session.holds_tls() && !session.owns(asking) && may_evict(session, now_ms);
-  };
-  auto* smtp = first_to_give_way(smtp_sessions_, holds_idle_tls);
-  auto* pop3 = first_to_give_way(pop3_sessions_, holds_idle_tls);
-  if (smtp != nullptr && (pop3 == nullptr || evictable_from_ms(*smtp) <= evictable_from_ms(*pop3))) {
-    smtp->evict();
-  } else if (pop3 != nullptr) {
-    pop3->evict();
-  } else {
-    return false;
-  }
-  return tls_session_free();
 }
 
 // The server's TLS sessions are used by client sessions only (the smarthost
 // client has its own).
 bool Relay::tls_session_free() const {
-  std::size_t in_use = 0;
-  for_each_session([&](const auto& session) { in_use += session.holds_tls() ? 1 : 0; });
-  return in_use < PIGEON_TLS_SESSIONS;
+  const auto holders = std::count_if(transports_.begin(), transports_.end(),
+                                     [](const SessionTransport* session) { return session->holds_tls(); });
+  return static_cast<std::size_t>(holders) < PIGEON_TLS_SESSIONS;
 }
 
 // One address may not hold every slot of a protocol: by default half of them.
-template <typename Sessions>
-std::size_t Relay::per_address_limit(const Sessions& sessions) const {
+std::size_t Relay::per_address_limit(Service service) const {
   const std::uint32_t configured = services_.config.max_sessions_per_address;
-  return configured != 0 ? configured : std::max<std::size_t>(1, sessions.size() / 2);
+  return configured != 0 ? configured : std::max<std::size_t>(1, slots(service).size() / 2);
 }
 
 void Relay::watch_listener(Service service, bool wanted) {
@@ -200,11 +197,11 @@ void Relay::watch_listener(Service service, bool wanted) {
 // No slot: say so in the protocol's words and close (RFC 5321 §3.8).
 void Relay::refuse(hal::StreamId stream, Service service, bool per_address) {
   const std::string_view name = service_name(service);
-  services_.log.write(hal::LogLevel::warning, "%.*s: too many connections%s, refusing one",
-                      static_cast<int>(name.size()), name.data(), per_address ? " from one address" : "");
+  const std::string_view reason =
+      per_address ? "Too many connections from your address" : "Too many connections, try again later";
+  services_.log.write(hal::LogLevel::warning, "%.*s: refused: %.*s", static_cast<int>(name.size()), name.data(),
+                      static_cast<int>(reason.size()), reason.data());
   if (!is_implicit_tls(service)) {
-    const std::string_view reason =
-        per_address ? "Too many connections from your address" : "Too many connections, try again later";
     const std::string_view prefix = is_pop3(service) ? "-ERR [SYS/TEMP] " : "421 4.7.0 ";
     for (const std::string_view part : {prefix, reason, std::string_view("\r\n")}) {
       services_.net.send(stream, {reinterpret_cast<const std::uint8_t*>(part.data()), part.size()});
@@ -215,52 +212,30 @@ void Relay::refuse(hal::StreamId stream, Service service, bool per_address) {
 
 // Returns true when sessions were answered and have replies to send.
 bool Relay::sync_commits() {
-  const bool any_waiting =
-      std::any_of(smtp_sessions_.begin(), smtp_sessions_.end(), [](auto& s) { return s.awaiting_sync(); }) ||
-      std::any_of(pop3_sessions_.begin(), pop3_sessions_.end(), [](auto& s) { return s.awaiting_sync(); });
-  if (!any_waiting) return false;
+  const auto waiting = [](const SessionTransport* session) { return session->awaiting_sync(); };
+  if (std::none_of(transports_.begin(), transports_.end(), waiting)) return false;
   const bool durable = services_.spool.sync() == SpoolStatus::ok;
   if (!durable) services_.log.write(hal::LogLevel::error, "spool: flash sync failed");
-  for (auto& session : smtp_sessions_) {
-    if (session.awaiting_sync()) session.sync_finished(durable);
-  }
-  for (auto& session : pop3_sessions_) {
-    if (session.awaiting_sync()) session.sync_finished(durable);
+  for (SessionTransport* session : transports_) {
+    if (session->awaiting_sync()) session->sync_finished(durable);
   }
   return true;
 }
 
-// When the next unprotected session will have been idle long enough to give
-// way to a client waiting in a listener's backlog.
-std::uint64_t Relay::next_eviction_ms() const {
-  std::uint64_t next = UINT64_MAX;
-  for_each_session([&](const auto& session) {
-    if (session.evictable()) next = std::min(next, evictable_from_ms(session));
-  });
-  return next;
-}
-
+// Until then at most: timed work, the smarthost, the password checks. A
+// client waiting in a listener's backlog is looked at again within
+// max_idle_ms, when the next session may have given way.
 std::uint32_t Relay::idle_time_ms(std::uint64_t now_ms) const {
   std::uint64_t next = now_ms + max_idle_ms;
-  const bool clients_wait = std::find(accepting_.begin(), accepting_.end(), false) != accepting_.end();
-  if (clients_wait) next = std::min(next, next_eviction_ms());
-  for (const auto& session : smtp_sessions_) next = std::min(next, session.deadline_ms());
-  for (const auto& session : pop3_sessions_) next = std::min(next, session.deadline_ms());
+  for (const SessionTransport* session : transports_) next = std::min(next, session->deadline_ms());
   if (scheduler_ != nullptr) next = std::min(next, scheduler_->deadline_ms());
   next = std::min(next, services_.logins.deadline_ms());
   return next <= now_ms ? 0 : static_cast<std::uint32_t>(next - now_ms);
 }
 
-template <typename Visit>
-void Relay::for_each_session(Visit visit) const {
-  for (const auto& session : smtp_sessions_) visit(session);
-  for (const auto& session : pop3_sessions_) visit(session);
-}
-
 void Relay::shut_down() {
   if (scheduler_ != nullptr) scheduler_->shut_down();
-  for (auto& session : smtp_sessions_) session.shut_down();
-  for (auto& session : pop3_sessions_) session.shut_down();
+  for (SessionTransport* session : transports_) session->shut_down();
 }
 
 }  // namespace pigeon

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <span>
 
 #include "delivery_scheduler.hpp"
 #include "pop3_session.hpp"
@@ -17,8 +18,7 @@ class Relay final : private TlsSessionPool {
  public:
   // Without a scheduler (a board that does not relay) mail for other domains
   // is refused anyway unless a smarthost is configured.
-  explicit Relay(RelayServices& services, DeliveryScheduler* scheduler = nullptr)
-      : services_(services), scheduler_(scheduler) {}
+  explicit Relay(RelayServices& services, DeliveryScheduler* scheduler = nullptr);
 
   // Binds every listener. On failure names the service whose port is taken.
   hal::NetStatus start(Service& failed_service);
@@ -41,25 +41,21 @@ class Relay final : private TlsSessionPool {
 
   static std::size_t index(Service service) { return static_cast<std::size_t>(service); }
   bool accept_clients(std::uint64_t now_ms);
-  template <typename Sessions>
-  bool accept_one(Sessions& sessions, Service service, std::uint64_t now_ms);
-  template <typename Sessions>
-  Admission admission(const Sessions& sessions, Service service, std::uint64_t now_ms) const;
-  template <typename Sessions>
-  bool make_room(Sessions& sessions, std::uint64_t now_ms);
+  bool accept_one(Service service, std::uint64_t now_ms);
+  Admission admission(Service service, std::uint64_t now_ms) const;
+  bool room_at(Service service, std::uint64_t at_ms) const;
+  std::span<SessionTransport* const> slots(Service service) const;
+  SessionTransport* make_room(Service service, std::uint64_t now_ms);
+  void start_session(Service service, const SessionTransport* slot, hal::StreamId stream,
+                     const hal::Endpoint& peer, std::uint64_t now_ms);
   TlsSession* acquire(hal::Net& net, hal::StreamId stream) override;
   void release(TlsSession* session) override { services_.tls.release(session); }
-  bool free_tls_session(std::uint64_t now_ms, hal::StreamId asking);
   bool tls_session_free() const;
-  template <typename Sessions>
-  std::size_t per_address_limit(const Sessions& sessions) const;
+  std::size_t per_address_limit(Service service) const;
   void watch_listener(Service service, bool wanted);
   void refuse(hal::StreamId stream, Service service, bool per_address);
   bool sync_commits();
-  std::uint64_t next_eviction_ms() const;
   std::uint32_t idle_time_ms(std::uint64_t now_ms) const;
-  template <typename Visit>
-  void for_each_session(Visit visit) const;
 
   RelayServices& services_;
   DeliveryScheduler* scheduler_;
@@ -68,6 +64,9 @@ class Relay final : private TlsSessionPool {
   std::array<bool, service_count> accepting_{};  // what the network was last told
   std::array<SmtpSession, PIGEON_SMTP_SESSIONS> smtp_sessions_;
   std::array<Pop3Session, PIGEON_POP3_SESSIONS> pop3_sessions_;
+  // Every session's transport, the SMTP slots first: slot sharing reads them
+  // the same way for both protocols.
+  std::array<SessionTransport*, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS> transports_{};
 };
 
 }  // namespace pigeon

@@ -19,8 +19,8 @@ const char* describe(CloseReason reason) {
     case CloseReason::tls_error: return "TLS failed";
     case CloseReason::tls_unavailable: return "no TLS session free";
     case CloseReason::idle_timeout: return "idle timeout";
-    case CloseReason::opening_timeout: return "no TLS handshake or first command in time";
-    case CloseReason::evicted: return "idle, its slot went to a new client";
+    case CloseReason::opening_timeout: return "handshake timeout";
+    case CloseReason::evicted: return "evicted for a new client";
     case CloseReason::goodbye_unread: return "idle timeout, peer does not read its replies";
     case CloseReason::time_limit: return "time limit reached";
     case CloseReason::shut_down: return "relay shutting down";
@@ -100,7 +100,7 @@ bool SessionTransport::step(std::uint64_t now_ms) {
     close(CloseReason::peer_closed);
     return true;
   }
-  if (!hooks_->idle_clock_paused() && now_ms - last_activity_ms_ > hooks_->idle_limit_ms()) {
+  if (!hooks_->awaiting_sync() && now_ms - last_activity_ms_ > hooks_->idle_limit_ms()) {
     time_out(now_ms);
     return true;  // step again at once: the session may be over already
   }

@@ -33,11 +33,17 @@ class SessionHooks {
   virtual void timer_expired() {}
   // How long the peer may be silent now (it may depend on the engine's state).
   virtual std::uint64_t idle_limit_ms() const = 0;
-  // While true the idle clock stands still (a commit waits for the flash sync).
-  virtual bool idle_clock_paused() const { return false; }
+  // Group commit (docs/architecture.md §9): a commit of the session waits for
+  // the loop's one flash sync; the idle clock stands still meanwhile.
+  virtual bool awaiting_sync() const { return false; }
+  // The loop's sync is done: whether it made the session's commit durable.
+  virtual void sync_finished(bool /*durable*/) {}
   // When the session must end whatever it does, however busy the peer keeps
   // it (docs/security.md): a client that drips bytes is never idle.
   virtual std::uint64_t time_limit_ms() const { return UINT64_MAX; }
+  // A protected session: a new client may not take its slot (it logged in, or
+  // a message of it is being received or stored; docs/security.md).
+  virtual bool keeps_slot() const { return false; }
   // The connection is closed (and its TLS session released): the session lets
   // go of its engine and whatever the session held.
   virtual void closed(CloseReason reason) = 0;
@@ -85,6 +91,11 @@ class SessionTransport {
   bool tls_active() const { return connection_.tls_active(); }
   bool holds_tls() const { return connection_.holds_tls(); }
   bool heard_from_peer() const { return connection_.heard_from_peer(); }
+  // The session's commit waits for the loop's flash sync (SessionHooks).
+  bool awaiting_sync() const { return hooks_ != nullptr && hooks_->awaiting_sync(); }
+  void sync_finished(bool durable) { hooks_->sync_finished(durable); }
+  // A new client may take this session's slot once it has been idle long enough.
+  bool evictable() const { return active() && !hooks_->keeps_slot(); }
   const hal::Endpoint& peer() const { return connection_.peer(); }
   hal::StreamId stream() const { return connection_.stream(); }
 

@@ -104,9 +104,9 @@ bool SmtpSession::data_time_limit_first() const {
 
 bool SmtpSession::say_goodbye(CloseReason reason) {
   switch (reason) {
-    case CloseReason::idle_timeout: engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"}); break;
-    case CloseReason::opening_timeout: engine_->abort_session({421, "4.4.2", "No command in time, closing connection"}); break;
-    case CloseReason::evicted: engine_->abort_session({421, "4.7.0", "Too many connections, closing an idle one"}); break;
+    case CloseReason::idle_timeout:
+    case CloseReason::opening_timeout: engine_->abort_session({421, "4.4.2", "Idle timeout, closing connection"}); break;
+    case CloseReason::evicted: engine_->abort_session({421, "4.7.0", "Too many connections, try again later"}); break;
     case CloseReason::time_limit:
       engine_->abort_session({421, "4.4.2", data_time_limit_first() ? "DATA took too long, closing connection"
                                                                      : "Session too long, closing connection"});

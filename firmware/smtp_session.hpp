@@ -23,29 +23,9 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   // idle session when none is free).
   void start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
              const hal::Endpoint& peer, std::uint64_t now_ms);
-  // Does what can be done without blocking; true when anything progressed.
-  bool step(std::uint64_t now_ms) { return transport_.step(now_ms); }
-
-  // Group commit (docs/architecture.md §9): sessions whose message is programmed wait
-  // for the loop's one flash sync, then learn whether it made them durable.
-  bool awaiting_sync() const { return awaiting_sync_; }
-  void sync_finished(bool durable);
-
-  // The next time step() has timed work to do (timeouts, delayed replies).
-  std::uint64_t deadline_ms() const { return transport_.deadline_ms(); }
-  // Ends the session at once (relay shutdown): 421 and close.
-  void shut_down() { transport_.shut_down(); }
-
-  // Slot sharing (docs/security.md): who the client is, how long it has been
-  // idle, and whether a new client may take its slot. A client that logged in,
-  // or whose message is being received or stored, keeps its slot.
-  const hal::Endpoint& peer() const { return transport_.peer(); }
-  std::uint64_t last_activity_ms() const { return transport_.last_activity_ms(); }
-  bool holds_tls() const { return transport_.holds_tls(); }
-  bool heard_from_peer() const { return transport_.heard_from_peer(); }
-  bool owns(hal::StreamId stream) const { return active() && transport_.stream() == stream; }
-  bool evictable() const { return active() && !engine_->authenticated() && !writer_ && !awaiting_sync_; }
-  void evict() { transport_.evict(); }
+  // The relay steps, syncs, times, shuts down and evicts the session through
+  // its transport (docs/security.md for eviction).
+  SessionTransport& transport() { return transport_; }
 
  private:
   protocol::SmtpDecision mail_from(std::string_view reverse_path,
@@ -66,7 +46,10 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   bool say_goodbye(CloseReason reason) override;
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;
-  bool idle_clock_paused() const override { return awaiting_sync_; }
+  // A message is programmed: 250 waits for the sync that makes it durable.
+  bool awaiting_sync() const override { return awaiting_sync_; }
+  void sync_finished(bool durable) override;
+  bool keeps_slot() const override { return engine_->authenticated() || writer_.has_value() || awaiting_sync_; }
   std::uint64_t time_limit_ms() const override;
   bool data_time_limit_first() const;
   void closed(CloseReason reason) override;

@@ -183,10 +183,11 @@ void LwipNet::set_receive_interest(StreamId id, bool wanted) {
   if (wanted && (stream->received != nullptr || stream->peer_closed)) events_ = true;
 }
 
+// Turned on again: the next wait() returns at once, as a connection may wait.
 void LwipNet::set_accept_interest(ListenerId listener, bool wanted) {
   if (listener < 0 || static_cast<std::size_t>(listener) >= max_listeners) return;
   listeners_[static_cast<std::size_t>(listener)].watched = wanted;
-  if (wanted && awaits_accept(listener)) events_ = true;
+  events_ = events_ || wanted;
 }
 
 void LwipNet::abort(StreamId id) {
@@ -367,12 +368,6 @@ void LwipNet::release(Stream& stream) {
 
 StreamId LwipNet::id_of(const Stream& stream) const {
   return static_cast<StreamId>(&stream - streams_.data());
-}
-
-bool LwipNet::awaits_accept(ListenerId listener) const {
-  return std::any_of(streams_.begin(), streams_.end(), [listener](const Stream& stream) {
-    return stream.phase == Phase::awaiting_accept && stream.listener == listener;
-  });
 }
 
 }  // namespace pigeon::hal

@@ -108,7 +108,6 @@ class LwipNet final : public Net {
   void attach(Stream& stream, tcp_pcb* pcb);
   void release(Stream& stream);
   StreamId id_of(const Stream& stream) const;
-  bool awaits_accept(ListenerId listener) const;
 
   NetDriver& driver_;
   std::array<Listener, max_listeners> listeners_{};
