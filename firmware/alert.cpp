@@ -11,6 +11,7 @@ static_assert(static_cast<int>(AlertStatus::coalesced) == PIGEON_ALERT_COALESCED
 static_assert(static_cast<int>(AlertStatus::rate_limited) == PIGEON_ALERT_RATE_LIMITED);
 static_assert(static_cast<int>(AlertStatus::spool_full) == PIGEON_ALERT_SPOOL_FULL);
 static_assert(static_cast<int>(AlertStatus::not_ready) == PIGEON_ALERT_NOT_READY);
+static_assert(static_cast<int>(AlertStatus::busy) == PIGEON_ALERT_BUSY);
 
 }  // namespace
 

@@ -28,6 +28,7 @@ enum class AlertStatus : int {
   spool_full = -5,
   storage_error = -6,
   not_ready = -7,     // no alert service bound yet (C API)
+  busy = -8,          // every key slot holds unsent occurrences, or every endpoint slot is taken: try again
 };
 
 // The alert API's answer for a composer refusal.

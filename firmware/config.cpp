@@ -174,6 +174,19 @@ std::string_view set_smarthost_pin(RelayConfig& config, std::string_view value) 
   return {};
 }
 
+// File permission bits in octal, as chmod(1) takes them ("0660", "660").
+std::string_view set_file_mode(std::uint32_t& field, std::string_view value) {
+  if (value.empty() || value.size() > 4) return "expected an octal file mode such as 0660";
+  std::uint32_t mode = 0;
+  for (const char digit : value) {
+    if (digit < '0' || digit > '7') return "expected an octal file mode such as 0660";
+    mode = mode * 8 + static_cast<std::uint32_t>(digit - '0');
+  }
+  if (mode > 0777) return "expected an octal file mode such as 0660";
+  field = mode;
+  return {};
+}
+
 template <std::size_t Capacity>
 std::string_view set_text(FixedString<Capacity>& field, std::string_view value) {
   return field.assign(value) ? std::string_view{} : "value too long";
@@ -184,7 +197,8 @@ struct Key {
   Setter setter;
 };
 
-constexpr std::array<Key, 47> keys{{
+// Sized by its initializers: a count written by hand left an empty key behind.
+constexpr auto keys = std::to_array<Key>({
     {"host_name", set_host_name},
     {"listen_address", set_listen_address},
     {"smtp_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::smtp, v); }},
@@ -264,7 +278,9 @@ constexpr std::array<Key, 47> keys{{
     {"alert_window_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.alert_window_s, v, 1, 86400); }},
     {"alert_max_per_window",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.alert_max_per_window, v, 1, 10000); }},
-}};
+    {"local_socket", [](RelayConfig& c, std::string_view v) { return set_text(c.local_socket, v); }},
+    {"local_socket_mode", [](RelayConfig& c, std::string_view v) { return set_file_mode(c.local_socket_mode, v); }},
+});
 
 }  // namespace
 

@@ -122,6 +122,10 @@ struct RelayConfig {
   FixedString<254> alert_from;               // empty: "pigeon@" host_name
   std::uint32_t alert_window_s = 300;        // same-key alerts coalesce within it
   std::uint32_t alert_max_per_window = 10;   // alert messages per window, all keys
+  // The host's local socket (docs/routers.md): empty for <state>/pigeon.sock.
+  // 107 bytes is what a Unix-domain socket address holds on Linux.
+  FixedString<107> local_socket;
+  std::uint32_t local_socket_mode = 0666;    // who may submit, list and flush
 
   std::uint16_t port(Service service) const { return ports[static_cast<std::size_t>(service)]; }
   bool allows_plaintext_login(Service service) const {

@@ -53,6 +53,16 @@ void DeliveryQueue::put_back(std::uint32_t message_id) {
   if (Entry* entry = lookup(message_id)) entry->in_flight = false;
 }
 
+std::size_t DeliveryQueue::make_all_due(std::int64_t now_s) {
+  std::size_t waiting = 0;
+  for (Entry& entry : entries_) {
+    if (!entry.used || entry.in_flight || entry.next_attempt_s <= now_s) continue;
+    entry.next_attempt_s = now_s;
+    ++waiting;
+  }
+  return waiting;
+}
+
 std::optional<std::int64_t> DeliveryQueue::next_attempt_s() const {
   std::optional<std::int64_t> earliest;
   for (const Entry& entry : entries_) {

@@ -51,6 +51,10 @@ class DeliveryQueue {
   // The connection ended before the message was tried: due again at once.
   void put_back(std::uint32_t message_id);
 
+  // `pigeon flush`: every message not in flight is due at `now_s`, its backoff
+  // kept for the next failure. Returns how many were waiting.
+  std::size_t make_all_due(std::int64_t now_s);
+
   // The earliest next attempt of a message not in flight, for the loop's sleep.
   std::optional<std::int64_t> next_attempt_s() const;
   const Entry* find(std::uint32_t message_id) const;

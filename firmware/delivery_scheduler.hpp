@@ -30,6 +30,10 @@ class DeliveryScheduler final : private SmarthostWork {
   void shut_down();
 
   const DeliveryQueue& queue() const { return queue_; }
+  // Retry now (`pigeon flush`): every waiting message is due; returns how many.
+  std::size_t flush() { return queue_.make_all_due(now_s()); }
+  // The clock of the queue's times (DeliveryQueue::Entry::next_attempt_s).
+  std::int64_t queue_time_s() const { return now_s(); }
 
  private:
   std::optional<OutboundMessage> take_message() override;

@@ -17,7 +17,8 @@ typedef enum {
   PIGEON_ALERT_TOO_LONG = -4,
   PIGEON_ALERT_SPOOL_FULL = -5,
   PIGEON_ALERT_STORAGE_ERROR = -6,
-  PIGEON_ALERT_NOT_READY = -7
+  PIGEON_ALERT_NOT_READY = -7,
+  PIGEON_ALERT_BUSY = -8          /* every key slot or endpoint slot is taken: try again */
 } pigeon_alert_status;
 
 /* Sends `subject` and `body` (UTF-8, NUL-terminated) to `to`. Alerts with the

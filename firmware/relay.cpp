@@ -132,6 +132,16 @@ Relay::Admission Relay::admission(Service service, std::uint64_t now_ms) const {
   return room_at(service, UINT64_MAX) ? Admission::later : Admission::refuse;
 }
 
+// A local client is trusted as far as the socket's mode let it in: no limit
+// per address (it has none), but the same slots and the same eviction.
+void Relay::start_local_submission(hal::StreamId stream, std::uint64_t now_ms) {
+  const SessionTransport* slot = make_room(Service::smtp, now_ms);
+  if (slot == nullptr) return refuse(stream, Service::smtp, false);
+  const auto position = static_cast<std::size_t>(std::find(transports_.begin(), transports_.end(), slot) -
+                                                 transports_.begin());
+  smtp_sessions_[position].start_local(services_, *this, stream, now_ms);
+}
+
 // Whether a new client of `service` could have a slot, and for implicit TLS a
 // TLS session, at `at_ms`, evicting sessions that may give way by then.
 bool Relay::room_at(Service service, std::uint64_t at_ms) const {

@@ -30,6 +30,10 @@ class Relay final : private TlsSessionPool {
   // the next call unless the network wakes it.
   std::uint32_t poll(std::uint64_t now_ms);
 
+  // A stream of the host's local socket that asked for SMTP: a session of
+  // local submission (SmtpSession::start_local), or 421 when every slot is busy.
+  void start_local_submission(hal::StreamId stream, std::uint64_t now_ms);
+
   // 421 to every client and close.
   void shut_down();
 

@@ -53,6 +53,7 @@ void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service se
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
   service_ = service;
+  local_ = false;
   awaiting_sync_ = false;
   login_.reset();
   started_ms_ = now_ms;
@@ -62,6 +63,12 @@ void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   const TransportSetup setup{services.net, services.log, tls, "smtp", is_implicit_tls(service),
                              services.config.handshake_timeout_s * ms_per_s};
   transport_.start(setup, *engine_, *this, stream, peer, now_ms);
+}
+
+void SmtpSession::start_local(RelayServices& services, TlsSessionPool& tls, hal::StreamId stream,
+                              std::uint64_t now_ms) {
+  start(services, tls, Service::smtp, stream, hal::Endpoint{}, now_ms);
+  local_ = true;
 }
 
 protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
@@ -176,7 +183,7 @@ SmtpDecision SmtpSession::add_recipient(std::string_view forward_path, UserIndex
 bool SmtpSession::may_relay() const {
   const RelayConfig& config = services_->config;
   if (config.smarthost.host.empty()) return false;
-  return engine_->authenticated() || config.is_relay_network(transport_.peer().address);
+  return local_ || engine_->authenticated() || config.is_relay_network(transport_.peer().address);
 }
 
 SmtpDecision SmtpSession::data_begin() {

@@ -26,6 +26,10 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   // The relay steps, syncs, times, shuts down and evicts the session through
   // its transport (docs/security.md for eviction).
   SessionTransport& transport() { return transport_; }
+  // A submission over the host's local socket (docs/routers.md): plain SMTP
+  // whose client may relay without AUTH, because the socket's file mode
+  // already decided who may connect.
+  void start_local(RelayServices& services, TlsSessionPool& tls, hal::StreamId stream, std::uint64_t now_ms);
 
  private:
   protocol::SmtpDecision mail_from(std::string_view reverse_path,
@@ -65,6 +69,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::smtp;
+  bool local_ = false;  // came in over the local socket
   SessionTransport transport_;
   std::optional<protocol::SmtpServer> engine_;
 

@@ -28,6 +28,7 @@
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
 #include "host_resolver.hpp"
+#include "local_socket.hpp"
 #include "sendmail.hpp"
 #include "state_folder.hpp"
 
@@ -54,7 +55,9 @@ int usage() {
   std::fprintf(stderr,
                "usage: pigeon [--state DIR] [--config FILE] [--alert-port PORT]\n"
                "       pigeon hash-password   (reads a password on stdin)\n"
-               "       pigeon sendmail [-t] [-i] [-f SENDER] [-C FILE] [RECIPIENT...]   (a message on stdin)\n");
+               "       pigeon sendmail [-t] [-i] [-f SENDER] [-C FILE] [RECIPIENT...]   (a message on stdin)\n"
+               "       pigeon queue [-C FILE]   (the relay's queue; also as mailq)\n"
+               "       pigeon flush [-C FILE]   (retry every waiting message now)\n");
   return 2;
 }
 
@@ -186,6 +189,23 @@ bool start_alert_endpoint(const Options& options, AlertEndpoint& endpoint) {
   return true;
 }
 
+// The local socket (boards/host/local_socket.hpp), served by the alert endpoint.
+bool start_local_socket(const RelayConfig& config, const StateFolder& state, hal::PosixNet& net,
+                        AlertEndpoint& endpoint, LocalCommands& commands, std::span<char> path_storage) {
+  const char* path = local_socket_path(config, state.path(), path_storage);
+  hal::ListenerId listener = hal::invalid_id;
+  const hal::NetStatus status = path == nullptr ? hal::NetStatus::error
+                                                : net.listen_local(path, config.local_socket_mode, listener);
+  if (status != hal::NetStatus::ok) {
+    std::fprintf(stderr, "pigeon: cannot make the local socket %s: %s\n", path != nullptr ? path : "(too long)",
+                 status == hal::NetStatus::address_in_use ? "another relay answers there" : std::strerror(errno));
+    return false;
+  }
+  endpoint.serve_local(listener, commands);
+  std::printf("pigeon: local socket listening on %s (mode %04o)\n", path, config.local_socket_mode);
+  return true;
+}
+
 void print_listeners(const Relay& relay, const RelayConfig& config) {
   std::array<char, 40> address{};
   const std::string_view host = format_ip_address(config.listen_address, address);
@@ -307,14 +327,16 @@ void announce_ready(const StateFolder& state, std::optional<std::string_view> ma
                 static_cast<int>(default_user_name.size()), default_user_name.data(),
                 static_cast<int>(made_password->size()), made_password->data(), state.path());
   }
-  std::printf("pigeon: ready\n");
-  std::fflush(stdout);
   // Certificate checks of the smarthost read the wall clock through gmtime_r,
   // whose first call makes glibc load the time zone onto the heap: do it now.
   tzset();
+  // Before "ready": a supervisor that stops the relay as soon as it is ready
+  // must find the handler that ends the loop (and removes the local socket).
   signal(SIGINT, request_stop);
   signal(SIGTERM, request_stop);
   signal(SIGPIPE, SIG_IGN);
+  std::printf("pigeon: ready\n");
+  std::fflush(stdout);
   if (pigeon_startup_complete != nullptr) pigeon_startup_complete();
 }
 
@@ -390,10 +412,17 @@ int run_relay(const Options& options) {
   bind_c_alert_api(&alerts, wall_clock_s);
   static AlertEndpoint alert_endpoint(platform.net, platform.clock, platform.log, alerts);
 
+  static RelayLocalCommands local_commands(relay, scheduler, spool, platform.clock);
+  static std::array<char, 256> local_socket{};
+
   print_listeners(relay, config);
   if (!start_alert_endpoint(options, alert_endpoint)) return start_failed;
+  if (!start_local_socket(config, state, platform.net, alert_endpoint, local_commands, local_socket)) {
+    return start_failed;
+  }
   announce_ready(state, made_password);
   serve_until_stopped(platform, relay, alerts, alert_endpoint);
+  ::unlink(local_socket.data());
   log_usage(platform.log, smarthost_tls);
   return 0;
 }
@@ -404,6 +433,7 @@ int run_relay(const Options& options) {
 int main(int argc, char** argv) {
   using namespace pigeon::host;
   if (called_as_sendmail(argc, argv)) return run_sendmail(argc, argv);
+  if (called_as_mailq(argc, argv)) return run_queue_command(argc, argv);
   Options options;
   if (!parse_options(argc, argv, options)) return usage();
   if (options.hash_password) {

@@ -13,21 +13,12 @@
 #include <string_view>
 
 #include "firmware/config.hpp"
-#include "hal/posix/socket_address.hpp"
+#include "local_socket.hpp"
 #include "protocol/ascii.hpp"
 #include "protocol/dot_stuffer.hpp"
 
 namespace pigeon::host {
 namespace {
-
-// sysexits.h: the exit codes sendmail's callers test.
-constexpr int ex_ok = 0;
-constexpr int ex_usage = 64;
-constexpr int ex_dataerr = 65;
-constexpr int ex_nouser = 67;
-constexpr int ex_unavailable = 69;
-constexpr int ex_tempfail = 75;
-constexpr int ex_config = 78;
 
 constexpr std::size_t max_header_bytes = 64 * 1024;
 constexpr std::size_t max_recipients = PIGEON_MAX_RECIPIENTS;
@@ -50,10 +41,7 @@ struct Options {
   }
 };
 
-int fail(int status, const char* what) {
-  std::fprintf(stderr, "sendmail: %s\n", what);
-  return status;
-}
+int fail(int status, const char* what) { return report_failure("sendmail", status, what); }
 
 // "-fADDRESS" or "-f ADDRESS": the value, or nullptr when it is missing.
 const char* option_value(int argc, char** argv, int& i) {
@@ -89,33 +77,6 @@ bool parse_options(int argc, char** argv, int first, Options& options) {
     if (!options.add_recipient(argv[i])) return false;
   }
   return true;
-}
-
-// The relay's configuration, for its address, SMTP port and host name. Errors
-// are the relay's to report; an unreadable file is ours.
-bool read_config(const char* path, RelayConfig& config) {
-  if (path == nullptr) return true;
-  std::FILE* file = std::fopen(path, "r");
-  if (file == nullptr) return false;
-  char line[1024];
-  while (std::fgets(line, sizeof line, file) != nullptr) (void)apply_config_line(config, line);
-  std::fclose(file);
-  return true;
-}
-
-// Where the relay's SMTP listener is: its address, or loopback when it listens on all.
-hal::Endpoint relay_endpoint(const RelayConfig& config) {
-  hal::Endpoint relay{config.listen_address, config.port(Service::smtp)};
-  const auto address_bytes = relay.address.is_v6 ? 16 : 4;
-  if (std::all_of(relay.address.bytes, relay.address.bytes + address_bytes, [](std::uint8_t b) { return b == 0; })) {
-    if (relay.address.is_v6) {
-      relay.address.bytes[15] = 1;
-    } else {
-      relay.address.bytes[0] = 127;
-      relay.address.bytes[3] = 1;
-    }
-  }
-  return relay;
 }
 
 // Standard input one piece at a time: a line, or part of a long one, without
@@ -257,15 +218,10 @@ class RelayClient {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  bool connect(const hal::Endpoint& relay) {
-    fd_ = ::socket(relay.address.is_v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return false;
-    const timeval timeout{reply_timeout_s, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_storage address;
-    const socklen_t length = hal::to_sockaddr(relay, address);
-    return ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), length) == 0;
+  // Asks the relay's local socket for an SMTP session.
+  bool connect(const char* socket_path) {
+    fd_ = connect_local(socket_path, "SMTP", reply_timeout_s);
+    return fd_ >= 0;
   }
 
   bool send(std::string_view text) {
@@ -402,7 +358,10 @@ int run_sendmail(int argc, char** argv) {
     return fail(ex_usage, "usage: sendmail [-t] [-i] [-f sender] [-F name] [-C pigeon.conf] [--] [recipient...]");
   }
   static RelayConfig config;
-  if (!read_config(options.config_path, config)) return fail(ex_config, "cannot read the pigeon configuration");
+  if (!read_relay_config(options.config_path, config)) return fail(ex_config, "cannot read the pigeon configuration");
+  std::array<char, 256> socket_path_storage{};
+  const char* socket_path = client_socket_path(config, socket_path_storage);
+  if (socket_path == nullptr) return fail(ex_config, "the local socket's path is too long");
 
   static Headers headers;
   Input input(options.dot_ends_message);
@@ -427,7 +386,7 @@ int run_sendmail(int argc, char** argv) {
   }
 
   RelayClient relay;
-  if (!relay.connect(relay_endpoint(config))) return fail(ex_tempfail, "the relay is not running");
+  if (!relay.connect(socket_path)) return report_unreachable("sendmail", socket_path);
   if (int status = send_envelope(relay, sender, options)) return status;
   return send_message(relay, headers, from_line, input, has_body_start ? &body_start : nullptr);
 }

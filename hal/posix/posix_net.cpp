@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +48,20 @@ NetStatus status_from_errno(int error) {
   }
 }
 
+// A socket file left by a relay that is gone (nobody accepts on it) is removed
+// so that bind() can make it again; false when a relay still answers there.
+bool remove_stale_socket(const sockaddr_un& address) {
+  struct stat status{};
+  if (::lstat(address.sun_path, &status) != 0) return true;
+  if (!S_ISSOCK(status.st_mode)) return true;  // bind() will say the path is taken
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool live = probe >= 0 && ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  if (probe >= 0) ::close(probe);
+  if (live) return false;
+  ::unlink(address.sun_path);
+  return true;
+}
+
 }  // namespace
 
 PosixNet::PosixNet() { listeners_.fill(-1); }
@@ -60,22 +76,60 @@ PosixNet::~PosixNet() {
 }
 
 NetStatus PosixNet::listen(const Endpoint& local, ListenerId& out) {
-  std::size_t slot = 0;
-  while (slot < max_listeners && listeners_[slot] >= 0) ++slot;
-  if (slot == max_listeners) return NetStatus::no_resources;
-
+  if (!free_listener_slot()) return NetStatus::no_resources;
   const int fd = ::socket(local.address.is_v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return status_from_errno(errno);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_storage address;
   const socklen_t length = to_sockaddr(local, address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 64) != 0 ||
-      !make_non_blocking(fd)) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
     const NetStatus status = status_from_errno(errno);
     ::close(fd);
     return status;
   }
+  return adopt_listener(fd, out);
+}
+
+NetStatus PosixNet::listen_local(const char* path, unsigned mode, ListenerId& out) {
+  if (!free_listener_slot()) return NetStatus::no_resources;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (std::strlen(path) >= sizeof address.sun_path) return NetStatus::error;
+  std::strcpy(address.sun_path, path);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return status_from_errno(errno);
+  if (!remove_stale_socket(address)) {
+    ::close(fd);
+    return NetStatus::address_in_use;
+  }
+  // The file is made with `mode` at once: no moment when anyone may connect.
+  const mode_t previous_mask = ::umask(static_cast<mode_t>(~mode & 0777));
+  const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::umask(previous_mask);
+  if (!bound || ::chmod(path, static_cast<mode_t>(mode)) != 0) {
+    const NetStatus status = status_from_errno(errno);
+    ::close(fd);
+    return status;
+  }
+  return adopt_listener(fd, out);
+}
+
+std::optional<std::size_t> PosixNet::free_listener_slot() const {
+  for (std::size_t slot = 0; slot < max_listeners; ++slot) {
+    if (listeners_[slot] < 0) return slot;
+  }
+  return std::nullopt;
+}
+
+// A bound socket becomes a listener, or is closed.
+NetStatus PosixNet::adopt_listener(int fd, ListenerId& out) {
+  if (::listen(fd, 64) != 0 || !make_non_blocking(fd)) {
+    const NetStatus status = status_from_errno(errno);
+    ::close(fd);
+    return status;
+  }
+  const std::size_t slot = *free_listener_slot();
   listeners_[slot] = fd;
   listener_ready_[slot] = true;
   listener_watched_[slot] = true;

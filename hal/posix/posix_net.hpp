@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <array>
+#include <optional>
 
 #include "hal/net.hpp"
 
@@ -20,6 +21,12 @@ class PosixNet final : public Net {
   PosixNet& operator=(const PosixNet&) = delete;
 
   NetStatus listen(const Endpoint& local, ListenerId& out) override;
+  // A Unix-domain stream socket at `path` (host only: the local socket of
+  // docs/routers.md), created with file mode `mode`, so the file's owner and
+  // mode decide who may connect. A stale socket file that nobody answers on is
+  // replaced; a live one is address_in_use. accept() works on it as on TCP,
+  // with an all-zero peer; local_port() is 0.
+  NetStatus listen_local(const char* path, unsigned mode, ListenerId& out);
   std::uint16_t local_port(ListenerId listener) override;
   NetStatus accept(ListenerId listener, StreamId& out, Endpoint& peer) override;
   NetStatus connect(const Endpoint& remote, StreamId& out) override;
@@ -43,6 +50,8 @@ class PosixNet final : public Net {
   };
 
   void flush_flights();
+  std::optional<std::size_t> free_listener_slot() const;
+  NetStatus adopt_listener(int fd, ListenerId& out);
   StreamId adopt_stream(int fd, bool connecting);
   Stream* find(StreamId stream);
 

@@ -10,6 +10,7 @@ namespace pigeon::hal {
 
 // Fills a sockaddr for `endpoint`; returns its length.
 socklen_t to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out);
+// A Unix-domain peer is the all-zero endpoint.
 Endpoint from_sockaddr(const sockaddr_storage& address);
 
 }  // namespace pigeon::hal

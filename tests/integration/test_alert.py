@@ -6,6 +6,7 @@ import email.policy
 import importlib.machinery
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -93,3 +94,27 @@ def test_tool_exit_status(make_pigeon):
     refused = subprocess.run([sys.executable, TOOL, "--port", str(port), "--to", "not an address",
                               "--subject", "s", "b"], capture_output=True, text=True)
     assert refused.returncode == 1 and refused.stdout.strip() == "-2 bad_address"
+
+
+def busy_answer(port):
+    """The answer when every slot is taken; None when the reset of a request
+    that arrived after the relay read overtook it (the caller retries)."""
+    try:
+        return send_alert(port, "user@localhost", "s", "b", "k2")
+    except ConnectionResetError:
+        return None
+
+
+def test_idle_clients_do_not_block_alerts_and_a_full_endpoint_says_busy(make_pigeon):
+    relay, port = start(make_pigeon)
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    try:
+        started = time.monotonic()
+        assert send_alert(port, "user@localhost", "served at once", "body", "k1") == (0, "sent")
+        assert time.monotonic() - started < 2  # not after the idle clients' 5 s deadline
+        idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        wait_for(lambda: busy_answer(port) == (-8, "busy"), what="busy")
+    finally:
+        for connection in idle:
+            connection.close()
+    wait_for(lambda: send_alert(port, "user@localhost", "free again", "b", "k3") == (0, "sent"), what="a free slot")

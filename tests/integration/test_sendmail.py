@@ -1,10 +1,11 @@
 """`pigeon sendmail` and the binary called as `sendmail` (boards/host/sendmail.cpp):
-a message on standard input handed to the running relay over its SMTP port."""
+a message on standard input handed to the running relay over its local socket."""
 import os
+import socket
 import subprocess
 
 from conftest import PIGEON_BIN, PIGEON_LAUNCHER, fetch_all, strip_received
-from smarthost import free_port, wait_for
+from smarthost import wait_for
 from test_relay import REMOTE, ca, localhost_cert, relay_config, smarthosts  # noqa: F401 (fixtures)
 
 EX_TEMPFAIL = 75
@@ -12,11 +13,11 @@ EX_USAGE = 64
 
 
 def sendmail_config(relay):
-    """The relay's listeners are on ports chosen at start-up (port 0 in its
-    configuration): sendmail gets a configuration that names the real one."""
+    """sendmail finds the relay's local socket (default <state>/pigeon.sock) in
+    the configuration it is given."""
     path = os.path.join(relay.state, "sendmail.conf")
     with open(path, "w") as config:
-        config.write(f"smtp_port = {relay.ports['smtp']}\n")
+        config.write(f"local_socket = {relay.state}/pigeon.sock\n")
     return path
 
 
@@ -60,7 +61,8 @@ def test_t_takes_recipients_from_the_headers_and_drops_bcc(pigeon):
 def test_called_as_sendmail_with_sender_and_full_name(make_pigeon, smarthosts, ca, localhost_cert,  # noqa: F811
                                                       tmp_path):
     host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
-    relay = make_pigeon(relay_config(host, ca.cert))
+    # No relay_networks: a local submission may relay because the socket's mode let it in.
+    relay = make_pigeon([line for line in relay_config(host, ca.cert) if not line.startswith("relay_networks")])
     link = tmp_path / "sendmail"
     link.symlink_to(os.path.abspath(PIGEON_BIN))
     result = sendmail(sendmail_config(relay), ["-f", "alerts@router.lan", "-F", "The Router", "--", REMOTE],
@@ -74,10 +76,16 @@ def test_called_as_sendmail_with_sender_and_full_name(make_pigeon, smarthosts, c
 
 def test_relay_not_running_is_a_temporary_failure(tmp_path):
     config = tmp_path / "pigeon.conf"
-    config.write_text(f"smtp_port = {free_port()}\n")
+    config.write_text(f"local_socket = {tmp_path}/pigeon.sock\n")
     result = sendmail(str(config), ["user@localhost"], b"Subject: lost\n\nbody\n")
     assert result.returncode == EX_TEMPFAIL
-    assert b"not running" in result.stderr
+    assert result.stderr.count(b"\n") == 1 and b"not running" in result.stderr
+    # The socket file of a relay that was killed: nobody accepts on it.
+    with socket.socket(socket.AF_UNIX) as stale:
+        stale.bind(f"{tmp_path}/pigeon.sock")
+    result = sendmail(str(config), ["user@localhost"], b"Subject: lost\n\nbody\n")
+    assert result.returncode == EX_TEMPFAIL
+    assert result.stderr.count(b"\n") == 1 and b"not running" in result.stderr
 
 
 def test_unknown_option_and_no_recipient_are_usage_errors(pigeon):

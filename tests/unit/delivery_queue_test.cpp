@@ -28,6 +28,23 @@ TEST(DeliveryQueue, HandsOutDueMessagesOldestFirstAndOnlyOnce) {
   EXPECT_EQ(queue.take_due(100), 7u);
 }
 
+TEST(DeliveryQueue, MakeAllDueBringsWaitingMessagesForwardButNotThoseInFlight) {
+  const RetryPolicy policy;
+  DeliveryQueue queue(policy);
+  ASSERT_TRUE(queue.add(1, 0, 0));
+  ASSERT_TRUE(queue.add(2, 0, 0));
+  ASSERT_TRUE(queue.add(3, 0, 500));
+  ASSERT_EQ(queue.take_due(0), 1u);
+  ASSERT_EQ(queue.take_due(0), 2u);
+  ASSERT_EQ(queue.deferred(2, 10), DeliveryQueue::Deferral::retry_scheduled);
+  EXPECT_EQ(queue.make_all_due(20), 2u);  // 2 and 3; 1 is in flight
+  EXPECT_EQ(queue.find(2)->next_attempt_s, 20);
+  EXPECT_EQ(queue.find(2)->failed_attempts, 1u);
+  EXPECT_EQ(queue.find(3)->next_attempt_s, 20);
+  EXPECT_TRUE(queue.find(1)->in_flight);
+  EXPECT_EQ(queue.make_all_due(20), 0u);
+}
+
 TEST(DeliveryQueue, DeferralWaitsLongerEachTime) {
   const RetryPolicy policy{10, 35, 1000};
   DeliveryQueue queue(policy);
