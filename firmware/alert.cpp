@@ -30,8 +30,9 @@ AlertStatus Alerts::send(std::string_view to, std::string_view subject, std::str
                          std::int64_t now_s) {
   const auto content = protocol::check_alert_content(to, subject, body);
   if (content != protocol::AlertComposeStatus::ok) return alert_status_from(content);
+  if (key.size() > decltype(KeySlot::key)::capacity()) return AlertStatus::too_long;
   KeySlot* slot = slot_for(key, now_s);
-  if (slot == nullptr) return AlertStatus::too_long;
+  if (slot == nullptr) return AlertStatus::busy;
   if (!slot->to.assign(to) || !slot->subject.assign(subject) || !slot->body.assign(body)) {
     return AlertStatus::too_long;
   }
@@ -62,16 +63,28 @@ Alerts::KeySlot* Alerts::slot_for(std::string_view key, std::int64_t now_s) {
     if (slot.used && slot.key.view() == key) return &slot;
     if (!slot.used && free == nullptr) free = &slot;
   }
-  if (free == nullptr) {
-    // Every key is busy: let poll() close finished windows, then look again.
-    poll(now_s);
-    for (KeySlot& slot : slots_) {
-      if (!slot.used) free = &slot;
-    }
-  }
-  if (free == nullptr || !free->key.assign(key)) return nullptr;
+  if (free == nullptr) free = reclaim_slot(now_s);
+  if (free == nullptr) return nullptr;
+  free->key.assign(key);
   free->used = true;
   return free;
+}
+
+// Every key is in use: windows that ended free theirs first. Otherwise the key
+// whose window began first gives its slot up, so that a few junk keys cannot
+// keep real alerts out for a whole window; what it has not reported yet goes
+// out now in its summary. When the rate limit or the spool refuses that
+// summary the slot is kept, and the caller hears busy.
+Alerts::KeySlot* Alerts::reclaim_slot(std::int64_t now_s) {
+  poll(now_s);
+  KeySlot* oldest = nullptr;
+  for (KeySlot& slot : slots_) {
+    if (!slot.used) return &slot;
+    if (oldest == nullptr || slot.window_start_s < oldest->window_start_s) oldest = &slot;
+  }
+  if (oldest->unsent > 0 && emit(*oldest, now_s) != AlertStatus::sent) return nullptr;
+  *oldest = {};
+  return oldest;
 }
 
 AlertStatus Alerts::emit(KeySlot& slot, std::int64_t now_s) {

@@ -72,6 +72,7 @@ class Alerts {
   };
 
   KeySlot* slot_for(std::string_view key, std::int64_t now_s);
+  KeySlot* reclaim_slot(std::int64_t now_s);
   AlertStatus emit(KeySlot& slot, std::int64_t now_s);
   bool rate_allows(std::int64_t now_s);
 

@@ -63,6 +63,48 @@ TEST(Alerts, RateLimitBoundsMessagesOfAllKeysAndCountsTheRest) {
   EXPECT_EQ(store.stored[3], "S3 x1 since 1000");
 }
 
+// Issue: eight junk keys filled the key table and real alerts failed (as
+// too_long) for the whole window.
+TEST(Alerts, JunkKeysDoNotKeepARealAlertOut) {
+  RecordingStore store;
+  Alerts alerts({300, 100}, store);
+  for (int key = 0; key < PIGEON_ALERT_KEYS; ++key) {
+    ASSERT_EQ(alerts.send(admin, "junk", "b", "junk" + std::to_string(key), 1000 + key), AlertStatus::sent);
+  }
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", "disk", 1010), AlertStatus::sent);
+  EXPECT_EQ(store.stored.back(), "Disk full x1 since 1010");
+  // The real key keeps coalescing; the junk key that gave its slot up starts a new window.
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", "disk", 1011), AlertStatus::coalesced);
+}
+
+TEST(Alerts, AKeyGivingItsSlotUpReportsWhatItCountedFirst) {
+  RecordingStore store;
+  Alerts alerts({300, 100}, store);
+  for (int key = 0; key < PIGEON_ALERT_KEYS; ++key) {
+    alerts.send(admin, "K" + std::to_string(key), "b", std::to_string(key), 1000 + key);
+    ASSERT_EQ(alerts.send(admin, "K" + std::to_string(key), "b", std::to_string(key), 1100), AlertStatus::coalesced);
+  }
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", "disk", 1200), AlertStatus::sent);
+  const std::size_t n = store.stored.size();
+  ASSERT_GE(n, 2u);
+  EXPECT_EQ(store.stored[n - 2], "K0 x1 since 1100");  // the oldest window's count, not lost
+  EXPECT_EQ(store.stored[n - 1], "Disk full x1 since 1200");
+}
+
+TEST(Alerts, AFullKeyTableUnderTheRateLimitIsBusy) {
+  RecordingStore store;
+  Alerts alerts({300, PIGEON_ALERT_KEYS}, store);
+  for (int key = 0; key < PIGEON_ALERT_KEYS; ++key) {
+    alerts.send(admin, "K", "b", std::to_string(key), 1000);
+    alerts.send(admin, "K", "b", std::to_string(key), 1001);  // counted, to be reported
+  }
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", "disk", 1002), AlertStatus::busy);
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", std::string(65, 'k'), 1002), AlertStatus::too_long);
+  alerts.poll(1300);  // the windows end: their summaries go out
+  alerts.poll(1600);  // and the next ones end quietly: the keys are free
+  EXPECT_EQ(alerts.send(admin, "Disk full", "b", "disk", 1601), AlertStatus::sent);
+}
+
 TEST(Alerts, RefusesBadInputWithoutCountingIt) {
   RecordingStore store;
   Alerts alerts({60, 10}, store);
