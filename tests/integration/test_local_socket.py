@@ -113,13 +113,14 @@ def test_queue_and_flush_when_the_relay_is_down(tmp_path):
 
 def test_a_full_spool_is_a_temporary_failure_with_the_reason(make_pigeon):
     relay = make_pigeon(["spool_bytes = 327680"])
-    big = b"Subject: big\n\n" + (b"x" * 998 + b"\n") * 100
-    for _ in range(20):
+    # Below one sender's share of the spool (a larger message is refused for good).
+    big = b"Subject: big\n\n" + (b"x" * 998 + b"\n") * 20
+    for _ in range(100):
         result = sendmail(sendmail_config(relay), ["user@localhost"], big)
         if result.returncode != 0:
             break
     assert result.returncode == EX_TEMPFAIL, result.stderr
-    assert b"452 4.3.1" in result.stderr and result.stderr.count(b"\n") == 1
+    assert b"the relay answered 452 4." in result.stderr and result.stderr.count(b"\n") == 1
 
 
 def test_alerts_come_over_the_socket_and_smtp_must_wait_for_the_greeting(make_pigeon):
