@@ -48,7 +48,7 @@ struct PlannedMessage {
   std::vector<std::string> recipients;
   std::vector<std::string_view> recipient_views;
   std::string body;
-  std::size_t readable_bytes = 0;  // less than the body when the spool "fails"
+  std::size_t readable_bytes = 0;  // less than the body when the spool's flash "fails" there
   std::size_t read_piece_bytes = 1;
   bool body_8bit = false;
 
@@ -158,8 +158,10 @@ class Recorder final : public protocol::SmtpClientEvents {
     events.push_back("failed " + describe(reply));
   }
 
-  std::size_t read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {
+  std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {
     require(in_transaction_ && !failed() && offset == served_bytes_ && !out.empty());
+    const bool unreadable_here = served_bytes_ == message_->readable_bytes && served_bytes_ < message_->body.size();
+    if (unreadable_here) return std::nullopt;  // the spool's flash "fails" at this byte
     const std::size_t length =
         std::min({out.size(), message_->readable_bytes - served_bytes_, message_->read_piece_bytes});
     std::copy_n(message_->body.begin() + static_cast<std::ptrdiff_t>(served_bytes_), length, out.begin());

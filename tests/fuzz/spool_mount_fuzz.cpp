@@ -88,13 +88,16 @@ std::vector<Listed> list_all(Spool& spool) {
   return listed;
 }
 
+// The message's bytes; a flash in memory never fails a read, so neither may the spool.
 std::string read_all(Spool& spool, MessageId id) {
   std::string out;
   std::uint8_t piece[300];
-  for (std::size_t got; (got = spool.read(id, static_cast<std::uint32_t>(out.size()), piece)) > 0;) {
-    out.append(reinterpret_cast<const char*>(piece), got);
+  while (true) {
+    const std::optional<std::size_t> got = spool.read(id, static_cast<std::uint32_t>(out.size()), piece);
+    require(got.has_value());
+    if (*got == 0) return out;
+    out.append(reinterpret_cast<const char*>(piece), *got);
   }
-  return out;
 }
 
 // Writes a spool with up to seven messages chosen by the tape; returns what
