@@ -3,6 +3,7 @@
 #include "ip_address.hpp"
 #include "protocol/text_builder.hpp"
 #include "text.hpp"
+#include "uci_line.hpp"
 
 namespace pigeon {
 namespace {
@@ -102,8 +103,7 @@ std::string_view add_user_line(RelayConfig& config, std::string_view value) {
   return config.add_user(name, hash) ? std::string_view{} : "name or hash too long";
 }
 
-std::string_view set_plaintext_login(RelayConfig& config, std::string_view value) {
-  config.plaintext_login.fill(false);
+std::string_view add_plaintext_login(RelayConfig& config, std::string_view value) {
   for (auto name = text::next_token(value); !name.empty(); name = text::next_token(value)) {
     bool known = false;
     for (std::size_t i = 0; i < service_count; ++i) {
@@ -195,6 +195,7 @@ std::string_view set_text(FixedString<Capacity>& field, std::string_view value) 
 struct Key {
   std::string_view name;
   Setter setter;
+  bool repeatable = false;  // each line adds to what earlier ones gave (a UCI `list`)
 };
 
 // Sized by its initializers: a count written by hand left an empty key behind.
@@ -208,10 +209,10 @@ constexpr auto keys = std::to_array<Key>({
      [](RelayConfig& c, std::string_view v) { return set_port(c, Service::submissions, v); }},
     {"pop3_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3, v); }},
     {"pop3s_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3s, v); }},
-    {"local_domains", add_local_domains},
-    {"user", add_user_line},
+    {"local_domains", add_local_domains, true},
+    {"user", add_user_line, true},
     {"postmaster", [](RelayConfig& c, std::string_view v) { return set_text(c.postmaster, v); }},
-    {"plaintext_login", set_plaintext_login},
+    {"plaintext_login", add_plaintext_login, true},
     {"max_message_bytes",
      [](RelayConfig& c, std::string_view v) { return set_limited_u32(c.max_message_bytes, v, 1024, message_bytes_limit); }},
     {"max_recipients",
@@ -269,7 +270,7 @@ constexpr auto keys = std::to_array<Key>({
      }},
     {"smarthost_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.smarthost.timeout_s, v, 1, 3600); }},
-    {"relay_networks", add_relay_networks},
+    {"relay_networks", add_relay_networks, true},
     {"retry_initial_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_initial_s, v, 1, 86400); }},
     {"retry_max_s", [](RelayConfig& c, std::string_view v) { return set_u32(c.retry_max_s, v, 1, 7 * 86400); }},
     {"max_queue_age_s",
@@ -396,15 +397,75 @@ std::optional<ConfigLine> split_config_line(std::string_view line) {
   return entry;
 }
 
+namespace {
+
+const Key* find_key(std::string_view name) {
+  for (const Key& known : keys) {
+    if (known.name == name) return &known;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::string_view apply_config_line(RelayConfig& config, std::string_view line) {
   const std::optional<ConfigLine> entry = split_config_line(line);
   if (!entry) return {};
   if (entry->key.empty()) return "expected key = value";
   if (!entry->error.empty()) return entry->error;
-  for (const Key& known : keys) {
-    if (known.name == entry->key) return known.setter(config, entry->value());
+  const Key* key = find_key(entry->key);
+  return key != nullptr ? key->setter(config, entry->value()) : "unknown key";
+}
+
+namespace {
+
+// The first word of a statement, comments and blanks aside: a UCI command
+// (none is a key of pigeon's) begins a UCI file, anything else a file of
+// `key = value` lines.
+std::optional<ConfigFormat> format_of_first_statement(std::string_view line) {
+  const std::string_view content = text::trim(line);
+  if (content.empty() || content.front() == '#') return std::nullopt;
+  const std::size_t end = content.find_first_of(" \t");
+  const std::string_view word = content.substr(0, end);
+  const bool uci = word == "config" || word == "package" || word == "option" || word == "list";
+  return uci ? ConfigFormat::uci : ConfigFormat::pigeon;
+}
+
+}  // namespace
+
+std::string_view ConfigReader::apply(std::string_view line) {
+  if (format_ == ConfigFormat::undecided) {
+    const std::optional<ConfigFormat> format = format_of_first_statement(line);
+    if (!format) return {};
+    format_ = *format;
   }
-  return "unknown key";
+  return format_ == ConfigFormat::uci ? apply_uci(line) : apply_config_line(config_, line);
+}
+
+std::string_view ConfigReader::apply_uci(std::string_view line) {
+  const UciLine words(line);
+  if (!words.error().empty()) return words.error();
+  if (words.size() == 0) return {};
+  const std::string_view command = words[0];
+  if (command == "package") {
+    return words.size() == 2 && words[1] == "pigeon" ? std::string_view{} : "expected: package pigeon";
+  }
+  if (command == "config") {
+    if (words.size() < 2 || words.size() > 3) return "expected: config pigeon ['NAME']";
+    section_ = words[1] == "pigeon" ? Section::pigeon : Section::foreign;
+    return section_ == Section::pigeon ? std::string_view{} : "pigeon reads only 'config pigeon' sections";
+  }
+  if (command != "option" && command != "list") return "expected config, option or list";
+  if (words.size() != 3) return command == "list" ? "expected: list KEY 'VALUE'" : "expected: option KEY 'VALUE'";
+  switch (section_) {
+    case Section::none: return "an option before the first 'config pigeon' line";
+    case Section::foreign: return {};  // its section line was refused already
+    case Section::pigeon: break;
+  }
+  const Key* key = find_key(words[1]);
+  if (key == nullptr) return "unknown key";
+  if (command == "list" && !key->repeatable) return "this key takes one value: write it as an option";
+  return key->setter(config_, words[2]);
 }
 
 }  // namespace pigeon

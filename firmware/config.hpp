@@ -174,4 +174,30 @@ std::optional<ConfigLine> split_config_line(std::string_view line);
 // and the limit; that text lives until the next call (start-up is single-threaded).
 std::string_view apply_config_line(RelayConfig& config, std::string_view line);
 
+// The two formats of a configuration file: pigeon's `key = value` lines, and
+// OpenWrt's UCI (/etc/config/pigeon: `config pigeon 'main'`, then `option KEY
+// 'VALUE'` and `list KEY 'VALUE'` with the same keys; docs/routers.md).
+enum class ConfigFormat : std::uint8_t { undecided, pigeon, uci };
+
+// Reads a configuration file a line at a time, in either format: the first
+// line that is not blank or a comment decides (`config`, `package`, `option`
+// or `list` begins a UCI file). Each call returns what apply_config_line() does for that line.
+class ConfigReader {
+ public:
+  explicit ConfigReader(RelayConfig& config) : config_(config) {}
+
+  std::string_view apply(std::string_view line);
+  ConfigFormat format() const { return format_; }
+
+ private:
+  // The UCI section the lines are in: options count only in `config pigeon`.
+  enum class Section : std::uint8_t { none, pigeon, foreign };
+
+  std::string_view apply_uci(std::string_view line);
+
+  RelayConfig& config_;
+  ConfigFormat format_ = ConfigFormat::undecided;
+  Section section_ = Section::none;
+};
+
 }  // namespace pigeon

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "config_file.hpp"
+
 namespace pigeon::host {
 namespace {
 
@@ -43,13 +45,7 @@ const char* local_socket_path(const RelayConfig& config, const char* state_path,
 }
 
 bool read_relay_config(const char* path, RelayConfig& config) {
-  if (path == nullptr) return true;
-  std::FILE* file = std::fopen(path, "r");
-  if (file == nullptr) return false;
-  char line[1024];
-  while (std::fgets(line, sizeof line, file) != nullptr) (void)apply_config_line(config, line);
-  std::fclose(file);
-  return true;
+  return path == nullptr || read_config_file(path, config, nullptr).readable;
 }
 
 const char* client_socket_path(const RelayConfig& config, std::span<char> storage) {

@@ -27,6 +27,7 @@
 #include "hal/posix/posix_entropy.hpp"
 #include "hal/posix/posix_net.hpp"
 #include "hal/posix/stderr_log.hpp"
+#include "config_file.hpp"
 #include "host_resolver.hpp"
 #include "local_socket.hpp"
 #include "sendmail.hpp"
@@ -77,27 +78,6 @@ bool parse_options(int argc, char** argv, Options& options) {
     }
   }
   return true;
-}
-
-// Applies the configuration file line by line; errors name the line.
-bool load_config(const char* path, RelayConfig& config) {
-  std::FILE* file = std::fopen(path, "r");
-  if (file == nullptr) {
-    std::fprintf(stderr, "pigeon: cannot read %s: %s\n", path, std::strerror(errno));
-    return false;
-  }
-  char line[1024];
-  bool ok = true;
-  for (int number = 1; std::fgets(line, sizeof line, file) != nullptr; ++number) {
-    const std::string_view error = apply_config_line(config, line);
-    if (!error.empty()) {
-      std::fprintf(stderr, "pigeon: %s:%d: %.*s\n", path, number, static_cast<int>(error.size()),
-                   error.data());
-      ok = false;
-    }
-  }
-  std::fclose(file);
-  return ok;
 }
 
 int run_hash_password(CryptoRandom& random) {
@@ -361,7 +341,10 @@ void log_usage(hal::Log& log, const SmarthostTlsClient& smarthost_tls) {
 
 int run_relay(const Options& options) {
   static RelayConfig config;
-  if (options.config_path != nullptr && !load_config(options.config_path, config)) return misconfigured;
+  if (options.config_path != nullptr) {
+    const ConfigFileResult file = read_config_file(options.config_path, config, "pigeon");
+    if (!file.readable || file.refused_lines > 0) return misconfigured;
+  }
   StateFolder state;
   if (!state.open(options.state_path)) {
     std::fprintf(stderr, "pigeon: cannot create state folder %s: %s\n", options.state_path,

@@ -7,10 +7,15 @@
 // - what was accepted respects every limit the rest of the relay relies on:
 //   the build's limits, non-empty names, each user found under its own name;
 // - a value written in double quotes with \" and \\ escapes reads back as
-//   exactly the bytes that were quoted, whatever they are.
+//   exactly the bytes that were quoted, whatever they are;
+// - the same holds for OpenWrt's UCI format: each input is read once as it
+//   comes (its first statement decides the format) and once as the options of
+//   a `config pigeon` section, and a value quoted as `uci export` quotes it
+//   ('it'\''s') reads back as exactly its bytes.
 #include <string>
 
 #include "firmware/config.hpp"
+#include "firmware/uci_line.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace pigeon::fuzz {
@@ -42,15 +47,18 @@ void check_limits(const RelayConfig& config) {
   }
 }
 
-// Applies every line of `file`, checking each answer.
-void apply_file(std::string_view file) {
+// Applies every line of `file`, checking each answer; `first_line` comes
+// before them.
+void apply_file(std::string_view first_line, std::string_view file) {
   static RelayConfig config;  // large: kept out of the stack, reset per input
   config = RelayConfig();
+  ConfigReader reader(config);
+  require(reader.apply(first_line).empty());
   while (!file.empty()) {
     const std::size_t end = file.find('\n');
     const std::string_view line = file.substr(0, end);
     file = end == std::string_view::npos ? std::string_view() : file.substr(end + 1);
-    const std::string_view reason = apply_config_line(config, line);
+    const std::string_view reason = reader.apply(line);
     require(printable(reason));
   }
   check_limits(config);
@@ -71,12 +79,34 @@ void quoted_value_reads_back(std::string_view value) {
   require(split->value() == value);
 }
 
+// Quotes `value` as `uci export` does and reads it back.
+void uci_quoted_value_reads_back(std::string_view value) {
+  if (value.find_first_of("\r\n") != std::string_view::npos) return;  // a line cannot hold them
+  // The three words must fit together (a longer line is refused with a reason).
+  constexpr std::string_view key = "smarthost_password";
+  if (value.size() > max_uci_words_bytes - key.size() - std::string_view("option").size()) return;
+  std::string line = "option smarthost_password '";
+  for (const char c : value) {
+    if (c == '\'') {
+      line += "'\\''";
+    } else {
+      line += c;
+    }
+  }
+  line += "'  # comment";
+  const UciLine words(line);
+  require(words.error().empty() && words.size() == 3 && words[1] == key);
+  require(words[2] == value);
+}
+
 }  // namespace
 }  // namespace pigeon::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  pigeon::fuzz::apply_file(text);
+  pigeon::fuzz::apply_file("", text);
+  pigeon::fuzz::apply_file("config pigeon 'main'", text);
   pigeon::fuzz::quoted_value_reads_back(text);
+  pigeon::fuzz::uci_quoted_value_reads_back(text);
   return 0;
 }
