@@ -2,9 +2,15 @@
 // (firmware/config.hpp, ConfigReader): read once at start-up.
 #pragma once
 
+#include <cstddef>
+
 #include "firmware/config.hpp"
 
 namespace pigeon::host {
+
+// The longest line the file may hold, without its line end. A longer one is
+// refused whole, never read as two lines.
+inline constexpr std::size_t max_config_line_bytes = 1023;
 
 struct ConfigFileResult {
   bool readable = false;  // false: the file could not be opened

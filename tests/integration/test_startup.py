@@ -71,3 +71,30 @@ def test_a_value_above_a_compile_time_limit_is_refused_naming_both(tmp_path):
             "limit of 32 (PIGEON_MAX_RECIPIENTS)") in errors
     assert (f"{config}:{len(BASE_CONFIG) + 2}: max_message_bytes: 33554433 bytes are above this build's "
             "limit of 33554432 (PIGEON_MAX_MESSAGE_BYTES)") in errors
+
+
+def test_a_line_longer_than_the_reader_takes_is_refused_naming_it(tmp_path):
+    """A line over 1023 bytes is one error naming it, not two lines read apart
+    (the second half would be applied as a line of its own)."""
+    long_value = "a" * 1500
+    lines = BASE_CONFIG + [f"host_name = {long_value}max_recipients = many", "no_such_key = 1"]
+    config = write_config(tmp_path / "pigeon.conf", lines)
+    result = run_pigeon(["--state", str(tmp_path / "state"), "--config", config])
+    assert result.returncode == 2
+    errors = result.stderr.decode()
+    assert f"{config}:{len(BASE_CONFIG) + 1}: the line is longer than 1023 bytes" in errors
+    assert "max_recipients" not in errors  # the rest of the long line was not read as a line
+    assert f"{config}:{len(BASE_CONFIG) + 2}:" in errors  # the lines after it keep their numbers
+
+
+def test_a_line_of_exactly_1023_bytes_is_read_whole(tmp_path):
+    """The limit itself fits: a 1023-byte comment is one line, not a comment
+    and a stray second line."""
+    lines = BASE_CONFIG + ["#" + "a" * 1022, "no_such_key = 1"]
+    config = write_config(tmp_path / "pigeon.conf", lines)
+    result = run_pigeon(["--state", str(tmp_path / "state"), "--config", config])
+    assert result.returncode == 2
+    errors = result.stderr.decode()
+    assert f"{config}:{len(BASE_CONFIG) + 1}:" not in errors
+    assert f"{config}:{len(BASE_CONFIG) + 2}: " in errors
+    assert len(errors.strip().splitlines()) == 1
