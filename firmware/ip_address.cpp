@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 
+#include "protocol/text_builder.hpp"
 #include "text.hpp"
 
 namespace pigeon {
@@ -145,6 +146,14 @@ std::string_view format_ip_address(const hal::IpAddress& address, std::span<char
     if (i != 3) out[used++] = '.';
   }
   return {out.data(), used};
+}
+
+std::string_view describe_peer(const hal::Endpoint& peer, std::span<char, peer_text_bytes> out) {
+  if (peer.local) return "local";
+  std::array<char, 40> address{};
+  protocol::TextBuilder text(out);
+  text.character('[').text(format_ip_address(peer.address, address)).text("]:").number(peer.port);
+  return text.view();
 }
 
 }  // namespace pigeon

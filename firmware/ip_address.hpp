@@ -18,6 +18,11 @@ std::optional<hal::IpAddress> parse_ip_address(std::string_view text);
 // IPv6 is written with every group, in lower-case hex, "::" for the longest run of zeros.
 std::string_view format_ip_address(const hal::IpAddress& address, std::span<char, 40> out);
 
+// How logs name a client: "[192.0.2.1]:25", "[2001:db8::1]:25", or "local"
+// for a client of the host's local socket.
+inline constexpr std::size_t peer_text_bytes = 48;  // "[" 39 characters "]:" 5 digits
+std::string_view describe_peer(const hal::Endpoint& peer, std::span<char, peer_text_bytes> out);
+
 // The client a connection counts against in per-address limits: a whole IPv4
 // address, or the /64 prefix of an IPv6 address (a site is given at least a
 // /64 and any host in it can take a fresh address at will). An IPv4-mapped

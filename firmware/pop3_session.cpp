@@ -81,7 +81,7 @@ Pop3Decision Pop3Session::login(std::string_view authzid, std::string_view user,
 }
 
 void Pop3Session::login_checked(std::optional<UserIndex> user) {
-  const std::optional<UserIndex> account = login_.settle(user, services_->log, "pop3", transport_.peer().address);
+  const std::optional<UserIndex> account = login_.settle(user, services_->log, "pop3", transport_.peer());
   if (!account) {
     const std::uint64_t now_ms = services_->clock.monotonic_ms();
     return transport_.set_timer(login_.failure_reply_ms(services_->config.auth_failure_delay_ms, now_ms));

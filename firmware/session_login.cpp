@@ -24,14 +24,14 @@ void SessionLogin::begin(LoginService& logins, LoginWaiter& waiter, const hal::I
 }
 
 std::optional<UserIndex> SessionLogin::settle(std::optional<UserIndex> checked, hal::Log& log,
-                                              std::string_view log_name, const hal::IpAddress& peer) {
+                                              std::string_view log_name, const hal::Endpoint& peer) {
   ticket_.reset();
   const bool accepted = checked && own_identity_;
   if (!accepted) ++failures_;
   // The name is the client's text: the log backends escape its control bytes.
-  std::array<char, 40> address{};
-  const std::string_view peer_text = format_ip_address(peer, address);
-  log.write(accepted ? hal::LogLevel::info : hal::LogLevel::warning, "%.*s: %s %.*s from [%.*s]",
+  std::array<char, peer_text_bytes> peer_storage{};
+  const std::string_view peer_text = describe_peer(peer, peer_storage);
+  log.write(accepted ? hal::LogLevel::info : hal::LogLevel::warning, "%.*s: %s %.*s from %.*s",
             static_cast<int>(log_name.size()), log_name.data(), accepted ? "login of" : "failed login of",
             static_cast<int>(name_.view().size()), name_.view().data(), static_cast<int>(peer_text.size()),
             peer_text.data());

@@ -26,7 +26,7 @@ class SessionLogin {
   // The check's verdict for this session: the user, or nullopt (counted as a
   // failure); logged with `log_name` ("smtp", "pop3") and the peer either way.
   std::optional<UserIndex> settle(std::optional<UserIndex> checked, hal::Log& log, std::string_view log_name,
-                                  const hal::IpAddress& peer);
+                                  const hal::Endpoint& peer);
   // When a failure may be answered.
   std::uint64_t failure_reply_ms(std::uint32_t delay_ms, std::uint64_t now_ms) const;
   // The connection has used up its failures (0: no limit).

@@ -196,21 +196,20 @@ void SessionTransport::close(CloseReason reason) {
 // Failures are warnings, with Mbed TLS's words and code for a TLS failure; an
 // ordinary end is information.
 void SessionTransport::log_close(CloseReason reason) {
-  std::array<char, 40> address{};
-  const std::string_view peer = format_ip_address(connection_.peer().address, address);
+  std::array<char, peer_text_bytes> peer_text{};
+  const std::string_view peer = describe_peer(connection_.peer(), peer_text);
   const auto name_length = static_cast<int>(log_name_.size());
   const auto peer_length = static_cast<int>(peer.size());
-  const auto port = static_cast<unsigned>(connection_.peer().port);
   const TlsSession* tls = connection_.tls_session();
   if (is_tls_failure(reason) && tls != nullptr) {
-    log_->write(hal::LogLevel::warning, "%.*s: connection with [%.*s]:%u closed: %s: %s (Mbed TLS -0x%04x)",
-                name_length, log_name_.data(), peer_length, peer.data(), port, describe(reason),
+    log_->write(hal::LogLevel::warning, "%.*s: connection with %.*s closed: %s: %s (Mbed TLS -0x%04x)",
+                name_length, log_name_.data(), peer_length, peer.data(), describe(reason),
                 tls->failure_reason(), static_cast<unsigned>(-tls->failure_code()));
     return;
   }
   const bool failure = reason == CloseReason::network_error || reason == CloseReason::tls_unavailable;
-  log_->write(failure ? hal::LogLevel::warning : hal::LogLevel::info, "%.*s: connection with [%.*s]:%u closed: %s",
-              name_length, log_name_.data(), peer_length, peer.data(), port, describe(reason));
+  log_->write(failure ? hal::LogLevel::warning : hal::LogLevel::info, "%.*s: connection with %.*s closed: %s",
+              name_length, log_name_.data(), peer_length, peer.data(), describe(reason));
 }
 
 }  // namespace pigeon

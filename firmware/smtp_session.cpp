@@ -67,7 +67,9 @@ void SmtpSession::start(RelayServices& services, TlsSessionPool& tls, Service se
 
 void SmtpSession::start_local(RelayServices& services, TlsSessionPool& tls, hal::StreamId stream,
                               std::uint64_t now_ms) {
-  start(services, tls, Service::smtp, stream, hal::Endpoint{}, now_ms);
+  hal::Endpoint local_client;
+  local_client.local = true;
+  start(services, tls, Service::smtp, stream, local_client, now_ms);
   local_ = true;
 }
 
@@ -292,7 +294,7 @@ SmtpDecision SmtpSession::authenticate(std::string_view authzid, std::string_vie
 }
 
 void SmtpSession::login_checked(std::optional<UserIndex> user) {
-  if (login_.settle(user, services_->log, "smtp", transport_.peer().address)) {
+  if (login_.settle(user, services_->log, "smtp", transport_.peer())) {
     return engine_->resume(SmtpDecision::accepted({235, "2.7.0", "Authentication successful"}));
   }
   const std::uint64_t now_ms = services_->clock.monotonic_ms();

@@ -16,6 +16,7 @@ struct IpAddress {
 struct Endpoint {
   IpAddress address;
   std::uint16_t port = 0;
+  bool local = false;  // a client of a local (Unix-domain) socket: it has no address
 };
 
 // Small integer handles; the backend owns the table behind them.

@@ -24,7 +24,10 @@ socklen_t to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out) {
 
 Endpoint from_sockaddr(const sockaddr_storage& address) {
   Endpoint endpoint;
-  if (address.ss_family == AF_UNIX) return endpoint;  // a local socket's peer has no address
+  if (address.ss_family == AF_UNIX) {  // a local socket's peer has no address
+    endpoint.local = true;
+    return endpoint;
+  }
   if (address.ss_family == AF_INET6) {
     const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
     endpoint.address.is_v6 = true;

@@ -129,3 +129,18 @@ def test_alerts_come_over_the_socket_and_smtp_must_wait_for_the_greeting(make_pi
     assert local_request(relay, b"SMTP\nEHLO eager\r\n").startswith(b"421 4.5.0")
     greeting = local_request(relay, b"SMTP\nQUIT\r\n")
     assert greeting.startswith(b"421 4.5.0")
+
+
+def test_a_local_session_is_logged_as_local(make_pigeon):
+    """A client of the socket has no address: the log says `local`, not [0.0.0.0]:0."""
+    relay = make_pigeon()
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(10)
+        client.connect(f"{relay.state}/pigeon.sock")
+        client.sendall(b"SMTP\n")
+        reader = client.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        client.sendall(b"QUIT\r\n")
+        assert reader.readline().startswith(b"221 ")
+    wait_for(lambda: "smtp: connection with local closed: session ended" in relay.log(), timeout_s=10)
+    assert "0.0.0.0" not in relay.log()

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 
 namespace pigeon {
@@ -66,6 +67,23 @@ TEST(AddressKey, Ipv4MappedIpv6IsItsIpv4Address) {
 
 TEST(AddressKey, Ipv4AndIpv6NeverCompareEqual) {
   EXPECT_NE(key_of("0.0.0.0"), key_of("::"));
+}
+
+std::string peer_text(const hal::Endpoint& peer) {
+  std::array<char, peer_text_bytes> out{};
+  return std::string(describe_peer(peer, out));
+}
+
+TEST(DescribePeer, AnAddressInBracketsWithItsPort) {
+  EXPECT_EQ(peer_text({.address = *parse_ip_address("192.0.2.1"), .port = 25}), "[192.0.2.1]:25");
+  EXPECT_EQ(peer_text({.address = *parse_ip_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), .port = 65535}),
+            "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+}
+
+TEST(DescribePeer, ALocalSocketClientIsLocal) {
+  hal::Endpoint client;
+  client.local = true;
+  EXPECT_EQ(peer_text(client), "local");
 }
 
 }  // namespace
