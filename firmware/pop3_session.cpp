@@ -17,6 +17,7 @@ void Pop3Session::start(RelayServices& services, TlsSessionPool& tls, Service se
   login_.reset();
   maildrop_count_ = 0;
   awaiting_sync_ = false;
+  started_ms_ = now_ms;
   engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(),
                   settings_for(service));
   const TransportSetup setup{services.net, services.log, tls, "pop3", is_implicit_tls(service),
@@ -36,6 +37,12 @@ protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) const {
 
 std::uint64_t Pop3Session::idle_limit_ms() const { return services_->config.pop3_timeout_s * ms_per_s; }
 
+// A client that keeps the session busy is never idle; it holds a slot, maybe a
+// TLS session, and the maildrop's lock (docs/security.md).
+std::uint64_t Pop3Session::time_limit_ms() const {
+  return started_ms_ + services_->config.session_time_limit_s * ms_per_s;
+}
+
 // A RETR/TOP or listing continues as the output drains.
 bool Pop3Session::produce() {
   if (!engine_->streaming()) return false;
@@ -50,6 +57,7 @@ bool Pop3Session::say_goodbye(CloseReason reason) {
     case CloseReason::idle_timeout:
     case CloseReason::opening_timeout: engine_->abort_session("Autologout; idle for too long"); break;
     case CloseReason::evicted: engine_->abort_session("[SYS/TEMP] Too many connections, try again later"); break;
+    case CloseReason::time_limit: engine_->abort_session("Session too long, closing connection"); break;
     case CloseReason::tls_unavailable: engine_->abort_session("[SYS/TEMP] TLS not available now"); break;
     case CloseReason::shut_down: engine_->abort_session("[SYS/TEMP] Service shutting down"); break;
     default: return false;

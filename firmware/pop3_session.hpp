@@ -41,6 +41,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   bool say_goodbye(CloseReason reason) override;
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;
+  std::uint64_t time_limit_ms() const override;
   // Deletions are durable after the loop's sync; +OK to QUIT waits for it.
   bool awaiting_sync() const override { return awaiting_sync_; }
   void sync_finished(bool durable) override;
@@ -63,6 +64,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   std::size_t maildrop_count_ = 0;
   std::array<char, 24> unique_id_{};
   bool awaiting_sync_ = false;
+  std::uint64_t started_ms_ = 0;
 };
 
 }  // namespace pigeon

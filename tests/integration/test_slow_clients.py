@@ -7,6 +7,9 @@ import poplib
 import smtplib
 import time
 
+import pytest
+
+from smarthost import wait_for
 from test_errors_and_limits import smtp
 
 SMALL_SPOOL = ["spool_bytes = 1048576"]  # sixteen 64 KiB sectors (boards/host/main.cpp)
@@ -107,3 +110,29 @@ def test_one_message_takes_at_most_its_share_of_the_spool(make_pigeon):
             raise AssertionError("a message over the spool share was accepted")
         except smtplib.SMTPSenderRefused as refused:
             assert refused.smtp_code == 552
+
+
+def test_a_pop3_session_has_the_same_time_limit_and_commits_nothing(make_pigeon):
+    """A POP3 client that keeps its session busy holds a slot, a TLS session and
+    its maildrop's lock: it ends at session_time_limit_s, and a DELE it made is
+    not committed (only QUIT commits, RFC 1939 §6)."""
+    limit_s = 3
+    relay = make_pigeon([f"session_time_limit_s = {limit_s}"])
+    relay.submit(b"Subject: kept\r\n\r\nstill here\r\n")
+    client = poplib.POP3_SSL("127.0.0.1", relay.ports["pop3s"], context=relay.tls_context(), timeout=30)
+    started = time.monotonic()
+    client.user(relay.user)
+    client.pass_(relay.password)
+    client.dele(1)
+    answered = 0
+    with pytest.raises(poplib.error_proto) as ended:
+        while time.monotonic() - started < 4 * limit_s:
+            client.noop()
+            answered += 1
+            time.sleep(0.2)
+    elapsed_s = time.monotonic() - started
+    assert b"Session too long" in str(ended.value).encode()
+    assert limit_s - 0.5 < elapsed_s < 2 * limit_s and answered > 5
+    client.close()
+    wait_for(lambda: "pop3: connection with" in relay.log() and "time limit reached" in relay.log())
+    assert fetch_and_delete(relay) == 1
