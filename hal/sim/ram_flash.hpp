@@ -47,6 +47,8 @@ class RamFlash final : public Flash {
   // fails with power_lost, torn when `tear` is set (chosen by `seed`), and the
   // device answers power_lost until restore_power().
   void cut_power_after(std::uint64_t operations, bool tear, std::uint32_t seed);
+  // Takes back a cut that has not happened yet.
+  void disarm_power_cut() { faults_.disarm(); }
   void restore_power();
   bool power_lost() const { return lost_; }
   // Programs and erases completed since construction.

@@ -78,6 +78,7 @@ class SimNetwork {
   void lower_due_times(std::span<std::uint64_t> due_ms) const;
 
   std::uint64_t now_ms() const { return time_.now_ms(); }
+  const SimTime& time() const { return time_; }
   const SimNetworkCounters& counters() const { return counters_; }
   // Streams open at either end, for the end-of-run check that nothing leaks.
   std::size_t open_streams(SimHostId host) const;

@@ -1,0 +1,155 @@
+// The simulator's invariants (tools/sim/ledger): each violation is caught, and
+// the allowed cases (an explained duplicate, a delivery whose reply was lost)
+// are counted, not flagged.
+#include <gtest/gtest.h>
+
+#include "tools/sim/ledger.hpp"
+#include "tools/sim/scenario.hpp"
+
+namespace pigeon::sim {
+namespace {
+
+TEST(Ledger, AcknowledgedAndDeliveredOnceIsClean) {
+  Ledger ledger;
+  const auto id = ledger.submit(false, 0);
+  ledger.answer(id, Answer::acknowledged, 10);
+  EXPECT_EQ(ledger.outstanding(), 1u);
+  ledger.came_out(id, Outlet::smarthost, 250);
+  EXPECT_EQ(ledger.outstanding(), 0u);
+  ledger.final_check();
+  EXPECT_FALSE(ledger.violated());
+  EXPECT_EQ(ledger.latencies_ms(), std::vector<std::uint64_t>{240});
+}
+
+TEST(Ledger, AcknowledgedButNeverDeliveredIsLost) {
+  Ledger ledger;
+  ledger.answer(ledger.submit(false, 0), Answer::acknowledged, 10);
+  ledger.final_check();
+  EXPECT_TRUE(ledger.violated());
+  EXPECT_EQ(ledger.totals().lost, 1u);
+}
+
+TEST(Ledger, ARefusedMessageMustNeverComeOut) {
+  Ledger ledger;
+  const auto id = ledger.submit(false, 0);
+  ledger.answer(id, Answer::refused, 10);
+  ledger.came_out(id, Outlet::smarthost, 20);
+  EXPECT_TRUE(ledger.violated());
+}
+
+TEST(Ledger, AnUnknownMessageMayComeOutAndIsCounted) {
+  Ledger ledger;
+  const auto id = ledger.submit(false, 0);
+  ledger.answer(id, Answer::unknown, 10);
+  ledger.came_out(id, Outlet::smarthost, 20);
+  ledger.final_check();
+  EXPECT_FALSE(ledger.violated());
+  EXPECT_EQ(ledger.totals().delivered_unacknowledged, 1u);
+}
+
+TEST(Ledger, ADuplicateNeedsACause) {
+  Ledger unexplained;
+  const auto id = unexplained.submit(false, 0);
+  unexplained.answer(id, Answer::acknowledged, 1);
+  unexplained.came_out(id, Outlet::smarthost, 2);
+  unexplained.came_out(id, Outlet::smarthost, 3);
+  EXPECT_TRUE(unexplained.violated());
+
+  Ledger cut;
+  const auto first = cut.submit(false, 0);
+  cut.answer(first, Answer::acknowledged, 1);
+  cut.came_out(first, Outlet::smarthost, 2);
+  cut.relay_power_cut(3);
+  cut.came_out(first, Outlet::smarthost, 4);
+  EXPECT_FALSE(cut.violated());
+  EXPECT_EQ(cut.totals().duplicates_power_cut, 1u);
+
+  Ledger lost_reply;
+  const auto second = lost_reply.submit(false, 0);
+  lost_reply.answer(second, Answer::acknowledged, 1);
+  lost_reply.came_out(second, Outlet::smarthost, 2);
+  lost_reply.reply_at_risk(second);
+  lost_reply.came_out(second, Outlet::smarthost, 4);
+  EXPECT_FALSE(lost_reply.violated());
+  EXPECT_EQ(lost_reply.totals().duplicates_reply_lost, 1u);
+  lost_reply.came_out(second, Outlet::smarthost, 5);  // the cause explains one copy only
+  EXPECT_TRUE(lost_reply.violated());
+}
+
+TEST(Ledger, ADeletedMessageMustNotReappear) {
+  Ledger ledger;
+  const auto id = ledger.submit(false, 0);
+  ledger.answer(id, Answer::acknowledged, 1);
+  ledger.seen_in_mailbox(id);
+  ledger.came_out(id, Outlet::mailbox, 2);
+  ledger.seen_in_mailbox(id);  // seen again before any deletion committed: fine
+  EXPECT_FALSE(ledger.violated());
+  ledger.deletion_committed(id);
+  ledger.seen_in_mailbox(id);
+  EXPECT_TRUE(ledger.violated());
+}
+
+TEST(Ledger, AMessageNobodySentIsAViolation) {
+  Ledger ledger;
+  ledger.came_out(7, Outlet::smarthost, 1);
+  EXPECT_TRUE(ledger.violated());
+}
+
+TEST(Scenario, ParsesEveryKindOfSection) {
+  std::string error;
+  const auto scenario = parse_scenario(R"(
+[world]
+name = t
+duration = 2h   # comment
+faults_until = 90m
+[smarthost isp]
+address = 10.0.0.1
+mode = greylist 10m 20m
+[relay r]
+address = 10.0.0.2
+smarthost = isp
+flash = 32 x 4096
+config = local_domains = x.example
+[devices d]
+count = 3
+first_address = 10.0.1.1
+relay = r
+interval = 5m
+[reader p]
+address = 10.0.2.1
+relay = r
+[alerts a]
+relay = r
+keys = 2
+[faults]
+cut = r isp count=3 for=1m..5m
+power = r torn at=30m
+clock = r at=1h jump=-2h
+)",
+                                        error);
+  ASSERT_TRUE(scenario) << error;
+  EXPECT_EQ(scenario->duration_ms, 7'200'000u);
+  EXPECT_EQ(scenario->faults_until_ms, 5'400'000u);
+  EXPECT_EQ(scenario->smarthosts[0].settings.schedule[0].mode, SmarthostMode::greylist);
+  EXPECT_EQ(scenario->relays[0].settings.flash.sector_count, 32u);
+  EXPECT_EQ(scenario->devices[0].count, 3u);
+  EXPECT_EQ(scenario->cuts[0].count, 3u);
+  EXPECT_EQ(scenario->cuts[0].max_ms, 300'000u);
+  EXPECT_EQ(*scenario->power_cuts[0].torn, true);
+  EXPECT_EQ(scenario->clock_jumps[0].seconds, -7200);
+}
+
+TEST(Scenario, ErrorsNameTheLine) {
+  std::string error;
+  EXPECT_FALSE(parse_scenario("[world]\nduration = soon\n", error));
+  EXPECT_EQ(error, "line 2: 'soon' is not a duration (90s, 15m, 2h, 1d)");
+  EXPECT_FALSE(parse_scenario("[relay]\n", error));
+  EXPECT_EQ(error, "line 1: [relay] needs a name");
+  EXPECT_FALSE(parse_scenario("[smarthost s]\nmode = sulk 1h 2h\n", error));
+  EXPECT_EQ(error, "line 2: mode = accept|greylist|refuse|hang|drop|lose_reply FROM UNTIL");
+  EXPECT_FALSE(parse_scenario("[faults]\nflood = x\n", error));
+  EXPECT_EQ(error, "line 2: unknown fault 'flood' (cut, power, clock)");
+}
+
+}  // namespace
+}  // namespace pigeon::sim

@@ -1,0 +1,537 @@
+#include "actors.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "protocol/output_buffer.hpp"
+#include "protocol/smtp_server.hpp"
+
+namespace pigeon::sim {
+namespace {
+
+constexpr std::uint64_t client_timeout_ms = 300'000;  // RFC 5321 §4.5.3.2's five minutes
+constexpr std::uint64_t retry_ms = 60'000;
+
+std::span<const std::uint8_t> bytes_of(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+int reply_code(std::string_view reply) {
+  int code = 0;
+  if (reply.size() < 3 || std::from_chars(reply.data(), reply.data() + 3, code).ec != std::errc{}) return 0;
+  return code;
+}
+
+std::optional<std::uint64_t> number_after(std::string_view text, std::string_view label) {
+  const std::size_t at = text.find(label);
+  if (at == std::string_view::npos) return std::nullopt;
+  const char* begin = text.data() + at + label.size();
+  std::uint64_t value = 0;
+  if (std::from_chars(begin, text.data() + text.size(), value).ec != std::errc{}) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> message_number(std::string_view text) {
+  if (auto number = number_after(text, "X-Sim-Id: ")) return number;
+  return number_after(text, "sim-id ");
+}
+
+bool is_bounce(std::string_view text) { return text.find("report-type=delivery-status") != std::string_view::npos; }
+
+bool is_alert_summary(std::string_view text) { return text.find("This alert occurred ") != std::string_view::npos; }
+
+// ---- Conversation ----
+
+void Conversation::open(hal::SimNet& net, const hal::Endpoint& remote) {
+  input_.clear();
+  output_.clear();
+  if (net.connect(remote, stream_) != hal::NetStatus::ok) stream_ = hal::invalid_id;
+}
+
+bool Conversation::pump(hal::SimNet& net) {
+  if (!active()) return false;
+  if (!net.connected(stream_)) {
+    std::uint8_t probe[1];
+    const hal::IoResult result = net.receive(stream_, probe);
+    return result.status == hal::NetStatus::would_block;
+  }
+  while (!output_.empty()) {
+    const hal::IoResult sent = net.send(stream_, bytes_of(output_));
+    if (sent.status != hal::NetStatus::ok) {
+      if (sent.status != hal::NetStatus::would_block) return false;
+      break;
+    }
+    output_.erase(0, sent.bytes);
+  }
+  std::array<std::uint8_t, 4096> buffer;
+  for (;;) {
+    const hal::IoResult got = net.receive(stream_, buffer);
+    if (got.status == hal::NetStatus::would_block) return true;
+    if (got.status != hal::NetStatus::ok) return false;
+    input_.append(reinterpret_cast<const char*>(buffer.data()), got.bytes);
+  }
+}
+
+void Conversation::close(hal::SimNet& net) {
+  if (active()) net.close(stream_);
+  stream_ = hal::invalid_id;
+}
+
+std::optional<std::string> Conversation::smtp_reply() {
+  for (std::size_t start = 0; start < input_.size();) {
+    const std::size_t end = input_.find("\r\n", start);
+    if (end == std::string::npos) return std::nullopt;
+    const bool continued = end - start > 3 && input_[start + 3] == '-';
+    if (!continued) {
+      std::string reply = input_.substr(0, end + 2);
+      input_.erase(0, end + 2);
+      return reply;
+    }
+    start = end + 2;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Conversation::line() {
+  const std::size_t end = input_.find("\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  std::string text = input_.substr(0, end);
+  input_.erase(0, end + 2);
+  return text;
+}
+
+std::optional<std::string> Conversation::multiline() {
+  if (input_.starts_with("-ERR")) return line();
+  const std::size_t end = input_.find("\r\n.\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  std::string text = input_.substr(0, end + 2);
+  input_.erase(0, end + 5);
+  return text;
+}
+
+// ---- Device ----
+
+Device::Device(hal::SimNetwork& network, hal::SimHostId host, const DeviceSettings& settings, Ledger& ledger,
+               hal::SimRandom random, hal::SimLogSink& log_sink)
+    : net_(network, host), settings_(settings), ledger_(ledger),
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random) {
+  next_send_ms_ = random_.below(settings_.interval_ms + 1);
+}
+
+std::string Device::body() const {
+  std::string text = "From: <" + settings_.from + ">\r\nTo: <" + settings_.to + ">\r\nSubject: reading from " +
+                     settings_.name + "\r\nX-Sim-Id: " + std::to_string(*message_) + "\r\n\r\n";
+  // Lines that start with a dot, to be stuffed, and plain ones up to the size.
+  for (std::size_t line = 0; text.size() < settings_.body_bytes; ++line) {
+    text += line % 7 == 3 ? ".dotted line " : "value ";
+    text += std::to_string(line * 37 % 1000) + "\r\n";
+  }
+  return text;
+}
+
+void Device::start(std::uint64_t now_ms) {
+  if (!message_) message_ = ledger_.submit(false, now_ms);
+  conversation_.open(net_, settings_.relay);
+  step_ = Step::greeting;
+  deadline_ms_ = now_ms + client_timeout_ms;
+}
+
+// The connection failed before the final dot: the same message again later.
+void Device::give_up(std::uint64_t now_ms) {
+  if (step_ == Step::dot) {
+    log_.write(hal::LogLevel::warning, "message %llu: no reply to the final dot",
+               static_cast<unsigned long long>(*message_));
+    ledger_.answer(*message_, Answer::unknown, now_ms);
+    message_.reset();
+  } else if (step_ != Step::quit) {
+    ++retries_;
+  }
+  conversation_.close(net_);
+  step_ = Step::idle;
+  if (message_) next_send_ms_ = now_ms + retry_ms;
+}
+
+void Device::finish(std::uint64_t now_ms) {
+  conversation_.send("QUIT\r\n");
+  step_ = Step::quit;
+  deadline_ms_ = now_ms + client_timeout_ms;
+}
+
+void Device::advance(const std::string& reply, std::uint64_t now_ms) {
+  const int code = reply_code(reply);
+  deadline_ms_ = now_ms + client_timeout_ms;
+  switch (step_) {
+    case Step::greeting:
+      if (code != 220) return give_up(now_ms);
+      conversation_.send("EHLO " + settings_.name + ".sim\r\n");
+      step_ = Step::ehlo;
+      return;
+    case Step::ehlo:
+      if (code != 250) return give_up(now_ms);
+      conversation_.send("MAIL FROM:<" + settings_.from + ">\r\n");
+      step_ = Step::mail;
+      return;
+    case Step::mail:
+      if (code != 250) return give_up(now_ms);
+      conversation_.send("RCPT TO:<" + settings_.to + ">\r\n");
+      step_ = Step::rcpt;
+      return;
+    case Step::rcpt:
+      if (code != 250) return give_up(now_ms);
+      conversation_.send("DATA\r\n");
+      step_ = Step::data;
+      return;
+    case Step::data: {
+      if (code != 354) return give_up(now_ms);
+      std::string text = body();
+      std::string stuffed;
+      for (std::size_t start = 0; start < text.size();) {
+        const std::size_t end = text.find("\r\n", start) + 2;
+        if (text[start] == '.') stuffed += '.';
+        stuffed.append(text, start, end - start);
+        start = end;
+      }
+      conversation_.send(stuffed + ".\r\n");
+      step_ = Step::dot;
+      return;
+    }
+    case Step::dot:
+      log_.write(code == 250 ? hal::LogLevel::info : hal::LogLevel::warning, "message %llu: %.*s",
+                 static_cast<unsigned long long>(*message_), static_cast<int>(reply.size() - 2), reply.data());
+      ledger_.answer(*message_, code == 250 ? Answer::acknowledged : Answer::refused, now_ms);
+      message_.reset();
+      next_send_ms_ = now_ms + random_.between(settings_.interval_ms / 2, settings_.interval_ms * 3 / 2);
+      return finish(now_ms);
+    case Step::quit:
+      conversation_.close(net_);
+      step_ = Step::idle;
+      return;
+    case Step::idle:
+    case Step::connecting: return;
+  }
+}
+
+void Device::run(std::uint64_t now_ms) {
+  if (step_ == Step::idle) {
+    const bool more = message_ || now_ms < settings_.until_ms;
+    if (more && now_ms >= next_send_ms_) start(now_ms);
+  }
+  if (step_ != Step::idle) {
+    if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+      give_up(now_ms);
+    } else {
+      while (step_ != Step::idle) {
+        const auto reply = conversation_.smtp_reply();
+        if (!reply) break;
+        advance(*reply, now_ms);
+      }
+      if (step_ != Step::idle) conversation_.pump(net_);
+    }
+  }
+  const bool waiting = step_ == Step::idle && !message_ && now_ms >= settings_.until_ms;
+  net_.set_wake_at_ms(step_ != Step::idle ? deadline_ms_ : waiting ? hal::SimNetwork::never : next_send_ms_);
+}
+
+// ---- Reader ----
+
+Reader::Reader(hal::SimNetwork& network, hal::SimHostId host, const ReaderSettings& settings, Ledger& ledger,
+               hal::SimRandom random, hal::SimLogSink& log_sink)
+    : net_(network, host), settings_(settings), ledger_(ledger),
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random) {
+  next_session_ms_ = random_.below(settings_.interval_ms + 1);
+}
+
+// The session ended without +OK to QUIT: nothing it deleted counts.
+void Reader::end_session(std::uint64_t now_ms) {
+  conversation_.close(net_);
+  deleted_.clear();
+  step_ = Step::idle;
+  next_session_ms_ = now_ms + random_.between(settings_.interval_ms / 2, settings_.interval_ms * 3 / 2);
+}
+
+void Reader::advance(std::uint64_t now_ms) {
+  for (;;) {
+    std::optional<std::string> answer = step_ == Step::retr ? conversation_.multiline() : conversation_.line();
+    if (!answer) return;
+    deadline_ms_ = now_ms + client_timeout_ms;
+    const bool ok = answer->starts_with("+OK");
+    switch (step_) {
+      case Step::greeting:
+        if (!ok) return end_session(now_ms);
+        conversation_.send("USER " + settings_.user + "\r\n");
+        step_ = Step::user;
+        break;
+      case Step::user:
+        if (!ok) return end_session(now_ms);
+        conversation_.send("PASS " + settings_.password + "\r\n");
+        step_ = Step::pass;
+        break;
+      case Step::pass:
+        if (!ok) return end_session(now_ms);
+        conversation_.send("STAT\r\n");
+        step_ = Step::list;
+        break;
+      case Step::list: {
+        if (!ok) return end_session(now_ms);
+        std::uint64_t count = 0;
+        std::from_chars(answer->data() + 4, answer->data() + answer->size(), count);
+        message_count_ = count;
+        current_ = 1;
+        if (message_count_ == 0) {
+          conversation_.send("QUIT\r\n");
+          step_ = Step::quit;
+        } else {
+          conversation_.send("RETR 1\r\n");
+          step_ = Step::retr;
+        }
+        break;
+      }
+      case Step::retr: {
+        if (!ok) return end_session(now_ms);
+        current_id_ = message_number(*answer);
+        if (current_id_) {
+          ledger_.seen_in_mailbox(*current_id_);
+          if (!is_alert_summary(*answer)) {
+            ledger_.came_out(*current_id_, is_bounce(*answer) ? Outlet::bounce : Outlet::mailbox, now_ms);
+          }
+        }
+        conversation_.send("DELE " + std::to_string(current_) + "\r\n");
+        step_ = Step::dele;
+        break;
+      }
+      case Step::dele:
+        if (!ok) return end_session(now_ms);
+        if (current_id_) deleted_.push_back(*current_id_);
+        if (++current_ <= message_count_) {
+          conversation_.send("RETR " + std::to_string(current_) + "\r\n");
+          step_ = Step::retr;
+        } else {
+          conversation_.send("QUIT\r\n");
+          step_ = Step::quit;
+        }
+        break;
+      case Step::quit:
+        if (ok) {
+          for (std::uint64_t id : deleted_) ledger_.deletion_committed(id);
+          ++sessions_committed_;
+          log_.write(hal::LogLevel::info, "POP3 session committed: %zu deleted", deleted_.size());
+        }
+        return end_session(now_ms);
+      case Step::idle: return;
+    }
+  }
+}
+
+void Reader::run(std::uint64_t now_ms) {
+  if (step_ == Step::idle && now_ms >= next_session_ms_) {
+    conversation_.open(net_, settings_.relay);
+    step_ = Step::greeting;
+    deadline_ms_ = now_ms + client_timeout_ms;
+  }
+  if (step_ != Step::idle) {
+    if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+      end_session(now_ms);
+    } else {
+      advance(now_ms);
+      if (step_ != Step::idle) conversation_.pump(net_);
+    }
+  }
+  net_.set_wake_at_ms(step_ != Step::idle ? deadline_ms_ : next_session_ms_);
+}
+
+// ---- Smarthost ----
+
+const char* mode_name(SmarthostMode mode) {
+  switch (mode) {
+    case SmarthostMode::accept: return "accept";
+    case SmarthostMode::greylist: return "greylist";
+    case SmarthostMode::refuse: return "refuse";
+    case SmarthostMode::hang: return "hang";
+    case SmarthostMode::drop: return "drop";
+    case SmarthostMode::lose_reply: return "lose_reply";
+  }
+  return "?";
+}
+
+std::optional<SmarthostMode> mode_from_name(std::string_view name) {
+  for (auto mode : {SmarthostMode::accept, SmarthostMode::greylist, SmarthostMode::refuse, SmarthostMode::hang,
+                    SmarthostMode::drop, SmarthostMode::lose_reply}) {
+    if (name == mode_name(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
+SmarthostMode Smarthost::mode_at(std::uint64_t now_ms) const {
+  for (const SmarthostWindow& window : settings_.schedule) {
+    if (now_ms >= window.from_ms && now_ms < window.until_ms) return window.mode;
+  }
+  return SmarthostMode::accept;
+}
+
+// One client of the smarthost: the engine, its policy, and the bytes between
+// them and the stream. The mode is the one in force when the session began.
+class Smarthost::Session final : private protocol::SmtpServerPolicy {
+ public:
+  Session(Smarthost& owner, hal::StreamId stream, const hal::Endpoint& peer, SmarthostMode mode, std::uint64_t now_ms)
+      : owner_(owner), stream_(stream), peer_(peer), mode_(mode), now_ms_(now_ms) {
+    if (mode_ != SmarthostMode::hang) engine_.start();
+  }
+
+  // False once the session is over and its stream closed.
+  bool run(std::uint64_t now_ms) {
+    now_ms_ = now_ms;
+    hal::SimNet& net = owner_.net_;
+    std::array<std::uint8_t, 4096> buffer;
+    bool open = true;
+    for (;;) {
+      const hal::IoResult got = net.receive(stream_, buffer);
+      if (got.status == hal::NetStatus::would_block) break;
+      if (got.status != hal::NetStatus::ok) {
+        open = false;
+        break;
+      }
+      if (mode_ != SmarthostMode::hang) input_.append(reinterpret_cast<const char*>(buffer.data()), got.bytes);
+    }
+    while (!input_.empty() && !cut_) {
+      const std::size_t used = engine_.feed(bytes_of(input_));
+      if (used == 0) break;
+      input_.erase(0, used);
+    }
+    if (!cut_) flush();
+    if (cut_ || !open || (engine_.finished() && out_.empty())) {
+      if (awaiting_reply_after_data_ && !quit_seen()) owner_.ledger_.reply_at_risk(*awaiting_reply_after_data_);
+      net.close(stream_);
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  bool quit_seen() const { return engine_.finished(); }
+
+  void flush() {
+    while (!out_.empty()) {
+      const hal::IoResult sent = owner_.net_.send(stream_, out_.pending());
+      if (sent.status != hal::NetStatus::ok || sent.bytes == 0) return;
+      out_.consume(sent.bytes);
+    }
+  }
+
+  protocol::SmtpDecision mail_from(std::string_view reverse_path, const protocol::MailParameters&) override {
+    awaiting_reply_after_data_.reset();  // the relay read the last 250: it sent its next command
+    sender_ = reverse_path;
+    return protocol::SmtpDecision::accepted();
+  }
+
+  protocol::SmtpDecision rcpt_to(std::string_view forward_path) override {
+    if (mode_ == SmarthostMode::refuse) {
+      ++owner_.counters_.refused;
+      return protocol::SmtpDecision::rejected({550, "5.7.1", "Refused by the simulated smarthost"});
+    }
+    if (mode_ == SmarthostMode::greylist && greylisted(forward_path)) {
+      ++owner_.counters_.greylisted;
+      return protocol::SmtpDecision::rejected({450, "4.7.1", "Greylisted, try again later"});
+    }
+    return protocol::SmtpDecision::accepted();
+  }
+
+  // Greylisting by (client address, sender, recipient): the first attempt is
+  // refused, and every attempt until the delay has passed.
+  bool greylisted(std::string_view recipient) {
+    std::string triplet(reinterpret_cast<const char*>(peer_.address.bytes), 4);
+    triplet += '|' + sender_ + '|' + std::string(recipient);
+    for (const auto& [known, first_ms] : owner_.first_seen_) {
+      if (known == triplet) return now_ms_ < first_ms + owner_.settings_.greylist_delay_ms;
+    }
+    owner_.first_seen_.emplace_back(triplet, now_ms_);
+    return true;
+  }
+
+  protocol::SmtpDecision data_begin() override {
+    message_.clear();
+    return protocol::SmtpDecision::accepted();
+  }
+
+  bool data_chunk(std::span<const std::uint8_t> bytes) override {
+    message_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (mode_ == SmarthostMode::drop && message_.size() > 64) {
+      ++owner_.counters_.dropped;  // gone in the middle of DATA: nothing was taken
+      cut_ = true;
+    }
+    return true;
+  }
+
+  protocol::SmtpDecision data_end() override {
+    ++owner_.counters_.messages;
+    const std::optional<std::uint64_t> id = message_number(message_);
+    const bool counted = id && !is_alert_summary(message_);
+    owner_.log_.write(hal::LogLevel::info, "took message %lld from <%s>%s", id ? static_cast<long long>(*id) : -1LL,
+                      sender_.c_str(), mode_ == SmarthostMode::lose_reply ? "; the 250 is lost" : "");
+    if (counted) {
+      owner_.ledger_.came_out(*id, sender_.empty() && is_bounce(message_) ? Outlet::bounce : Outlet::smarthost, now_ms_);
+    }
+    if (mode_ == SmarthostMode::lose_reply) {
+      ++owner_.counters_.replies_lost;  // taken, but the connection drops before the 250
+      if (counted) owner_.ledger_.reply_at_risk(*id);
+      cut_ = true;
+      return protocol::SmtpDecision::later();
+    }
+    if (counted) awaiting_reply_after_data_ = id;
+    return protocol::SmtpDecision::accepted();
+  }
+
+  void data_abort() override { message_.clear(); }
+  void transaction_reset() override {}
+  protocol::SmtpDecision authenticate(std::string_view, std::string_view, std::string_view) override {
+    return protocol::SmtpDecision::rejected({535, "5.7.8", "No logins here"});
+  }
+  bool reserve_tls() override { return false; }
+
+  Smarthost& owner_;
+  hal::StreamId stream_;
+  hal::Endpoint peer_;
+  SmarthostMode mode_;
+  std::uint64_t now_ms_;
+  std::array<std::uint8_t, 4096> out_storage_{};
+  protocol::OutputBuffer out_{out_storage_};
+  protocol::SmtpServerSettings settings_{"smarthost.sim", 50u * 1024 * 1024, 100, false, false, false};
+  protocol::SmtpServer engine_{*this, out_, settings_};
+  std::string input_;
+  std::string sender_;
+  std::string message_;
+  bool cut_ = false;
+  std::optional<std::uint64_t> awaiting_reply_after_data_;
+};
+
+Smarthost::Smarthost(hal::SimNetwork& network, hal::SimHostId host, const SmarthostSettings& settings, Ledger& ledger,
+                     hal::SimLogSink& log_sink)
+    : net_(network, host), settings_(settings), ledger_(ledger),
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink) {
+  net_.listen({{}, settings_.port}, listener_);
+}
+
+Smarthost::~Smarthost() = default;
+
+void Smarthost::accept_sessions(std::uint64_t now_ms) {
+  hal::StreamId stream = hal::invalid_id;
+  hal::Endpoint peer;
+  while (net_.accept(listener_, stream, peer) == hal::NetStatus::ok) {
+    ++counters_.sessions;
+    const SmarthostMode mode = mode_at(now_ms);
+    if (mode == SmarthostMode::hang) ++counters_.hung;
+    if (mode != SmarthostMode::accept) log_.write(hal::LogLevel::info, "session in mode %s", mode_name(mode));
+    sessions_.push_back(std::make_unique<Session>(*this, stream, peer, mode, now_ms));
+  }
+}
+
+void Smarthost::run(std::uint64_t now_ms) {
+  accept_sessions(now_ms);
+  std::erase_if(sessions_, [&](const std::unique_ptr<Session>& session) { return !session->run(now_ms); });
+  // The network wakes it for input and connections; the schedule needs no timer.
+  net_.set_wake_at_ms(hal::SimNetwork::never);
+}
+
+}  // namespace pigeon::sim

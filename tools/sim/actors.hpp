@@ -1,0 +1,183 @@
+// The simulated world's hosts besides the relays: devices that submit mail
+// over SMTP, readers that fetch and delete over POP3, and smarthosts that run
+// the real SMTP server engine (protocol/smtp_server) with a policy that
+// accepts, greylists, refuses, hangs or drops as the scenario's schedule says.
+// Every actor is a host on the simulated network; run() does one round of
+// its work and sets when it wants to run again.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hal/sim/sim_log.hpp"
+#include "hal/sim/sim_network.hpp"
+#include "hal/sim/sim_random.hpp"
+#include "ledger.hpp"
+
+namespace pigeon::sim {
+
+class Actor {
+ public:
+  virtual ~Actor() = default;
+  virtual void run(std::uint64_t now_ms) = 0;
+  virtual hal::SimNet& net() = 0;
+};
+
+// One TCP conversation of a client actor: bytes out, replies in.
+class Conversation {
+ public:
+  bool active() const { return stream_ != hal::invalid_id; }
+  void open(hal::SimNet& net, const hal::Endpoint& remote);
+  // Sends what is pending and reads what arrived; false once the connection
+  // is gone (refused, reset, closed by the peer).
+  bool pump(hal::SimNet& net);
+  void send(std::string_view text) { output_ += text; }
+  void close(hal::SimNet& net);
+  // A complete SMTP reply (every line of a multi-line one), or nothing yet.
+  std::optional<std::string> smtp_reply();
+  // One line without its CRLF; a POP3 multi-line answer up to its final dot.
+  std::optional<std::string> line();
+  std::optional<std::string> multiline();
+  bool connected(hal::SimNet& net) const { return active() && net.connected(stream_); }
+
+ private:
+  hal::StreamId stream_ = hal::invalid_id;
+  std::string input_;
+  std::string output_;
+};
+
+// The message number in a message's text ("X-Sim-Id: N" in the headers of a
+// device's message, or "sim-id N" in an alert's body; a bounce quotes it).
+std::optional<std::uint64_t> message_number(std::string_view text);
+bool is_bounce(std::string_view text);
+bool is_alert_summary(std::string_view text);
+
+struct DeviceSettings {
+  std::string name;
+  hal::Endpoint relay;
+  std::string from, to;
+  std::uint64_t interval_ms = 600'000;  // mean time between messages
+  std::uint32_t body_bytes = 1000;
+  std::uint64_t until_ms = UINT64_MAX;  // submits nothing new after this
+};
+
+// A device that sends a message every interval (uniform in [interval/2,
+// 3*interval/2]) over plain SMTP, retrying until a reply to its final dot
+// decides: 250 acknowledged, 4xx/5xx refused, none (connection lost) unknown.
+class Device final : public Actor {
+ public:
+  Device(hal::SimNetwork& network, hal::SimHostId host, const DeviceSettings& settings, Ledger& ledger,
+         hal::SimRandom random, hal::SimLogSink& log_sink);
+  void run(std::uint64_t now_ms) override;
+  hal::SimNet& net() override { return net_; }
+  std::uint64_t retries() const { return retries_; }
+
+ private:
+  enum class Step : std::uint8_t { idle, connecting, greeting, ehlo, mail, rcpt, data, dot, quit };
+  void start(std::uint64_t now_ms);
+  void advance(const std::string& reply, std::uint64_t now_ms);
+  void give_up(std::uint64_t now_ms);
+  void finish(std::uint64_t now_ms);
+  std::string body() const;
+
+  hal::SimNet net_;
+  DeviceSettings settings_;
+  Ledger& ledger_;
+  hal::SimLog log_;
+  hal::SimRandom random_;
+  Conversation conversation_;
+  Step step_ = Step::idle;
+  std::optional<std::uint64_t> message_;
+  std::uint64_t next_send_ms_ = 0;
+  std::uint64_t deadline_ms_ = 0;
+  std::uint64_t retries_ = 0;
+};
+
+struct ReaderSettings {
+  std::string name;
+  hal::Endpoint relay;
+  std::string user, password;
+  std::uint64_t interval_ms = 1'800'000;
+};
+
+// A mail client that logs in over POP3 every interval, retrieves every
+// message, deletes it, and quits; the deletions count once QUIT says +OK.
+class Reader final : public Actor {
+ public:
+  Reader(hal::SimNetwork& network, hal::SimHostId host, const ReaderSettings& settings, Ledger& ledger,
+         hal::SimRandom random, hal::SimLogSink& log_sink);
+  void run(std::uint64_t now_ms) override;
+  hal::SimNet& net() override { return net_; }
+  std::uint64_t sessions_committed() const { return sessions_committed_; }
+
+ private:
+  enum class Step : std::uint8_t { idle, greeting, user, pass, list, retr, dele, quit };
+  void advance(std::uint64_t now_ms);
+  void end_session(std::uint64_t now_ms);
+
+  hal::SimNet net_;
+  ReaderSettings settings_;
+  Ledger& ledger_;
+  hal::SimLog log_;
+  hal::SimRandom random_;
+  Conversation conversation_;
+  Step step_ = Step::idle;
+  std::uint64_t next_session_ms_ = 0;
+  std::uint64_t deadline_ms_ = 0;
+  std::size_t message_count_ = 0;
+  std::size_t current_ = 0;
+  std::vector<std::uint64_t> deleted_;
+  std::optional<std::uint64_t> current_id_;
+  std::uint64_t sessions_committed_ = 0;
+};
+
+enum class SmarthostMode : std::uint8_t { accept, greylist, refuse, hang, drop, lose_reply };
+const char* mode_name(SmarthostMode mode);
+std::optional<SmarthostMode> mode_from_name(std::string_view name);
+
+struct SmarthostWindow {
+  SmarthostMode mode;
+  std::uint64_t from_ms, until_ms;
+};
+
+struct SmarthostSettings {
+  std::string name;
+  std::uint16_t port = 25;
+  std::uint64_t greylist_delay_ms = 300'000;
+  std::vector<SmarthostWindow> schedule;  // accept outside every window
+};
+
+struct SmarthostCounters {
+  std::uint64_t sessions = 0, messages = 0, greylisted = 0, refused = 0, hung = 0, dropped = 0, replies_lost = 0;
+};
+
+// A smarthost: the real SMTP server engine behind a listener, its policy
+// following the schedule. Every message it takes is reported to the ledger.
+class Smarthost final : public Actor {
+ public:
+  Smarthost(hal::SimNetwork& network, hal::SimHostId host, const SmarthostSettings& settings, Ledger& ledger,
+            hal::SimLogSink& log_sink);
+  ~Smarthost() override;
+  void run(std::uint64_t now_ms) override;
+  hal::SimNet& net() override { return net_; }
+  SmarthostMode mode_at(std::uint64_t now_ms) const;
+  const SmarthostCounters& counters() const { return counters_; }
+
+ private:
+  class Session;
+  void accept_sessions(std::uint64_t now_ms);
+
+  hal::SimNet net_;
+  SmarthostSettings settings_;
+  Ledger& ledger_;
+  hal::SimLog log_;
+  hal::ListenerId listener_ = hal::invalid_id;
+  std::vector<std::unique_ptr<Session>> sessions_;
+  std::vector<std::pair<std::string, std::uint64_t>> first_seen_;  // greylisting: triplet, first attempt
+  SmarthostCounters counters_;
+};
+
+}  // namespace pigeon::sim

@@ -1,0 +1,99 @@
+// A relay in the simulated world: the real firmware relay (Relay, its
+// DeliveryScheduler, the spool, the alert API, Mbed TLS) wired to the
+// simulated HAL, as boards/host/main.cpp wires it to POSIX. The flash image
+// outlives the relay: a power cut destroys everything else and a boot builds
+// it again from the same image, as a board does.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors.hpp"
+#include "firmware/alert.hpp"
+#include "firmware/config.hpp"
+#include "firmware/smarthost_tls.hpp"
+#include "hal/sim/ram_flash.hpp"
+#include "hal/sim/sim_clock.hpp"
+#include "hal/sim/sim_entropy.hpp"
+#include "hal/sim/sim_log.hpp"
+
+namespace pigeon::sim {
+
+struct RelaySettings {
+  std::string name;
+  std::vector<std::string> config_lines;  // the relay's own configuration format
+  struct User {
+    std::string name, password;
+  };
+  std::vector<User> users;
+  hal::FlashGeometry flash{4096, 64, 16};
+  std::int64_t epoch_s = 1'767'225'600;  // 2026-01-01 UTC
+  std::uint64_t boot_ms = 2'000;         // from power back to serving
+};
+
+struct RelayCounters {
+  std::uint64_t boots = 0, power_cuts = 0, torn_cuts = 0;
+  std::uint64_t alerts_sent = 0, alerts_coalesced = 0, alerts_refused = 0;
+  std::uint32_t spool_high_water_percent = 0;
+  std::uint64_t tls_handshakes = 0, tls_resumed = 0;
+};
+
+class RelayHost final : public Actor {
+ public:
+  RelayHost(hal::SimNetwork& network, hal::SimHostId host, const hal::SimTime& time, const RelaySettings& settings,
+            hal::SimLogSink& log_sink, Ledger& ledger, std::uint64_t seed);
+  ~RelayHost() override;
+
+  // Boots from the flash image; false (with the reason in `error`) when the
+  // configuration or the spool does not come up.
+  bool boot(std::string& error);
+  void run(std::uint64_t now_ms) override;
+  hal::SimNet& net() override { return net_; }
+
+  // Faults: a power cut after `operations` more flash operations (torn or
+  // clean); a wall-clock jump.
+  void arm_power_cut(std::uint64_t operations, bool torn, std::uint32_t seed);
+  void disarm_power_cut() { flash_.disarm_power_cut(); }
+  void jump_clock(std::int64_t seconds) { clock_.jump(seconds); }
+  // True between the cut and the end of the boot delay.
+  bool down() const { return boot_ == nullptr; }
+  // The alert API of the running relay (firmware/alert.hpp).
+  AlertStatus send_alert(std::string_view to, std::string_view subject, std::string_view body, std::string_view key);
+
+  // The port a service listens on (the configuration's, or the host default).
+  std::uint16_t port(Service service) const;
+  std::size_t queued() const;
+  std::uint32_t spool_fill_percent() const;
+  std::uint64_t flash_erases() const;
+  const RelayCounters& counters() const { return counters_; }
+  bool failed_boot() const { return !boot_error_.empty(); }
+  const std::string& boot_error() const { return boot_error_; }
+
+ private:
+  struct Boot;
+  void power_cut(std::uint64_t now_ms);
+  void note_usage();
+
+  hal::SimNet net_;
+  hal::SimNetwork& network_;
+  Ledger& ledger_;
+  RelaySettings settings_;
+  hal::SimClock clock_;
+  hal::SimLog log_;
+  hal::SimRandom random_;
+  std::vector<std::uint8_t> flash_bytes_;
+  std::vector<std::uint8_t> flash_units_;
+  hal::RamFlash flash_;
+  std::string key_pem_, cert_pem_;
+  std::vector<std::string> password_hashes_;
+  std::unique_ptr<Boot> boot_;
+  bool armed_torn_ = false;
+  std::uint64_t boot_at_ms_ = 0;
+  std::string boot_error_;
+  RelayCounters counters_;
+  SmarthostTlsClient::Counters tls_before_boot_;  // the boots before this one
+};
+
+}  // namespace pigeon::sim
