@@ -14,6 +14,8 @@ constexpr std::array<std::string_view, service_count> service_names{
 using Setter = std::string_view (*)(RelayConfig&, std::string_view);
 
 constexpr std::uint32_t max_u32 = UINT32_MAX;
+// RFC 8446 §4.6.1: no ticket lifetime above seven days.
+constexpr std::uint32_t max_tls_ticket_lifetime_s = 7 * 86400;
 
 std::string_view set_u32(std::uint32_t& field, std::string_view value, std::uint32_t min,
                          std::uint32_t max) {
@@ -264,6 +266,10 @@ constexpr auto keys = std::to_array<Key>({
     {"smarthost_password", [](RelayConfig& c, std::string_view v) { return set_text(c.smarthost.password, v); }},
     {"tls_sessions",
      [](RelayConfig& c, std::string_view v) { return set_limited_u32(c.tls_sessions, v, 1, tls_sessions_limit); }},
+    {"tls_ticket_lifetime_s",
+     [](RelayConfig& c, std::string_view v) {
+       return set_u32(c.tls_ticket_lifetime_s, v, 0, max_tls_ticket_lifetime_s);
+     }},
     {"smarthost_connections",
      [](RelayConfig& c, std::string_view v) {
        return set_limited_u32(c.smarthost.connections, v, 1, smarthost_connections_limit);

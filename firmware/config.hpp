@@ -110,6 +110,9 @@ struct RelayConfig {
   // Concurrent server-side TLS sessions (465, 995, STARTTLS, STLS); the TLS
   // arena handed to Mbed TLS is sized for them (docs/architecture.md §4).
   std::uint32_t tls_sessions = PIGEON_TLS_SESSIONS;
+  // How long a server-side session ticket resumes a TLS session, and how often
+  // its key is replaced (TlsServer::enable_tickets); 0: no tickets.
+  std::uint32_t tls_ticket_lifetime_s = 7200;
   hal::LogLevel log_level = hal::LogLevel::info;
 
   SmarthostConfig smarthost;

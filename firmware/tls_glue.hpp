@@ -7,6 +7,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include <new>
@@ -32,6 +33,7 @@ inline const mbedtls_ssl_context& ssl(const SslContextStorage& s) { return as<mb
 inline mbedtls_ssl_config& config(SslConfigStorage& s) { return as<mbedtls_ssl_config>(s); }
 inline const mbedtls_ssl_config& config(const SslConfigStorage& s) { return as<mbedtls_ssl_config>(s); }
 inline mbedtls_ssl_session& session(SslSessionStorage& s) { return as<mbedtls_ssl_session>(s); }
+inline mbedtls_ssl_ticket_context& ticket_keys(TicketKeysStorage& s) { return as<mbedtls_ssl_ticket_context>(s); }
 inline mbedtls_x509_crt& certificate(CertificateStorage& s) { return as<mbedtls_x509_crt>(s); }
 inline mbedtls_pk_context& key(KeyStorage& s) { return as<mbedtls_pk_context>(s); }
 inline mbedtls_ctr_drbg_context& drbg(DrbgStorage& s) { return as<mbedtls_ctr_drbg_context>(s); }

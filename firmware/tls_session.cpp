@@ -98,6 +98,7 @@ TlsServer::TlsServer(CryptoRandom& random, std::size_t session_limit)
   mbedtls_ssl_config_init(&config);
   mbedtls_x509_crt_init(&tls_glue::certificate(certificate_));
   mbedtls_pk_init(&tls_glue::key(key_));
+  mbedtls_ssl_ticket_init(&tls_glue::ticket_keys(ticket_keys_));
   mbedtls_ssl_config_defaults(&config, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                               MBEDTLS_SSL_PRESET_DEFAULT);
   mbedtls_ssl_conf_rng(&config, CryptoRandom::generate, random_.context());
@@ -109,6 +110,7 @@ TlsServer::~TlsServer() {
   for (TlsSession& session : sessions_) {
     if (session.in_use_) release(&session);
   }
+  mbedtls_ssl_ticket_free(&tls_glue::ticket_keys(ticket_keys_));
   mbedtls_pk_free(&tls_glue::key(key_));
   mbedtls_x509_crt_free(&tls_glue::certificate(certificate_));
   mbedtls_ssl_config_free(&tls_glue::config(config_));
@@ -133,6 +135,19 @@ bool TlsServer::load_identity(std::string_view key_pem, std::string_view cert_pe
     return false;
   }
   return mbedtls_ssl_conf_own_cert(&tls_glue::config(config_), &certificate, &key) == 0;
+}
+
+bool TlsServer::enable_tickets(std::uint32_t lifetime_s) {
+  if (lifetime_s == 0) return true;
+  mbedtls_ssl_ticket_context& keys = tls_glue::ticket_keys(ticket_keys_);
+  if (mbedtls_ssl_ticket_setup(&keys, CryptoRandom::generate, random_.context(), MBEDTLS_CIPHER_AES_256_GCM,
+                               lifetime_s) != 0) {
+    return false;
+  }
+  // TLS 1.3 resumes in psk_dhe_ke mode (docs/security.md).
+  mbedtls_ssl_conf_session_tickets_cb(&tls_glue::config(config_), mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                      &keys);
+  return true;
 }
 
 bool TlsSession::bind(const SslConfigStorage& config, hal::Net& net, hal::StreamId stream) {

@@ -80,6 +80,15 @@ class TlsServer final : public TlsSessionPool {
   // PEM key and certificate; false when either does not parse or they do not match.
   bool load_identity(std::string_view key_pem, std::string_view cert_pem);
 
+  // Session tickets, so that a returning client skips the full handshake: TLS 1.2
+  // (RFC 5077) and TLS 1.3 (a PSK). Tickets carry the session sealed with
+  // AES-256-GCM; nothing per client stays here. The keys come from the relay's
+  // generator now (a restart refuses every earlier ticket) and are replaced every
+  // `lifetime_s`: a key seals tickets for one lifetime and opens them for one more,
+  // and a ticket older than `lifetime_s` is refused. 0 issues no tickets (nor
+  // does a server without this call). False when the arena has no room for the keys.
+  bool enable_tickets(std::uint32_t lifetime_s);
+
   TlsSession* acquire(hal::Net& net, hal::StreamId stream) override;
   void release(TlsSession* session) override;
 
@@ -88,6 +97,7 @@ class TlsServer final : public TlsSessionPool {
   SslConfigStorage config_;
   CertificateStorage certificate_;
   KeyStorage key_;
+  TicketKeysStorage ticket_keys_;
   std::array<TlsSession, PIGEON_TLS_SESSIONS> sessions_;
   std::span<TlsSession> usable_;  // the first session_limit of sessions_
 };

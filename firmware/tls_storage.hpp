@@ -28,5 +28,6 @@ using CertificateStorage = OpaqueStorage<64 + abi_slack_bytes + 85 * pointer_byt
 using KeyStorage = OpaqueStorage<2 * pointer_bytes + abi_slack_bytes>;                // mbedtls_pk_context
 using DrbgStorage = OpaqueStorage<296 + abi_slack_bytes + 6 * pointer_bytes>;         // mbedtls_ctr_drbg_context
 using Sha256Storage = OpaqueStorage<108 + abi_slack_bytes>;                            // mbedtls_sha256_context
+using TicketKeysStorage = OpaqueStorage<136 + abi_slack_bytes + 10 * pointer_bytes>;  // mbedtls_ssl_ticket_context
 
 }  // namespace pigeon

@@ -365,6 +365,10 @@ int run_relay(const Options& options) {
   if (int status = provision(state, platform.clock, random, config, tls, password_storage, made_password)) {
     return status;
   }
+  if (!tls.enable_tickets(config.tls_ticket_lifetime_s)) {
+    std::fprintf(stderr, "pigeon: no room in the TLS arena for the session ticket keys\n");
+    return start_failed;
+  }
   static Accounts accounts(config);
   static Spool spool(platform.flash, accounts);
   if (int status = mount_spool(state, config, platform.flash, spool)) return status;

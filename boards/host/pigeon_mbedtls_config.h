@@ -90,7 +90,11 @@
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
-#define MBEDTLS_SSL_SESSION_TICKETS /* the client resumes smarthost sessions */
+/* Session tickets both ways: the smarthost client resumes its sessions, and the
+ * server issues tickets (TLS 1.2, RFC 5077; TLS 1.3 PSK) under keys drawn at
+ * start and rotated (firmware/tls_session.cpp, docs/security.md). */
+#define MBEDTLS_SSL_SESSION_TICKETS
+#define MBEDTLS_SSL_TICKET_C
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE /* public-key pinning reads the peer's key */
 /* Peers may send full 16 KiB records (max_fragment_length is the peer's choice);
  * what pigeon sends it cuts into 4 KiB records, which saves 12 KiB per session. */

@@ -228,6 +228,7 @@ int run() {
   if (!tls.load_identity({record.key_pem.data(), record.key_length}, {record.cert_pem.data(), record.cert_length})) {
     return stop("the server key and certificate do not load"), 1;
   }
+  if (!tls.enable_tickets(config.tls_ticket_lifetime_s)) return stop("no arena room for the ticket keys"), 1;
   static Accounts accounts(config);
   static Spool spool(spool_flash, accounts);
   if (spool.mount() != SpoolStatus::ok) return stop("cannot mount the spool"), 1;

@@ -97,7 +97,11 @@ time_t pigeon_mbedtls_time(time_t* out);
 #define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE
 #define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
 #define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED
-#define MBEDTLS_SSL_SESSION_TICKETS /* the relay client resumes smarthost sessions */
+/* Session tickets both ways: the smarthost client resumes its sessions, and the
+ * server issues tickets (TLS 1.2, RFC 5077; TLS 1.3 PSK) under keys drawn at
+ * start and rotated (firmware/tls_session.cpp, docs/security.md). */
+#define MBEDTLS_SSL_SESSION_TICKETS
+#define MBEDTLS_SSL_TICKET_C
 #define MBEDTLS_HAVE_TIME /* ticket lifetimes, from the board's clock */
 #define MBEDTLS_PLATFORM_TIME_MACRO pigeon_mbedtls_time
 #define MBEDTLS_PLATFORM_MS_TIME_ALT

@@ -94,6 +94,17 @@ TEST(Config, RefusesBadLinesWithAReason) {
   EXPECT_EQ(config.port(Service::smtp), 2525);
 }
 
+TEST(Config, TicketLifetimeDefaultsToTwoHoursAndStopsAtSevenDays) {
+  RelayConfig config;
+  EXPECT_EQ(config.tls_ticket_lifetime_s, 7200u);
+  EXPECT_EQ(apply_config_line(config, "tls_ticket_lifetime_s = 604800"), "");
+  EXPECT_EQ(config.tls_ticket_lifetime_s, 604800u);
+  EXPECT_EQ(apply_config_line(config, "tls_ticket_lifetime_s = 604801"), "expected a number in range");
+  EXPECT_EQ(config.tls_ticket_lifetime_s, 604800u);
+  EXPECT_EQ(apply_config_line(config, "tls_ticket_lifetime_s = 0"), "");
+  EXPECT_EQ(config.tls_ticket_lifetime_s, 0u);
+}
+
 TEST(Config, DefaultsFollowTheCompileTimeLimitsWhenLower) {
   const RelayConfig config;
   EXPECT_EQ(config.max_recipients, std::min<std::uint32_t>(100, PIGEON_MAX_RECIPIENTS));
