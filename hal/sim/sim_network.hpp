@@ -50,8 +50,8 @@ class SimNetwork {
   static constexpr std::size_t max_hosts = 64;
   static constexpr std::size_t max_listeners = 64;
   static constexpr std::size_t max_connections = 512;
-  static constexpr std::size_t window_bytes = 16 * 1024;
-  static constexpr std::size_t max_flights = 48;  // per direction, in flight and unread
+  static constexpr std::uint32_t window_bytes = 16 * 1024;
+  static constexpr std::uint32_t max_flights = 48;  // per direction, in flight and unread
   static constexpr std::size_t backlog_limit = 32;
   static constexpr std::uint64_t never = UINT64_MAX;
 
