@@ -54,6 +54,7 @@ std::string_view next_field(std::span<char>& rest) {
 constexpr std::string_view submission_command = "SMTP";
 constexpr std::string_view queue_command = "QUEUE";
 constexpr std::string_view flush_command = "FLUSH";
+constexpr std::string_view status_command = "STATUS";
 
 std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
@@ -167,6 +168,11 @@ bool AlertEndpoint::handle_local_command(Client& client, std::string_view line) 
     text.text("flushed ").number(static_cast<std::int64_t>(local_commands_->flush_queue())).character('\n');
     log_.write(hal::LogLevel::info, "local socket: %.*s", static_cast<int>(text.view().size() - 1), reply.data());
     answer(client, text.view());
+    return true;
+  }
+  if (line == status_command) {
+    // The request is read: its buffer holds the answer (a status fits in it).
+    answer(client, {client.buffer.data(), local_commands_->write_status(client.buffer)});
     return true;
   }
   return false;

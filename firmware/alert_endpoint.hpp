@@ -9,7 +9,8 @@
 // On the host the same requests come over the local socket (docs/routers.md),
 // where a first line of a single word asks for more (LocalCommands): "SMTP"
 // (the stream becomes a local submission session, which greets), "QUEUE"
-// (the queue listing, then close) or "FLUSH" ("flushed N", then close).
+// (the queue listing, then close), "FLUSH" ("flushed N", then close) or
+// "STATUS" (the relay's state in a few lines, then close).
 //
 // Several clients are served at once, each in a fixed slot with its own
 // deadline; a client that finds every slot taken is answered "busy" at once.
@@ -35,6 +36,8 @@ class LocalCommands {
   virtual std::size_t list_queue(QueueCursor& cursor, std::span<char> out) = 0;
   // Every waiting message is due now; returns how many were waiting.
   virtual std::size_t flush_queue() = 0;
+  // `pigeon status`: the relay's state as text in `out`; returns its length.
+  virtual std::size_t write_status(std::span<char> out) = 0;
 
  protected:
   ~LocalCommands() = default;

@@ -106,7 +106,7 @@ struct RelayConfig {
   std::uint32_t max_sessions_per_address = 0;
   std::uint32_t auth_failure_delay_ms = 1000;  // counted from the login command's arrival
   LoginLimits login;
-  std::uint32_t spool_bytes = 64u * 1024 * 1024;
+  std::uint32_t spool_bytes = PIGEON_DEFAULT_SPOOL_BYTES;
   // Concurrent server-side TLS sessions (465, 995, STARTTLS, STLS); the TLS
   // arena handed to Mbed TLS is sized for them (docs/architecture.md §4).
   std::uint32_t tls_sessions = PIGEON_TLS_SESSIONS;

@@ -118,6 +118,12 @@
 #ifndef PIGEON_SPOOL_RESERVE_SECTORS
 #define PIGEON_SPOOL_RESERVE_SECTORS 3
 #endif
+// spool_bytes when the configuration does not say (docs/configuration.md):
+// the host's 64 MiB; the router presets build with 4 MiB, since the image is
+// written in full on a router's small flash at first start (docs/routers.md).
+#ifndef PIGEON_DEFAULT_SPOOL_BYTES
+#define PIGEON_DEFAULT_SPOOL_BYTES (64u * 1024u * 1024u)
+#endif
 // The longest local mailbox name stored in an envelope.
 #ifndef PIGEON_SPOOL_MAILBOX_NAME_BYTES
 #define PIGEON_SPOOL_MAILBOX_NAME_BYTES 64

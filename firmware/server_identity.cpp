@@ -3,12 +3,15 @@
 #include <mbedtls/asn1write.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include <array>
 #include <cstring>
 
 #include "hal/text_format.hpp"
+#include "pigeon_limits.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/rfc5322.hpp"
 
 namespace pigeon {
@@ -116,6 +119,46 @@ bool generate_server_identity(CryptoRandom& random, std::string_view host_name,
   out.key_length = std::strlen(out.key.data());
   out.cert_length = std::strlen(out.cert.data());
   return true;
+}
+
+namespace {
+
+// The base64 text between a PEM block's BEGIN and END lines, line breaks
+// dropped (the decoder takes one unbroken text); nullopt when it does not fit.
+std::optional<std::string_view> pem_body(std::string_view pem, std::span<char> out) {
+  constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+  constexpr std::string_view end = "-----END CERTIFICATE-----";
+  const std::size_t start = pem.find(begin);
+  if (start == std::string_view::npos) return std::nullopt;
+  const std::size_t stop = pem.find(end, start);
+  if (stop == std::string_view::npos) return std::nullopt;
+  std::size_t length = 0;
+  for (const char c : pem.substr(start + begin.size(), stop - start - begin.size())) {
+    if (c == '\n' || c == '\r') continue;
+    if (length == out.size()) return std::nullopt;
+    out[length++] = c;
+  }
+  return std::string_view(out.data(), length);
+}
+
+}  // namespace
+
+std::optional<std::string_view> certificate_fingerprint(std::string_view cert_pem,
+                                                        std::span<char, fingerprint_chars> out) {
+  std::array<char, PIGEON_TLS_IDENTITY_PEM_BYTES> text{};
+  std::array<std::uint8_t, PIGEON_TLS_IDENTITY_PEM_BYTES * 3 / 4> der{};
+  const std::optional<std::string_view> body = pem_body(cert_pem, text);
+  if (!body) return std::nullopt;
+  const std::size_t der_bytes = protocol::base64::decode(*body, der).value_or(0);
+  std::array<unsigned char, 32> hash{};
+  if (der_bytes == 0 || mbedtls_sha256(der.data(), der_bytes, hash.data(), 0) != 0) return std::nullopt;
+  constexpr std::string_view digits = "0123456789ABCDEF";
+  for (std::size_t i = 0; i < hash.size(); ++i) {
+    out[3 * i] = digits[hash[i] >> 4];
+    out[3 * i + 1] = digits[hash[i] & 0xF];
+    if (i + 1 < hash.size()) out[3 * i + 2] = ':';
+  }
+  return std::string_view(out.data(), out.size());
 }
 
 }  // namespace pigeon

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -20,5 +21,14 @@ struct ServerIdentityPem {
 
 bool generate_server_identity(CryptoRandom& random, std::string_view host_name,
                               std::int64_t now_unix_s, ServerIdentityPem& out);
+
+// "AB:CD:...": 32 bytes in hex, colon-separated, as `openssl x509 -fingerprint
+// -sha256` and mail clients show a certificate.
+inline constexpr std::size_t fingerprint_chars = 32 * 3 - 1;
+
+// The SHA-256 fingerprint of the first certificate in `cert_pem` (of its DER
+// bytes), written into `out`; nullopt when the PEM holds no readable certificate.
+std::optional<std::string_view> certificate_fingerprint(std::string_view cert_pem,
+                                                        std::span<char, fingerprint_chars> out);
 
 }  // namespace pigeon

@@ -79,6 +79,17 @@ int connect_local(const char* path, const char* command, int timeout_s) {
   return fd;
 }
 
+bool copy_answer(int fd) {
+  std::array<char, 4096> buffer{};
+  ssize_t got = 0;
+  bool any = false;
+  while ((got = ::recv(fd, buffer.data(), buffer.size(), 0)) > 0) {
+    std::fwrite(buffer.data(), 1, static_cast<std::size_t>(got), stdout);
+    any = true;
+  }
+  return got == 0 && any;
+}
+
 int report_failure(const char* program, int status, const char* what) {
   std::fprintf(stderr, "%s: %s\n", program, what);
   return status;
@@ -126,16 +137,9 @@ int run_queue_command(int argc, char** argv) {
   if (path == nullptr) return report_failure(program, ex_config, "the local socket's path is too long");
   const int fd = connect_local(path, flush ? "FLUSH" : "QUEUE", 60);
   if (fd < 0) return report_unreachable(program, path);
-  std::array<char, 4096> buffer{};
-  ssize_t got = 0;
-  bool any = false;
-  while ((got = ::recv(fd, buffer.data(), buffer.size(), 0)) > 0) {
-    std::fwrite(buffer.data(), 1, static_cast<std::size_t>(got), stdout);
-    any = true;
-  }
+  const bool answered = copy_answer(fd);
   ::close(fd);
-  if (got < 0 || !any) return report_failure(program, ex_tempfail, "the relay did not answer");
-  return ex_ok;
+  return answered ? ex_ok : report_failure(program, ex_tempfail, "the relay did not answer");
 }
 
 }  // namespace pigeon::host

@@ -11,14 +11,16 @@
 #include "firmware/delivery_scheduler.hpp"
 #include "firmware/relay.hpp"
 #include "hal/posix/posix_net.hpp"
+#include "status.hpp"
 
 namespace pigeon::host {
 
 // The relay's side of the local commands.
 class RelayLocalCommands final : public LocalCommands {
  public:
-  RelayLocalCommands(Relay& relay, DeliveryScheduler& scheduler, Spool& spool, hal::Clock& clock)
-      : relay_(relay), scheduler_(scheduler), spool_(spool), clock_(clock) {}
+  RelayLocalCommands(Relay& relay, DeliveryScheduler& scheduler, Spool& spool, hal::Clock& clock,
+                     const RelayFacts& facts)
+      : relay_(relay), scheduler_(scheduler), spool_(spool), clock_(clock), facts_(facts) {}
 
   void start_submission(hal::StreamId stream, std::uint64_t now_ms) override {
     relay_.start_local_submission(stream, now_ms);
@@ -28,12 +30,16 @@ class RelayLocalCommands final : public LocalCommands {
     return pigeon::list_queue(spool_, scheduler_.queue(), now, cursor, out);
   }
   std::size_t flush_queue() override { return scheduler_.flush(); }
+  std::size_t write_status(std::span<char> out) override {
+    return write_running_status(facts_, relay_, scheduler_, spool_, clock_.unix_time_s(), out);
+  }
 
  private:
   Relay& relay_;
   DeliveryScheduler& scheduler_;
   Spool& spool_;
   hal::Clock& clock_;
+  const RelayFacts& facts_;
 };
 
 // The socket's path: `local_socket` from the configuration, else
@@ -51,6 +57,10 @@ const char* client_socket_path(const RelayConfig& config, std::span<char> storag
 // A connected local socket that has sent `command` and a line feed; -1 with
 // errno set when the relay cannot be reached. `timeout_s` bounds every wait.
 int connect_local(const char* path, const char* command, int timeout_s);
+
+// Copies what the relay answers on `fd` to stdout until it closes; false
+// when it answered nothing or the connection failed.
+bool copy_answer(int fd);
 
 // sysexits.h: the exit codes the callers of sendmail and mailq test.
 inline constexpr int ex_ok = 0;

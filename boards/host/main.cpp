@@ -32,6 +32,7 @@
 #include "local_socket.hpp"
 #include "sendmail.hpp"
 #include "state_folder.hpp"
+#include "status.hpp"
 
 // The allocation guard of the integration tests defines this; elsewhere it is
 // absent and the call is skipped. It marks the end of start-up.
@@ -58,7 +59,8 @@ int usage() {
                "       pigeon hash-password   (reads a password on stdin)\n"
                "       pigeon sendmail [-t] [-i] [-f SENDER] [-C FILE] [RECIPIENT...]   (a message on stdin)\n"
                "       pigeon queue [-C FILE]   (the relay's queue; also as mailq)\n"
-               "       pigeon flush [-C FILE]   (retry every waiting message now)\n");
+               "       pigeon flush [-C FILE]   (retry every waiting message now)\n"
+               "       pigeon status [-C FILE] [--state DIR]   (listeners, queue, spool, certificate)\n");
   return 2;
 }
 
@@ -127,8 +129,9 @@ std::optional<std::string_view> default_password(const StateFolder& state, Crypt
 
 // The server's key and certificate: made on first start, as a router does on
 // its first boot, then loaded from the state folder.
+// `fingerprint` receives the certificate's SHA-256.
 bool load_identity(const StateFolder& state, CryptoRandom& random, hal::Clock& clock,
-                   const RelayConfig& config, TlsServer& tls) {
+                   const RelayConfig& config, TlsServer& tls, std::span<char, fingerprint_chars> fingerprint) {
   static std::array<char, 4096> key_pem{};
   static std::array<char, 4096> cert_pem{};
   auto key_length = state.read("key.pem", key_pem);
@@ -147,7 +150,8 @@ bool load_identity(const StateFolder& state, CryptoRandom& random, hal::Clock& c
       return false;
     }
   }
-  if (!tls.load_identity({key_pem.data(), *key_length}, {cert_pem.data(), *cert_length})) {
+  if (!tls.load_identity({key_pem.data(), *key_length}, {cert_pem.data(), *cert_length}) ||
+      !certificate_fingerprint({cert_pem.data(), *cert_length}, fingerprint)) {
     std::fprintf(stderr, "pigeon: %s/key.pem and cert.pem do not load or do not match\n", state.path());
     return false;
   }
@@ -187,14 +191,12 @@ bool start_local_socket(const RelayConfig& config, const StateFolder& state, hal
 }
 
 void print_listeners(const Relay& relay, const RelayConfig& config) {
-  std::array<char, 40> address{};
-  const std::string_view host = format_ip_address(config.listen_address, address);
+  std::array<char, 48> endpoint{};
   for (std::size_t i = 0; i < service_count; ++i) {
     const auto service = static_cast<Service>(i);
-    const bool bracket = config.listen_address.is_v6;
-    std::printf("pigeon: %.*s listening on %s%.*s%s:%u\n", static_cast<int>(service_name(service).size()),
-                service_name(service).data(), bracket ? "[" : "", static_cast<int>(host.size()),
-                host.data(), bracket ? "]" : "", relay.bound_port(service));
+    const std::string_view text = format_endpoint(config.listen_address, relay.bound_port(service), endpoint);
+    std::printf("pigeon: %.*s listening on %.*s\n", static_cast<int>(service_name(service).size()),
+                service_name(service).data(), static_cast<int>(text.size()), text.data());
   }
 }
 
@@ -257,7 +259,8 @@ struct Platform {
 // The users, the postmaster and the server identity; `made_password` is set
 // when the default user was made.
 int provision(const StateFolder& state, hal::Clock& clock, CryptoRandom& random, RelayConfig& config,
-              TlsServer& tls, std::span<char> password_storage, std::optional<std::string_view>& made_password) {
+              TlsServer& tls, std::span<char> password_storage, std::optional<std::string_view>& made_password,
+              std::span<char, fingerprint_chars> fingerprint) {
   if (config.user_count == 0) {
     made_password = default_password(state, random, password_storage);
     if (!made_password || !add_default_user(random, *made_password, config)) {
@@ -270,7 +273,7 @@ int provision(const StateFolder& state, hal::Clock& clock, CryptoRandom& random,
                  static_cast<int>(config.postmaster.view().size()), config.postmaster.view().data());
     return misconfigured;
   }
-  return load_identity(state, random, clock, config, tls) ? 0 : start_failed;
+  return load_identity(state, random, clock, config, tls, fingerprint) ? 0 : start_failed;
 }
 
 // The spool image in the state folder, sized by spool_bytes, mounted.
@@ -301,7 +304,12 @@ int start_listeners(Relay& relay, const RelayConfig& config) {
   return 0;
 }
 
-void announce_ready(const StateFolder& state, std::optional<std::string_view> made_password) {
+void announce_ready(const StateFolder& state, const RelayConfig& config, const Relay& relay,
+                    std::optional<std::string_view> made_password, std::string_view fingerprint) {
+  std::array<char, 1024> certificate{};
+  const std::size_t length = write_certificate_lines("pigeon: ", fingerprint, state.path(), config.host_name.view(),
+                                                     relay.bound_port(Service::submissions), certificate);
+  std::fwrite(certificate.data(), 1, length, stdout);
   if (made_password) {
     std::printf("pigeon: user '%.*s' password '%.*s' (saved in %s/credentials)\n",
                 static_cast<int>(default_user_name.size()), default_user_name.data(),
@@ -362,7 +370,8 @@ int run_relay(const Options& options) {
   static TlsServer tls(random, config.tls_sessions);
   std::array<char, 128> password_storage{};
   std::optional<std::string_view> made_password;
-  if (int status = provision(state, platform.clock, random, config, tls, password_storage, made_password)) {
+  static std::array<char, fingerprint_chars> fingerprint{};
+  if (int status = provision(state, platform.clock, random, config, tls, password_storage, made_password, fingerprint)) {
     return status;
   }
   if (!tls.enable_tickets(config.tls_ticket_lifetime_s)) {
@@ -399,15 +408,17 @@ int run_relay(const Options& options) {
   bind_c_alert_api(&alerts, wall_clock_s);
   static AlertEndpoint alert_endpoint(platform.net, platform.clock, platform.log, alerts);
 
-  static RelayLocalCommands local_commands(relay, scheduler, spool, platform.clock);
   static std::array<char, 256> local_socket{};
+  static const RelayFacts facts{config, state.path(), local_socket.data(), {fingerprint.data(), fingerprint.size()},
+                                platform.clock.unix_time_s()};
+  static RelayLocalCommands local_commands(relay, scheduler, spool, platform.clock, facts);
 
   print_listeners(relay, config);
   if (!start_alert_endpoint(options, alert_endpoint)) return start_failed;
   if (!start_local_socket(config, state, platform.net, alert_endpoint, local_commands, local_socket)) {
     return start_failed;
   }
-  announce_ready(state, made_password);
+  announce_ready(state, config, relay, made_password, {fingerprint.data(), fingerprint.size()});
   serve_until_stopped(platform, relay, alerts, alert_endpoint);
   ::unlink(local_socket.data());
   log_usage(platform.log, smarthost_tls);
@@ -421,6 +432,7 @@ int main(int argc, char** argv) {
   using namespace pigeon::host;
   if (called_as_sendmail(argc, argv)) return run_sendmail(argc, argv);
   if (called_as_mailq(argc, argv)) return run_queue_command(argc, argv);
+  if (called_as_status(argc, argv)) return run_status_command(argc, argv);
   Options options;
   if (!parse_options(argc, argv, options)) return usage();
   if (options.hash_password) {

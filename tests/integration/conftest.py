@@ -48,8 +48,10 @@ class Pigeon:
             stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         deadline = time.monotonic() + timeout_s
         self.ports = {}
+        self.startup = ""  # what it printed up to "ready"
         for raw in self.process.stdout:
             line = raw.decode()
+            self.startup += line
             if m := LISTENING.match(line):
                 self.ports[m.group(1)] = int(m.group(3))
             if m := PASSWORD.match(line):

@@ -2,9 +2,12 @@
 #include "firmware/server_identity.hpp"
 
 #include <gtest/gtest.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
 #include <array>
+#include <cstdio>
+#include <optional>
 #include <string>
 
 #include "firmware/tls_arena.hpp"
@@ -48,6 +51,37 @@ TEST(ServerIdentity, IsSelfSignedForTheHostName) {
     EXPECT_EQ(cert.valid_from.year, 2027);
     EXPECT_EQ(cert.valid_to.year, 2037);
   });
+}
+
+// The fingerprint is the SHA-256 of the DER bytes Mbed TLS parses out of the
+// PEM, whatever the line ends; a PEM without a readable certificate has none.
+TEST(ServerIdentity, FingerprintIsTheSha256OfTheDerCertificate) {
+  Identity identity;
+  ASSERT_TRUE(generate_server_identity(random_generator(), "relay.example", 1'800'000'000, identity.pem));
+  std::string expected;
+  with_parsed_certificate(identity, [&](const mbedtls_x509_crt& cert) {
+    std::array<unsigned char, 32> hash{};
+    ASSERT_EQ(mbedtls_sha256(cert.raw.p, cert.raw.len, hash.data(), 0), 0);
+    char hex[4];
+    for (const unsigned char byte : hash) {
+      std::snprintf(hex, sizeof hex, "%02X:", byte);
+      expected += hex;
+    }
+    expected.pop_back();
+  });
+  const std::string pem(identity.cert.data(), identity.pem.cert_length);
+  std::array<char, fingerprint_chars> out{};
+  EXPECT_EQ(certificate_fingerprint(pem, out), expected);
+  std::string crlf;
+  for (const char c : pem) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  EXPECT_EQ(certificate_fingerprint("some text first\n" + crlf, out), expected);
+
+  EXPECT_EQ(certificate_fingerprint("", out), std::nullopt);
+  EXPECT_EQ(certificate_fingerprint(pem.substr(0, pem.size() / 2), out), std::nullopt);  // no END line
+  std::string damaged = pem;
+  damaged[40] = '*';
+  EXPECT_EQ(certificate_fingerprint(damaged, out), std::nullopt);
+  EXPECT_EQ(certificate_fingerprint("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", out), std::nullopt);
 }
 
 // DER wants the shortest INTEGER: a serial with a redundant leading zero octet
