@@ -2,6 +2,7 @@
 SysTick advances one 25 MHz tick per 40 guest instructions: the board counts
 the ticks it spends outside WFI (board_counters.hpp), and each figure is the
 difference of that count around some work. Printed into ctest's log."""
+import poplib
 import smtplib
 import ssl
 import time
@@ -17,8 +18,9 @@ SETTLE_S = 0.3  # lets the board finish the connection's tail (FIN, ACKs) and sl
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     from conftest import Board, BOARD_ELF, MAX_BOOT_S
+    # Plain POP3 logins, so that a RETR is measured without TLS around it.
     board = Board(BOARD_ELF, str(tmp_path_factory.mktemp("icount") / "psram.img"), icount=True,
-                  max_run_s=MAX_BOOT_S)
+                  max_run_s=MAX_BOOT_S, config="plaintext_login = pop3\n")
     board.start(timeout_s=60)
     yield board
     board.kill()
@@ -77,3 +79,94 @@ def test_login_instructions(board):
     print(f"\ninstructions per login: {first:,} with the PBKDF2 derivation (the default user's 2,048 "
           f"iterations), {repeated:,} repeated within auth_cache_s")
     assert 0 < repeated * 5 < first
+
+
+class Offering:
+    """A client TLS context that offers a saved session: smtplib's starttls()
+    takes a context but no session."""
+
+    def __init__(self, context, session):
+        self.context, self.session = context, session
+
+    def wrap_socket(self, sock, server_hostname):
+        return self.context.wrap_socket(sock, server_hostname=server_hostname, session=self.session)
+
+
+class Device:
+    """A client that connects once per message, as a sensor does, and keeps the
+    TLS session it got last (a TLS 1.3 ticket arrives after the handshake, with
+    the first reply: the EHLO after STARTTLS)."""
+
+    def __init__(self, board, version):
+        self.board = board
+        self.context = ssl.create_default_context(cafile=board.cafile)
+        self.context.minimum_version = self.context.maximum_version = version
+        self.session = None
+        self.reused = None
+
+    def session_work(self, tls, resume, messages):
+        def work():
+            with smtplib.SMTP("127.0.0.1", self.board.ports["smtp"], timeout=60) as client:
+                if tls:
+                    client.starttls(context=Offering(self.context, self.session if resume else None))
+                client.ehlo()
+                if tls:
+                    self.reused, self.session = client.sock.session_reused, client.sock.session
+                for _ in range(messages):
+                    client.sendmail("sensor@example.org", ["user@localhost"], MESSAGE)
+        return work
+
+    def cost(self, tls, resume=False, messages=0):
+        return instructions(self.board, self.session_work(tls, resume, messages))
+
+
+def test_resumed_handshake_instructions(board):
+    """A full STARTTLS handshake against one that resumes with the ticket of the
+    connection before, per TLS version, and one-message sessions either way."""
+    for name, version in (("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3)):
+        device = Device(board, version)
+        plain = device.cost(tls=False)
+        full = device.cost(tls=True) - plain
+        assert device.reused is False
+        resumed = device.cost(tls=True, resume=True) - plain
+        assert device.reused is True
+        plain_message = device.cost(tls=False, messages=1)
+        full_message = device.cost(tls=True, messages=1)
+        resumed_message = device.cost(tls=True, resume=True, messages=1)
+        assert device.reused is True
+        print(f"\n{name} STARTTLS handshake: {full:,} instructions full, {resumed:,} resumed "
+              f"({100 * resumed / full:.1f}%)")
+        print(f"{name} one-message session (2 KB): {plain_message:,} plain, {full_message:,} STARTTLS full, "
+              f"{resumed_message:,} STARTTLS resumed")
+        assert 0 < resumed < full
+        if version == ssl.TLSVersion.TLSv1_2:
+            assert resumed * 10 <= full  # no public-key operation at all
+
+
+RETRIEVED = 10
+
+
+def test_pop3_retr_instructions(board):
+    """One RETR of a 2 KB message over plain POP3, the login outside the count.
+    The maildrop is emptied first: the tests before filled the board's index."""
+    emptying = poplib.POP3("127.0.0.1", board.ports["pop3"], timeout=60)
+    emptying.user(board.user)
+    emptying.pass_(board.password)
+    for number in range(1, emptying.stat()[0] + 1):
+        emptying.dele(number)
+    emptying.quit()
+    with smtplib.SMTP("127.0.0.1", board.ports["smtp"], timeout=60) as client:
+        for _ in range(RETRIEVED):
+            client.sendmail("sensor@example.org", ["user@localhost"], MESSAGE)
+    client = poplib.POP3("127.0.0.1", board.ports["pop3"], timeout=60)
+    client.user(board.user)
+    client.pass_(board.password)
+    assert client.stat()[0] == RETRIEVED
+    sizes = []
+    total = instructions(board, lambda: sizes.extend(len(b"\r\n".join(client.retr(n)[1]))
+                                                     for n in range(1, RETRIEVED + 1)))
+    client.quit()
+    assert all(size >= len(MESSAGE) for size in sizes)
+    print(f"\ninstructions per POP3 RETR of a 2 KB message (plain, fetched {RETRIEVED} in one session): "
+          f"{total // RETRIEVED:,}")
+    assert total > 0
