@@ -144,7 +144,8 @@ bool TlsServer::enable_tickets(std::uint32_t lifetime_s) {
                                lifetime_s) != 0) {
     return false;
   }
-  // TLS 1.3 resumes in psk_dhe_ke mode (docs/security.md).
+  // TLS 1.3 resumes in psk_dhe_ke mode when the client offers it, in psk_ke
+  // when that is all it offers (docs/security.md weighs the two).
   mbedtls_ssl_conf_session_tickets_cb(&tls_glue::config(config_), mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
                                       &keys);
   return true;

@@ -97,6 +97,7 @@ time_t pigeon_mbedtls_time(time_t* out);
 #define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE
 #define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
 #define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_ENABLED /* psk_ke resumption: docs/security.md */
 /* Session tickets both ways: the smarthost client resumes its sessions, and the
  * server issues tickets (TLS 1.2, RFC 5077; TLS 1.3 PSK) under keys drawn at
  * start and rotated (firmware/tls_session.cpp, docs/security.md). */

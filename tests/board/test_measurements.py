@@ -2,9 +2,11 @@
 SysTick advances one 25 MHz tick per 40 guest instructions: the board counts
 the ticks it spends outside WFI (board_counters.hpp), and each figure is the
 difference of that count around some work. Printed into ctest's log."""
+import os
 import poplib
 import smtplib
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -141,6 +143,36 @@ def test_resumed_handshake_instructions(board):
         assert 0 < resumed < full
         if version == ssl.TLSVersion.TLSv1_2:
             assert resumed * 10 <= full  # no public-key operation at all
+
+
+def test_psk_ke_resumption_instructions(board):
+    """TLS 1.3 resumption without ECDHE (psk_ke), which only a client that sends
+    no key share gets (tests/tools/psk_ke_client.cpp): both of its connections
+    counted, each less a plain session's EHLO and QUIT."""
+    plain = Device(board, ssl.TLSVersion.TLSv1_3).cost(tls=False)
+    started = []
+
+    def first_connection():
+        started.append(subprocess.Popen([os.environ["PIGEON_PSK_KE_CLIENT"], str(board.ports["smtp"]), "starttls",
+                                         board.cafile], stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        assert started[0].stdout.readline() == b"ticket\n"
+
+    def resume():
+        started[0].stdin.write(b"go\n")
+        started[0].stdin.flush()
+        started[0].wait(timeout=60)
+    try:
+        full = instructions(board, first_connection) - plain
+        resumed = instructions(board, resume) - plain
+    finally:
+        for client in started:
+            client.kill()
+            client.wait()
+    output = started[0].stdout.read()
+    assert started[0].returncode == 0 and output == b"resumed psk_ke\n", output
+    print(f"\nTLS 1.3 STARTTLS handshake, Mbed TLS client: {full:,} instructions full, {resumed:,} resumed "
+          f"with psk_ke ({100 * resumed / full:.1f}%)")
+    assert 0 < resumed * 10 <= full
 
 
 RETRIEVED = 10

@@ -2,7 +2,8 @@
 real clients (Python's ssl with `session=`, `openssl s_client -sess_out/-sess_in`)
 resume over TLS 1.2 (RFC 5077 tickets) and TLS 1.3 (PSK tickets) on every TLS
 listener, and fall back to a full handshake when the ticket is from before a
-restart, expired, or sealed under a key that was rotated away."""
+restart, expired, or sealed under a key that was rotated away. A TLS 1.3 client
+that offers only psk_ke (tests/tools/psk_ke_client) resumes without ECDHE."""
 import base64
 import os
 import socket
@@ -174,6 +175,29 @@ def test_no_tickets_when_the_lifetime_is_zero(make_pigeon):
         context = context_for(relay, version)
         _, session = handshake(relay, "submissions", context)
         assert not handshake(relay, "submissions", context, session)[0]
+
+
+def psk_ke_client(relay, service):
+    """tests/tools/psk_ke_client: a full TLS 1.3 handshake, then one that offers
+    only psk_ke and the ticket (no key share, so nothing but a resumption can
+    succeed). Returns (exit status, output)."""
+    mode = "implicit" if service == "submissions" else "starttls"
+    done = subprocess.run([os.environ["PIGEON_PSK_KE_CLIENT"], str(relay.ports[service]), mode, relay.cafile],
+                          input=b"go\n", capture_output=True, timeout=60)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
+
+
+@pytest.mark.parametrize("service", ["submissions", "submission", "smtp"])
+def test_tls13_resumes_without_ecdhe_when_the_client_offers_only_psk_ke(pigeon, service):
+    status, output = psk_ke_client(pigeon, service)
+    assert status == 0 and output == "ticket\nresumed psk_ke\n", output
+
+
+def test_a_psk_ke_client_without_a_ticket_gets_no_handshake(make_pigeon):
+    """Without tickets the PSK-only connection fails: proof that it offered no
+    key share to fall back on (a device then reconnects with a full handshake)."""
+    status, output = psk_ke_client(make_pigeon(["tls_ticket_lifetime_s = 0"]), "submissions")
+    assert status == 1 and output.startswith("ticket\n") and "handshake" in output, output
 
 
 HANDSHAKES = 200
