@@ -69,6 +69,10 @@ bool parse_options(int argc, char** argv, int first, Options& options) {
       if ((options.full_name = option_value(argc, argv, i)) == nullptr) return false;
     } else if (arg.starts_with("-C")) {
       if ((options.config_path = option_value(argc, argv, i)) == nullptr) return false;
+    } else if (arg.starts_with("-B")) {
+      // The body type Debian's cron gives (-B8BITMIME): the relay keeps the bytes as they are.
+      const char* type = option_value(argc, argv, i);
+      if (type == nullptr || (std::string_view(type) != "7BIT" && std::string_view(type) != "8BITMIME")) return false;
     } else {
       return false;
     }

@@ -88,7 +88,18 @@ def test_relay_not_running_is_a_temporary_failure(tmp_path):
     assert result.stderr.count(b"\n") == 1 and b"not running" in result.stderr
 
 
+def test_the_options_debian_cron_gives(pigeon):
+    """cron mails a job's output as `sendmail -FCronDaemon -i -B8BITMIME -oem TO`."""
+    message = "Subject: Cron <root@router> backup\n\nsauvegarde réussie\n".encode()
+    result = sendmail(sendmail_config(pigeon), ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "user@localhost"], message)
+    assert result.returncode == 0, result.stderr
+    (delivered,) = fetch_all(pigeon)
+    assert b"\r\n\r\nsauvegarde r\xc3\xa9ussie\r\n" in strip_received(delivered)
+    assert b"From: CronDaemon <" in delivered
+
+
 def test_unknown_option_and_no_recipient_are_usage_errors(pigeon):
     assert sendmail(sendmail_config(pigeon), ["-X", "user@localhost"], b"x\n").returncode == EX_USAGE
+    assert sendmail(sendmail_config(pigeon), ["-B", "BINARYMIME", "user@localhost"], b"x\n").returncode == EX_USAGE
     assert sendmail(sendmail_config(pigeon), [], b"Subject: nobody\n\nx\n").returncode == EX_USAGE
     assert fetch_all(pigeon) == []
