@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "ascii.hpp"
-#include "base64.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
 
@@ -142,9 +141,8 @@ void Pop3Server::on_auth(std::string_view argument) {
 }
 
 void Pop3Server::finish_auth_plain(std::string_view response) {
-  std::array<std::uint8_t, 3 * 256> decoded{};
-  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64::decode(response, decoded);
-  const auto plain = length ? parse_sasl_plain({decoded.data(), *length}) : std::nullopt;
+  std::array<std::uint8_t, max_sasl_plain_bytes> decoded{};
+  const auto plain = decode_sasl_plain(response, decoded);
   if (!plain) return error({}, "Invalid AUTH data");
   begin_login(plain->authzid, plain->authcid, plain->password);
 }

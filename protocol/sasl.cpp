@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base64.hpp"
+
 namespace pigeon::protocol {
 namespace {
 
@@ -32,6 +34,12 @@ std::optional<SaslPlain> parse_sasl_plain(std::span<const std::uint8_t> message)
     return std::nullopt;
   }
   return plain;
+}
+
+std::optional<SaslPlain> decode_sasl_plain(std::string_view response,
+                                           std::span<std::uint8_t, max_sasl_plain_bytes> buffer) {
+  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64::decode(response, buffer);
+  return length ? parse_sasl_plain(buffer.first(*length)) : std::nullopt;
 }
 
 }  // namespace pigeon::protocol

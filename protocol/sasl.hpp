@@ -20,6 +20,15 @@ struct SaslPlain {
 // or password, fields over 255 octets).
 std::optional<SaslPlain> parse_sasl_plain(std::span<const std::uint8_t> message);
 
+// The decoded PLAIN message's length: 3 fields of up to 255 octets, 2 NULs.
+inline constexpr std::size_t max_sasl_plain_bytes = 3 * 256;
+
+// A PLAIN response as the client sent it, base64 ("=" for empty, RFC 4954 §4,
+// which PLAIN cannot use), decoded into `buffer` and split; views point into
+// `buffer`. nullopt when either step fails.
+std::optional<SaslPlain> decode_sasl_plain(std::string_view response,
+                                           std::span<std::uint8_t, max_sasl_plain_bytes> buffer);
+
 // The LOGIN mechanism's server challenges, base64 of "Username:" and "Password:".
 inline constexpr std::string_view sasl_login_username_challenge = "VXNlcm5hbWU6";
 inline constexpr std::string_view sasl_login_password_challenge = "UGFzc3dvcmQ6";

@@ -315,10 +315,8 @@ void SmtpServer::handle_auth_response(std::string_view line) {
 }
 
 void SmtpServer::finish_auth_plain(std::string_view response) {
-  std::array<std::uint8_t, 3 * 256> decoded{};
-  // "=" is an empty initial response (RFC 4954 §4), which PLAIN cannot use.
-  const auto length = response == "=" ? std::optional<std::size_t>(0) : base64::decode(response, decoded);
-  const auto plain = length ? parse_sasl_plain({decoded.data(), *length}) : std::nullopt;
+  std::array<std::uint8_t, max_sasl_plain_bytes> decoded{};
+  const auto plain = decode_sasl_plain(response, decoded);
   if (!plain) return reply(501, "5.5.2", "Invalid AUTH data");
   pending_user_length_ = copy_into(pending_user_, plain->authcid);
   authenticate(plain->authzid, plain->authcid, plain->password);

@@ -1,0 +1,1373 @@
+#include "imap_server.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ascii.hpp"
+#include "sasl.hpp"
+#include "text_builder.hpp"
+
+namespace pigeon::protocol {
+namespace {
+
+using ascii::iequals;
+using imap::Cursor;
+
+// Bytes of a message read from the policy at once.
+constexpr std::size_t piece_bytes = 512;
+// Output room a streamed piece leaves for what the header filter may add (a
+// field name it held, the blank line).
+constexpr std::size_t filter_slack_bytes = imap::HeaderFilter::max_name_bytes + 8;
+// A HEADER.FIELDS list is echoed in the reply: it must fit in one.
+constexpr std::size_t max_field_list_bytes = 200;
+// Nesting of parentheses, NOT and OR in a SEARCH program.
+constexpr int max_search_depth = 16;
+
+constexpr std::string_view all_flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+struct FlagName {
+  ImapFlag flag;
+  std::string_view name;
+};
+constexpr std::array<FlagName, 5> flag_names{{{imap_answered, "\\Answered"},
+                                              {imap_flagged, "\\Flagged"},
+                                              {imap_deleted, "\\Deleted"},
+                                              {imap_seen, "\\Seen"},
+                                              {imap_draft, "\\Draft"}}};
+
+std::string_view view_of(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// A literal's announcement at the end of a line: "{n}" or, non-synchronising
+// (RFC 7888), "{n+}".
+struct LiteralMarker {
+  std::uint32_t length = 0;
+  bool synchronising = true;
+};
+
+std::optional<LiteralMarker> literal_marker(std::string_view line) {
+  if (line.empty() || line.back() != '}') return std::nullopt;
+  const std::size_t open = line.rfind('{');
+  if (open == std::string_view::npos) return std::nullopt;
+  std::string_view digits = line.substr(open + 1, line.size() - open - 2);
+  LiteralMarker marker;
+  if (!digits.empty() && digits.back() == '+') {
+    marker.synchronising = false;
+    digits.remove_suffix(1);
+  }
+  const auto length = ascii::parse_u32(digits);
+  if (!length) return std::nullopt;
+  marker.length = *length;
+  return marker;
+}
+
+// A string argument, its quoting undone into `buffer` when it was quoted.
+std::optional<std::string_view> astring_argument(Cursor& arguments, std::span<char> buffer) {
+  const bool quoted = arguments.peek() == '"';
+  const auto value = arguments.astring();
+  if (!value || !quoted) return value;
+  return imap::unquote(*value, buffer);
+}
+
+std::optional<ImapFlags> flag_bits(std::string_view flag) {
+  for (const FlagName& known : flag_names) {
+    if (iequals(flag, known.name)) return known.flag;
+  }
+  return std::nullopt;
+}
+
+// Counts what the header filter passes, for a literal's length.
+class CountingSink final : public imap::ByteSink {
+ public:
+  void put(std::span<const std::uint8_t> bytes) override { count += static_cast<std::uint32_t>(bytes.size()); }
+  std::uint32_t count = 0;
+};
+
+// Passes the part of a section that lies in [begin, end) of it to the output.
+class WindowSink final : public imap::ByteSink {
+ public:
+  WindowSink(OutputBuffer& out, std::uint32_t& position, std::uint32_t begin, std::uint32_t end)
+      : out_(out), position_(position), begin_(begin), end_(end) {}
+  void put(std::span<const std::uint8_t> bytes) override {
+    const std::uint32_t first = position_;
+    position_ += static_cast<std::uint32_t>(bytes.size());
+    const std::uint32_t from = std::max(first, begin_);
+    const std::uint32_t to = std::min(position_, end_);
+    if (from < to) out_.append(bytes.subspan(from - first, to - from));
+  }
+
+ private:
+  OutputBuffer& out_;
+  std::uint32_t& position_;
+  std::uint32_t begin_;
+  std::uint32_t end_;
+};
+
+// Message sequence numbers name messages the client knows (RFC 9051 §9).
+bool sequence_numbers_valid(std::string_view set, bool uid, std::uint32_t count) {
+  if (!imap::valid_sequence_set(set)) return false;
+  return uid || imap::sequence_set_max(set, count) <= count;
+}
+
+}  // namespace
+
+ImapServer::ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings)
+    : policy_(policy), out_(out), settings_(settings) {}
+
+bool ImapServer::awaiting_decision() const { return wait_ == Wait::login || wait_ == Wait::commit; }
+bool ImapServer::streaming() const { return job_ != Job::none; }
+bool ImapServer::idling() const { return wait_ == Wait::idle; }
+bool ImapServer::authenticated() const {
+  return state_ == State::authenticated || state_ == State::selected;
+}
+bool ImapServer::awaiting_tls() const { return wait_ == Wait::tls; }
+bool ImapServer::finished() const { return state_ == State::logout; }
+
+// ---------------------------------------------------------------- replies
+
+void ImapServer::untagged(std::string_view text) {
+  std::array<char, reply_reserve_bytes> line{};
+  out_.append(TextBuilder(line).text("* ").text(text).text("\r\n").view());
+}
+
+void ImapServer::tagged(std::string_view status, std::string_view code, std::string_view text) {
+  std::array<char, reply_reserve_bytes> line{};
+  TextBuilder builder(line);
+  builder.text(tag_length_ == 0 ? "*" : std::string_view(tag_.data(), tag_length_)).character(' ').text(status);
+  if (!code.empty()) builder.text(" [").text(code).character(']');
+  out_.append(builder.character(' ').text(text).text("\r\n").view());
+}
+
+void ImapServer::write_flags(ImapFlags flags) {
+  std::array<char, 64> text{};
+  TextBuilder builder(text);
+  builder.text("FLAGS (");
+  bool first = true;
+  for (const FlagName& known : flag_names) {
+    if ((flags & known.flag) == 0) continue;
+    if (!first) builder.character(' ');
+    builder.text(known.name);
+    first = false;
+  }
+  out_.append(builder.character(')').view());
+}
+
+void ImapServer::start() {
+  out_.append("* OK [CAPABILITY ");
+  on_capability();
+  std::array<char, 300> rest{};
+  out_.append(TextBuilder(rest).text("] ").text(settings_.host_name).text(" IMAP4rev1 pigeon ready\r\n").view());
+}
+
+// The capability list without "* CAPABILITY " and the line end: it is also
+// the greeting's response code.
+void ImapServer::on_capability() {
+  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT SPECIAL-USE");
+  if (authenticated()) return;
+  const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
+  out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
+  if (settings_.starttls_offered && !settings_.tls_active) out_.append(" STARTTLS");
+}
+
+// ---------------------------------------------------------------- input
+
+std::size_t ImapServer::feed(std::span<const std::uint8_t> input) {
+  std::size_t consumed = 0;
+  while (consumed < input.size() && state_ != State::logout && wait_ != Wait::login && wait_ != Wait::commit &&
+         wait_ != Wait::tls && job_ == Job::none && out_.free_space() >= reply_reserve_bytes) {
+    const auto rest = input.subspan(consumed);
+    consumed += input_ == Input::literal || input_ == Input::skip_literal ? take_literal_bytes(rest)
+                                                                          : take_line_bytes(rest);
+  }
+  return consumed;
+}
+
+std::size_t ImapServer::take_literal_bytes(std::span<const std::uint8_t> input) {
+  const std::size_t count = std::min<std::size_t>(literal_left_, input.size());
+  if (input_ == Input::literal) {
+    std::memcpy(command_.data() + command_length_, input.data(), count);
+    command_length_ += count;
+  }
+  literal_left_ -= static_cast<std::uint32_t>(count);
+  if (literal_left_ != 0) return count;
+  input_ = input_ == Input::literal ? Input::line : Input::discard_line;
+  line_start_ = command_length_;
+  return count;
+}
+
+// Stores a line of the command (or drops it, for a command that is over the
+// bound) up to its LF; at the LF the line is complete.
+std::size_t ImapServer::take_line_bytes(std::span<const std::uint8_t> input) {
+  const auto newline = std::find(input.begin(), input.end(), std::uint8_t{'\n'});
+  const bool complete = newline != input.end();
+  const auto text = static_cast<std::size_t>(newline - input.begin());  // without the LF
+  // Room is kept for the CRLF that ends the line in the buffer; a line over
+  // the bound keeps its start (the tag) and is dropped from there on.
+  const std::size_t room = command_.size() - 2 - std::min(command_.size() - 2, command_length_);
+  const std::size_t stored = input_ == Input::line ? std::min(text, room) : 0;
+  std::memcpy(command_.data() + command_length_, input.data(), stored);
+  command_length_ += stored;
+  if (stored < text) {
+    input_ = Input::discard_line;
+    command_too_long_ = true;
+    keep_tail(view_of(input.subspan(stored, text - stored)));
+  }
+  if (!complete) return text;
+  // The CR of the line end may have come in an earlier piece.
+  if (command_too_long_ && tail_length_ > 0 && tail_[tail_length_ - 1] == '\r') --tail_length_;
+  if (!command_too_long_ && command_length_ > line_start_ && command_[command_length_ - 1] == '\r') {
+    --command_length_;
+  }
+  line_complete();
+  return text + 1;
+}
+
+// A dropped line's last bytes, which may announce a literal.
+void ImapServer::keep_tail(std::string_view dropped) {
+  const std::size_t keep = std::min(dropped.size(), tail_.size());
+  const std::size_t kept = std::min(tail_length_, tail_.size() - keep);
+  std::memmove(tail_.data(), tail_.data() + tail_length_ - kept, kept);
+  std::memcpy(tail_.data() + kept, dropped.data() + dropped.size() - keep, keep);
+  tail_length_ = kept + keep;
+}
+
+void ImapServer::line_complete() {
+  const std::string_view line(command_.data(), command_length_);
+  if (wait_ == Wait::idle || wait_ == Wait::auth_plain_response) {
+    const Wait waited = wait_;
+    wait_ = Wait::none;
+    reset_command();
+    if (command_too_long_) {
+      command_too_long_ = false;
+      return bad("Line too long");
+    }
+    if (waited == Wait::auth_plain_response) {
+      if (is_sasl_cancel(line)) return bad("Authentication cancelled");
+      return finish_auth_plain(line);
+    }
+    if (!iequals(line, "DONE")) return bad("Expected DONE");
+    return tagged_ok("IDLE terminated");
+  }
+  if (literal_announced()) return;
+  if (command_too_long_) {
+    handle_command({});  // finds the tag, if it came, and refuses the command
+    return;
+  }
+  handle_command(line);
+}
+
+// A line that ends in a literal's announcement continues after the literal.
+bool ImapServer::literal_announced() {
+  const auto marker = literal_marker(command_too_long_ ? std::string_view(tail_.data(), tail_length_)
+                                                      : std::string_view(command_.data(), command_length_));
+  tail_length_ = 0;
+  if (!marker) return false;
+  const bool fits = command_length_ + 2 + marker->length + 2 <= command_.size();
+  if (!command_too_long_ && fits) {
+    command_[command_length_++] = '\r';
+    command_[command_length_++] = '\n';
+    if (marker->synchronising) out_.append("+ Ready for literal data\r\n");
+    input_ = marker->length == 0 ? Input::line : Input::literal;
+    literal_left_ = marker->length;
+    line_start_ = command_length_;
+    return true;
+  }
+  command_too_long_ = true;
+  if (marker->synchronising) {
+    // The client waits for our word before it sends the literal: refusing
+    // now keeps the stream in step (RFC 9051 §7.5).
+    handle_command({});
+    return true;
+  }
+  // The client sends it anyway: read it to its end, then refuse.
+  input_ = marker->length == 0 ? Input::discard_line : Input::skip_literal;
+  literal_left_ = marker->length;
+  return true;
+}
+
+void ImapServer::reset_command() {
+  command_length_ = 0;
+  line_start_ = 0;
+  tail_length_ = 0;
+  input_ = Input::line;
+  literal_left_ = 0;
+}
+
+// ---------------------------------------------------------------- commands
+
+// `command` is empty for one over the bound: only its tag is read, from the
+// start of the buffer, and the answer is BAD.
+void ImapServer::handle_command(std::string_view command) {
+  const bool too_long = command_too_long_;
+  Cursor arguments(too_long ? std::string_view(command_.data(), std::min<std::size_t>(command_length_, 64))
+                            : command);
+  reset_command();
+  command_too_long_ = false;
+  tag_length_ = 0;
+  const std::string_view tag = arguments.atom(true);
+  if (tag.empty() || tag.find('+') != std::string_view::npos || !arguments.space()) {
+    return untagged(command.empty() && !too_long ? "BAD Empty command line" : "BAD Missing or invalid tag");
+  }
+  tag_length_ = std::min(tag.size(), tag_.size());
+  std::memcpy(tag_.data(), tag.data(), tag_length_);
+  if (tag.size() > tag_.size()) {
+    tag_length_ = 0;
+    return untagged("BAD Tag too long");
+  }
+  if (too_long) return tagged("BAD", "TOOBIG", "Command line or literal too long");
+  const std::string_view name = arguments.atom();
+  if (name.empty()) return bad("Missing command name");
+  dispatch(name, arguments);
+}
+
+void ImapServer::dispatch(std::string_view name, Cursor& arguments) {
+  if (any_state(name, arguments)) return;
+  if (state_ == State::not_authenticated) {
+    if (not_authenticated_state(name, arguments)) return;
+  } else if (authenticated_state(name, arguments)) {
+    return;
+  } else if (iequals(name, "UID") && arguments.space()) {
+    const std::string_view command = arguments.atom();
+    if (state_ == State::selected && selected_state(command, arguments, true)) return;
+  } else if (state_ == State::selected && selected_state(name, arguments, false)) {
+    return;
+  }
+  static constexpr std::array<std::string_view, 24> known{
+      "CAPABILITY", "NOOP", "LOGOUT", "ID", "STARTTLS", "LOGIN", "AUTHENTICATE", "ENABLE",
+      "SELECT", "EXAMINE", "NAMESPACE", "LIST", "LSUB", "STATUS", "SUBSCRIBE", "UNSUBSCRIBE",
+      "CREATE", "DELETE", "RENAME", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "IDLE"};
+  static constexpr std::array<std::string_view, 6> selected_only{"FETCH", "STORE", "SEARCH", "UID", "COPY", "MOVE"};
+  const auto is = [&name](std::string_view candidate) { return iequals(candidate, name); };
+  if (std::any_of(known.begin(), known.end(), is) || std::any_of(selected_only.begin(), selected_only.end(), is)) {
+    return bad("Command not valid in this state or arguments invalid");
+  }
+  bad("Unknown command");
+}
+
+bool ImapServer::any_state(std::string_view name, Cursor& arguments) {
+  if (iequals(name, "CAPABILITY") && arguments.at_end()) {
+    out_.append("* CAPABILITY ");
+    on_capability();
+    out_.append("\r\n");
+    tagged_ok("CAPABILITY completed");
+    return true;
+  }
+  if (iequals(name, "NOOP") && arguments.at_end()) {
+    announce_changes();
+    tagged_ok("NOOP completed");
+    return true;
+  }
+  if (iequals(name, "LOGOUT") && arguments.at_end()) {
+    untagged("BYE Logging out");
+    tagged_ok("LOGOUT completed");
+    if (authenticated()) {
+      if (state_ == State::selected) policy_.unselect();
+      policy_.release();
+    }
+    state_ = State::logout;
+    return true;
+  }
+  if (iequals(name, "ID") && arguments.space()) {
+    // The client's identification is accepted and not kept (RFC 2971).
+    if (!arguments.list() && !iequals(arguments.atom(), "NIL")) return false;
+    if (!arguments.at_end()) return false;
+    untagged("ID (\"name\" \"pigeon\")");
+    tagged_ok("ID completed");
+    return true;
+  }
+  return false;
+}
+
+bool ImapServer::not_authenticated_state(std::string_view name, Cursor& arguments) {
+  const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
+  if (iequals(name, "STARTTLS") && arguments.at_end()) {
+    if (settings_.tls_active || !settings_.starttls_offered) {
+      bad("STARTTLS not available");
+      return true;
+    }
+    if (!policy_.reserve_tls()) {
+      no("UNAVAILABLE", "TLS not available now, try again later");
+      return true;
+    }
+    tagged_ok("Begin TLS negotiation now");
+    wait_ = Wait::tls;
+    return true;
+  }
+  const bool login = iequals(name, "LOGIN");
+  if ((login || iequals(name, "AUTHENTICATE")) && arguments.space()) {
+    if (!login_allowed) {
+      no("PRIVACYREQUIRED", "Login only after STARTTLS");
+      return true;
+    }
+    login ? on_login(arguments) : on_authenticate(arguments);
+    return true;
+  }
+  return false;
+}
+
+void ImapServer::on_login(Cursor& arguments) {
+  std::array<char, 256> user_buffer{};
+  std::array<char, 256> password_buffer{};
+  const auto user = astring_argument(arguments, user_buffer);
+  const bool separated = user && arguments.space();
+  const auto password = separated ? astring_argument(arguments, password_buffer) : std::nullopt;
+  if (!password || !arguments.at_end()) return bad("Syntax: LOGIN user password");
+  begin_login({}, *user, *password);
+}
+
+void ImapServer::on_authenticate(Cursor& arguments) {
+  const std::string_view mechanism = arguments.atom();
+  if (!iequals(mechanism, "PLAIN")) return no("CANNOT", "Unsupported SASL mechanism");
+  if (arguments.at_end()) {
+    out_.append("+ \r\n");
+    wait_ = Wait::auth_plain_response;
+    return;
+  }
+  // SASL-IR (RFC 4959): the initial response on the command line.
+  const std::string_view initial = arguments.space() ? arguments.rest() : std::string_view{};
+  if (initial.empty()) return bad("Syntax: AUTHENTICATE PLAIN [initial-response]");
+  finish_auth_plain(initial);
+}
+
+void ImapServer::finish_auth_plain(std::string_view response) {
+  std::array<std::uint8_t, max_sasl_plain_bytes> decoded{};
+  const auto plain = decode_sasl_plain(response, decoded);
+  if (!plain) return bad("Invalid AUTHENTICATE data");
+  begin_login(plain->authzid, plain->authcid, plain->password);
+}
+
+void ImapServer::begin_login(std::string_view authzid, std::string_view user, std::string_view password) {
+  wait_ = Wait::login;
+  const ImapDecision decision = policy_.login(authzid, user, password);
+  if (decision.kind != ImapDecision::Kind::pending) resume(decision);
+}
+
+void ImapServer::resume(const ImapDecision& decision) {
+  if (!awaiting_decision() || decision.kind == ImapDecision::Kind::pending) return;
+  const Wait waited = wait_;
+  wait_ = Wait::none;
+  const bool accepted = decision.kind == ImapDecision::Kind::accept;
+  if (!accepted) return no(decision.response_code, decision.text);
+  if (waited == Wait::commit) {
+    // CLOSE leaves the mailbox once what it expunged is durable.
+    const bool close = state_ == State::selected && job_silent_;
+    if (close) leave_mailbox();
+    if (expunge_refusal_.kind == ImapDecision::Kind::reject) {
+      return no(expunge_refusal_.response_code, expunge_refusal_.text);
+    }
+    return tagged_ok(close ? "CLOSE completed" : "EXPUNGE completed");
+  }
+  state_ = State::authenticated;
+  tagged_ok("Logged in");
+}
+
+bool ImapServer::authenticated_state(std::string_view name, Cursor& arguments) {
+  if (iequals(name, "ENABLE") && arguments.space()) {
+    // No extension that ENABLE turns on is offered (RFC 5161 §3.1: the
+    // ENABLED response lists what was enabled, here nothing).
+    while (!arguments.at_end()) {
+      if (arguments.atom().empty() || (!arguments.at_end() && !arguments.space())) return false;
+    }
+    untagged("ENABLED");
+    tagged_ok("ENABLE completed");
+    return true;
+  }
+  if (iequals(name, "NAMESPACE") && arguments.at_end()) {
+    untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+    tagged_ok("NAMESPACE completed");
+    return true;
+  }
+  const bool lsub = iequals(name, "LSUB");
+  if ((lsub || iequals(name, "LIST")) && arguments.space()) {
+    on_list(arguments, lsub);
+    return true;
+  }
+  if (iequals(name, "STATUS") && arguments.space()) {
+    on_status(arguments);
+    return true;
+  }
+  const bool examine = iequals(name, "EXAMINE");
+  if ((examine || iequals(name, "SELECT")) && arguments.space()) {
+    on_select(arguments, examine);
+    return true;
+  }
+  const bool subscribe = iequals(name, "SUBSCRIBE");
+  if (subscribe || iequals(name, "UNSUBSCRIBE") || iequals(name, "CREATE") || iequals(name, "DELETE") ||
+      iequals(name, "RENAME")) {
+    std::array<char, 256> buffer{};
+    const auto mailbox = arguments.space() ? astring_argument(arguments, buffer) : std::nullopt;
+    if (!mailbox) return false;
+    // Every mailbox is subscribed, always; the set of mailboxes is fixed.
+    if (subscribe && find_mailbox(*mailbox)) {
+      tagged_ok("SUBSCRIBE completed");
+    } else {
+      no("CANNOT", "The mailboxes are fixed: INBOX and the special-use folders");
+    }
+    return true;
+  }
+  if (iequals(name, "IDLE") && arguments.at_end()) {
+    out_.append("+ idling\r\n");
+    wait_ = Wait::idle;
+    announce_changes();
+    return true;
+  }
+  return false;
+}
+
+std::optional<std::size_t> ImapServer::find_mailbox(std::string_view name) {
+  for (std::size_t i = 0; i < policy_.mailbox_count(); ++i) {
+    const std::string_view candidate = policy_.mailbox(i).name;
+    // INBOX is case-insensitive, other names are not (RFC 9051 §5.1).
+    const bool inbox = iequals(candidate, "INBOX");
+    if (inbox ? iequals(name, candidate) : name == candidate) return i;
+  }
+  return std::nullopt;
+}
+
+// LIST [(selection)] reference pattern [RETURN (options)] (RFC 5258, 6154).
+void ImapServer::on_list(Cursor& arguments, bool lsub) {
+  bool special_use_only = false;
+  if (!lsub && arguments.peek() == '(') {
+    const auto selection = arguments.list();
+    if (!selection || !arguments.space()) return bad("Syntax: LIST [(options)] reference pattern");
+    if (!selection->empty() && !iequals(*selection, "SPECIAL-USE")) return bad("Unsupported LIST selection option");
+    special_use_only = !selection->empty();
+  }
+  std::array<char, 256> reference_buffer{};
+  std::array<char, 256> pattern_buffer{};
+  const auto reference = astring_argument(arguments, reference_buffer);
+  if (!reference || !arguments.space()) return bad("Syntax: LIST reference pattern");
+  std::optional<std::string_view> pattern;
+  if (arguments.peek() == '"' || arguments.peek() == '{') {
+    pattern = astring_argument(arguments, pattern_buffer);
+  } else {
+    pattern = arguments.list_pattern_atom();
+  }
+  if (!pattern) return bad("Syntax: LIST reference pattern");
+  if (!lsub && arguments.space()) {
+    const bool returns = iequals(arguments.atom(), "RETURN") && arguments.space();
+    const auto options = returns ? arguments.list() : std::nullopt;
+    if (!options || (!options->empty() && !iequals(*options, "SPECIAL-USE"))) {
+      return bad("Unsupported LIST return option");
+    }
+  }
+  if (!arguments.at_end()) return bad("Syntax: LIST reference pattern");
+  const std::string_view kind = lsub ? "LSUB" : "LIST";
+  std::array<char, 64> line{};
+  if (pattern->empty()) {
+    // The hierarchy delimiter and the root (RFC 9051 §6.3.9).
+    untagged(TextBuilder(line).text(kind).text(" (\\Noselect) \"/\" \"\"").view());
+  }
+  for (std::size_t i = 0; i < policy_.mailbox_count() && !pattern->empty(); ++i) {
+    const ImapMailbox mailbox = policy_.mailbox(i);
+    const bool inbox = iequals(mailbox.name, "INBOX");
+    std::array<char, 300> full_pattern{};
+    const std::string_view wanted = TextBuilder(full_pattern).text(*reference).text(*pattern).view();
+    const bool matches = inbox ? imap::pattern_matches(wanted, "INBOX") || iequals(wanted, "INBOX")
+                               : imap::pattern_matches(wanted, mailbox.name);
+    if (!matches || (special_use_only && mailbox.special_use.empty())) continue;
+    std::array<char, 300> text{};
+    TextBuilder builder(text);
+    builder.text(kind).text(" (\\HasNoChildren");
+    if (!mailbox.special_use.empty()) builder.character(' ').text(mailbox.special_use);
+    untagged(builder.text(") \"/\" ").text(mailbox.name).view());
+  }
+  tagged_ok(lsub ? "LSUB completed" : "LIST completed");
+}
+
+void ImapServer::on_status(Cursor& arguments) {
+  std::array<char, 256> buffer{};
+  const auto name = astring_argument(arguments, buffer);
+  const auto items = name && arguments.space() ? arguments.list() : std::nullopt;
+  if (!items || !arguments.at_end()) return bad("Syntax: STATUS mailbox (items)");
+  const auto mailbox = find_mailbox(*name);
+  if (!mailbox) return no("NONEXISTENT", "No such mailbox");
+  const ImapMailboxStatus status = policy_.status(*mailbox);
+  std::array<char, 300> text{};
+  TextBuilder builder(text);
+  builder.text("STATUS ").text(policy_.mailbox(*mailbox).name).text(" (");
+  Cursor list(*items);
+  for (bool first = true; !list.at_end(); first = false) {
+    if (!first && !list.space()) return bad("Syntax: STATUS mailbox (items)");
+    const std::string_view item = list.atom();
+    std::int64_t value = 0;
+    if (iequals(item, "MESSAGES")) {
+      value = status.messages;
+    } else if (iequals(item, "UIDNEXT")) {
+      value = status.uid_next;
+    } else if (iequals(item, "UIDVALIDITY")) {
+      value = status.uid_validity;
+    } else if (iequals(item, "UNSEEN")) {
+      value = status.unseen;
+    } else if (iequals(item, "SIZE")) {
+      value = static_cast<std::int64_t>(status.size_bytes);
+    } else if (iequals(item, "RECENT")) {
+      value = 0;  // no session is told a message is new to it alone
+    } else {
+      return bad("Unknown STATUS item");
+    }
+    if (!first) builder.character(' ');
+    builder.text(item).character(' ').number(value);
+  }
+  untagged(builder.character(')').view());
+  tagged_ok("STATUS completed");
+}
+
+void ImapServer::on_select(Cursor& arguments, bool read_only) {
+  std::array<char, 256> buffer{};
+  const auto name = astring_argument(arguments, buffer);
+  if (!name || !arguments.at_end()) return bad("Syntax: SELECT mailbox");
+  if (state_ == State::selected) leave_mailbox();
+  const auto mailbox = find_mailbox(*name);
+  if (!mailbox) return no("NONEXISTENT", "No such mailbox");
+  policy_.select(*mailbox);
+  state_ = State::selected;
+  read_only_ = read_only;
+  known_messages_ = policy_.message_count();
+  const ImapMailboxStatus status = policy_.status(*mailbox);
+  std::array<char, 200> text{};
+  untagged(TextBuilder(text).text("FLAGS (").text(all_flags).character(')').view());
+  out_.append("* OK [PERMANENTFLAGS (");
+  const ImapFlags permanent = read_only ? 0 : policy_.permanent_flags();
+  bool first = true;
+  for (const FlagName& known : flag_names) {
+    if ((permanent & known.flag) == 0) continue;
+    if (!first) out_.append(" ");
+    out_.append(known.name);
+    first = false;
+  }
+  out_.append(")] Flags kept beyond this session\r\n");
+  untagged(TextBuilder(text).number(known_messages_).text(" EXISTS").view());
+  untagged("0 RECENT");
+  for (std::uint32_t i = 0; i < known_messages_; ++i) {
+    if ((policy_.flags(i) & imap_seen) != 0) continue;
+    untagged(TextBuilder(text).text("OK [UNSEEN ").number(i + 1).text("] First unseen").view());
+    break;
+  }
+  untagged(TextBuilder(text).text("OK [UIDVALIDITY ").number(status.uid_validity).text("] UIDs valid").view());
+  untagged(TextBuilder(text).text("OK [UIDNEXT ").number(status.uid_next).text("] Predicted next UID").view());
+  tagged("OK", read_only ? "READ-ONLY" : "READ-WRITE", read_only ? "EXAMINE completed" : "SELECT completed");
+}
+
+void ImapServer::leave_mailbox() {
+  policy_.unselect();
+  state_ = State::authenticated;
+  known_messages_ = 0;
+}
+
+// Tells the client what others changed: expunged messages, then new ones
+// (RFC 9051 §7.5.1); as much as the output has room for, the rest next time.
+void ImapServer::announce_changes() {
+  if (state_ != State::selected) return;
+  policy_.refresh();
+  std::array<char, 32> text{};
+  while (out_.free_space() >= reply_reserve_bytes) {
+    const auto vanished = policy_.take_vanished();
+    if (!vanished) break;
+    untagged(TextBuilder(text).number(*vanished + 1).text(" EXPUNGE").view());
+    --known_messages_;
+  }
+  const std::uint32_t count = policy_.message_count();
+  if (count == known_messages_) return;
+  known_messages_ = count;
+  untagged(TextBuilder(text).number(count).text(" EXISTS").view());
+}
+
+void ImapServer::store_changed() {
+  if (wait_ == Wait::idle && out_.free_space() >= reply_reserve_bytes) announce_changes();
+}
+
+bool ImapServer::selected_state(std::string_view name, Cursor& arguments, bool uid) {
+  if (iequals(name, "FETCH") && arguments.space()) {
+    on_fetch(arguments, uid);
+    return true;
+  }
+  if (iequals(name, "STORE") && arguments.space()) {
+    on_store(arguments, uid);
+    return true;
+  }
+  if (iequals(name, "SEARCH") && arguments.space()) {
+    on_search(arguments, uid);
+    return true;
+  }
+  if (uid) return false;
+  if (iequals(name, "CHECK") && arguments.at_end()) {
+    announce_changes();
+    tagged_ok("CHECK completed");
+    return true;
+  }
+  if (iequals(name, "EXPUNGE") && arguments.at_end()) {
+    if (read_only_) {
+      no("READ-ONLY", "Mailbox is read-only");
+    } else {
+      begin_expunge(false, {});
+    }
+    return true;
+  }
+  const bool close = iequals(name, "CLOSE");
+  if ((close || iequals(name, "UNSELECT")) && arguments.at_end()) {
+    on_close(close && !read_only_);
+    return true;
+  }
+  if ((iequals(name, "COPY") || iequals(name, "MOVE")) && arguments.space()) {
+    no("CANNOT", "Messages are kept only in INBOX");
+    return true;
+  }
+  return false;
+}
+
+void ImapServer::on_close(bool expunge_first) {
+  if (!expunge_first) {
+    leave_mailbox();
+    return tagged_ok("UNSELECT completed");
+  }
+  begin_expunge(true, {});
+}
+
+// ---------------------------------------------------------------- jobs
+
+void ImapServer::start_job(Job job, std::string_view set, bool uid) {
+  job_ = job;
+  job_uid_ = uid;
+  job_set_ = set;
+  job_index_ = 0;
+  const std::uint32_t count = policy_.message_count();
+  job_largest_ = !uid ? count : (count == 0 ? 0 : policy_.uid(count - 1));
+}
+
+bool ImapServer::in_set(std::uint32_t index) {
+  if (job_set_.empty()) return true;
+  const std::uint32_t number = job_uid_ ? policy_.uid(index) : index + 1;
+  return imap::sequence_set_contains(job_set_, number, job_largest_);
+}
+
+void ImapServer::pump() {
+  switch (job_) {
+    case Job::fetch: return pump_fetch();
+    case Job::store: return pump_store();
+    case Job::search: return pump_search();
+    case Job::expunge: return pump_expunge();
+    case Job::none: return;
+  }
+}
+
+void ImapServer::finish_job() {
+  const Job job = job_;
+  job_ = Job::none;
+  switch (job) {
+    case Job::fetch: return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
+    case Job::store: return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
+    case Job::search:
+      out_.append("\r\n");
+      return tagged_ok(job_uid_ ? "UID SEARCH completed" : "SEARCH completed");
+    case Job::expunge: {
+      wait_ = Wait::commit;
+      const ImapDecision decision = policy_.commit();
+      if (decision.kind != ImapDecision::Kind::pending) resume(decision);
+      return;
+    }
+    case Job::none: return;
+  }
+}
+
+// A message that cannot be read to the end of a literal already announced:
+// the client must not take what it got for the message, so the session ends.
+void ImapServer::abandon_message() {
+  out_.append("\r\n");
+  abort_session("Message unreadable, try again later");
+}
+
+ImapServer::FetchItem ImapServer::simple_item(Item kind) {
+  FetchItem item;
+  item.item = kind;
+  return item;
+}
+
+void ImapServer::on_fetch(Cursor& arguments, bool uid) {
+  const std::string_view set = arguments.token();
+  if (!arguments.space()) return bad("Syntax: FETCH sequence-set items");
+  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  fetch_item_count_ = 0;
+  if (uid) fetch_items_[fetch_item_count_++] = simple_item(Item::uid);
+  const std::string_view macro = arguments.peek() == '(' ? std::string_view{} : Cursor(arguments.rest()).keyword();
+  if (iequals(macro, "FAST")) {
+    arguments.keyword();
+    for (const Item item : {Item::flags, Item::internal_date, Item::size}) fetch_items_[fetch_item_count_++] = simple_item(item);
+  } else if (iequals(macro, "ALL") || iequals(macro, "FULL")) {
+    return bad("ENVELOPE and BODYSTRUCTURE are not supported");
+  } else {
+    const bool list = arguments.take('(');
+    for (bool first = true; list ? !arguments.take(')') : first; first = false) {
+      if (!first && !arguments.space()) return bad("Syntax: FETCH sequence-set items");
+      if (fetch_item_count_ == fetch_items_.size()) return bad("Too many FETCH items");
+      FetchItem item;
+      if (!parse_fetch_item(arguments, item)) return;
+      const bool duplicate_uid = item.item == Item::uid && uid;
+      if (!duplicate_uid) fetch_items_[fetch_item_count_++] = item;
+      if (list && arguments.at_end()) return bad("Syntax: FETCH sequence-set items");
+    }
+  }
+  if (!arguments.at_end() || fetch_item_count_ == 0) return bad("Syntax: FETCH sequence-set items");
+  fetch_in_message_ = false;
+  body_streaming_ = false;
+  start_job(Job::fetch, set, uid);
+  pump_fetch();
+}
+
+// One FETCH attribute; BAD is already said when it returns false.
+bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
+  const std::string_view name = arguments.keyword();
+  const auto simple = [&](Item kind) {
+    item.item = kind;
+    return true;
+  };
+  if (iequals(name, "UID")) return simple(Item::uid);
+  if (iequals(name, "FLAGS")) return simple(Item::flags);
+  if (iequals(name, "INTERNALDATE")) return simple(Item::internal_date);
+  if (iequals(name, "RFC822.SIZE")) return simple(Item::size);
+  item.item = Item::body;
+  item.rfc822_name = true;
+  if (iequals(name, "RFC822")) return true;
+  if (iequals(name, "RFC822.HEADER")) {
+    item.section = Section::header;
+    item.peek = true;  // RFC 9051 §6.4.5: RFC822.HEADER does not set \Seen
+    return true;
+  }
+  if (iequals(name, "RFC822.TEXT")) {
+    item.section = Section::text;
+    return true;
+  }
+  item.rfc822_name = false;
+  item.peek = iequals(name, "BODY.PEEK");
+  if ((!item.peek && !iequals(name, "BODY")) || !arguments.take('[')) {
+    bad(iequals(name, "BODY") || iequals(name, "BODYSTRUCTURE") || iequals(name, "ENVELOPE")
+            ? "ENVELOPE and BODYSTRUCTURE are not supported"
+            : "Unknown FETCH item");
+    return false;
+  }
+  const std::string_view section = arguments.keyword();
+  if (section.empty()) {
+    item.section = Section::whole;
+  } else if (iequals(section, "HEADER")) {
+    item.section = Section::header;
+  } else if (iequals(section, "TEXT")) {
+    item.section = Section::text;
+  } else if (iequals(section, "HEADER.FIELDS") || iequals(section, "HEADER.FIELDS.NOT")) {
+    item.section = iequals(section, "HEADER.FIELDS") ? Section::fields : Section::fields_not;
+    const auto fields = arguments.space() ? arguments.list() : std::nullopt;
+    if (!fields || fields->empty() || fields->size() > max_field_list_bytes) {
+      bad("Syntax: HEADER.FIELDS (names)");
+      return false;
+    }
+    item.fields = *fields;
+  } else {
+    bad("MIME part numbers are not supported");
+    return false;
+  }
+  if (!arguments.take(']')) {
+    bad("Syntax: BODY[section]");
+    return false;
+  }
+  if (arguments.take('<')) {
+    const auto offset = arguments.number();
+    const auto length = offset && arguments.take('.') ? arguments.number() : std::nullopt;
+    if (!length || *length == 0 || !arguments.take('>')) {
+      bad("Syntax: <offset.length>");
+      return false;
+    }
+    item.partial = true;
+    item.partial_offset = *offset;
+    item.partial_length = *length;
+  }
+  return true;
+}
+
+void ImapServer::pump_fetch() {
+  while (job_ == Job::fetch && state_ != State::logout) {
+    if (body_streaming_) {
+      if (!stream_body()) return;
+      continue;
+    }
+    if (out_.free_space() < reply_reserve_bytes) return;
+    if (!fetch_in_message_) {
+      if (!fetch_message_start()) return finish_job();
+      continue;
+    }
+    if (fetch_item_index_ < fetch_item_count_) {
+      if (!fetch_item()) return;
+      continue;
+    }
+    const bool flags_asked = std::any_of(fetch_items_.begin(), fetch_items_.begin() + static_cast<std::ptrdiff_t>(fetch_item_count_),
+                                         [](const FetchItem& item) { return item.item == Item::flags; });
+    if (fetch_flags_changed_ && !flags_asked) {
+      out_.append(" ");
+      write_flags(policy_.flags(job_index_));
+    }
+    out_.append(")\r\n");
+    fetch_in_message_ = false;
+    ++job_index_;
+  }
+}
+
+// The next message of the set: "* n FETCH (", and \Seen set when a body part
+// is fetched without PEEK (RFC 9051 §6.4.5). False when none is left.
+bool ImapServer::fetch_message_start() {
+  const std::uint32_t count = policy_.message_count();
+  while (job_index_ < count && !in_set(job_index_)) ++job_index_;
+  if (job_index_ >= count) return false;
+  fetch_in_message_ = true;
+  fetch_item_index_ = 0;
+  fetch_flags_changed_ = false;
+  const ImapFlags flags = policy_.flags(job_index_);
+  const bool reads_body = std::any_of(fetch_items_.begin(), fetch_items_.begin() + static_cast<std::ptrdiff_t>(fetch_item_count_),
+                                      [](const FetchItem& item) { return item.item == Item::body && !item.peek; });
+  if (reads_body && !read_only_ && (flags & imap_seen) == 0) {
+    policy_.set_flags(job_index_, static_cast<ImapFlags>(flags | imap_seen));
+    fetch_flags_changed_ = true;
+  }
+  std::array<char, 32> text{};
+  out_.append(TextBuilder(text).text("* ").number(job_index_ + 1).text(" FETCH (").view());
+  return true;
+}
+
+void ImapServer::write_item_name(const FetchItem& item) {
+  if (item.rfc822_name) {
+    out_.append(item.section == Section::whole    ? "RFC822"
+                : item.section == Section::header ? "RFC822.HEADER"
+                                                  : "RFC822.TEXT");
+    return;
+  }
+  out_.append("BODY[");
+  switch (item.section) {
+    case Section::whole: break;
+    case Section::header: out_.append("HEADER"); break;
+    case Section::text: out_.append("TEXT"); break;
+    case Section::fields:
+    case Section::fields_not:
+      out_.append(item.section == Section::fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
+      out_.append(item.fields);
+      out_.append(")");
+      break;
+  }
+  out_.append("]");
+  if (item.partial) {
+    std::array<char, 16> text{};
+    out_.append(TextBuilder(text).character('<').number(item.partial_offset).character('>').view());
+  }
+}
+
+// Writes one attribute; a body part starts streaming. False when the session
+// had to end (the message could not be read).
+bool ImapServer::fetch_item() {
+  const FetchItem& item = fetch_items_[fetch_item_index_];
+  if (fetch_item_index_ > 0) out_.append(" ");
+  std::array<char, 64> text{};
+  TextBuilder builder(text);
+  switch (item.item) {
+    case Item::uid: out_.append(builder.text("UID ").number(policy_.uid(job_index_)).view()); break;
+    case Item::flags: write_flags(policy_.flags(job_index_)); break;
+    case Item::size: out_.append(builder.text("RFC822.SIZE ").number(policy_.size_bytes(job_index_)).view()); break;
+    case Item::internal_date: {
+      std::array<char, 26> date{};
+      // A message whose arrival time is unknown shows the epoch.
+      out_.append(builder.text("INTERNALDATE \"").text(imap::format_date_time(policy_.arrived_s(job_index_), date))
+                      .character('"').view());
+      break;
+    }
+    case Item::body: {
+      const auto length = section_length(item);
+      if (!length) {
+        abandon_message();
+        return false;
+      }
+      write_item_name(item);
+      out_.append(builder.text(" {").number(*length).text("}\r\n").view());
+      body_streaming_ = true;
+      return true;
+    }
+  }
+  ++fetch_item_index_;
+  return true;
+}
+
+// The section's length as sent (after the partial window), read in a first
+// pass over the header when it depends on it; sets up the streaming pass.
+std::optional<std::uint32_t> ImapServer::section_length(const FetchItem& item) {
+  const std::uint32_t size = policy_.size_bytes(job_index_);
+  std::uint32_t base = 0;  // where the section begins in the message, for whole and text
+  std::uint32_t length = size;
+  body_filter_.reset();
+  switch (item.section) {
+    case Section::whole: break;
+    case Section::text: {
+      const auto header = header_length(imap::HeaderSelection::all, {}, false);
+      if (!header) return std::nullopt;
+      base = std::min(*header, size);
+      length = size - base;
+      break;
+    }
+    case Section::header:
+    case Section::fields:
+    case Section::fields_not: {
+      const imap::HeaderSelection selection = item.section == Section::header   ? imap::HeaderSelection::all
+                                        : item.section == Section::fields ? imap::HeaderSelection::fields
+                                                                          : imap::HeaderSelection::fields_not;
+      const auto filtered = header_length(selection, item.fields, true);
+      if (!filtered) return std::nullopt;
+      length = *filtered;
+      body_filter_.emplace(selection, item.fields);
+      break;
+    }
+  }
+  const std::uint32_t begin = item.partial ? std::min(item.partial_offset, length) : 0;
+  const std::uint32_t end = item.partial ? begin + std::min(item.partial_length, length - begin) : length;
+  body_section_offset_ = 0;
+  if (body_filter_) {
+    body_raw_offset_ = 0;
+    body_window_begin_ = begin;
+    body_window_end_ = end;
+  } else {
+    body_raw_offset_ = base + begin;
+    body_window_begin_ = base + begin;
+    body_window_end_ = base + end;
+  }
+  return end - begin;
+}
+
+// The header's raw length, or what a selection of it passes through the filter.
+std::optional<std::uint32_t> ImapServer::header_length(imap::HeaderSelection selection, std::string_view fields,
+                                                       bool filtered_bytes) {
+  imap::HeaderFilter filter(selection, fields);
+  CountingSink counter;
+  std::array<std::uint8_t, piece_bytes / 2> piece{};
+  for (std::uint32_t offset = 0; !filter.done();) {
+    const auto read = policy_.read_message(job_index_, offset, piece);
+    if (!read) return std::nullopt;
+    if (*read == 0) {
+      filter.finish(counter);
+      break;
+    }
+    offset += static_cast<std::uint32_t>(filter.feed({piece.data(), *read}, counter));
+  }
+  return filtered_bytes ? counter.count : filter.header_bytes();
+}
+
+// Streams the part being fetched into free output space; true when it is
+// done, false when the output is full or the session ended.
+bool ImapServer::stream_body() {
+  std::array<std::uint8_t, piece_bytes> piece{};
+  for (;;) {
+    if (out_.free_space() < filter_slack_bytes + 64) return false;
+    const std::size_t room = std::min(piece.size(), out_.free_space() - filter_slack_bytes);
+    bool done = false;
+    if (body_filter_) {
+      const auto read = policy_.read_message(job_index_, body_raw_offset_, {piece.data(), room});
+      if (!read) {
+        abandon_message();
+        return false;
+      }
+      WindowSink sink(out_, body_section_offset_, body_window_begin_, body_window_end_);
+      if (*read == 0) body_filter_->finish(sink);
+      body_raw_offset_ += static_cast<std::uint32_t>(body_filter_->feed({piece.data(), *read}, sink));
+      done = *read == 0 || body_filter_->done() || body_section_offset_ >= body_window_end_;
+    } else {
+      const std::size_t wanted = std::min<std::size_t>(room, body_window_end_ - body_raw_offset_);
+      const auto read = wanted == 0 ? std::optional<std::size_t>(0)
+                                    : policy_.read_message(job_index_, body_raw_offset_, {piece.data(), wanted});
+      if (!read || (*read == 0 && body_raw_offset_ < body_window_end_)) {
+        abandon_message();
+        return false;
+      }
+      out_.append(std::span<const std::uint8_t>(piece.data(), *read));
+      body_raw_offset_ += static_cast<std::uint32_t>(*read);
+      done = body_raw_offset_ >= body_window_end_;
+    }
+    if (done) {
+      body_streaming_ = false;
+      ++fetch_item_index_;
+      return true;
+    }
+  }
+}
+
+// STORE set [+|-]FLAGS[.SILENT] (flags)
+void ImapServer::on_store(Cursor& arguments, bool uid) {
+  const std::string_view set = arguments.token();
+  if (!arguments.space()) return bad("Syntax: STORE sequence-set [+|-]FLAGS[.SILENT] (flags)");
+  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  store_mode_ = arguments.take('+') ? '+' : arguments.take('-') ? '-' : '=';
+  const std::string_view item = arguments.keyword();
+  if (!iequals(item, "FLAGS") && !iequals(item, "FLAGS.SILENT")) return bad("Syntax: STORE [+|-]FLAGS[.SILENT]");
+  if (!arguments.space()) return bad("Syntax: STORE [+|-]FLAGS[.SILENT] (flags)");
+  const bool parenthesised = arguments.take('(');
+  store_flags_ = 0;
+  for (bool first = true; !arguments.at_end() && arguments.peek() != ')'; first = false) {
+    if (!first && !arguments.space()) return bad("Syntax: flags are separated by spaces");
+    const bool system = arguments.take('\\');
+    const std::string_view flag = arguments.atom();
+    if (flag.empty()) return bad("Invalid flag");
+    if (!system) continue;  // keywords are not kept: PERMANENTFLAGS does not offer \*
+    std::array<char, 80> name{};
+    const auto bits = flag_bits(TextBuilder(name).character('\\').text(flag).view());
+    if (!bits) return bad("Unknown system flag");
+    store_flags_ = static_cast<ImapFlags>(store_flags_ | *bits);
+  }
+  if (parenthesised && !arguments.take(')')) return bad("Syntax: (flags)");
+  if (!arguments.at_end()) return bad("Syntax: STORE sequence-set [+|-]FLAGS[.SILENT] (flags)");
+  if (read_only_) return no("READ-ONLY", "Mailbox is read-only");
+  job_silent_ = iequals(item, "FLAGS.SILENT");
+  start_job(Job::store, set, uid);
+  pump_store();
+}
+
+void ImapServer::pump_store() {
+  const std::uint32_t count = policy_.message_count();
+  for (; job_index_ < count; ++job_index_) {
+    if (out_.free_space() < reply_reserve_bytes) return;
+    if (!in_set(job_index_)) continue;
+    const ImapFlags old_flags = policy_.flags(job_index_);
+    ImapFlags flags = store_flags_;
+    if (store_mode_ == '+') flags = static_cast<ImapFlags>(old_flags | store_flags_);
+    if (store_mode_ == '-') flags = static_cast<ImapFlags>(old_flags & ~store_flags_);
+    policy_.set_flags(job_index_, flags);
+    if (job_silent_) continue;
+    std::array<char, 48> text{};
+    TextBuilder builder(text);
+    builder.text("* ").number(job_index_ + 1).text(" FETCH (");
+    if (job_uid_) builder.text("UID ").number(policy_.uid(job_index_)).character(' ');
+    out_.append(builder.view());
+    write_flags(flags);
+    out_.append(")\r\n");
+  }
+  finish_job();
+}
+
+// ---------------------------------------------------------------- SEARCH
+
+namespace {
+
+// Evaluates a SEARCH program (RFC 9051 §6.4.4) against one message, or, with
+// no message, only checks its syntax. Text searches are not offered.
+class SearchProgram {
+ public:
+  SearchProgram(ImapServerPolicy& policy, std::optional<std::uint32_t> index, std::uint32_t count)
+      : policy_(policy), index_(index), count_(count) {}
+
+  // Every key of the program, ANDed; false when the syntax is wrong.
+  bool evaluate(std::string_view program, bool& matches) {
+    Cursor cursor(program);
+    if (!keys(cursor, 0, matches)) return false;
+    return cursor.at_end();
+  }
+
+  // True when the syntax was wrong because of a key that is not offered.
+  bool unsupported() const { return unsupported_; }
+
+ private:
+  bool keys(Cursor& cursor, int depth, bool& matches) {
+    matches = true;
+    for (bool first = true; !cursor.at_end() && cursor.peek() != ')'; first = false) {
+      if (!first && !cursor.space()) return false;
+      bool one = false;
+      if (!key(cursor, depth, one)) return false;
+      matches = matches && one;
+    }
+    return true;
+  }
+
+  bool key(Cursor& cursor, int depth, bool& matches) {
+    if (depth > max_search_depth) return false;
+    if (cursor.take('(')) return keys(cursor, depth + 1, matches) && cursor.take(')');
+    const std::string_view set = Cursor(cursor.rest()).token();
+    if (!set.empty() && (ascii::is_digit(set.front()) || set.front() == '*')) {
+      cursor.token();
+      if (!imap::valid_sequence_set(set)) return false;
+      matches = index_ && imap::sequence_set_contains(set, *index_ + 1, count_);
+      return true;
+    }
+    const std::string_view name = cursor.atom();
+    if (iequals(name, "NOT")) {
+      bool inner = false;
+      if (!cursor.space() || !key(cursor, depth + 1, inner)) return false;
+      matches = !inner;
+      return true;
+    }
+    if (iequals(name, "OR")) {
+      bool left = false, right = false;
+      if (!cursor.space() || !key(cursor, depth + 1, left) || !cursor.space() || !key(cursor, depth + 1, right)) {
+        return false;
+      }
+      matches = left || right;
+      return true;
+    }
+    if (flag_key(name, matches)) return true;
+    if (iequals(name, "UID")) {
+      const std::string_view uids = cursor.space() ? cursor.token() : std::string_view{};
+      if (!imap::valid_sequence_set(uids)) return false;
+      const std::uint32_t largest = count_ == 0 ? 0 : policy_.uid(count_ - 1);
+      matches = index_ && imap::sequence_set_contains(uids, policy_.uid(*index_), largest);
+      return true;
+    }
+    const bool larger = iequals(name, "LARGER");
+    if (larger || iequals(name, "SMALLER")) {
+      const auto limit = cursor.space() ? cursor.number() : std::nullopt;
+      if (!limit) return false;
+      const std::uint32_t size = index_ ? policy_.size_bytes(*index_) : 0;
+      matches = larger ? size > *limit : size < *limit;
+      return true;
+    }
+    const bool before = iequals(name, "BEFORE"), on = iequals(name, "ON"), since = iequals(name, "SINCE");
+    if (before || on || since) {
+      const auto day = cursor.space() ? imap::parse_date(cursor.token()) : std::nullopt;
+      if (!day) return false;
+      const std::int64_t arrived_day = index_ ? policy_.arrived_s(*index_) / 86400 : 0;
+      matches = before ? arrived_day < *day : on ? arrived_day == *day : arrived_day >= *day;
+      return true;
+    }
+    if (iequals(name, "KEYWORD") || iequals(name, "UNKEYWORD")) {
+      // No message has a keyword.
+      if (!cursor.space() || cursor.atom().empty()) return false;
+      matches = iequals(name, "UNKEYWORD");
+      return true;
+    }
+    static constexpr std::array<std::string_view, 11> text_keys{
+        "FROM", "TO", "CC", "BCC", "SUBJECT", "BODY", "TEXT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE"};
+    unsupported_ = std::any_of(text_keys.begin(), text_keys.end(),
+                               [&name](std::string_view key) { return iequals(key, name); });
+    return false;
+  }
+
+  bool flag_key(std::string_view name, bool& matches) {
+    struct FlagKey {
+      std::string_view name;
+      ImapFlags flag;
+      bool set;
+    };
+    static constexpr std::array<FlagKey, 13> keys{{{"ALL", 0, false},
+                                                   {"ANSWERED", imap_answered, true},
+                                                   {"DELETED", imap_deleted, true},
+                                                   {"DRAFT", imap_draft, true},
+                                                   {"FLAGGED", imap_flagged, true},
+                                                   {"SEEN", imap_seen, true},
+                                                   {"UNANSWERED", imap_answered, false},
+                                                   {"UNDELETED", imap_deleted, false},
+                                                   {"UNDRAFT", imap_draft, false},
+                                                   {"UNFLAGGED", imap_flagged, false},
+                                                   {"UNSEEN", imap_seen, false},
+                                                   {"OLD", 0, false},
+                                                   {"NEW", 0, true}}};
+    for (const FlagKey& key : keys) {
+      if (!iequals(name, key.name)) continue;
+      // No message is \Recent: OLD matches all, NEW (recent and unseen) none.
+      const ImapFlags flags = index_ && key.flag != 0 ? policy_.flags(*index_) : 0;
+      matches = key.flag == 0 ? !key.set : ((flags & key.flag) != 0) == key.set;
+      return true;
+    }
+    if (iequals(name, "RECENT")) {
+      matches = false;
+      return true;
+    }
+    return false;
+  }
+
+  ImapServerPolicy& policy_;
+  std::optional<std::uint32_t> index_;
+  std::uint32_t count_;
+  bool unsupported_ = false;
+};
+
+}  // namespace
+
+void ImapServer::on_search(Cursor& arguments, bool uid) {
+  if (iequals(Cursor(arguments.rest()).atom(), "CHARSET")) {
+    arguments.atom();
+    const std::string_view charset = arguments.space() ? arguments.atom() : std::string_view{};
+    if (!iequals(charset, "US-ASCII") && !iequals(charset, "UTF-8")) return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
+    if (!arguments.space()) return bad("Syntax: SEARCH [CHARSET name] keys");
+  }
+  SearchProgram check(policy_, std::nullopt, policy_.message_count());
+  bool ignored = false;
+  if (!check.evaluate(arguments.rest(), ignored)) {
+    if (check.unsupported()) return no("CANNOT", "Searching by header or text is not supported");
+    return bad("Syntax: SEARCH keys");
+  }
+  search_program_ = arguments.rest();
+  start_job(Job::search, {}, uid);
+  out_.append("* SEARCH");
+  pump_search();
+}
+
+void ImapServer::pump_search() {
+  const std::uint32_t count = policy_.message_count();
+  std::array<char, 16> text{};
+  for (; job_index_ < count; ++job_index_) {
+    if (out_.free_space() < reply_reserve_bytes) return;
+    if (!search_matches(job_index_)) continue;
+    const std::uint32_t number = job_uid_ ? policy_.uid(job_index_) : job_index_ + 1;
+    out_.append(TextBuilder(text).character(' ').number(number).view());
+  }
+  finish_job();
+}
+
+bool ImapServer::search_matches(std::uint32_t index) {
+  SearchProgram program(policy_, index, policy_.message_count());
+  bool matches = false;
+  return program.evaluate(search_program_, matches) && matches;
+}
+
+// ---------------------------------------------------------------- EXPUNGE
+
+void ImapServer::begin_expunge(bool silent, std::string_view uid_set) {
+  job_silent_ = silent;
+  expunge_refusal_ = ImapDecision::accepted();
+  start_job(Job::expunge, uid_set, !uid_set.empty());
+  pump_expunge();
+}
+
+// Removes the \Deleted messages, each announced at once (RFC 9051 §7.5.1:
+// the numbers of later messages go down by one after each).
+void ImapServer::pump_expunge() {
+  std::array<char, 32> text{};
+  while (job_index_ < policy_.message_count()) {
+    if (out_.free_space() < reply_reserve_bytes) return;
+    if ((policy_.flags(job_index_) & imap_deleted) == 0 || !in_set(job_index_)) {
+      ++job_index_;
+      continue;
+    }
+    const ImapDecision removed = policy_.expunge(job_index_);
+    if (removed.kind != ImapDecision::Kind::accept) {
+      // What could not be removed stays; what was removed is committed.
+      if (expunge_refusal_.kind == ImapDecision::Kind::accept) expunge_refusal_ = removed;
+      ++job_index_;
+      continue;
+    }
+    --known_messages_;
+    if (!job_silent_) untagged(TextBuilder(text).number(job_index_ + 1).text(" EXPUNGE").view());
+  }
+  finish_job();
+}
+
+// ---------------------------------------------------------------- the end
+
+void ImapServer::tls_started() {
+  settings_.tls_active = true;
+  wait_ = Wait::none;
+  reset_command();
+  command_too_long_ = false;
+}
+
+void ImapServer::abort_session(std::string_view text) {
+  std::array<char, 200> line{};
+  untagged(TextBuilder(line).text("BYE ").text(text).view());
+  if (authenticated()) {
+    if (state_ == State::selected) policy_.unselect();
+    policy_.release();
+  }
+  state_ = State::logout;
+  job_ = Job::none;
+  body_streaming_ = false;
+  wait_ = Wait::none;
+}
+
+}  // namespace pigeon::protocol

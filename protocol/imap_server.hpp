@@ -1,0 +1,287 @@
+// IMAP server engine (RFC 3501 IMAP4rev1, with RFC 2177 IDLE, 2342 NAMESPACE,
+// 2971 ID, 3691 UNSELECT, 4959 SASL-IR, 5161 ENABLE, 6154 SPECIAL-USE and
+// 7888 LITERAL-). Sans-I/O like the POP3 engine: bytes in through feed(),
+// responses and message bytes out into a caller-owned OutputBuffer, every
+// decision about the mailboxes through ImapServerPolicy. What it offers and
+// what not, and why: docs/imap.md.
+//
+// Memory is bounded: a command, with the literals it carries, is assembled in
+// a fixed buffer (max_command_bytes); FETCH, SEARCH, STORE and EXPUNGE work
+// through the mailbox one message at a time while the output drains, and a
+// message's bytes are read from the policy in pieces, never held whole.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "imap_header_filter.hpp"
+#include "imap_syntax.hpp"
+#include "output_buffer.hpp"
+#include "session_engine.hpp"
+
+namespace pigeon::protocol {
+
+// The system flags (RFC 9051 §2.3.2), one bit each. Keywords are not kept.
+enum ImapFlag : std::uint8_t {
+  imap_seen = 1,
+  imap_answered = 2,
+  imap_flagged = 4,
+  imap_deleted = 8,
+  imap_draft = 16,
+};
+using ImapFlags = std::uint8_t;
+
+struct ImapDecision {
+  enum class Kind : std::uint8_t { accept, reject, pending };
+  Kind kind = Kind::accept;
+  std::string_view response_code;  // "AUTHENTICATIONFAILED", "UNAVAILABLE"; empty for none
+  std::string_view text;
+
+  static ImapDecision accepted() { return {}; }
+  static ImapDecision rejected(std::string_view code, std::string_view text) { return {Kind::reject, code, text}; }
+  static ImapDecision later() { return {Kind::pending, {}, {}}; }
+};
+
+// One of the user's mailboxes: its name and its RFC 6154 attribute ("\Sent"),
+// empty for none.
+struct ImapMailbox {
+  std::string_view name;
+  std::string_view special_use;
+};
+
+struct ImapMailboxStatus {
+  std::uint32_t messages = 0;
+  std::uint32_t unseen = 0;
+  std::uint32_t uid_next = 1;
+  std::uint32_t uid_validity = 1;
+  std::uint64_t size_bytes = 0;
+};
+
+// The mail store as one session sees it. Indexes are zero-based (the engine
+// speaks one-based message sequence numbers). The selected mailbox's view
+// changes only when the engine says so: through expunge(), and through
+// refresh(), after which take_vanished() and message_count() tell the engine
+// what others changed, so that it can announce it (RFC 9051 §7.5.1).
+class ImapServerPolicy {
+ public:
+  // LOGIN and AUTHENTICATE PLAIN; usually pending.
+  virtual ImapDecision login(std::string_view authzid, std::string_view user, std::string_view password) = 0;
+  // STARTTLS: set a TLS session aside before the OK that promises the
+  // handshake. False answers NO [UNAVAILABLE] and the session goes on.
+  virtual bool reserve_tls() = 0;
+
+  // The logged-in user's mailboxes, INBOX first.
+  virtual std::size_t mailbox_count() = 0;
+  virtual ImapMailbox mailbox(std::size_t index) = 0;
+  virtual ImapMailboxStatus status(std::size_t mailbox) = 0;
+  // The flags a change of which outlives the session (PERMANENTFLAGS).
+  virtual ImapFlags permanent_flags() = 0;
+  // SELECT/EXAMINE: takes the view of `mailbox` (leaving any other).
+  virtual void select(std::size_t mailbox) = 0;
+  // CLOSE, UNSELECT, a failed SELECT, the end of the session.
+  virtual void unselect() = 0;
+
+  virtual std::uint32_t message_count() = 0;
+  virtual std::uint32_t uid(std::uint32_t index) = 0;
+  virtual ImapFlags flags(std::uint32_t index) = 0;
+  virtual void set_flags(std::uint32_t index, ImapFlags flags) = 0;
+  virtual std::uint32_t size_bytes(std::uint32_t index) = 0;
+  // When the message arrived, seconds since the Unix epoch; 0 when unknown.
+  virtual std::uint32_t arrived_s(std::uint32_t index) = 0;
+  // Stored message bytes from `offset`: how many, 0 at the end, nullopt when
+  // they cannot be read (the engine then says BYE: a literal it announced can
+  // never be completed honestly).
+  virtual std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
+                                                  std::span<std::uint8_t> out) = 0;
+  // Removes the message from the store and from the view (later messages move
+  // down by one). A refusal keeps it, and its words answer the command.
+  virtual ImapDecision expunge(std::uint32_t index) = 0;
+  // Makes the expunges since the last commit durable: usually pending.
+  virtual ImapDecision commit() = 0;
+  // Takes in what other sessions and deliveries changed in the store.
+  virtual void refresh() = 0;
+  // A message that refresh() found gone: its index now; the view drops it.
+  virtual std::optional<std::uint32_t> take_vanished() = 0;
+  // The session ends (LOGOUT, or the connection is lost).
+  virtual void release() = 0;
+
+ protected:
+  ~ImapServerPolicy() = default;
+};
+
+struct ImapServerSettings {
+  std::string_view host_name;
+  bool tls_active = false;        // implicit TLS (993), or set by tls_started()
+  bool starttls_offered = false;
+  bool login_requires_tls = true;  // LOGINDISABLED before TLS
+};
+
+class ImapServer final : public SessionEngine {
+ public:
+  // Output room every response but a streamed message part needs.
+  static constexpr std::size_t reply_reserve_bytes = 512;
+  // A command with its literals (RFC 7162 §4 asks clients to keep lines under
+  // 8192 octets; 1 KB holds a LOGIN, a FETCH or a SEARCH of any sensible kind).
+  static constexpr std::size_t max_command_bytes = 1024;
+  // FETCH attributes per command.
+  static constexpr std::size_t max_fetch_items = 12;
+
+  ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings);
+
+  void start();  // the greeting
+  // Consumes what it can; stops while a decision is pending, while a command
+  // works through the mailbox, after the OK to STARTTLS and after LOGOUT.
+  std::size_t feed(std::span<const std::uint8_t> input) override;
+  // Continues a command that works through the mailbox, into free output space.
+  void pump();
+  void resume(const ImapDecision& decision);
+  // Something in the store may have changed (a delivery): an IDLE client
+  // hears of it at once.
+  void store_changed();
+  void tls_started() override;
+  void abort_session(std::string_view text);  // * BYE and end (timeouts)
+
+  bool awaiting_decision() const override;
+  bool streaming() const;
+  bool idling() const;
+  bool authenticated() const;
+  bool awaiting_tls() const override;
+  bool finished() const override;
+
+ private:
+  enum class State : std::uint8_t { not_authenticated, authenticated, selected, logout };
+  enum class Wait : std::uint8_t { none, login, commit, tls, auth_plain_response, idle };
+  // How the bytes that come next are read.
+  enum class Input : std::uint8_t { line, literal, skip_literal, discard_line };
+  // A command that works through the selected mailbox, a message at a time.
+  enum class Job : std::uint8_t { none, fetch, store, search, expunge };
+  enum class Section : std::uint8_t { whole, header, fields, fields_not, text };
+  enum class Item : std::uint8_t { uid, flags, internal_date, size, body };
+
+  struct FetchItem {
+    Item item = Item::uid;
+    Section section = Section::whole;
+    bool peek = false;
+    bool rfc822_name = false;  // RFC822, RFC822.HEADER, RFC822.TEXT: named so in the reply
+    bool partial = false;
+    std::uint32_t partial_offset = 0;
+    std::uint32_t partial_length = 0;
+    std::string_view fields;  // HEADER.FIELDS(.NOT): the list, as given
+  };
+
+  // Input.
+  std::size_t take_line_bytes(std::span<const std::uint8_t> input);
+  std::size_t take_literal_bytes(std::span<const std::uint8_t> input);
+  void keep_tail(std::string_view dropped);
+  void line_complete();
+  bool literal_announced();
+  void reset_command();
+
+  // Commands.
+  void handle_command(std::string_view command);
+  void dispatch(std::string_view name, imap::Cursor& arguments);
+  bool any_state(std::string_view name, imap::Cursor& arguments);
+  bool not_authenticated_state(std::string_view name, imap::Cursor& arguments);
+  bool authenticated_state(std::string_view name, imap::Cursor& arguments);
+  bool selected_state(std::string_view name, imap::Cursor& arguments, bool uid);
+  void on_capability();
+  void on_login(imap::Cursor& arguments);
+  void on_authenticate(imap::Cursor& arguments);
+  void finish_auth_plain(std::string_view response);
+  void begin_login(std::string_view authzid, std::string_view user, std::string_view password);
+  void on_list(imap::Cursor& arguments, bool lsub);
+  void on_status(imap::Cursor& arguments);
+  void on_select(imap::Cursor& arguments, bool read_only);
+  void on_fetch(imap::Cursor& arguments, bool uid);
+  static FetchItem simple_item(Item kind);
+  bool parse_fetch_item(imap::Cursor& arguments, FetchItem& item);
+  void on_store(imap::Cursor& arguments, bool uid);
+  void on_search(imap::Cursor& arguments, bool uid);
+  void on_close(bool expunge_first);
+  void begin_expunge(bool silent, std::string_view uid_set);
+  std::optional<std::size_t> find_mailbox(std::string_view name);
+  void leave_mailbox();
+  void announce_changes();
+
+  // Jobs.
+  void start_job(Job job, std::string_view set, bool uid);
+  bool in_set(std::uint32_t index);
+  void pump_fetch();
+  bool fetch_message_start();
+  bool fetch_item();
+  bool stream_body();
+  std::optional<std::uint32_t> section_length(const FetchItem& item);
+  std::optional<std::uint32_t> header_length(imap::HeaderSelection selection, std::string_view fields,
+                                             bool filtered_bytes);
+  void write_item_name(const FetchItem& item);
+  void write_flags(ImapFlags flags);
+  void pump_store();
+  void pump_search();
+  bool search_matches(std::uint32_t index);
+  void pump_expunge();
+  void finish_job();
+  void abandon_message();
+
+  // Replies.
+  void untagged(std::string_view text);
+  void tagged(std::string_view status, std::string_view code, std::string_view text);
+  void tagged_ok(std::string_view text) { tagged("OK", {}, text); }
+  void bad(std::string_view text) { tagged("BAD", {}, text); }
+  void no(std::string_view code, std::string_view text) { tagged("NO", code, text); }
+
+  ImapServerPolicy& policy_;
+  OutputBuffer& out_;
+  ImapServerSettings settings_;
+  State state_ = State::not_authenticated;
+  Wait wait_ = Wait::none;
+  bool read_only_ = false;
+  std::uint32_t known_messages_ = 0;  // what the client was told exists
+
+  // The command being assembled: its lines and literals as they came, each
+  // line end as CRLF.
+  std::array<char, max_command_bytes> command_{};
+  std::size_t command_length_ = 0;
+  std::size_t line_start_ = 0;       // where the line being read began (after a literal)
+  Input input_ = Input::line;
+  std::uint32_t literal_left_ = 0;   // bytes of the literal still to come
+  bool command_too_long_ = false;    // the command is being read to its end, then refused
+  // The last bytes of a line being dropped: whether a literal follows it.
+  std::array<char, 16> tail_{};
+  std::size_t tail_length_ = 0;
+  // The tag of the command being answered: kept apart, since IDLE's DONE and
+  // a SASL response are read into command_ while the command is not done.
+  std::array<char, 64> tag_{};
+  std::size_t tag_length_ = 0;
+
+  // The job of the command being answered (its arguments are views into command_).
+  Job job_ = Job::none;
+  bool job_uid_ = false;
+  bool job_silent_ = false;
+  std::string_view job_set_;
+  std::string_view search_program_;
+  std::uint32_t job_index_ = 0;
+  std::uint32_t job_largest_ = 0;  // what '*' stands for
+  ImapFlags store_flags_ = 0;
+  char store_mode_ = '=';          // '+', '-' or '='
+  ImapDecision expunge_refusal_;   // the first message an EXPUNGE could not remove
+
+  std::array<FetchItem, max_fetch_items> fetch_items_{};
+  std::size_t fetch_item_count_ = 0;
+  std::size_t fetch_item_index_ = 0;
+  bool fetch_in_message_ = false;
+  bool fetch_flags_changed_ = false;  // \Seen was set by this FETCH: FLAGS go out too
+  // The body part being streamed: raw bytes read, section bytes passed, and
+  // the section's window.
+  bool body_streaming_ = false;
+  std::uint32_t body_raw_offset_ = 0;
+  std::uint32_t body_section_offset_ = 0;
+  std::uint32_t body_window_begin_ = 0;
+  std::uint32_t body_window_end_ = 0;
+  std::optional<imap::HeaderFilter> body_filter_;
+};
+
+}  // namespace pigeon::protocol

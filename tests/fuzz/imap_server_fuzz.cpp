@@ -1,0 +1,196 @@
+// Fuzzes the IMAP server engine: any client bytes, any store answers. The
+// session runs twice, fed whole and read all at once, then fed in small
+// pieces and read a few bytes at a time: both must send the same bytes and
+// make the same store calls. The replies must also parse as IMAP responses:
+// every line begins with "*", "+" or a tag and ends in CRLF, and every
+// literal announced is followed by exactly as many bytes.
+#include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
+
+#include "protocol/imap_server.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
+
+namespace pigeon::fuzz {
+namespace {
+
+using protocol::ImapDecision;
+using protocol::ImapFlags;
+
+struct Message {
+  std::string bytes;
+  std::uint32_t uid;
+  ImapFlags flags;
+};
+
+std::vector<Message> messages_from(const Tape& tape) {
+  std::string big = "Subject: big\r\nX-Fold: a\r\n b\r\n\r\n";
+  for (int line = 0; line < 150; ++line) big += "line " + std::to_string(line) + "\r\n";
+  std::vector<Message> all{{"From: a\r\nSubject: one\r\n\r\nbody\r\n", 3, 0},
+                           {big, 5, 1},
+                           {"no header end", 9, 8},
+                           {"\r\n", 12, 2}};
+  all.resize(tape.at(4) % 5);
+  return all;
+}
+
+class TapeStore final : public protocol::ImapServerPolicy {
+ public:
+  explicit TapeStore(const Tape& tape)
+      : messages_(messages_from(tape)), tls_session_free_(tape.at(6) % 4 != 0), unreadable_(tape.at(8) % 7 == 0),
+        decisions_(tape, answer) {}
+
+  std::vector<std::string> calls;
+  ImapDecision resumed() const { return decisions_.resumed(); }
+
+  ImapDecision login(std::string_view authzid, std::string_view user, std::string_view password) override {
+    return decide("login " + std::string(authzid) + "/" + std::string(user) + "/" + std::string(password));
+  }
+  bool reserve_tls() override { return tls_session_free_; }
+  std::size_t mailbox_count() override { return 2; }
+  protocol::ImapMailbox mailbox(std::size_t index) override {
+    require(index < 2);
+    return index == 0 ? protocol::ImapMailbox{"INBOX", ""} : protocol::ImapMailbox{"Sent", "\\Sent"};
+  }
+  protocol::ImapMailboxStatus status(std::size_t mailbox) override {
+    require(mailbox < 2);
+    return {};
+  }
+  ImapFlags permanent_flags() override { return 8; }
+  void select(std::size_t mailbox) override {
+    require(mailbox < 2);
+    calls.push_back("select " + std::to_string(mailbox));
+  }
+  void unselect() override { calls.emplace_back("unselect"); }
+  std::uint32_t message_count() override { return static_cast<std::uint32_t>(messages_.size()); }
+  std::uint32_t uid(std::uint32_t index) override { return at(index).uid; }
+  ImapFlags flags(std::uint32_t index) override { return at(index).flags; }
+  void set_flags(std::uint32_t index, ImapFlags flags) override {
+    require(flags < 32);
+    at(index).flags = flags;
+    calls.push_back("flags " + std::to_string(index) + " " + std::to_string(flags));
+  }
+  std::uint32_t size_bytes(std::uint32_t index) override { return static_cast<std::uint32_t>(at(index).bytes.size()); }
+  std::uint32_t arrived_s(std::uint32_t index) override { return at(index).uid * 86400u; }
+  std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override {
+    const std::string& bytes = at(index).bytes;
+    require(offset <= bytes.size() && !out.empty());
+    if (unreadable_ && offset > 40) return std::nullopt;
+    const std::size_t length = std::min(out.size(), bytes.size() - offset);
+    std::copy_n(bytes.data() + offset, length, out.data());
+    return length;
+  }
+  ImapDecision expunge(std::uint32_t index) override {
+    require((at(index).flags & 8) != 0);
+    calls.push_back("expunge " + std::to_string(at(index).uid));
+    if (at(index).uid == 9) return ImapDecision::rejected("INUSE", "Locked");
+    messages_.erase(messages_.begin() + index);
+    return ImapDecision::accepted();
+  }
+  ImapDecision commit() override { return decide("commit"); }
+  void refresh() override {}
+  std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
+  void release() override { calls.emplace_back("release"); }
+
+ private:
+  Message& at(std::uint32_t index) {
+    require(index < messages_.size());
+    return messages_[index];
+  }
+  ImapDecision decide(std::string call) {
+    calls.push_back(std::move(call));
+    return decisions_.next();
+  }
+  static ImapDecision answer(std::uint8_t choice) {
+    return choice % 2 == 0 ? ImapDecision::accepted() : ImapDecision::rejected("UNAVAILABLE", "Try later");
+  }
+
+  std::vector<Message> messages_;
+  bool tls_session_free_;
+  bool unreadable_;
+  TapeDecisions<ImapDecision> decisions_;
+};
+
+protocol::ImapServerSettings settings_from(const Tape& tape) {
+  const std::uint8_t bits = tape.at(0);
+  protocol::ImapServerSettings settings;
+  settings.host_name = "fuzz.test";
+  settings.tls_active = bits & 1;
+  settings.starttls_offered = bits & 2;
+  settings.login_requires_tls = bits & 4;
+  return settings;
+}
+
+// The replies as IMAP responses (RFC 9051 §7): lines that begin with '*',
+// '+' or a tag, end in CRLF, and literals of exactly the announced length.
+void require_well_formed(std::string_view sent) {
+  while (!sent.empty()) {
+    require(sent.front() == '*' || sent.front() == '+' || (sent.front() > ' ' && sent.front() < 0x7F));
+    for (;;) {
+      const std::size_t end = sent.find("\r\n");
+      require(end != std::string_view::npos);
+      const std::string_view line = sent.substr(0, end);
+      sent.remove_prefix(end + 2);
+      const std::size_t open = line.rfind('{');
+      if (line.empty() || line.back() != '}' || open == std::string_view::npos || line.front() == '+') break;
+      std::size_t length = 0;
+      for (const char digit : line.substr(open + 1, line.size() - open - 2)) {
+        require(digit >= '0' && digit <= '9');
+        length = length * 10 + static_cast<std::size_t>(digit - '0');
+      }
+      if (length > sent.size()) {
+        // Only a message that became unreadable leaves a literal short, and BYE follows.
+        require(sent.find("* BYE Message unreadable") != std::string_view::npos);
+        return;
+      }
+      sent.remove_prefix(length);
+    }
+  }
+}
+
+Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_t read_step_bytes) {
+  TapeStore store(tape);
+  std::array<std::uint8_t, 1024> storage{};
+  protocol::OutputBuffer out(storage);
+  protocol::ImapServer server(store, out, settings_from(tape));
+  std::string sent;
+
+  auto settle = [&] {
+    for (int rounds = 0;; ++rounds) {
+      require(rounds < 1'000'000);  // streaming must make progress
+      if (server.awaiting_decision()) server.resume(store.resumed());
+      require(!server.awaiting_decision());
+      if (server.awaiting_tls()) server.tls_started();
+      const std::size_t count = read_step_bytes == 0 ? out.size() : std::min(read_step_bytes, out.size());
+      sent.append(reinterpret_cast<const char*>(out.pending().data()), count);
+      out.consume(count);
+      if (server.streaming()) {
+        server.pump();
+      } else if (out.empty()) {
+        return;
+      }
+    }
+  };
+  server.start();
+  settle();
+  play(tape, pieces, server, settle);
+  if (!server.finished()) server.abort_session("Timeout");
+  settle();
+  require(server.finished());
+  require_well_formed(sent);
+  return {sent, store.calls};
+}
+
+}  // namespace
+}  // namespace pigeon::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace pigeon::fuzz;
+  const Tape tape({data, size});
+  const Outcome whole = run(tape, {tape.session().size()}, 0);
+  const Outcome split = run(tape, piece_sizes(tape, tape.session().size()), 1 + tape.at(5) % 24);
+  require(whole == split);
+  return 0;
+}

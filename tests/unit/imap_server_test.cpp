@@ -1,0 +1,557 @@
+#include "protocol/imap_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/unit/feed_splits.hpp"
+
+namespace pigeon::protocol {
+namespace {
+
+using testing::ReceiveBuffer;
+using testing::SplitPlan;
+using testing::Transcript;
+using testing::same_result_for_every_split;
+
+using Calls = std::vector<std::string>;
+
+// base64 of "\0alice\0secret".
+constexpr std::string_view plain_alice = "AGFsaWNlAHNlY3JldA==";
+
+const std::string first_message =
+    "From: Ann <ann@example.org>\r\nSubject: one\r\nTo: bob@example.org,\r\n carol@example.org\r\n\r\nHello\r\n";
+const std::string second_message = "Subject: two\r\nX-Long: 1\r\n\r\nline1\r\nline2\r\n";
+const std::string third_message = "Subject: three\r\n\r\n.\r\n";
+
+struct FakeMessage {
+  std::string bytes;
+  std::uint32_t uid = 0;
+  ImapFlags flags = 0;
+  std::uint32_t arrived_s = 0;
+};
+
+// A store in memory with INBOX and the four special-use folders; INBOX holds
+// the messages, the others are empty. Records the calls that change something.
+class FakeStore final : public ImapServerPolicy {
+ public:
+  FakeStore() {
+    inbox = {{first_message, 10, imap_seen, 1765000000},
+             {second_message, 11, 0, 1765100000},
+             {third_message, 15, imap_flagged, 1765200000}};
+  }
+
+  std::vector<FakeMessage> inbox;
+  std::vector<std::string> calls;
+  std::vector<std::uint32_t> vanishing;  // indexes refresh() finds gone
+  std::vector<FakeMessage> arriving;     // what refresh() finds delivered
+  bool tls_session_free = true;
+  ImapDecision login_answer = ImapDecision::accepted();
+  ImapDecision resumed;
+  std::optional<std::size_t> unreadable_at;
+
+  ImapDecision login(std::string_view authzid, std::string_view user, std::string_view password) override {
+    calls.push_back("login [" + std::string(authzid) + "] " + std::string(user) + " " + std::string(password));
+    return login_answer;
+  }
+  bool reserve_tls() override { return tls_session_free; }
+  std::size_t mailbox_count() override { return folders.size(); }
+  ImapMailbox mailbox(std::size_t index) override { return folders.at(index); }
+  ImapMailboxStatus status(std::size_t mailbox) override {
+    ImapMailboxStatus status;
+    status.uid_validity = 7;
+    status.uid_next = 16;
+    if (mailbox != 0) return status;
+    status.messages = static_cast<std::uint32_t>(inbox.size());
+    for (const FakeMessage& message : inbox) {
+      status.size_bytes += message.bytes.size();
+      if ((message.flags & imap_seen) == 0) ++status.unseen;
+    }
+    return status;
+  }
+  ImapFlags permanent_flags() override { return imap_deleted; }
+  void select(std::size_t mailbox) override {
+    calls.push_back("select " + std::string(folders.at(mailbox).name));
+    selected = mailbox;
+  }
+  void unselect() override { calls.emplace_back("unselect"); }
+  std::uint32_t message_count() override { return selected == 0 ? static_cast<std::uint32_t>(inbox.size()) : 0; }
+  std::uint32_t uid(std::uint32_t index) override { return inbox.at(index).uid; }
+  ImapFlags flags(std::uint32_t index) override { return inbox.at(index).flags; }
+  void set_flags(std::uint32_t index, ImapFlags flags) override { inbox.at(index).flags = flags; }
+  std::uint32_t size_bytes(std::uint32_t index) override {
+    return static_cast<std::uint32_t>(inbox.at(index).bytes.size());
+  }
+  std::uint32_t arrived_s(std::uint32_t index) override { return inbox.at(index).arrived_s; }
+  std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override {
+    const std::string& message = inbox.at(index).bytes;
+    EXPECT_LE(offset, message.size());
+    if (unreadable_at && offset + out.size() > *unreadable_at) return std::nullopt;
+    const std::size_t length = std::min(out.size(), message.size() - offset);
+    std::copy_n(message.begin() + offset, length, out.begin());
+    return length;
+  }
+  ImapDecision expunge(std::uint32_t index) override {
+    calls.push_back("expunge uid " + std::to_string(inbox.at(index).uid));
+    if (inbox.at(index).uid == locked_uid) return ImapDecision::rejected("INUSE", "Mailbox in use by POP3");
+    inbox.erase(inbox.begin() + index);
+    return ImapDecision::accepted();
+  }
+  std::uint32_t locked_uid = 0;  // expunge() refuses this message
+  ImapDecision commit() override {
+    calls.emplace_back("commit");
+    resumed = ImapDecision::accepted();
+    return ImapDecision::later();
+  }
+  void refresh() override {
+    for (FakeMessage& message : arriving) inbox.push_back(message);
+    arriving.clear();
+  }
+  std::optional<std::uint32_t> take_vanished() override {
+    if (vanishing.empty()) return std::nullopt;
+    const std::uint32_t index = vanishing.front();
+    vanishing.erase(vanishing.begin());
+    inbox.erase(inbox.begin() + index);
+    return index;
+  }
+  void release() override { calls.emplace_back("release"); }
+
+ private:
+  const std::vector<ImapMailbox> folders{
+      {"INBOX", ""}, {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"}, {"Trash", "\\Trash"}, {"Junk", "\\Junk"}};
+  std::size_t selected = 99;
+};
+
+ImapServerSettings tls_settings() {
+  ImapServerSettings settings;
+  settings.host_name = "imap.test";
+  settings.tls_active = true;
+  return settings;
+}
+
+ImapServerSettings plain_settings() {
+  ImapServerSettings settings = tls_settings();
+  settings.tls_active = false;
+  settings.starttls_offered = true;
+  return settings;
+}
+
+// One IMAP session: the engine, its store, and a client that sends input cut
+// by a plan and reads replies `read_step_bytes` at a time (0: all at once).
+class Session {
+ public:
+  explicit Session(const ImapServerSettings& settings, std::size_t read_step_bytes = 0)
+      : server_(store, out_, settings), read_step_bytes_(read_step_bytes) {
+    server_.start();
+  }
+
+  FakeStore store;
+  ImapServer& server() { return server_; }
+
+  void send(std::string_view input, const SplitPlan& plan) {
+    receive_.deliver(input, plan, [&](std::span<const std::uint8_t> bytes) {
+      settle();
+      const std::size_t consumed = server_.feed(bytes);
+      settle();
+      return consumed;
+    });
+  }
+
+  std::string handshake() {
+    EXPECT_TRUE(server_.awaiting_tls());
+    store.calls.emplace_back("<tls handshake>");
+    server_.tls_started();
+    return receive_.take_unconsumed();
+  }
+
+  Transcript transcript() {
+    settle();
+    return {output_, store.calls};
+  }
+
+  void settle() {
+    for (;;) {
+      if (server_.awaiting_decision()) server_.resume(store.resumed);
+      read_some();
+      if (server_.streaming()) {
+        server_.pump();
+      } else if (out_.empty()) {
+        return;
+      }
+    }
+  }
+
+ private:
+  void read_some() {
+    const std::size_t count = read_step_bytes_ == 0 ? out_.size() : std::min(read_step_bytes_, out_.size());
+    output_.append(testing::text_of(out_.pending().first(count)));
+    out_.consume(count);
+  }
+
+  std::array<std::uint8_t, 1024> storage_{};
+  OutputBuffer out_{storage_};
+  ImapServer server_;
+  std::size_t read_step_bytes_;
+  ReceiveBuffer receive_;
+  std::string output_;
+};
+
+using Configure = void (*)(FakeStore&);
+
+Transcript run(std::string_view input, const ImapServerSettings& settings = tls_settings(),
+               Configure configure = [](FakeStore&) {}) {
+  return same_result_for_every_split([&](const SplitPlan& plan) {
+    Session session(settings);
+    configure(session.store);
+    session.send(input, plan);
+    return session.transcript();
+  });
+}
+
+constexpr std::string_view capabilities = "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT SPECIAL-USE";
+const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
+constexpr std::string_view login = "a LOGIN alice secret\r\n";
+constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
+
+std::string with_greeting(std::string_view replies) { return greeting + std::string(replies); }
+
+// What the client hears after the greeting, the login and SELECT INBOX.
+std::string selected_then(std::string_view replies) {
+  return with_greeting(
+      "a OK Logged in\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+      "* OK [PERMANENTFLAGS (\\Deleted)] Flags kept beyond this session\r\n* 3 EXISTS\r\n* 0 RECENT\r\n"
+      "* OK [UNSEEN 2] First unseen\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 16] Predicted next UID\r\n"
+      "s OK [READ-WRITE] SELECT completed\r\n" +
+      std::string(replies));
+}
+std::string after_select(std::string_view commands) {
+  return std::string(login) + std::string(select_inbox) + std::string(commands);
+}
+
+TEST(ImapServer, CapabilityBeforeAndAfterLogin) {
+  EXPECT_EQ(run("c1 CAPABILITY\r\n" + std::string(login) + "c2 capability\r\n").output,
+            with_greeting("* CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN\r\nc1 OK CAPABILITY completed\r\n"
+                          "a OK Logged in\r\n* CAPABILITY " + std::string(capabilities) +
+                          "\r\nc2 OK CAPABILITY completed\r\n"));
+}
+
+TEST(ImapServer, BeforeTlsLoginIsDisabledAndStarttlsOffered) {
+  const Transcript t = run("c CAPABILITY\r\na LOGIN alice secret\r\nb AUTHENTICATE PLAIN " +
+                               std::string(plain_alice) + "\r\n",
+                           plain_settings());
+  EXPECT_EQ(t.output, "* OK [CAPABILITY " + std::string(capabilities) +
+                          " LOGINDISABLED STARTTLS] imap.test IMAP4rev1 pigeon ready\r\n* CAPABILITY " +
+                          std::string(capabilities) +
+                          " LOGINDISABLED STARTTLS\r\nc OK CAPABILITY completed\r\n"
+                          "a NO [PRIVACYREQUIRED] Login only after STARTTLS\r\n"
+                          "b NO [PRIVACYREQUIRED] Login only after STARTTLS\r\n");
+  EXPECT_TRUE(t.calls.empty());
+}
+
+TEST(ImapServer, StarttlsThenLogin) {
+  const Transcript t = same_result_for_every_split([](const SplitPlan& plan) {
+    Session session(plain_settings());
+    session.send("t STARTTLS\r\n", plan);
+    EXPECT_EQ(session.handshake(), "");
+    session.send("t2 STARTTLS\r\na LOGIN alice secret\r\n", plan);
+    return session.transcript();
+  });
+  EXPECT_TRUE(t.output.ends_with("t OK Begin TLS negotiation now\r\nt2 BAD STARTTLS not available\r\n"
+                                 "a OK Logged in\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"<tls handshake>", "login [] alice secret"}));
+}
+
+TEST(ImapServer, StarttlsDropsPipelinedCommandsAndNeedsATlsSession) {
+  Session session(plain_settings());
+  session.send("t STARTTLS\r\na LOGIN mallory x\r\n", SplitPlan::whole());
+  EXPECT_EQ(session.handshake(), "a LOGIN mallory x\r\n");
+
+  const Transcript busy = run("t STARTTLS\r\n", plain_settings(), [](FakeStore& store) { store.tls_session_free = false; });
+  EXPECT_TRUE(busy.output.ends_with("t NO [UNAVAILABLE] TLS not available now, try again later\r\n"));
+}
+
+TEST(ImapServer, LoginWithQuotedAndLiteralStrings) {
+  const Transcript t = run("a LOGIN \"al\\\"ice\" {7}\r\nsec ret\r\nb LOGIN x {3+}\r\nabc\r\n");
+  EXPECT_EQ(t.output, with_greeting("+ Ready for literal data\r\na OK Logged in\r\n"
+                                    "b BAD Command not valid in this state or arguments invalid\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] al\"ice sec ret"}));
+}
+
+TEST(ImapServer, LoginRefusedCarriesTheResponseCode) {
+  const Transcript t = run("a LOGIN alice wrong\r\nb NOOP\r\n", tls_settings(), [](FakeStore& store) {
+    store.login_answer = ImapDecision::later();
+    store.resumed = ImapDecision::rejected("AUTHENTICATIONFAILED", "Authentication failed");
+  });
+  EXPECT_EQ(t.output, with_greeting("a NO [AUTHENTICATIONFAILED] Authentication failed\r\nb OK NOOP completed\r\n"));
+}
+
+TEST(ImapServer, AuthenticatePlainWithAndWithoutInitialResponse) {
+  const Transcript initial = run("a AUTHENTICATE PLAIN " + std::string(plain_alice) + "\r\n");
+  EXPECT_EQ(initial.output, with_greeting("a OK Logged in\r\n"));
+  EXPECT_EQ(initial.calls, (Calls{"login [] alice secret"}));
+
+  const Transcript prompted = run("a AUTHENTICATE PLAIN\r\n" + std::string(plain_alice) + "\r\n");
+  EXPECT_EQ(prompted.output, with_greeting("+ \r\na OK Logged in\r\n"));
+  EXPECT_EQ(prompted.calls, initial.calls);
+
+  const Transcript refused = run("a AUTHENTICATE PLAIN\r\n*\r\nb AUTHENTICATE CRAM-MD5\r\nc AUTHENTICATE PLAIN !!\r\n");
+  EXPECT_EQ(refused.output, with_greeting("+ \r\na BAD Authentication cancelled\r\n"
+                                          "b NO [CANNOT] Unsupported SASL mechanism\r\nc BAD Invalid AUTHENTICATE data\r\n"));
+  EXPECT_TRUE(refused.calls.empty());
+}
+
+TEST(ImapServer, BadInputGetsBadAndTheSessionGoesOn) {
+  const Transcript t = run(
+      "\r\n NOOP\r\nx\r\nt FROB\r\nt SELECT INBOX\r\nt NOOP extra\r\nt+ NOOP\r\nt\xC3\xA9 NOOP\r\nt NO\xC3\xA9P\r\nz NOOP\r\n");
+  EXPECT_EQ(t.output, with_greeting("* BAD Empty command line\r\n* BAD Missing or invalid tag\r\n"
+                                    "* BAD Missing or invalid tag\r\nt BAD Unknown command\r\n"
+                                    "t BAD Command not valid in this state or arguments invalid\r\n"
+                                    "t BAD Command not valid in this state or arguments invalid\r\n"
+                                    "* BAD Missing or invalid tag\r\n* BAD Missing or invalid tag\r\n"
+                                    "t BAD Missing command name\r\nz OK NOOP completed\r\n"));
+}
+
+TEST(ImapServer, OverlongLinesAndLiteralsAreRefusedAndTheStreamStaysInStep) {
+  const std::string long_line = "t1 NOOP " + std::string(3000, 'x') + "\r\n";
+  // A synchronising literal over the bound is refused before the client sends
+  // it; a non-synchronising one is read and dropped, then refused.
+  const std::string sync_literal = "t2 LOGIN alice {5000}\r\n";
+  const std::string nonsync_literal = "t3 LOGIN alice {3000+}\r\n" + std::string(3000, 'p') + "\r\n";
+  const std::string chained = "t4 LOGIN {2000+}\r\n" + std::string(2000, 'u') + " {2+}\r\nab\r\n";
+  const Transcript t = run(long_line + sync_literal + nonsync_literal + chained + "z NOOP\r\n");
+  EXPECT_EQ(t.output, with_greeting("t1 BAD [TOOBIG] Command line or literal too long\r\n"
+                                    "t2 BAD [TOOBIG] Command line or literal too long\r\n"
+                                    "t3 BAD [TOOBIG] Command line or literal too long\r\n"
+                                    "t4 BAD [TOOBIG] Command line or literal too long\r\n"
+                                    "z OK NOOP completed\r\n"));
+  EXPECT_TRUE(t.calls.empty());
+}
+
+TEST(ImapServer, ListLsubNamespaceAndSpecialUse) {
+  const Transcript t = run(std::string(login) +
+                           "l1 LIST \"\" \"*\"\r\nl2 LIST \"\" \"\"\r\nl3 LIST (SPECIAL-USE) \"\" *\r\n"
+                           "l4 LIST \"\" % RETURN (SPECIAL-USE)\r\nl5 LIST \"\" inbox\r\nl6 LSUB \"\" T*\r\n"
+                           "n NAMESPACE\r\ne ENABLE CONDSTORE\r\ni ID (\"name\" \"test\")\r\n");
+  const std::string all = "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n"
+                          "* LIST (\\HasNoChildren \\Drafts) \"/\" Drafts\r\n* LIST (\\HasNoChildren \\Trash) \"/\" Trash\r\n"
+                          "* LIST (\\HasNoChildren \\Junk) \"/\" Junk\r\n";
+  EXPECT_EQ(t.output,
+            with_greeting("a OK Logged in\r\n" + all + "l1 OK LIST completed\r\n* LIST (\\Noselect) \"/\" \"\"\r\n"
+                          "l2 OK LIST completed\r\n" + all.substr(all.find("\r\n") + 2) + "l3 OK LIST completed\r\n" +
+                          all + "l4 OK LIST completed\r\n* LIST (\\HasNoChildren) \"/\" INBOX\r\nl5 OK LIST completed\r\n"
+                          "* LSUB (\\HasNoChildren \\Trash) \"/\" Trash\r\nl6 OK LSUB completed\r\n"
+                          "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\nn OK NAMESPACE completed\r\n"
+                          "* ENABLED\r\ne OK ENABLE completed\r\n* ID (\"name\" \"pigeon\")\r\ni OK ID completed\r\n"));
+}
+
+TEST(ImapServer, StatusAndFixedMailboxes) {
+  const Transcript t = run(std::string(login) +
+                           "s1 STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN SIZE RECENT)\r\n"
+                           "s2 STATUS Nowhere (MESSAGES)\r\ns3 STATUS INBOX (BOGUS)\r\nc CREATE Work\r\n"
+                           "d SUBSCRIBE Sent\r\n");
+  const std::size_t size = first_message.size() + second_message.size() + third_message.size();
+  EXPECT_EQ(t.output, with_greeting("a OK Logged in\r\n* STATUS INBOX (MESSAGES 3 UIDNEXT 16 UIDVALIDITY 7 UNSEEN 2 SIZE " +
+                                    std::to_string(size) +
+                                    " RECENT 0)\r\ns1 OK STATUS completed\r\ns2 NO [NONEXISTENT] No such mailbox\r\n"
+                                    "s3 BAD Unknown STATUS item\r\n"
+                                    "c NO [CANNOT] The mailboxes are fixed: INBOX and the special-use folders\r\n"
+                                    "d OK SUBSCRIBE completed\r\n"));
+}
+
+TEST(ImapServer, SelectExamineUnselectAndLogout) {
+  const Transcript t = run(after_select("e EXAMINE Sent\r\nf STORE 1 +FLAGS (\\Seen)\r\nu UNSELECT\r\n"
+                                        "g FETCH 1 FLAGS\r\nx SELECT Nowhere\r\nq LOGOUT\r\nafter NOOP\r\n"));
+  EXPECT_EQ(t.output, selected_then("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+                                    "* OK [PERMANENTFLAGS ()] Flags kept beyond this session\r\n* 0 EXISTS\r\n"
+                                    "* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 16] Predicted next UID\r\n"
+                                    "e OK [READ-ONLY] EXAMINE completed\r\nf BAD Invalid sequence set\r\n"
+                                    "u OK UNSELECT completed\r\n"
+                                    "g BAD Command not valid in this state or arguments invalid\r\n"
+                                    "x NO [NONEXISTENT] No such mailbox\r\n* BYE Logging out\r\nq OK LOGOUT completed\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "unselect", "select Sent", "unselect", "release"}));
+}
+
+TEST(ImapServer, FetchSimpleItems) {
+  const Transcript t = run(after_select("f FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE)\r\nu UID FETCH 11,15 FLAGS\r\n"
+                                        "g FETCH 2 FAST\r\n"));
+  const std::string sizes[] = {std::to_string(first_message.size()), std::to_string(second_message.size()),
+                               std::to_string(third_message.size())};
+  EXPECT_EQ(t.output, selected_then(
+                          "* 1 FETCH (FLAGS (\\Seen) UID 10 RFC822.SIZE " + sizes[0] +
+                          " INTERNALDATE \"06-Dec-2025 05:46:40 +0000\")\r\n"
+                          "* 2 FETCH (FLAGS () UID 11 RFC822.SIZE " + sizes[1] +
+                          " INTERNALDATE \"07-Dec-2025 09:33:20 +0000\")\r\n"
+                          "* 3 FETCH (FLAGS (\\Flagged) UID 15 RFC822.SIZE " + sizes[2] +
+                          " INTERNALDATE \"08-Dec-2025 13:20:00 +0000\")\r\nf OK FETCH completed\r\n"
+                          "* 2 FETCH (UID 11 FLAGS ())\r\n* 3 FETCH (UID 15 FLAGS (\\Flagged))\r\nu OK UID FETCH completed\r\n"
+                          "* 2 FETCH (FLAGS () INTERNALDATE \"07-Dec-2025 09:33:20 +0000\" RFC822.SIZE " + sizes[1] +
+                          ")\r\ng OK FETCH completed\r\n"));
+}
+
+std::string literal(std::string_view text) { return "{" + std::to_string(text.size()) + "}\r\n" + std::string(text); }
+
+TEST(ImapServer, FetchBodySections) {
+  const Transcript t = run(after_select(
+      "f FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT to)] "
+      "BODY.PEEK[HEADER.FIELDS.NOT (To From)] BODY.PEEK[]<6.10> RFC822.HEADER)\r\n"));
+  const std::string header = first_message.substr(0, first_message.find("\r\n\r\n") + 4);
+  EXPECT_EQ(t.output,
+            selected_then("* 1 FETCH (BODY[HEADER] " + literal(header) + " BODY[TEXT] " + literal("Hello\r\n") +
+                          " BODY[HEADER.FIELDS (SUBJECT to)] " +
+                          literal("Subject: one\r\nTo: bob@example.org,\r\n carol@example.org\r\n\r\n") +
+                          " BODY[HEADER.FIELDS.NOT (To From)] " + literal("Subject: one\r\n\r\n") + " BODY[]<6> " +
+                          literal(first_message.substr(6, 10)) + " RFC822.HEADER " + literal(header) +
+                          ")\r\nf OK FETCH completed\r\n"));
+}
+
+TEST(ImapServer, FetchWithoutPeekSetsSeenAndSaysSo) {
+  const Transcript t = run(after_select("f FETCH 2 BODY[]\r\ng FETCH 2 (FLAGS RFC822)\r\ne EXAMINE INBOX\r\n"
+                                        "h FETCH 3 (BODY[TEXT]<0.1>)\r\ni FETCH 3 FLAGS\r\n"));
+  EXPECT_EQ(t.output.substr(selected_then("").size()),
+            "* 2 FETCH (BODY[] " + literal(second_message) + " FLAGS (\\Seen))\r\nf OK FETCH completed\r\n"
+            "* 2 FETCH (FLAGS (\\Seen) RFC822 " + literal(second_message) + ")\r\ng OK FETCH completed\r\n"
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* OK [PERMANENTFLAGS ()] Flags kept beyond this session\r\n"
+            "* 3 EXISTS\r\n* 0 RECENT\r\n* OK [UNSEEN 3] First unseen\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
+            "* OK [UIDNEXT 16] Predicted next UID\r\ne OK [READ-ONLY] EXAMINE completed\r\n"
+            "* 3 FETCH (BODY[TEXT]<0> {1}\r\n.)\r\nh OK FETCH completed\r\n* 3 FETCH (FLAGS (\\Flagged))\r\ni OK FETCH completed\r\n");
+}
+
+TEST(ImapServer, FetchRefusals) {
+  const Transcript t = run(after_select("a FETCH 4 FLAGS\r\nb FETCH 0 FLAGS\r\nc FETCH 1 ENVELOPE\r\nd FETCH 1 BODY[1]\r\n"
+                                        "e FETCH 1 (FLAGS\r\nf FETCH x FLAGS\r\ng FETCH 1 FROB\r\nh FETCH 1 ALL\r\n"
+                                        "i FETCH 1 ()\r\n"));
+  EXPECT_EQ(t.output, selected_then("a BAD Invalid sequence set\r\nb BAD Invalid sequence set\r\n"
+                                    "c BAD ENVELOPE and BODYSTRUCTURE are not supported\r\n"
+                                    "d BAD MIME part numbers are not supported\r\n"
+                                    "e BAD Syntax: FETCH sequence-set items\r\nf BAD Invalid sequence set\r\n"
+                                    "g BAD Unknown FETCH item\r\nh BAD ENVELOPE and BODYSTRUCTURE are not supported\r\n"
+                                    "i BAD Syntax: FETCH sequence-set items\r\n"));
+}
+
+TEST(ImapServer, UnreadableMessageEndsTheSession) {
+  const Transcript t = run(after_select("f FETCH 1 BODY.PEEK[]\r\nn NOOP\r\n"), tls_settings(),
+                           [](FakeStore& store) { store.unreadable_at = 30; });
+  EXPECT_TRUE(t.output.ends_with("* 1 FETCH (BODY[] {" + std::to_string(first_message.size()) +
+                                 "}\r\n\r\n* BYE Message unreadable, try again later\r\n"));
+  EXPECT_EQ(t.calls.back(), "release");
+}
+
+TEST(ImapServer, StoreFlags) {
+  const Transcript t = run(after_select("a STORE 1:2 +FLAGS (\\Deleted \\Flagged)\r\nb UID STORE 10 -FLAGS.SILENT \\Seen\r\n"
+                                        "c STORE 3 FLAGS ($Junk \\Answered)\r\nd STORE 1 FLAGS (\\Recent)\r\n"
+                                        "e STORE 1 +FLAGS (\\Seen\r\nf FETCH 1:* FLAGS\r\n"));
+  EXPECT_EQ(t.output, selected_then("* 1 FETCH (FLAGS (\\Flagged \\Deleted \\Seen))\r\n* 2 FETCH (FLAGS (\\Flagged \\Deleted))\r\n"
+                                    "a OK STORE completed\r\nb OK UID STORE completed\r\n"
+                                    "* 3 FETCH (FLAGS (\\Answered))\r\nc OK STORE completed\r\n"
+                                    "d BAD Unknown system flag\r\ne BAD Syntax: (flags)\r\n"
+                                    "* 1 FETCH (FLAGS (\\Flagged \\Deleted))\r\n* 2 FETCH (FLAGS (\\Flagged \\Deleted))\r\n"
+                                    "* 3 FETCH (FLAGS (\\Answered))\r\nf OK FETCH completed\r\n"));
+}
+
+TEST(ImapServer, Search) {
+  const Transcript t = run(after_select(
+      "a SEARCH ALL\r\nb SEARCH UNSEEN\r\nc UID SEARCH NOT SEEN\r\nd SEARCH OR FLAGGED 1\r\ne SEARCH LARGER 40 SMALLER 90\r\n"
+      "f SEARCH SINCE 7-Dec-2025\r\ng SEARCH BEFORE 7-Dec-2025\r\nh SEARCH ON 8-dec-2025\r\ni SEARCH UID 11:*\r\n"
+      "j SEARCH (SEEN) 2:3\r\nk SEARCH CHARSET UTF-8 ALL\r\nl SEARCH SUBJECT one\r\nm SEARCH FROB\r\nn SEARCH 1:x\r\n"
+      "o SEARCH NEW\r\np SEARCH CHARSET KOI8-R ALL\r\n"));
+  EXPECT_EQ(t.output, selected_then(
+                          "* SEARCH 1 2 3\r\na OK SEARCH completed\r\n* SEARCH 2 3\r\nb OK SEARCH completed\r\n"
+                          "* SEARCH 11 15\r\nc OK UID SEARCH completed\r\n* SEARCH 1 3\r\nd OK SEARCH completed\r\n"
+                          "* SEARCH 2\r\ne OK SEARCH completed\r\n* SEARCH 2 3\r\nf OK SEARCH completed\r\n"
+                          "* SEARCH 1\r\ng OK SEARCH completed\r\n* SEARCH 3\r\nh OK SEARCH completed\r\n"
+                          "* SEARCH 2 3\r\ni OK SEARCH completed\r\n* SEARCH\r\nj OK SEARCH completed\r\n"
+                          "* SEARCH 1 2 3\r\nk OK SEARCH completed\r\n"
+                          "l NO [CANNOT] Searching by header or text is not supported\r\nm BAD Syntax: SEARCH keys\r\n"
+                          "n BAD Syntax: SEARCH keys\r\n* SEARCH\r\no OK SEARCH completed\r\n"
+                          "p NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n"));
+}
+
+TEST(ImapServer, ExpungeAndCloseCommitBeforeTheirOk) {
+  const Transcript t = run(after_select("a STORE 1,3 +FLAGS.SILENT (\\Deleted)\r\nb EXPUNGE\r\nc FETCH 1 UID\r\n"
+                                        "d STORE 1 +FLAGS.SILENT (\\Deleted)\r\ne CLOSE\r\nf FETCH 1 UID\r\n"));
+  EXPECT_EQ(t.output, selected_then("a OK STORE completed\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\nb OK EXPUNGE completed\r\n"
+                                    "* 1 FETCH (UID 11)\r\nc OK FETCH completed\r\nd OK STORE completed\r\n"
+                                    "e OK CLOSE completed\r\n"
+                                    "f BAD Command not valid in this state or arguments invalid\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "expunge uid 10", "expunge uid 15", "commit",
+                            "expunge uid 11", "commit", "unselect"}));
+}
+
+TEST(ImapServer, ExpungeThatTheStoreRefusesKeepsTheMessageAndSaysWhy) {
+  const Transcript t = run(after_select("a STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\nb EXPUNGE\r\nc FETCH 1:* UID\r\n"),
+                           tls_settings(), [](FakeStore& store) { store.locked_uid = 10; });
+  EXPECT_EQ(t.output, selected_then("a OK STORE completed\r\n* 2 EXPUNGE\r\nb NO [INUSE] Mailbox in use by POP3\r\n"
+                                    "* 1 FETCH (UID 10)\r\n* 2 FETCH (UID 15)\r\nc OK FETCH completed\r\n"));
+}
+
+TEST(ImapServer, ReadOnlyMailboxRefusesChanges) {
+  const Transcript t = run(std::string(login) + "e EXAMINE INBOX\r\na STORE 1 +FLAGS (\\Deleted)\r\nb EXPUNGE\r\nc CLOSE\r\n");
+  EXPECT_TRUE(t.output.ends_with("a NO [READ-ONLY] Mailbox is read-only\r\nb NO [READ-ONLY] Mailbox is read-only\r\n"
+                                 "c OK UNSELECT completed\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "unselect"}));
+}
+
+TEST(ImapServer, NoopAndIdleAnnounceOthersChanges) {
+  const auto others_change = [](FakeStore& store) {
+    store.vanishing = {1};
+    store.arriving = {{"Subject: new\r\n\r\nx\r\n", 20, 0, 0}};
+  };
+  EXPECT_EQ(run(after_select("n NOOP\r\n"), tls_settings(), others_change).output,
+            selected_then("* 2 EXPUNGE\r\n* 3 EXISTS\r\nn OK NOOP completed\r\n"));
+
+  const Transcript idle = same_result_for_every_split([](const SplitPlan& plan) {
+    Session session(tls_settings());
+    session.send(after_select("i IDLE\r\n"), plan);
+    EXPECT_TRUE(session.server().idling());
+    session.store.arriving = {{"Subject: new\r\n\r\nx\r\n", 20, 0, 0}};
+    session.server().store_changed();
+    session.send("DONE\r\nj IDLE\r\nnope\r\n", plan);
+    return session.transcript();
+  });
+  EXPECT_EQ(idle.output, selected_then("+ idling\r\n* 4 EXISTS\r\ni OK IDLE terminated\r\n+ idling\r\nj BAD Expected DONE\r\n"));
+}
+
+TEST(ImapServer, AbortAfterLoginReleasesTheStore) {
+  Session session(tls_settings());
+  session.send(after_select(""), SplitPlan::whole());
+  session.server().abort_session("Autologout; idle for too long");
+  const Transcript t = session.transcript();
+  EXPECT_TRUE(session.server().finished());
+  EXPECT_TRUE(t.output.ends_with("* BYE Autologout; idle for too long\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "unselect", "release"}));
+}
+
+// A message far bigger than the output buffer, read back a few bytes at a
+// time, in every section form.
+TEST(ImapServer, StreamsABigMessageThroughAFullOutputBuffer) {
+  std::string big = "Subject: big\r\nX-Filler: " + std::string(300, 'f') + "\r\n\r\n";
+  for (int line = 0; line < 800; ++line) big += std::to_string(line) + " text\r\n";
+  const std::string input = after_select("f FETCH 4 (BODY.PEEK[] BODY.PEEK[TEXT]<100.5000> BODY.PEEK[HEADER.FIELDS.NOT (Subject)])\r\n");
+  const std::string body = big.substr(big.find("\r\n\r\n") + 4);
+  const std::string expected = selected_then("* 4 FETCH (BODY[] " + literal(big) + " BODY[TEXT]<100> " +
+                                             literal(body.substr(100, 5000)) + " BODY[HEADER.FIELDS.NOT (Subject)] " +
+                                             literal("X-Filler: " + std::string(300, 'f') + "\r\n\r\n") +
+                                             ")\r\nf OK FETCH completed\r\n");
+  for (const std::size_t read_step : {0u, 1u, 7u, 333u}) {
+    SCOPED_TRACE(read_step);
+    const Transcript t = same_result_for_every_split(
+        [&](const SplitPlan& plan) {
+          Session session(tls_settings(), read_step);
+          session.store.inbox.push_back({big, 30, 0, 0});
+          session.send(input, plan);
+          return session.transcript();
+        },
+        3);
+    // SELECT said 3 EXISTS before the fourth was added: only the count differs.
+    std::string wanted = expected;
+    wanted.replace(wanted.find("* 3 EXISTS"), 10, "* 4 EXISTS");
+    EXPECT_EQ(t.output, wanted);
+  }
+}
+
+}  // namespace
+}  // namespace pigeon::protocol
