@@ -9,7 +9,7 @@ namespace pigeon {
 namespace {
 
 constexpr std::array<std::string_view, service_count> service_names{
-    "smtp", "submission", "submissions", "pop3", "pop3s"};
+    "smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"};
 
 using Setter = std::string_view (*)(RelayConfig&, std::string_view);
 
@@ -113,7 +113,7 @@ std::string_view add_plaintext_login(RelayConfig& config, std::string_view value
         config.plaintext_login[i] = known = true;
       }
     }
-    if (!known) return "expected listener names: smtp, submission, pop3";
+    if (!known) return "expected listener names: smtp, submission, pop3, imap";
   }
   return {};
 }
@@ -211,6 +211,8 @@ constexpr auto keys = std::to_array<Key>({
      [](RelayConfig& c, std::string_view v) { return set_port(c, Service::submissions, v); }},
     {"pop3_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3, v); }},
     {"pop3s_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::pop3s, v); }},
+    {"imap_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::imap, v); }},
+    {"imaps_port", [](RelayConfig& c, std::string_view v) { return set_port(c, Service::imaps, v); }},
     {"local_domains", add_local_domains, true},
     {"user", add_user_line, true},
     {"postmaster", [](RelayConfig& c, std::string_view v) { return set_text(c.postmaster, v); }},
@@ -231,6 +233,8 @@ constexpr auto keys = std::to_array<Key>({
      [](RelayConfig& c, std::string_view v) { return set_u32(c.spool_share_percent, v, 1, 100); }},
     {"pop3_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
+    {"imap_timeout_s",
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.imap_timeout_s, v, 1800, 86400); }},
     {"handshake_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.handshake_timeout_s, v, 1, 3600); }},
     {"max_sessions_per_address",
@@ -297,8 +301,10 @@ std::string_view service_name(Service service) {
 
 bool is_pop3(Service service) { return service == Service::pop3 || service == Service::pop3s; }
 
+bool is_imap(Service service) { return service == Service::imap || service == Service::imaps; }
+
 bool is_implicit_tls(Service service) {
-  return service == Service::submissions || service == Service::pop3s;
+  return service == Service::submissions || service == Service::pop3s || service == Service::imaps;
 }
 
 RelayConfig::RelayConfig() {

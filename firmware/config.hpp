@@ -17,11 +17,12 @@
 
 namespace pigeon {
 
-enum class Service : std::uint8_t { smtp, submission, submissions, pop3, pop3s };
-inline constexpr std::size_t service_count = 5;
+enum class Service : std::uint8_t { smtp, submission, submissions, pop3, pop3s, imap, imaps };
+inline constexpr std::size_t service_count = 7;
 
 std::string_view service_name(Service service);
 bool is_pop3(Service service);
+bool is_imap(Service service);
 bool is_implicit_tls(Service service);
 
 inline constexpr std::size_t max_domain_bytes = 255;
@@ -79,7 +80,7 @@ struct RelayConfig {
 
   FixedString<max_domain_bytes> host_name;
   hal::IpAddress listen_address;
-  std::array<std::uint16_t, service_count> ports{2525, 2587, 2465, 2110, 2995};
+  std::array<std::uint16_t, service_count> ports{2525, 2587, 2465, 2110, 2995, 2143, 2993};
   std::array<FixedString<max_domain_bytes>, PIGEON_MAX_LOCAL_DOMAINS> local_domains;
   std::size_t local_domain_count = 0;
   std::array<UserEntry, PIGEON_MAX_USERS> users;
@@ -98,6 +99,8 @@ struct RelayConfig {
   // The most of the spool one open message may take (Spool::set_writer_share_percent).
   std::uint32_t spool_share_percent = 50;
   std::uint32_t pop3_timeout_s = 600;
+  // IMAP's autologout after login: RFC 9051 §5.4 asks for at least 30 minutes.
+  std::uint32_t imap_timeout_s = 1800;
   // From connect (or STARTTLS/STLS) to the end of the TLS handshake and the
   // first command: bare connections give their slot back soon.
   std::uint32_t handshake_timeout_s = 20;

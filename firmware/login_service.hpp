@@ -85,7 +85,7 @@ class LoginService {
   CredentialCache cache_;
   PasswordHash stand_in_;
   std::uint64_t next_sequence_ = 0;
-  std::array<Request, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS> requests_{};
+  std::array<Request, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS + PIGEON_IMAP_SESSIONS> requests_{};
 };
 
 }  // namespace pigeon

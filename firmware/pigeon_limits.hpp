@@ -5,6 +5,7 @@
 
 #include "pigeon_opts.h"
 #include "protocol/mailbox_address.hpp"
+#include "protocol/imap_server.hpp"
 #include "protocol/pop3_server.hpp"
 #include "protocol/smtp_client.hpp"
 #include "protocol/smtp_server.hpp"
@@ -16,6 +17,10 @@
 #endif
 #ifndef PIGEON_POP3_SESSIONS
 #define PIGEON_POP3_SESSIONS 2
+#endif
+// 0 leaves IMAP out: no listeners, no sessions (docs/imap.md).
+#ifndef PIGEON_IMAP_SESSIONS
+#define PIGEON_IMAP_SESSIONS 2
 #endif
 #ifndef PIGEON_TLS_SESSIONS
 #define PIGEON_TLS_SESSIONS 2
@@ -69,6 +74,12 @@
 // Messages one POP3 session can list (its maildrop snapshot).
 #ifndef PIGEON_POP3_MAX_MESSAGES
 #define PIGEON_POP3_MAX_MESSAGES 128
+#endif
+
+// Messages one IMAP session's view of a mailbox holds (its UIDs, sizes and
+// flags: 12 bytes each); more are not shown until some are expunged.
+#ifndef PIGEON_IMAP_MAX_MESSAGES
+#define PIGEON_IMAP_MAX_MESSAGES 128
 #endif
 
 // The configuration's tables (firmware/config.hpp).
@@ -156,6 +167,7 @@
 static_assert(PIGEON_RECEIVE_BUFFER_BYTES >= 1024, "a command or SASL line must fit");
 static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpServer::reply_reserve_bytes &&
                   PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::Pop3Server::reply_reserve_bytes &&
+                  PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::ImapServer::reply_reserve_bytes &&
                   PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpClient::command_reserve_bytes,
               "an engine's reply or command must fit in the output buffer");
 static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= 1024, "a reply must fit");

@@ -57,6 +57,9 @@ Relay::Relay(RelayServices& services, DeliveryScheduler* scheduler) : services_(
   for (std::size_t i = 0; i < pop3_sessions_.size(); ++i) {
     transports_[smtp_sessions_.size() + i] = &pop3_sessions_[i].transport();
   }
+  for (std::size_t i = 0; i < imap_sessions_.size(); ++i) {
+    transports_[smtp_sessions_.size() + pop3_sessions_.size() + i] = &imap_sessions_[i].transport();
+  }
 }
 
 hal::NetStatus Relay::start(Service& failed_service) {
@@ -64,6 +67,7 @@ hal::NetStatus Relay::start(Service& failed_service) {
   services_.spool.set_writer_share_percent(services_.config.spool_share_percent);
   for (std::size_t i = 0; i < service_count; ++i) {
     const auto service = static_cast<Service>(i);
+    if (!offers(service)) continue;
     const hal::Endpoint local{services_.config.listen_address, services_.config.port(service)};
     const hal::NetStatus status = services_.net.listen(local, listeners_[i]);
     if (status != hal::NetStatus::ok) {
@@ -72,7 +76,7 @@ hal::NetStatus Relay::start(Service& failed_service) {
     }
     bound_ports_[i] = services_.net.local_port(listeners_[i]);
   }
-  accepting_.fill(true);  // a new listener is watched
+  for (std::size_t i = 0; i < service_count; ++i) accepting_[i] = offers(static_cast<Service>(i));
   return hal::NetStatus::ok;
 }
 
@@ -92,6 +96,7 @@ std::uint32_t Relay::poll(std::uint64_t now_ms) {
 bool Relay::accept_clients(std::uint64_t now_ms) {
   bool accepted = false;
   for (std::size_t i = 0; i < service_count; ++i) {
+    if (!offers(static_cast<Service>(i))) continue;
     // A bounded number per round, so a connection flood cannot starve sessions.
     for (int round = 0; round < 4 && accept_one(static_cast<Service>(i), now_ms); ++round) {
       accepted = true;
@@ -153,7 +158,9 @@ bool Relay::room_at(Service service, std::uint64_t at_ms) const {
 
 std::span<SessionTransport* const> Relay::slots(Service service) const {
   const std::span<SessionTransport* const> all(transports_);
-  return is_pop3(service) ? all.subspan(smtp_sessions_.size()) : all.first(smtp_sessions_.size());
+  if (is_pop3(service)) return all.subspan(smtp_sessions_.size(), pop3_sessions_.size());
+  if (is_imap(service)) return all.subspan(smtp_sessions_.size() + pop3_sessions_.size());
+  return all.first(smtp_sessions_.size());
 }
 
 // A free slot, or the slot of the session a new client may replace that gave
@@ -170,7 +177,14 @@ void Relay::start_session(Service service, const SessionTransport* slot, hal::St
   const auto position = static_cast<std::size_t>(std::find(transports_.begin(), transports_.end(), slot) -
                                                  transports_.begin());
   if (position < smtp_sessions_.size()) return smtp_sessions_[position].start(services_, *this, service, stream, peer, now_ms);
-  pop3_sessions_[position - smtp_sessions_.size()].start(services_, *this, service, stream, peer, now_ms);
+  const std::size_t pop3_position = position - smtp_sessions_.size();
+  if (pop3_position < pop3_sessions_.size()) {
+    return pop3_sessions_[pop3_position].start(services_, *this, service, stream, peer, now_ms);
+  }
+  // A build without IMAP links none of it.
+  if constexpr (PIGEON_IMAP_SESSIONS > 0) {
+    imap_sessions_[pop3_position - pop3_sessions_.size()].start(services_, *this, service, stream, peer, now_ms);
+  }
 }
 
 // A TLS session for a new implicit-TLS client or after STARTTLS/STLS: when
@@ -212,7 +226,9 @@ void Relay::refuse(hal::StreamId stream, Service service, bool per_address) {
   services_.log.write(hal::LogLevel::warning, "%.*s: refused: %.*s", static_cast<int>(name.size()), name.data(),
                       static_cast<int>(reason.size()), reason.data());
   if (!is_implicit_tls(service)) {
-    const std::string_view prefix = is_pop3(service) ? "-ERR [SYS/TEMP] " : "421 4.7.0 ";
+    const std::string_view prefix = is_pop3(service)   ? "-ERR [SYS/TEMP] "
+                                    : is_imap(service) ? "* BYE [UNAVAILABLE] "
+                                                       : "421 4.7.0 ";
     for (const std::string_view part : {prefix, reason, std::string_view("\r\n")}) {
       services_.net.send(stream, {reinterpret_cast<const std::uint8_t*>(part.data()), part.size()});
     }

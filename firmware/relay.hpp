@@ -1,4 +1,4 @@
-// The relay: five listeners, static session slots, and the loop step that the
+// The relay: its listeners (IMAP's only when the build has IMAP sessions), static session slots, and the loop step that the
 // board's main loop calls after servicing the network (docs/architecture.md §3).
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <span>
 
 #include "delivery_scheduler.hpp"
+#include "imap_session.hpp"
 #include "pop3_session.hpp"
 #include "relay_services.hpp"
 #include "smtp_session.hpp"
@@ -23,6 +24,8 @@ class Relay final : private TlsSessionPool {
   // Binds every listener. On failure names the service whose port is taken.
   hal::NetStatus start(Service& failed_service);
   std::uint16_t bound_port(Service service) const { return bound_ports_[index(service)]; }
+  // Whether the build has sessions of the service (PIGEON_IMAP_SESSIONS may be 0).
+  bool offers(Service service) const { return !slots(service).empty(); }
 
   // One bounded round of work: relay to the smarthost, accept, a slice of
   // the password checks, step every session, one flash sync for all commits
@@ -68,9 +71,10 @@ class Relay final : private TlsSessionPool {
   std::array<bool, service_count> accepting_{};  // what the network was last told
   std::array<SmtpSession, PIGEON_SMTP_SESSIONS> smtp_sessions_;
   std::array<Pop3Session, PIGEON_POP3_SESSIONS> pop3_sessions_;
-  // Every session's transport, the SMTP slots first: slot sharing reads them
-  // the same way for both protocols.
-  std::array<SessionTransport*, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS> transports_{};
+  std::array<ImapSession, PIGEON_IMAP_SESSIONS> imap_sessions_;
+  // Every session's transport, SMTP's slots first, then POP3's and IMAP's:
+  // slot sharing reads them the same way for every protocol.
+  std::array<SessionTransport*, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS + PIGEON_IMAP_SESSIONS> transports_{};
 };
 
 }  // namespace pigeon

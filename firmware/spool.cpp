@@ -344,7 +344,7 @@ std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntr
   for (std::size_t rank = 0; rank < index_.size() && count < out.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
     if (entry.state == EntryState::committed && owed_in(entry, number) != 0 && deliverable(entry)) {
-      out[count++] = {entry.id, entry.size_bytes};
+      out[count++] = {entry.id, entry.size_bytes, entry.arrived_s};
     }
   }
   return count;

@@ -72,6 +72,7 @@ struct SpoolAttempt {
 struct MaildropEntry {
   MessageId id = 0;
   std::uint32_t size_bytes = 0;
+  std::uint32_t arrived_s = 0;  // wall clock; 0 when unknown (IMAP's INTERNALDATE)
 };
 
 // A committed message that still owes at least one recipient to the smarthost.
@@ -140,6 +141,9 @@ class Spool {
   // POP3: the committed messages of a mailbox that it has not deleted and whose
   // CRCs check out, oldest first; returns how many were written to `out`.
   std::size_t list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out);
+  // The id the next message will get: above every id given so far, across
+  // restarts (docs/spool-format.md §2), so IMAP can predict UIDNEXT.
+  MessageId next_message_id() const { return log_.next_message_id(); }
   // Message bytes from `offset`: how many, 0 at the end; nullopt when they
   // cannot be read (a flash error, or the message is gone), so that no caller
   // takes a truncated message for a whole one.

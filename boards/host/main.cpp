@@ -194,6 +194,7 @@ void print_listeners(const Relay& relay, const RelayConfig& config) {
   std::array<char, 48> endpoint{};
   for (std::size_t i = 0; i < service_count; ++i) {
     const auto service = static_cast<Service>(i);
+    if (!relay.offers(service)) continue;
     const std::string_view text = format_endpoint(config.listen_address, relay.bound_port(service), endpoint);
     std::printf("pigeon: %.*s listening on %.*s\n", static_cast<int>(service_name(service).size()),
                 service_name(service).data(), static_cast<int>(text.size()), text.data());

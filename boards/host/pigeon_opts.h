@@ -6,6 +6,7 @@
 
 #define PIGEON_SMTP_SESSIONS 16
 #define PIGEON_POP3_SESSIONS 8
+#define PIGEON_IMAP_SESSIONS 8
 #define PIGEON_TLS_SESSIONS 16
 /* smarthost_connections may be configured up to this. */
 #define PIGEON_SMARTHOST_CONNECTIONS 4

@@ -171,6 +171,7 @@ bool start_network(Lan9118& nic, netif& interface) {
 void print_ready(const Relay& relay, const BoardRecord& record, const netif& interface) {
   const char* address = ip4addr_ntoa(netif_ip4_addr(&interface));
   for (std::size_t i = 0; i < service_count; ++i) {
+    if (!relay.offers(static_cast<Service>(i))) continue;
     const std::string_view name = service_name(static_cast<Service>(i));
     say("pigeon: %.*s listening on %s:%u\n", static_cast<int>(name.size()), name.data(), address,
         relay.bound_port(static_cast<Service>(i)));

@@ -116,7 +116,7 @@ class Pigeon:
 
 BASE_CONFIG = [
     "smtp_port = 0", "submission_port = 0", "submissions_port = 0",
-    "pop3_port = 0", "pop3s_port = 0",
+    "pop3_port = 0", "pop3s_port = 0", "imap_port = 0", "imaps_port = 0",
     "spool_bytes = 33554432",
     "max_message_bytes = 10485760",
     "auth_failure_delay_ms = 300",

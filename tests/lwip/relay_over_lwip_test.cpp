@@ -35,7 +35,7 @@ struct RelayOverLwip {
     // Ephemeral ports: lwIP keeps closed connections in TIME-WAIT, which would
     // hold a fixed port from one test to the next.
     for (const char* line : {"smtp_port = 0", "submission_port = 0", "submissions_port = 0", "pop3_port = 0",
-                             "pop3s_port = 0"}) {
+                             "pop3s_port = 0", "imap_port = 0", "imaps_port = 0"}) {
       apply_config_line(config, line);
     }
     std::array<char, max_password_hash_bytes> hash{};

@@ -127,7 +127,8 @@ mkdir() { echo "mkdir $*"; }
     result = run_in_namespace(script + RUN_RELAY.format(command=" ".join(argv), checks=checks))
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
-    for service, port in [("smtp", 25), ("submission", 587), ("submissions", 465), ("pop3", 110), ("pop3s", 995)]:
+    for service, port in [("smtp", 25), ("submission", 587), ("submissions", 465), ("pop3", 110), ("pop3s", 995),
+                          ("imap", 143), ("imaps", 993)]:
         assert f"pigeon: {service} listening on 192.168.1.1:{port}\n" in output
     assert "sendmail=0\n" in output and "mailq=0\n" in output and "status=0\n" in output, output
     assert "220  smtp\n" in output
@@ -180,6 +181,7 @@ def test_debian_package(arch, tmp_path):
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
     assert "pigeon: smtp listening on 127.0.0.1:25\n" in output and "pigeon: pop3s listening on 127.0.0.1:995\n" in output
+    assert "pigeon: imaps listening on 127.0.0.1:993\n" in output
     assert "sendmail=0\n" in output and "mailq=0\n" in output and "status=0\n" in output, output
     assert "local socket: /var/lib/pigeon/pigeon.sock\n" in output
     assert " 67108864 " in output  # the configured spool_bytes

@@ -1,0 +1,225 @@
+#include "imap_session.hpp"
+
+#include <algorithm>
+
+namespace pigeon {
+namespace {
+
+using protocol::ImapDecision;
+
+constexpr std::uint64_t ms_per_s = 1000;
+
+// INBOX first (RFC 9051 §5.1); the others so that clients that save sent mail
+// or move to the trash find where to (RFC 6154).
+constexpr std::array<protocol::ImapMailbox, 5> mailboxes{{{"INBOX", ""},
+                                                          {"Sent", "\\Sent"},
+                                                          {"Drafts", "\\Drafts"},
+                                                          {"Trash", "\\Trash"},
+                                                          {"Junk", "\\Junk"}}};
+
+// The spool never gives an id out twice (docs/spool-format.md §2), so the ids
+// of one spool stay valid UIDs for good.
+constexpr std::uint32_t uid_validity = 1;
+
+}  // namespace
+
+void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
+                        const hal::Endpoint& peer, std::uint64_t now_ms) {
+  services_ = &services;
+  user_.reset();
+  login_.reset();
+  inbox_selected_ = false;
+  view_count_ = 0;
+  maildrop_holder_.reset();
+  awaiting_sync_ = false;
+  engine_.emplace(static_cast<protocol::ImapServerPolicy&>(*this), transport_.output(), settings_for(service));
+  const TransportSetup setup{services.net, services.log, tls, "imap", is_implicit_tls(service),
+                             services.config.handshake_timeout_s * ms_per_s};
+  transport_.start(setup, *engine_, *this, stream, peer, now_ms);
+}
+
+protocol::ImapServerSettings ImapSession::settings_for(Service service) const {
+  protocol::ImapServerSettings settings;
+  settings.host_name = services_->config.host_name.view();
+  settings.tls_active = is_implicit_tls(service);
+  settings.starttls_offered = !is_implicit_tls(service);
+  settings.login_requires_tls = !services_->config.allows_plaintext_login(service);
+  return settings;
+}
+
+// RFC 9051 §5.4: at least 30 minutes (imap_timeout_s may not be lower).
+std::uint64_t ImapSession::idle_limit_ms() const { return services_->config.imap_timeout_s * ms_per_s; }
+
+// A FETCH or SEARCH continues as the output drains; an IDLE client hears of
+// new and expunged mail as soon as the loop runs after it happened.
+bool ImapSession::produce() {
+  const std::size_t before = transport_.output().size();
+  if (engine_->streaming()) {
+    engine_->pump();
+  } else if (engine_->idling()) {
+    engine_->store_changed();
+  }
+  return transport_.output().size() != before;
+}
+
+bool ImapSession::say_goodbye(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::idle_timeout:
+    case CloseReason::opening_timeout: engine_->abort_session("Autologout; idle for too long"); break;
+    case CloseReason::evicted: engine_->abort_session("[UNAVAILABLE] Too many connections, try again later"); break;
+    case CloseReason::tls_unavailable: engine_->abort_session("[UNAVAILABLE] TLS not available now"); break;
+    case CloseReason::shut_down: engine_->abort_session("[UNAVAILABLE] Service shutting down"); break;
+    default: return false;
+  }
+  return true;
+}
+
+// The failed login's delay is over; the same words for an unknown user and a
+// wrong password.
+void ImapSession::timer_expired() {
+  if (login_.exhausted(services_->config.login.failures_per_connection)) {
+    return engine_->abort_session("Too many failed logins, closing connection");
+  }
+  engine_->resume(ImapDecision::rejected("AUTHENTICATIONFAILED", "Authentication failed"));
+}
+
+void ImapSession::closed(CloseReason) {
+  login_.cancel(services_->logins);
+  // A commit that waits for the sync lets go of the lock when it is done.
+  if (!awaiting_sync_) release_maildrop();
+  user_.reset();
+  engine_.reset();
+}
+
+ImapDecision ImapSession::login(std::string_view authzid, std::string_view user, std::string_view password) {
+  login_.begin(services_->logins, *this, transport_.peer().address, authzid, user, password,
+               services_->clock.monotonic_ms());
+  return ImapDecision::later();
+}
+
+void ImapSession::login_checked(std::optional<UserIndex> user) {
+  const std::optional<UserIndex> account = login_.settle(user, services_->log, "imap", transport_.peer());
+  if (!account) {
+    const std::uint64_t now_ms = services_->clock.monotonic_ms();
+    return transport_.set_timer(login_.failure_reply_ms(services_->config.auth_failure_delay_ms, now_ms));
+  }
+  user_ = account;
+  engine_->resume(ImapDecision::accepted());
+}
+
+std::size_t ImapSession::mailbox_count() { return mailboxes.size(); }
+protocol::ImapMailbox ImapSession::mailbox(std::size_t index) { return mailboxes[index]; }
+
+protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
+  protocol::ImapMailboxStatus status;
+  status.uid_validity = uid_validity;
+  status.uid_next = services_->spool.next_message_id();
+  if (mailbox != 0) return status;
+  const std::size_t count = services_->spool.list_mailbox(mailbox_name(), listing_);
+  status.messages = static_cast<std::uint32_t>(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    status.size_bytes += listing_[i].size_bytes;
+    // A message this session has not seen is unseen: flags are the session's.
+    const auto shown = std::find_if(view_.begin(), view_.begin() + static_cast<std::ptrdiff_t>(view_count_),
+                                    [&](const ViewEntry& entry) { return entry.id == listing_[i].id; });
+    const bool seen = inbox_selected_ && shown != view_.begin() + static_cast<std::ptrdiff_t>(view_count_) &&
+                      (shown->flags & protocol::imap_seen) != 0;
+    if (!seen) ++status.unseen;
+  }
+  return status;
+}
+
+void ImapSession::select(std::size_t mailbox) {
+  view_count_ = 0;
+  inbox_selected_ = mailbox == 0;
+  refresh();
+}
+
+// Marks what left the spool (a POP3 session's deletions, another IMAP
+// session's expunge) and appends what arrived, both in id order.
+void ImapSession::refresh() {
+  if (!inbox_selected_) return;
+  const std::size_t count = services_->spool.list_mailbox(mailbox_name(), listing_);
+  std::size_t listed = 0;
+  MessageId newest = 0;
+  for (std::size_t i = 0; i < view_count_; ++i) {
+    ViewEntry& entry = view_[i];
+    while (listed < count && listing_[listed].id < entry.id) ++listed;
+    entry.vanished = listed == count || listing_[listed].id != entry.id;
+    newest = std::max(newest, entry.id);
+  }
+  for (std::size_t i = 0; i < count && view_count_ < view_.size(); ++i) {
+    if (listing_[i].id <= newest) continue;
+    view_[view_count_++] = {listing_[i].id, listing_[i].size_bytes, listing_[i].arrived_s, 0, false};
+  }
+}
+
+std::optional<std::uint32_t> ImapSession::take_vanished() {
+  const auto end = view_.begin() + static_cast<std::ptrdiff_t>(view_count_);
+  const auto gone = std::find_if(view_.begin(), end, [](const ViewEntry& entry) { return entry.vanished; });
+  if (gone == end) return std::nullopt;
+  std::copy(gone + 1, end, gone);
+  --view_count_;
+  return static_cast<std::uint32_t>(gone - view_.begin());
+}
+
+std::uint32_t ImapSession::arrived_s(std::uint32_t index) { return view_[index].arrived_s; }
+
+std::optional<std::size_t> ImapSession::read_message(std::uint32_t index, std::uint32_t offset,
+                                                     std::span<std::uint8_t> out) {
+  const std::optional<std::size_t> read = services_->spool.read(view_[index].id, offset, out);
+  if (!read) {
+    services_->log.write(hal::LogLevel::error, "imap: message %u unreadable at offset %u: flash read failed",
+                         static_cast<unsigned>(view_[index].id), static_cast<unsigned>(offset));
+  }
+  return read;
+}
+
+// An expunge is POP3's deletion. POP3 locks the maildrop for its whole session
+// and works from the list it took at login: while it holds the lock, IMAP
+// expunges nothing (docs/imap.md).
+ImapDecision ImapSession::expunge(std::uint32_t index) {
+  if (!maildrop_holder_) {
+    if (!services_->accounts.lock_maildrop(*user_)) {
+      return ImapDecision::rejected("INUSE", "A POP3 session holds the mailbox, try again later");
+    }
+    maildrop_holder_ = user_;
+  }
+  if (services_->spool.mark_deleted(view_[index].id, mailbox_name()) != SpoolStatus::ok) {
+    return ImapDecision::rejected("UNAVAILABLE", "Could not remove a message, try again later");
+  }
+  std::copy(view_.begin() + index + 1, view_.begin() + static_cast<std::ptrdiff_t>(view_count_),
+            view_.begin() + index);
+  --view_count_;
+  return ImapDecision::accepted();
+}
+
+// The deletions are durable after the loop's sync; the tagged OK waits for it.
+ImapDecision ImapSession::commit() {
+  if (!maildrop_holder_) return ImapDecision::accepted();
+  awaiting_sync_ = true;
+  return ImapDecision::later();
+}
+
+void ImapSession::sync_finished(bool durable) {
+  awaiting_sync_ = false;
+  release_maildrop();
+  // The peer may have gone while the commit waited: it is durable all the same.
+  if (!active()) return;
+  engine_->resume(durable ? ImapDecision::accepted()
+                          : ImapDecision::rejected("UNAVAILABLE", "Could not remove messages, try again later"));
+}
+
+void ImapSession::release_maildrop() {
+  if (maildrop_holder_) services_->accounts.unlock_maildrop(*maildrop_holder_);
+  maildrop_holder_.reset();
+}
+
+void ImapSession::release() {
+  if (!awaiting_sync_) release_maildrop();
+  user_.reset();
+  inbox_selected_ = false;
+  view_count_ = 0;
+}
+
+}  // namespace pigeon

@@ -1,0 +1,94 @@
+// One IMAP client: the session transport, the sans-I/O engine, and the mail
+// store it sees (docs/imap.md): INBOX is the user's mailbox in the spool, as
+// POP3 sees it; Sent, Drafts, Trash and Junk are listed with their RFC 6154
+// attributes and are empty. A message's UID is its spool message id, which the
+// spool never gives out twice. Flags live in the session's view: only an
+// expunge (the spool's deletion) outlives the session.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "protocol/imap_server.hpp"
+#include "relay_services.hpp"
+#include "session_login.hpp"
+#include "session_transport.hpp"
+
+namespace pigeon {
+
+class ImapSession final : private protocol::ImapServerPolicy, private SessionHooks, private LoginWaiter {
+ public:
+  bool active() const { return transport_.active(); }
+  void start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
+             const hal::Endpoint& peer, std::uint64_t now_ms);
+  SessionTransport& transport() { return transport_; }
+
+ private:
+  // A message of the selected mailbox as this session sees it.
+  struct ViewEntry {
+    MessageId id = 0;
+    std::uint32_t size_bytes = 0;
+    std::uint32_t arrived_s = 0;
+    protocol::ImapFlags flags = 0;
+    bool vanished = false;  // gone from the spool; the client is not told yet
+  };
+
+  // ImapServerPolicy
+  protocol::ImapDecision login(std::string_view authzid, std::string_view user, std::string_view password) override;
+  bool reserve_tls() override { return transport_.reserve_tls(); }
+  std::size_t mailbox_count() override;
+  protocol::ImapMailbox mailbox(std::size_t index) override;
+  protocol::ImapMailboxStatus status(std::size_t mailbox) override;
+  protocol::ImapFlags permanent_flags() override { return 0; }
+  void select(std::size_t mailbox) override;
+  void unselect() override { view_count_ = 0; }
+  std::uint32_t message_count() override { return static_cast<std::uint32_t>(view_count_); }
+  std::uint32_t uid(std::uint32_t index) override { return view_[index].id; }
+  protocol::ImapFlags flags(std::uint32_t index) override { return view_[index].flags; }
+  void set_flags(std::uint32_t index, protocol::ImapFlags flags) override { view_[index].flags = flags; }
+  std::uint32_t size_bytes(std::uint32_t index) override { return view_[index].size_bytes; }
+  std::uint32_t arrived_s(std::uint32_t index) override;
+  std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
+                                          std::span<std::uint8_t> out) override;
+  protocol::ImapDecision expunge(std::uint32_t index) override;
+  protocol::ImapDecision commit() override;
+  void refresh() override;
+  std::optional<std::uint32_t> take_vanished() override;
+  void release() override;
+
+  // SessionHooks
+  void greet() override { engine_->start(); }
+  bool produce() override;
+  bool say_goodbye(CloseReason reason) override;
+  void timer_expired() override;
+  std::uint64_t idle_limit_ms() const override;
+  bool awaiting_sync() const override { return awaiting_sync_; }
+  void sync_finished(bool durable) override;
+  bool keeps_slot() const override { return user_.has_value() || awaiting_sync_; }
+  void closed(CloseReason reason) override;
+
+  // LoginWaiter
+  void login_checked(std::optional<UserIndex> user) override;
+
+  protocol::ImapServerSettings settings_for(Service service) const;
+  std::string_view mailbox_name() const { return services_->accounts.name(*user_); }
+  void release_maildrop();
+
+  RelayServices* services_ = nullptr;
+  SessionTransport transport_;
+  std::optional<protocol::ImapServer> engine_;
+
+  SessionLogin login_;
+  std::optional<UserIndex> user_;
+  bool inbox_selected_ = false;
+  std::array<ViewEntry, PIGEON_IMAP_MAX_MESSAGES> view_{};
+  std::size_t view_count_ = 0;
+  // The spool's listing of INBOX, read when the view is taken or refreshed.
+  std::array<MaildropEntry, PIGEON_IMAP_MAX_MESSAGES> listing_{};
+  // An expunge holds POP3's maildrop lock until its deletions are durable
+  // (the user may have logged out meanwhile).
+  std::optional<UserIndex> maildrop_holder_;
+  bool awaiting_sync_ = false;
+};
+
+}  // namespace pigeon

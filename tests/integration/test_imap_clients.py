@@ -1,0 +1,240 @@
+"""Real IMAP clients against the relay (Python imaplib, curl, fetchmail): mail
+submitted over SMTP read back over IMAP with STARTTLS and over implicit TLS,
+bodies compared byte for byte."""
+import imaplib
+import os
+import poplib
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import strip_received
+
+MESSAGES = [
+    b"From: Ann <ann@example.org>\r\nTo: user@localhost\r\nSubject: first\r\n\r\nHello\r\n.a dot line\r\n",
+    b"From: Bob <bob@example.org>\r\nSubject: second\r\nX-Tag: two\r\n\r\n" + b"line of text\r\n" * 2000,
+    b"Subject: third\r\n\r\n" + "Grüße\r\n".encode(),
+]
+
+
+def submit_all(relay, messages=MESSAGES):
+    for message in messages:
+        assert relay.submit(message) == {}
+
+
+def imaps(relay):
+    client = imaplib.IMAP4_SSL("127.0.0.1", relay.ports["imaps"], ssl_context=relay.tls_context(), timeout=30)
+    client.login(relay.user, relay.password)
+    return client
+
+
+def imap_starttls(relay):
+    client = imaplib.IMAP4("127.0.0.1", relay.ports["imap"], timeout=30)
+    assert "LOGINDISABLED" in client.capabilities
+    client.starttls(ssl_context=relay.tls_context())
+    client.login(relay.user, relay.password)
+    return client
+
+
+def fetched_bodies(client, item="BODY.PEEK[]"):
+    typ, data = client.fetch("1:*", f"({item})")
+    assert typ == "OK"
+    return [part[1] for part in data if isinstance(part, tuple)]
+
+
+def test_starttls_and_implicit_tls_read_what_smtp_delivered(pigeon):
+    submit_all(pigeon)
+    for connect in (imap_starttls, imaps):
+        client = connect(pigeon)
+        typ, data = client.select("INBOX")
+        assert (typ, data) == ("OK", [b"3"])
+        assert [strip_received(body) for body in fetched_bodies(client)] == MESSAGES
+        client.logout()
+
+
+def test_login_before_starttls_is_refused(pigeon):
+    client = imaplib.IMAP4("127.0.0.1", pigeon.ports["imap"], timeout=30)
+    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED|STARTTLS"):
+        client.login(pigeon.user, pigeon.password)
+    client.logout()
+
+
+def test_wrong_password_is_refused_after_the_delay(pigeon):
+    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
+    started = time.monotonic()
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        client.login(pigeon.user, "wrong")
+    assert time.monotonic() - started >= 0.25  # auth_failure_delay_ms = 300
+    client.login(pigeon.user, pigeon.password)
+    client.logout()
+
+
+def test_fetch_items_sections_and_partial_ranges(pigeon):
+    submit_all(pigeon)
+    client = imaps(pigeon)
+    client.select("INBOX")
+    typ, data = client.fetch("2", "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (Subject X-Tag)] "
+                                  "BODY.PEEK[TEXT]<14.100>)")
+    assert typ == "OK"
+    head = data[0][0].decode()
+    stored = fetched_bodies(client)[1]
+    assert re.search(r"UID \d+ FLAGS \(\) RFC822.SIZE %d INTERNALDATE \"\d\d-\w\w\w-20\d\d " % len(stored), head)
+    assert data[0][1] == b"Subject: second\r\nX-Tag: two\r\n\r\n"
+    assert data[1][1] == stored[stored.index(b"\r\n\r\n") + 4:][14:114]
+    typ, data = client.fetch("1", "(RFC822.HEADER RFC822.TEXT)")
+    assert data[0][1] == fetched_bodies(client)[0].split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    assert data[1][1] == b"Hello\r\n.a dot line\r\n"
+    # RFC822.TEXT is not a PEEK: the message is \Seen now.
+    assert b"\\Seen" in client.fetch("1", "FLAGS")[1][0]
+    client.logout()
+
+
+def test_uid_fetch_store_search_expunge(pigeon):
+    submit_all(pigeon)
+    client = imaps(pigeon)
+    client.select("INBOX")
+    typ, [uids] = client.uid("SEARCH", "ALL")
+    uids = uids.split()
+    assert len(uids) == 3 and uids == sorted(uids, key=int)
+    typ, data = client.uid("FETCH", uids[2], "(BODY.PEEK[])")
+    assert strip_received(data[0][1]) == MESSAGES[2]
+    client.store("1", "+FLAGS", "(\\Flagged)")
+    client.uid("STORE", uids[1], "+FLAGS.SILENT", "(\\Seen)")
+    assert client.search(None, "FLAGGED") == ("OK", [b"1"])
+    assert client.search(None, "UNSEEN") == ("OK", [b"1 3"])
+    assert client.search(None, "OR", "SEEN", "FLAGGED") == ("OK", [b"1 2"])
+    assert client.search(None, "LARGER", "10000") == ("OK", [b"2"])
+    client.store("2", "+FLAGS", "(\\Deleted)")
+    typ, data = client.expunge()
+    assert (typ, data) == ("OK", [b"2"])
+    client.logout()
+    # The expunge is the spool's deletion: POP3 and a new IMAP session agree.
+    pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=30)
+    pop.user(pigeon.user)
+    pop.pass_(pigeon.password)
+    assert pop.stat()[0] == 2
+    pop.quit()
+    client = imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"2"])
+    assert [strip_received(b) for b in fetched_bodies(client)] == [MESSAGES[0], MESSAGES[2]]
+    client.logout()
+
+
+def test_list_status_and_the_fixed_folders(pigeon):
+    submit_all(pigeon, MESSAGES[:1])
+    client = imaps(pigeon)
+    typ, folders = client.list()
+    assert typ == "OK"
+    assert folders == [b'(\\HasNoChildren) "/" INBOX', b'(\\HasNoChildren \\Sent) "/" Sent',
+                       b'(\\HasNoChildren \\Drafts) "/" Drafts', b'(\\HasNoChildren \\Trash) "/" Trash',
+                       b'(\\HasNoChildren \\Junk) "/" Junk']
+    typ, data = client.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY)")
+    assert re.match(rb"INBOX \(MESSAGES 1 UNSEEN 1 UIDNEXT \d+ UIDVALIDITY 1\)", data[0])
+    assert client.select("Sent") == ("OK", [b"0"])
+    assert client.create("Work")[0] == "NO"
+    assert client.copy("1:*", "Trash")[0] == "NO"
+    client.logout()
+
+
+def test_idle_is_woken_by_an_smtp_delivery(pigeon):
+    client = imaps(pigeon)
+    client.select("INBOX")
+    tag = client._new_tag()
+    client.send(tag + b" IDLE\r\n")
+    assert client.readline().startswith(b"+ ")
+    started = time.monotonic()
+    sender = threading.Timer(0.3, lambda: pigeon.submit(MESSAGES[0]))
+    sender.start()
+    line = client.readline()
+    sender.join()
+    assert line == b"* 1 EXISTS\r\n"
+    assert time.monotonic() - started < 10
+    client.send(b"DONE\r\n")
+    assert client.readline() == tag + b" OK IDLE terminated\r\n"
+    assert [strip_received(b) for b in fetched_bodies(client)] == [MESSAGES[0]]
+    client.logout()
+
+
+def test_noop_reports_a_pop3_deletion(pigeon):
+    submit_all(pigeon, MESSAGES[:2])
+    client = imaps(pigeon)
+    client.select("INBOX")
+    pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=30)
+    pop.user(pigeon.user)
+    pop.pass_(pigeon.password)
+    # While POP3 holds the maildrop, IMAP expunges nothing.
+    client.store("1", "+FLAGS", "(\\Deleted)")
+    typ, data = client.expunge()
+    assert typ == "NO" and b"INUSE" in data[0]
+    pop.dele(1)
+    pop.quit()
+    typ, data = client.noop()
+    assert client.untagged_responses.get("EXPUNGE") == [b"1"]
+    client.close()
+    client.logout()
+
+
+def test_bad_input_keeps_the_session(pigeon):
+    with socket.create_connection(("127.0.0.1", pigeon.ports["imaps"]), timeout=30) as raw:
+        with pigeon.tls_context().wrap_socket(raw, server_hostname="localhost") as tls:
+            reader = tls.makefile("rb")
+            assert reader.readline().startswith(b"* OK [CAPABILITY")
+            tls.sendall(b"a1 FROB\r\n\r\na2 LOGIN {99999}\r\na3 NOOP " + b"x" * 5000 + b"\r\na4 NO\xc3\xa9P\r\n"
+                        b"a5 NOOP\r\n")
+            assert reader.readline() == b"a1 BAD Unknown command\r\n"
+            assert reader.readline() == b"* BAD Empty command line\r\n"
+            assert reader.readline() == b"a2 BAD [TOOBIG] Command line or literal too long\r\n"
+            assert reader.readline() == b"a3 BAD [TOOBIG] Command line or literal too long\r\n"
+            assert reader.readline() == b"a4 BAD Missing command name\r\n"
+            assert reader.readline() == b"a5 OK NOOP completed\r\n"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is installed by tools/deps")
+def test_curl_lists_and_fetches_by_uid(pigeon):
+    submit_all(pigeon, MESSAGES[:2])
+    client = imaps(pigeon)
+    client.select("INBOX")
+    uid = client.uid("SEARCH", "ALL")[1][0].split()[1].decode()
+    client.logout()
+    common = ["curl", "--silent", "--show-error", "--cacert", pigeon.cafile, "--user",
+              f"{pigeon.user}:{pigeon.password}", "--max-time", "30"]
+    listing = subprocess.run(common + [f"imaps://localhost:{pigeon.ports['imaps']}/"], check=True,
+                             capture_output=True).stdout
+    assert b'* LIST (\\HasNoChildren \\Sent) "/" Sent' in listing
+    body = subprocess.run(common + ["--ssl-reqd", f"imap://localhost:{pigeon.ports['imap']}/INBOX;UID={uid}"],
+                          check=True, capture_output=True).stdout
+    assert strip_received(body) == MESSAGES[1]
+
+
+@pytest.mark.skipif(shutil.which("fetchmail") is None, reason="fetchmail is installed by tools/deps")
+@pytest.mark.parametrize("keep", [True, False])
+def test_fetchmail_in_imap_mode(pigeon, tmp_path, keep):
+    submit_all(pigeon)
+    out = tmp_path / "mda-out"
+    out.mkdir()
+    mda = tmp_path / "mda"
+    mda.write_text(f'#!/bin/sh\ncat > "{out}/$(date +%s%N)"\n')
+    mda.chmod(0o700)
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(f'poll localhost protocol IMAP port {pigeon.ports["imaps"]}\n'
+                  f'  user "{pigeon.user}" password "{pigeon.password}" is "{os.environ.get("USER", "root")}" here\n'
+                  f'  ssl sslcertck sslcertfile "{pigeon.cafile}" mda "{mda}" {"keep" if keep else "nokeep"}\n')
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    result = subprocess.run(["fetchmail", "--fetchmailrc", str(rc), "--nosyslog", "--all"], env=env,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    delivered = sorted((out / name).read_bytes() for name in os.listdir(out))
+    # fetchmail adds its own Received header above ours.
+    bodies = sorted(strip_received(strip_received(m.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")))
+                    for m in delivered)
+    assert bodies == sorted(MESSAGES)
+    client = imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"3" if keep else b"0"])
+    client.logout()
