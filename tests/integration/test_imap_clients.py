@@ -1,13 +1,15 @@
-"""Real IMAP clients against the relay (Python imaplib, curl, fetchmail): mail
-submitted over SMTP read back over IMAP with STARTTLS and over implicit TLS,
-bodies compared byte for byte."""
+"""Real IMAP clients against the relay (Python imaplib, curl, fetchmail, mutt,
+Cyrus imtest): mail submitted over SMTP read back over IMAP with STARTTLS and
+over implicit TLS, bodies compared byte for byte."""
 import imaplib
 import os
 import poplib
+import pty
 import re
+import select
 import shutil
+import signal
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -237,4 +239,79 @@ def test_fetchmail_in_imap_mode(pigeon, tmp_path, keep):
     assert bodies == sorted(MESSAGES)
     client = imaps(pigeon)
     assert client.select("INBOX") == ("OK", [b"3" if keep else b"0"])
+    client.logout()
+
+
+IMTEST = "/usr/lib/cyrus/bin/imtest"
+
+
+@pytest.mark.skipif(not os.path.exists(IMTEST), reason="cyrus-clients is installed by tools/deps")
+@pytest.mark.parametrize("implicit_tls", [True, False])
+def test_cyrus_imtest_logs_in_and_reads_capability(pigeon, tmp_path, implicit_tls):
+    commands = tmp_path / "commands"
+    commands.write_bytes(b"c1 CAPABILITY\r\nc2 SELECT INBOX\r\nc3 LOGOUT\r\n")
+    tls = ["-s"] if implicit_tls else ["-t", ""]
+    port = pigeon.ports["imaps" if implicit_tls else "imap"]
+    result = subprocess.run([IMTEST, *tls, "-p", str(port), "-a", pigeon.user, "-w", pigeon.password, "-m", "PLAIN",
+                             "-f", str(commands), "127.0.0.1"], capture_output=True, timeout=60)
+    output = result.stdout.decode(errors="replace")
+    assert "Authenticated." in output
+    assert "c1 OK CAPABILITY completed" in output
+    assert "c2 OK [READ-WRITE] SELECT completed" in output
+    assert "c3 OK LOGOUT completed" in output
+
+
+def run_in_terminal(argv, env, timeout_s=60):
+    """Runs a full-screen program on a pseudo-terminal until it exits (killed
+    after timeout_s); returns what it drew."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    output = b""
+    exited = False
+    deadline = time.monotonic() + timeout_s
+    while not exited and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                output += os.read(fd, 65536)
+            except OSError:  # the terminal closed: the program ended
+                pass
+        exited = os.waitpid(pid, os.WNOHANG)[0] == pid
+    if not exited:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(fd)
+    return output
+
+
+@pytest.mark.skipif(shutil.which("mutt") is None, reason="mutt is installed by tools/deps")
+def test_mutt_reads_and_deletes_over_imaps(pigeon, tmp_path):
+    """mutt driven headless: lists INBOX, pipes the first message out, deletes it and syncs."""
+    submit_all(pigeon, MESSAGES[:2])
+    out = tmp_path / "saved"
+    rc = tmp_path / "muttrc"
+    rc.write_text(f"""set folder="imaps://{pigeon.user}@localhost:{pigeon.ports['imaps']}/"
+set spoolfile="+INBOX"
+set imap_pass="{pigeon.password}"
+set certificate_file="{pigeon.cafile}"
+set ssl_verify_host=yes
+set header_cache=""
+set message_cachedir=""
+set imap_check_subscribed=no
+set mail_check=0
+set confirmappend=no
+set delete=yes
+set quit=yes
+set wait_key=no
+set pipe_decode=no
+set pipe_split=yes
+""")
+    keys = f"<pipe-message>cat > {out}<enter><delete-message><sync-mailbox><quit>"
+    env = dict(os.environ, HOME=str(tmp_path), TERM="vt100")
+    screen = run_in_terminal(["mutt", "-n", "-F", str(rc), "-e", f'push "{keys}"'], env)
+    assert out.exists(), screen.decode(errors="replace")[-2000:]
+    assert strip_received(out.read_bytes().replace(b"\n", b"\r\n")) == MESSAGES[0]
+    client = imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"1"])
+    assert [strip_received(b) for b in fetched_bodies(client)] == [MESSAGES[1]]
     client.logout()
