@@ -1,7 +1,7 @@
 """Server-side TLS session resumption (docs/security.md, "TLS session tickets"):
 real clients (Python's ssl with `session=`, `openssl s_client -sess_out/-sess_in`)
 resume over TLS 1.2 (RFC 5077 tickets) and TLS 1.3 (PSK tickets) on every TLS
-listener, and fall back to a full handshake when the ticket is from before a
+listener (465, 995, 993 and STARTTLS/STLS on 25, 587, 110, 143), and fall back to a full handshake when the ticket is from before a
 restart, expired, or sealed under a key that was rotated away. A TLS 1.3 client
 that offers only psk_ke (tests/tools/psk_ke_client) resumes without ECDHE."""
 import base64
@@ -15,10 +15,11 @@ import time
 import pytest
 
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
-IMPLICIT = {"submissions": b"220", "pop3s": b"+OK"}
+IMPLICIT = {"submissions": b"220", "pop3s": b"+OK", "imaps": b"* OK"}
 STARTTLS = {"smtp": (b"EHLO client.example\r\n", b"STARTTLS\r\n", b"220"),
             "submission": (b"EHLO client.example\r\n", b"STARTTLS\r\n", b"220"),
-            "pop3": (b"", b"STLS\r\n", b"+OK")}
+            "pop3": (b"", b"STLS\r\n", b"+OK"),
+            "imap": (b"", b"a STARTTLS\r\n", b"a OK")}
 SHORT_LIFETIME_S = 2
 
 
@@ -50,7 +51,7 @@ def connect(relay, service, context, session=None):
         tls = context.wrap_socket(raw, server_hostname="localhost", session=session)
         return tls, read_reply(tls, IMPLICIT[service])
     hello, command, ready = STARTTLS[service]
-    read_reply(raw, ready)  # the greeting
+    read_reply(raw, b"* OK" if service == "imap" else ready)  # the greeting
     if hello:
         raw.sendall(hello)
         read_reply(raw, b"250")
@@ -60,6 +61,9 @@ def connect(relay, service, context, session=None):
     if service == "pop3":
         tls.sendall(b"CAPA\r\n")
         return tls, read_reply(tls, b".")
+    if service == "imap":
+        tls.sendall(b"b CAPABILITY\r\n")
+        return tls, read_reply(tls, b"b OK")
     tls.sendall(hello)
     return tls, read_reply(tls, b"250")
 
@@ -73,7 +77,7 @@ def handshake(relay, service, context, session=None):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("service", ["submissions", "pop3s", "smtp", "submission", "pop3"])
+@pytest.mark.parametrize("service", ["submissions", "pop3s", "imaps", "smtp", "submission", "pop3", "imap"])
 def test_python_client_resumes_on_every_tls_listener(pigeon, service, version):
     context = context_for(pigeon, version)
     reused, session = handshake(pigeon, service, context)
