@@ -278,7 +278,7 @@ IoResult SimNetwork::receive(SimHostId host, StreamId stream, std::span<std::uin
     wanted -= take;
     flight.bytes -= take;
     if (flight.bytes == 0) {
-      in.first_flight = (in.first_flight + 1) % max_flights;
+      in.first_flight = static_cast<std::uint32_t>((in.first_flight + 1) % max_flights);
       --in.flight_count;
     }
   }
