@@ -1,12 +1,26 @@
 // The board's PIGEON_ASSERT handler: the failed condition on the console, then a
 // system reset. The relay remounts the spool after the reset, so accepted mail
 // survives (docs/spool-format.md); staying up with broken state could lose it.
+#include <cstddef>
 #include <cstdint>
 
 #include "protocol/assert.hpp"
 #include "uart.hpp"
 
 namespace pigeon {
+namespace {
+
+void write_decimal(std::uint32_t value) {
+  char digits[10];
+  std::size_t count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (count > 0) board::uart_write({&digits[--count], 1});
+}
+
+}  // namespace
 
 void assert_failed(const char* condition, const char* file, int line) noexcept {
   board::uart_write("\r\npigeon: assertion failed: ");
@@ -14,7 +28,7 @@ void assert_failed(const char* condition, const char* file, int line) noexcept {
   board::uart_write(" (");
   board::uart_write(file);
   board::uart_write(":");
-  board::uart_write_hex(static_cast<std::uint32_t>(line));
+  write_decimal(static_cast<std::uint32_t>(line));
   board::uart_write(")\r\n");
   // SCB->AIRCR: VECTKEY and SYSRESETREQ (ARMv7-M Architecture Reference Manual, B3.2.6).
   constexpr std::uintptr_t aircr = 0xE000ED0C;

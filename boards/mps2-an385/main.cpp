@@ -17,6 +17,7 @@
 #include <lwip/timeouts.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdarg>
 #include <cstring>
 #include <optional>
@@ -35,7 +36,7 @@
 #include "hal/memory/memory_flash.hpp"
 #include "hal/text_format.hpp"
 #include "lan9118.hpp"
-#include "semihosting.hpp"
+#include "protocol/assert.hpp"
 #include "systick_clock.hpp"
 #include "uart.hpp"
 #include "uart_log.hpp"
@@ -151,6 +152,32 @@ bool set_up_smarthost_tls(const RelayConfig& config, SmarthostTlsClient& tls) {
   return error.empty() || stop(error);
 }
 
+// The console's one command: the line "assert" fails a PIGEON_ASSERT, so that
+// the board test (tests/board/test_assert.py) sees the handler's message and
+// the reset. Only the UART reaches it, that is hands on the board; no network
+// client can. Other lines are ignored.
+class Console {
+ public:
+  void poll() {
+    for (int c = uart_read(); c >= 0; c = uart_read()) {
+      if (c != '\r' && c != '\n') {
+        overlong_ |= used_ == line_.size();
+        if (!overlong_) line_[used_++] = static_cast<char>(c);
+        continue;
+      }
+      const std::string_view command(line_.data(), overlong_ ? 0 : used_);
+      used_ = 0;
+      overlong_ = false;
+      PIGEON_ASSERT(command != "assert");
+    }
+  }
+
+ private:
+  std::array<char, 8> line_{};
+  std::size_t used_ = 0;
+  bool overlong_ = false;
+};
+
 // The smarthost's name through lwIP's DNS client (numeric addresses need no query).
 class LwipResolver final : public HostResolver {
  public:
@@ -254,9 +281,11 @@ int run() {
   if (relay.start(failed) != hal::NetStatus::ok) return stop("cannot listen"), 1;
   print_ready(relay, record, interface);
 
+  static Console console;
   for (;;) {
     const std::uint32_t idle_ms = relay.poll(clock.monotonic_ms());
     net.wait(idle_ms);
+    console.poll();
   }
 }
 
@@ -274,9 +303,9 @@ extern "C" unsigned int pigeon_lwip_random(void) {
   return value;
 }
 
+// lwIP's own checks fail as PIGEON_ASSERT does: message on the console, reset.
 extern "C" void pigeon_lwip_assert_failed(const char* message, const char* file, int line) {
-  pigeon::board::say("pigeon: lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-  pigeon::board::semihosting_exit(71);
+  pigeon::assert_failed(message, file, line);
 }
 
 int main() { return pigeon::board::run(); }

@@ -1,4 +1,4 @@
-// The console: CMSDK UART0 of mps2-an385, polled transmit (QEMU's -serial).
+// The console: CMSDK UART0 of mps2-an385, polled (QEMU's -serial).
 #pragma once
 
 #include <cstdint>
@@ -9,5 +9,7 @@ namespace pigeon::board {
 void uart_init();
 void uart_write(std::string_view text);
 void uart_write_hex(std::uint32_t value);
+// The next received byte, or -1 when none is waiting.
+int uart_read();
 
 }  // namespace pigeon::board
