@@ -1,6 +1,7 @@
 // pigeon on a Linux host: the POSIX shim wired into the relay. Start-up reads the
 // configuration and the state folder; after `ready` the loop runs without heap.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -277,14 +278,30 @@ int provision(const StateFolder& state, hal::Clock& clock, CryptoRandom& random,
   return load_identity(state, random, clock, config, tls, fingerprint) ? 0 : start_failed;
 }
 
+// Why the spool image did not open. An image of another size than the
+// configuration's is the usual reason (spool_bytes changed after the first
+// start): the operator chooses between its mail and the new size.
+int report_spool_open_failure(const char* path, std::uint64_t configured_bytes) {
+  struct stat image{};
+  if (::stat(path, &image) == 0 && static_cast<std::uint64_t>(image.st_size) != configured_bytes) {
+    std::fprintf(stderr,
+                 "pigeon: the spool image %s is %lld bytes, spool_bytes makes it %llu: set spool_bytes = %lld to keep "
+                 "the mail in it, or move it away to start an empty spool of the new size\n",
+                 path, static_cast<long long>(image.st_size), static_cast<unsigned long long>(configured_bytes),
+                 static_cast<long long>(image.st_size));
+    return misconfigured;
+  }
+  std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", path);
+  return start_failed;
+}
+
 // The spool image in the state folder, sized by spool_bytes, mounted.
 int mount_spool(const StateFolder& state, const RelayConfig& config, hal::FileFlash& flash, Spool& spool) {
   char spool_path[4096];
   hal::FlashGeometry geometry = flash_sector_geometry;
   geometry.sector_count = config.spool_bytes / geometry.sector_size_bytes;
   if (!flash.open(state.file_path("spool.img", spool_path), geometry)) {
-    std::fprintf(stderr, "pigeon: cannot open the spool image %s\n", spool_path);
-    return start_failed;
+    return report_spool_open_failure(spool_path, geometry.total_bytes());
   }
   if (!arm_flash_faults(flash)) return misconfigured;
   if (spool.mount() != SpoolStatus::ok) {

@@ -98,3 +98,20 @@ def test_the_default_spool_is_small_on_router_builds(tmp_path):
         assert os.path.getsize(os.path.join(relay.state, "spool.img")) == expected
     finally:
         relay.stop()
+
+
+def test_a_spool_image_of_another_size_is_named_with_both_sizes(tmp_path):
+    """spool_bytes changed after the first start: the relay keeps the image
+    (and its mail) and says how to choose."""
+    lines = [line for line in BASE_CONFIG if not line.startswith("spool_bytes")]
+    relay = Pigeon(str(tmp_path), lines + [f"spool_bytes = {1 * MiB}"]).start()
+    relay.stop()
+    with open(relay.config_path, "a") as config:
+        config.write(f"spool_bytes = {2 * MiB}\n")
+    result = subprocess.run([*PIGEON_LAUNCHER, PIGEON_BIN, "--state", relay.state, "--config", relay.config_path],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    image = os.path.join(relay.state, "spool.img")
+    assert (f"pigeon: the spool image {image} is {MiB} bytes, spool_bytes makes it {2 * MiB}: set spool_bytes = "
+            f"{MiB} to keep the mail in it, or move it away to start an empty spool of the new size") in result.stderr
+    assert os.path.getsize(image) == MiB
