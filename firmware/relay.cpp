@@ -90,6 +90,7 @@ std::uint32_t Relay::poll(std::uint64_t now_ms) {
   // round, and their slots are free for a client that reconnects at once.
   progressed |= sync_commits();
   progressed |= accept_clients(now_ms);
+  services_.tls.rotate_ticket_keys(now_ms);
   return progressed ? 0 : idle_time_ms(now_ms);
 }
 

@@ -1,6 +1,7 @@
 #include "tls_session.hpp"
 
 #include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
 #include <psa/crypto.h>
 
 #include <algorithm>
@@ -148,7 +149,25 @@ bool TlsServer::enable_tickets(std::uint32_t lifetime_s) {
   // when that is all it offers (docs/security.md weighs the two).
   mbedtls_ssl_conf_session_tickets_cb(&tls_glue::config(config_), mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
                                       &keys);
+  ticket_lifetime_s_ = lifetime_s;
   return true;
+}
+
+// mbedtls_ssl_ticket_rotate puts the new key where the older of the two was,
+// and makes it the one that seals.
+void TlsServer::rotate_ticket_keys(std::uint64_t now_ms) {
+  if (ticket_lifetime_s_ == 0) return;
+  const std::uint64_t lifetime_ms = std::uint64_t{ticket_lifetime_s_} * 1000;
+  if (ticket_key_due_ms_ == 0) ticket_key_due_ms_ = now_ms + lifetime_ms;
+  if (now_ms < ticket_key_due_ms_) return;
+  std::array<std::uint8_t, MBEDTLS_SSL_TICKET_KEY_NAME_BYTES> name{};
+  std::array<std::uint8_t, 32> key{};  // AES-256
+  if (!random_.fill(name) || !random_.fill(key)) return;  // the generator could not reseed: next round
+  const int rotated = mbedtls_ssl_ticket_rotate(&tls_glue::ticket_keys(ticket_keys_), name.data(), name.size(),
+                                                key.data(), key.size(), ticket_lifetime_s_);
+  mbedtls_platform_zeroize(key.data(), key.size());
+  PIGEON_ASSERT(rotated == 0);  // a 256-bit key for the AES-256-GCM set up by enable_tickets
+  ticket_key_due_ms_ = now_ms + lifetime_ms;
 }
 
 bool TlsSession::bind(const SslConfigStorage& config, hal::Net& net, hal::StreamId stream) {

@@ -88,6 +88,11 @@ class TlsServer final : public TlsSessionPool {
   // and a ticket older than `lifetime_s` is refused. 0 issues no tickets (nor
   // does a server without this call). False when the arena has no room for the keys.
   bool enable_tickets(std::uint32_t lifetime_s);
+  // Replaces the key that seals tickets once it has done so for a lifetime, and
+  // forgets the key before it. Mbed TLS alone replaces keys only when a client
+  // comes; called every loop round, this holds even for an idle relay, so no
+  // ticket key stays in memory longer than two lifetimes.
+  void rotate_ticket_keys(std::uint64_t now_ms);
 
   TlsSession* acquire(hal::Net& net, hal::StreamId stream) override;
   void release(TlsSession* session) override;
@@ -98,6 +103,8 @@ class TlsServer final : public TlsSessionPool {
   CertificateStorage certificate_;
   KeyStorage key_;
   TicketKeysStorage ticket_keys_;
+  std::uint32_t ticket_lifetime_s_ = 0;  // 0: no tickets
+  std::uint64_t ticket_key_due_ms_ = 0;  // when the sealing key is replaced; 0: not yet timed
   std::array<TlsSession, PIGEON_TLS_SESSIONS> sessions_;
   std::span<TlsSession> usable_;  // the first session_limit of sessions_
 };

@@ -138,6 +138,27 @@ TEST_F(TlsResumption, AServerWithNewKeysRefusesTheTicketAndHandshakesInFull) {
   EXPECT_EQ(client_.counters().resumed, 1u);
 }
 
+// The relay's loop replaces the sealing key every lifetime without waiting for
+// a client: a ticket stays good across one replacement, and after the second
+// its key is gone from memory, however idle the relay was.
+TEST_F(TlsResumption, ATicketOpensAfterOneKeyRotationAndNotAfterTwo) {
+  constexpr std::uint64_t lifetime_ms = 7200 * 1000;
+  TlsServer server(random_generator());
+  start(server, 7200);
+  server.rotate_ticket_keys(0);  // times the first replacement
+  ASSERT_TRUE(connect_once(server));
+  server.rotate_ticket_keys(lifetime_ms - 1);  // not yet
+  server.rotate_ticket_keys(lifetime_ms);
+  ASSERT_TRUE(connect_once(server));
+  EXPECT_EQ(client_.counters().resumed, 1u);
+  // That connection left the client a ticket sealed under the new key.
+  server.rotate_ticket_keys(2 * lifetime_ms);
+  server.rotate_ticket_keys(3 * lifetime_ms);
+  ASSERT_TRUE(connect_once(server));
+  EXPECT_EQ(client_.counters().handshakes, 3u);
+  EXPECT_EQ(client_.counters().resumed, 1u);
+}
+
 TEST_F(TlsResumption, NoTicketsWithALifetimeOfZero) {
   TlsServer server(random_generator());
   start(server, 0);
