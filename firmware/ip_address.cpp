@@ -3,7 +3,6 @@
 #include <array>
 #include <cstdint>
 
-#include "protocol/text_builder.hpp"
 #include "text.hpp"
 
 namespace pigeon {
@@ -150,10 +149,16 @@ std::string_view format_ip_address(const hal::IpAddress& address, std::span<char
 
 std::string_view describe_peer(const hal::Endpoint& peer, std::span<char, peer_text_bytes> out) {
   if (peer.local) return "local";
-  std::array<char, 40> address{};
-  protocol::TextBuilder text(out);
-  text.character('[').text(format_ip_address(peer.address, address)).text("]:").number(peer.port);
-  return text.view();
+  std::array<char, 40> scratch{};
+  const std::string_view address = format_ip_address(peer.address, scratch);
+  std::size_t used = 0;
+  out[used++] = '[';
+  used += address.copy(out.data() + used, address.size());
+  out[used++] = ']';
+  out[used++] = ':';
+  const std::size_t port_digits = append_number(scratch, 0, peer.port, 10);
+  used += std::string_view(scratch.data(), port_digits).copy(out.data() + used, port_digits);
+  return {out.data(), used};
 }
 
 }  // namespace pigeon

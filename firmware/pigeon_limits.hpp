@@ -29,6 +29,13 @@
 #define PIGEON_SMARTHOST_CONNECTIONS 1
 #endif
 
+// CRC-32 of spool records, looked up this many bits at a time: 8 (a 1 KiB table,
+// one lookup per byte) or 4 (64 bytes, two lookups: the spool's mount takes
+// about twice as long on the host, a board short of flash may choose it).
+#ifndef PIGEON_CRC32_TABLE_BITS
+#define PIGEON_CRC32_TABLE_BITS 8
+#endif
+
 // The longest PEM key or certificate of the server's own identity. Parsing needs
 // a NUL-terminated copy, kept in static storage rather than on the stack so that
 // the stack of a small board is not sized by a start-up step.

@@ -19,7 +19,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdarg>
+#include <cstddef>
 #include <cstring>
+#include <new>
 #include <optional>
 
 #include "board_counters.hpp"
@@ -64,6 +66,18 @@ constexpr std::size_t password_characters = 16;
 
 // lwIP's DNS query ids and source ports come from the relay's DRBG once it runs.
 CryptoRandom* lwip_random_source = nullptr;
+
+// A board object built on first use and never destroyed. The board stops only by
+// a reset; a static with a destructor would register it with atexit(), which
+// links newlib's exit machinery (flash, and a table in RAM) for code that never runs.
+template <typename T, typename... Args>
+T& build_forever(Args&... args) {
+  alignas(T) static std::byte storage[sizeof(T)];
+  static bool built = false;
+  PIGEON_ASSERT(!built);  // one object of each type
+  built = true;
+  return *::new (static_cast<void*>(storage)) T(args...);
+}
 
 std::span<std::uint8_t> psram(std::uint32_t offset, std::uint32_t bytes) {
   return {reinterpret_cast<std::uint8_t*>(psram_base + offset), bytes};
@@ -232,7 +246,7 @@ int run() {
 
   static BoardEntropy entropy;
   seed_entropy(entropy, record, have_record);
-  static CryptoRandom random(entropy);
+  CryptoRandom& random = build_forever<CryptoRandom>(entropy);
   if (!random.ready()) return stop("cannot seed the random generator"), 1;
   lwip_random_source = &random;
 
@@ -252,7 +266,7 @@ int run() {
     return stop("cannot set up the default user"), 1;
   }
 
-  static TlsServer tls(random);
+  TlsServer& tls = build_forever<TlsServer>(random);
   if (!tls.load_identity({record.key_pem.data(), record.key_length}, {record.cert_pem.data(), record.cert_length})) {
     return stop("the server key and certificate do not load"), 1;
   }
@@ -265,14 +279,14 @@ int run() {
   static netif interface;
   if (!start_network(nic, interface)) return 1;
   static MeasuredSleep timed_nic(nic);
-  static hal::LwipNet net(timed_nic);
+  hal::LwipNet& net = build_forever<hal::LwipNet>(timed_nic);
   if (!configure_interface(interface, network, net, clock, dhcp_timeout_ms)) return stop("no DHCP lease"), 1;
   say("pigeon: address %s (%s)\n", ip4addr_ntoa(netif_ip4_addr(&interface)), network.dhcp ? "DHCP" : "static");
   static UartLog log(clock, hal::LogLevel::info);
-  static LoginService logins(config, accounts);
+  LoginService& logins = build_forever<LoginService>(config, accounts);
   if (!logins.start(random)) return stop("cannot draw the login keys"), 1;
   static RelayServices services{config, net, clock, log, spool, tls, accounts, logins};
-  static SmarthostTlsClient smarthost_tls(random);
+  SmarthostTlsClient& smarthost_tls = build_forever<SmarthostTlsClient>(random);
   if (!set_up_smarthost_tls(config, smarthost_tls)) return 1;
   static LwipResolver resolver(net);
   static DeliveryScheduler scheduler(services, smarthost_tls, resolver);
