@@ -184,7 +184,13 @@ bool DeliveryScheduler::bounce(const BounceRequest& request) {
 void DeliveryScheduler::record(MessageId id, std::uint32_t mask, RecipientOutcome outcome) {
   for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
     if ((mask & (1u << r)) == 0) continue;
-    if (services_.spool.mark_recipient(id, r, outcome) != SpoolStatus::ok) {
+    const SpoolStatus status = services_.spool.mark_recipient(id, r, outcome);
+    if (status == SpoolStatus::full) {
+      services_.log.write(hal::LogLevel::warning,
+                          "relay: message %u: spool full, recipient %u settled without its record (a power cut "
+                          "may send it again)",
+                          static_cast<unsigned>(id), static_cast<unsigned>(r));
+    } else if (status != SpoolStatus::ok) {
       services_.log.write(hal::LogLevel::error, "relay: message %u: cannot record recipient %u",
                           static_cast<unsigned>(id), static_cast<unsigned>(r));
     }

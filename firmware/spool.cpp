@@ -415,30 +415,39 @@ std::optional<std::size_t> Spool::read(MessageId id, std::uint32_t offset, std::
 }
 
 // Outcome records may use the reserve: they are what lets space be reclaimed.
-SpoolStatus Spool::record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome) {
+// Space comes back only when whole sectors at the tail are dead, and after a
+// long outage the smarthost takes the queue back in retry order, not in log
+// order: the outcomes can use up the reserve while every tail sector still
+// holds a waiting message. A relayed or bounced recipient is then settled in
+// the index all the same (`settle_when_full`), so that its message can die and
+// its sectors be reclaimed; otherwise the spool stayed full of delivered mail
+// for good, refusing all new mail (found by tools/simulate, long-outage).
+// Such a message may be relayed once more after a power cut: at least once
+// still holds. A POP3 deletion never settles without its record.
+SpoolStatus Spool::record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome,
+                                  bool settle_when_full) {
   const bool owed_recipients =
       entry.state == EntryState::committed && mask != 0 && std::uint64_t{mask} >> entry.recipient_count == 0;
   PIGEON_ASSERT(owed_recipients);
   const auto code = static_cast<std::uint8_t>(outcome);
   std::array<std::uint8_t, format::Outcome::bytes> payload{};
   format::Outcome{code, {}, mask}.encode(payload);
-  if (const SpoolStatus status = append_record(RecordType::outcome, entry.id, payload, SpaceFor::outcome);
-      status != SpoolStatus::ok) {
-    return status;
-  }
+  const SpoolStatus status = append_record(RecordType::outcome, entry.id, payload, SpaceFor::outcome);
+  const bool settle = status == SpoolStatus::ok || (status == SpoolStatus::full && settle_when_full);
+  if (!settle) return status;
   entry.outcomes.record(mask, code, entry.recipient_count);
   if (entry.dead()) {
     release_entry(entry);
     log_.drop_dead_tail();
   }
-  return SpoolStatus::ok;
+  return status;
 }
 
 SpoolStatus Spool::mark_recipient(MessageId id, std::uint8_t recipient_index, RecipientOutcome outcome) {
   IndexEntry* entry = find_committed(id);
   if (entry == nullptr || recipient_index >= entry->recipient_count) return SpoolStatus::not_found;
   if (!entry->owed(recipient_index)) return SpoolStatus::ok;
-  return record_outcome(*entry, 1u << recipient_index, outcome);
+  return record_outcome(*entry, 1u << recipient_index, outcome, true);
 }
 
 SpoolStatus Spool::mark_deleted(MessageId id, std::string_view mailbox) {
@@ -449,7 +458,7 @@ SpoolStatus Spool::mark_deleted(MessageId id, std::string_view mailbox) {
   if (std::find(mailboxes.begin(), mailboxes.end(), number) == mailboxes.end()) return SpoolStatus::not_found;
   const std::uint32_t mask = owed_in(*entry, number);
   if (mask == 0) return SpoolStatus::ok;
-  return record_outcome(*entry, mask, RecipientOutcome::deleted);
+  return record_outcome(*entry, mask, RecipientOutcome::deleted, false);
 }
 
 SpoolStatus Spool::record_attempt(MessageId id, std::uint32_t recipients_mask, const SpoolAttempt& attempt) {

@@ -164,7 +164,9 @@ class Spool {
                                                  std::span<char> out);
   // Records the outcome of one recipient. A recipient that already has an
   // outcome keeps it (returns ok). When every recipient has one, the message is
-  // dead and its space is reclaimed.
+  // dead and its space is reclaimed. `full`: not even the reserve had room for
+  // the record; the recipient is settled in the index anyway, so the message
+  // may be relayed again after a power cut (docs/spool-format.md §7).
   SpoolStatus mark_recipient(MessageId id, std::uint8_t recipient_index, RecipientOutcome outcome);
   // Records a temporary failure of the recipients in `recipients_mask`; the
   // latest one of a message counts. Durable after sync(); losing it to a power
@@ -243,7 +245,7 @@ class Spool {
   Writer* writer_of(const SpoolWriter& handle);
   SpoolStatus writing_status(const Writer* writer) const;
   void abort_writer_of(IndexEntry& entry);
-  SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome);
+  SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome, bool settle_when_full);
   std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry);
   bool verify_message(IndexEntry& entry);
   bool deliverable(IndexEntry& entry);

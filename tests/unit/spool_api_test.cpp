@@ -159,3 +159,41 @@ INSTANTIATE_TEST_SUITE_P(Geometries, SpoolApi,
 
 }  // namespace
 }  // namespace pigeon::testing
+
+namespace pigeon::testing {
+namespace {
+
+// A full spool whose messages are relayed newest first (the smarthost takes a
+// long outage's queue back in retry order, not log order): the outcomes use up
+// the reserve while the tail still holds waiting mail. The recipients are
+// settled all the same (full, not an error), every message dies, and the
+// spool takes new mail again. Before, the outcomes that found no room were
+// lost, their messages stayed live, and the spool refused mail for good
+// (tools/simulate, long-outage seed 1).
+TEST(SpoolFull, OutcomesOutOfLogOrderStillFreeTheSpool) {
+  SimulatedChip chip(hal::FlashGeometry{4096, 16, 256});
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  const std::array recipients{remote};
+  std::vector<MessageId> stored;
+  for (std::uint32_t i = 0;; ++i) {
+    const Outcome outcome = store_message(*spool, {"sensor@lan.example", recipients, false}, make_body(i, 100));
+    if (outcome.status != SpoolStatus::ok) break;
+    stored.push_back(outcome.id);
+  }
+  ASSERT_GT(stored.size(), 40u);
+  std::size_t settled_without_record = 0;
+  for (auto id = stored.rbegin(); id != stored.rend(); ++id) {
+    const SpoolStatus status = spool->mark_recipient(*id, 0, RecipientOutcome::relayed);
+    ASSERT_TRUE(status == SpoolStatus::ok || status == SpoolStatus::full);
+    settled_without_record += status == SpoolStatus::full;
+  }
+  EXPECT_GT(settled_without_record, 0u);  // the case this test is about happened
+  EXPECT_EQ(spool->usage().messages, 0u);
+  EXPECT_FALSE(spool->next_outbound(0));
+  EXPECT_EQ(store_message(*spool, {"sensor@lan.example", recipients, false}, make_body(99, 100)).status,
+            SpoolStatus::ok);
+}
+
+}  // namespace
+}  // namespace pigeon::testing
