@@ -31,14 +31,17 @@ bool SimNetwork::add_host(const IpAddress& address, const SimLink& link, SimHost
 
 // ---- faults ----
 
+// Overlapping cuts of one pair join: the link is back when the last one ends.
 void SimNetwork::cut(SimHostId a, SimHostId b, std::uint64_t until_ms) {
   Cut* slot = nullptr;
   for (Cut& cut : cuts_) {
-    const bool same_pair = (cut.a == a && cut.b == b) || (cut.a == b && cut.b == a);
-    if (cut.until_ms <= now() || same_pair) {
+    const bool same_pair = cut.until_ms > now() && ((cut.a == a && cut.b == b) || (cut.a == b && cut.b == a));
+    if (same_pair) {
+      until_ms = std::max(until_ms, cut.until_ms);
       slot = &cut;
       break;
     }
+    if (cut.until_ms <= now() && slot == nullptr) slot = &cut;
   }
   PIGEON_ASSERT(slot != nullptr);  // more overlapping cuts than the table holds: a scenario error
   *slot = Cut{a, b, now(), until_ms};
@@ -67,6 +70,7 @@ void SimNetwork::cut(SimHostId a, SimHostId b, std::uint64_t until_ms) {
 }
 
 void SimNetwork::host_down(SimHostId host) {
+  hosts_[host].powered = false;
   for (Listener& listener : listeners_) {
     if (listener.used && listener.host == host) listener = Listener{};
   }
@@ -119,6 +123,7 @@ std::uint32_t SimNetwork::one_way_ms(SimHostId from, SimHostId to) {
 // ---- listeners and connections ----
 
 NetStatus SimNetwork::listen(SimHostId host, const Endpoint& local, ListenerId& out) {
+  if (!hosts_[host].powered) return NetStatus::no_resources;
   if (!unspecified(local.address) && !same_address(local.address, hosts_[host].address)) return NetStatus::error;
   std::uint16_t port = local.port;
   if (port == 0) port = hosts_[host].next_port++;
@@ -144,7 +149,7 @@ std::uint16_t SimNetwork::local_port(ListenerId listener) const {
 NetStatus SimNetwork::accept(SimHostId host, ListenerId id, StreamId& out, Endpoint& peer) {
   if (id < 0 || static_cast<std::size_t>(id) >= max_listeners) return NetStatus::error;
   const Listener& listener = listeners_[static_cast<std::size_t>(id)];
-  if (!listener.used || listener.host != host) return NetStatus::error;
+  if (!listener.used || listener.host != host) return NetStatus::would_block;  // gone with a power cut
   Connection* first = nullptr;
   std::size_t first_index = 0;
   for (std::size_t i = 0; i < max_connections; ++i) {
@@ -172,6 +177,7 @@ bool SimNetwork::pending_for(std::size_t listener) const {
 }
 
 NetStatus SimNetwork::connect(SimHostId host, const Endpoint& remote, StreamId& out) {
+  if (!hosts_[host].powered) return NetStatus::no_resources;
   std::size_t slot = max_connections;
   for (std::size_t i = 0; i < max_connections; ++i) {
     if (!connections_[i].used) {

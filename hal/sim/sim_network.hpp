@@ -68,8 +68,11 @@ class SimNetwork {
   void cut(SimHostId a, SimHostId b, std::uint64_t until_ms);
   void set_reset_after_ms(std::uint64_t value) { reset_after_ms_ = value; }
   // A power cut: every stream of `host` is gone without a word (its peers see
-  // a reset one latency later), its listeners are closed.
+  // a reset one latency later), its listeners are closed, and until
+  // host_up() nothing it does reaches the network (the code that runs on in
+  // the simulator after the instant of the cut would be dead on a board).
   void host_down(SimHostId host);
+  void host_up(SimHostId host) { hosts_[host].powered = true; }
 
   // For every host, the earliest time at which it has something to act on
   // (`due_ms[host]` lowered to it; now or earlier: at once): input, a peer's
@@ -100,6 +103,7 @@ class SimNetwork {
     IpAddress address;
     SimLink link;
     std::uint16_t next_port = 49152;
+    bool powered = true;
   };
   struct Flight {
     std::uint64_t arrival_ms;

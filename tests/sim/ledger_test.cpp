@@ -76,6 +76,16 @@ TEST(Ledger, ADuplicateNeedsACause) {
   EXPECT_TRUE(lost_reply.violated());
 }
 
+TEST(Ledger, APowerCutLongAfterTheCopyExplainsNothing) {
+  Ledger ledger;
+  const auto id = ledger.submit(false, 0);
+  ledger.answer(id, Answer::acknowledged, 1);
+  ledger.came_out(id, Outlet::smarthost, 1'000);
+  ledger.relay_power_cut(1'000 + Ledger::outcome_window_ms + 1);
+  ledger.came_out(id, Outlet::smarthost, 200'000);
+  EXPECT_TRUE(ledger.violated());
+}
+
 TEST(Ledger, ADeletedMessageMustNotReappear) {
   Ledger ledger;
   const auto id = ledger.submit(false, 0);

@@ -183,6 +183,34 @@ TEST(SimNetwork, AHostGoingDownResetsItsPeersAndForgetsItsListeners) {
   EXPECT_EQ(hosts.client_net.receive(again, byte).status, NetStatus::refused);
 }
 
+TEST(SimNetwork, ADownHostReachesNobodyUntilItIsUp) {
+  TwoHosts hosts;
+  StreamId client = invalid_id, server = invalid_id;
+  hosts.open(client, server);
+  hosts.network->host_down(hosts.server_host);
+  // What the relay's code still does in the round of its power cut stays on the board.
+  EXPECT_EQ(hosts.server_net.send(server, TwoHosts::bytes("451 too late\r\n")).status, NetStatus::closed);
+  StreamId out = invalid_id;
+  EXPECT_EQ(hosts.server_net.connect({v4(1), 25}, out), NetStatus::no_resources);
+  ListenerId listener = invalid_id;
+  EXPECT_EQ(hosts.server_net.listen({{}, 25}, listener), NetStatus::no_resources);
+  hosts.time.advance_to(100);
+  EXPECT_EQ(hosts.read_all(hosts.client_net, client), "");
+  hosts.network->host_up(hosts.server_host);
+  EXPECT_EQ(hosts.server_net.listen({{}, 25}, listener), NetStatus::ok);
+}
+
+TEST(SimNetwork, OverlappingCutsOfOnePairJoin) {
+  TwoHosts hosts;
+  StreamId client = invalid_id, server = invalid_id;
+  hosts.open(client, server);
+  hosts.network->set_reset_after_ms(1'000'000);
+  hosts.network->cut(hosts.client_host, hosts.server_host, 50'000);
+  hosts.network->cut(hosts.client_host, hosts.server_host, 30'000);  // shorter, inside the first
+  hosts.client_net.send(client, TwoHosts::bytes("x"));
+  EXPECT_EQ(hosts.due(hosts.server_host), 50'010u);
+}
+
 TEST(SimNetwork, BandwidthSpreadsALargeSendOverTime) {
   TwoHosts hosts({5, 0, 100, 0, 200});  // 100 bytes per ms
   StreamId client = invalid_id, server = invalid_id;

@@ -41,7 +41,6 @@ std::optional<std::uint64_t> message_number(std::string_view text) {
 
 bool is_bounce(std::string_view text) { return text.find("report-type=delivery-status") != std::string_view::npos; }
 
-bool is_alert_summary(std::string_view text) { return text.find("This alert occurred ") != std::string_view::npos; }
 
 // ---- Conversation ----
 
@@ -294,9 +293,7 @@ void Reader::advance(std::uint64_t now_ms) {
         current_id_ = message_number(*answer);
         if (current_id_) {
           ledger_.seen_in_mailbox(*current_id_);
-          if (!is_alert_summary(*answer)) {
-            ledger_.came_out(*current_id_, is_bounce(*answer) ? Outlet::bounce : Outlet::mailbox, now_ms);
-          }
+          ledger_.came_out(*current_id_, is_bounce(*answer) ? Outlet::bounce : Outlet::mailbox, now_ms);
         }
         conversation_.send("DELE " + std::to_string(current_) + "\r\n");
         step_ = Step::dele;
@@ -467,7 +464,7 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
   protocol::SmtpDecision data_end() override {
     ++owner_.counters_.messages;
     const std::optional<std::uint64_t> id = message_number(message_);
-    const bool counted = id && !is_alert_summary(message_);
+    const bool counted = id.has_value();
     owner_.log_.write(hal::LogLevel::info, "took message %lld from <%s>%s", id ? static_cast<long long>(*id) : -1LL,
                       sender_.c_str(), mode_ == SmarthostMode::lose_reply ? "; the 250 is lost" : "");
     if (counted) {

@@ -50,10 +50,11 @@ class Conversation {
 };
 
 // The message number in a message's text ("X-Sim-Id: N" in the headers of a
-// device's message, or "sim-id N" in an alert's body; a bounce quotes it).
+// device's message, or "sim-id N" in an alert's body; a bounce quotes it). An
+// alert's summary ("occurred N times") carries the body, so the number, of the
+// key's latest occurrence, which was coalesced and so never acknowledged.
 std::optional<std::uint64_t> message_number(std::string_view text);
 bool is_bounce(std::string_view text);
-bool is_alert_summary(std::string_view text);
 
 struct DeviceSettings {
   std::string name;
@@ -74,6 +75,8 @@ class Device final : public Actor {
   void run(std::uint64_t now_ms) override;
   hal::SimNet& net() override { return net_; }
   std::uint64_t retries() const { return retries_; }
+  // A message it still tries to hand over (refused for now, or no connection).
+  bool holds_message() const { return message_.has_value(); }
 
  private:
   enum class Step : std::uint8_t { idle, connecting, greeting, ehlo, mail, rcpt, data, dot, quit };

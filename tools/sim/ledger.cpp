@@ -42,7 +42,6 @@ void Ledger::answer(std::uint64_t id, Answer answer, std::uint64_t now_ms) {
 void Ledger::count_out(Entry& entry, std::uint64_t now_ms) {
   if (entry.copies > 0 || entry.in_mailbox) return;
   entry.first_out_ms = now_ms;
-  entry.power_cuts_seen = power_cuts_;
 }
 
 void Ledger::came_out(std::uint64_t id, Outlet outlet, std::uint64_t now_ms) {
@@ -63,9 +62,9 @@ void Ledger::came_out(std::uint64_t id, Outlet outlet, std::uint64_t now_ms) {
     if (entry->reply_at_risk) {
       ++totals_.duplicates_reply_lost;
       entry->reply_at_risk = false;
-    } else if (power_cuts_ > entry->power_cuts_seen) {
+    } else if (entry->cut_after_copy) {
       ++totals_.duplicates_power_cut;
-      entry->power_cuts_seen = power_cuts_;
+      entry->cut_after_copy = false;
     } else {
       fail("message " + std::to_string(id) + " came out twice with no power cut or lost reply to explain it");
       return;
@@ -75,13 +74,25 @@ void Ledger::came_out(std::uint64_t id, Outlet outlet, std::uint64_t now_ms) {
   }
   count_out(*entry, now_ms);
   ++entry->copies;
+  entry->last_copy_ms = now_ms;
+  recent_copies_.push_back(id);
+}
+
+void Ledger::forget_old_copies(std::uint64_t now_ms) {
+  std::erase_if(recent_copies_, [&](std::uint64_t id) { return now_ms - entries_[id].last_copy_ms > outcome_window_ms; });
 }
 
 void Ledger::reply_at_risk(std::uint64_t id) {
   if (Entry* entry = find(id, "lost reply")) entry->reply_at_risk = true;
 }
 
-void Ledger::relay_power_cut(std::uint64_t) { ++power_cuts_; }
+void Ledger::relay_power_cut(std::uint64_t now_ms) {
+  for (std::uint64_t id : recent_copies_) {
+    Entry& entry = entries_[id];
+    if (now_ms - entry.last_copy_ms <= outcome_window_ms) entry.cut_after_copy = true;
+  }
+  recent_copies_.clear();
+}
 
 void Ledger::deletion_committed(std::uint64_t id) {
   Entry* entry = find(id, "deletion");

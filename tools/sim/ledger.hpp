@@ -47,6 +47,11 @@ class Ledger {
   // may come again).
   void reply_at_risk(std::uint64_t id);
   void relay_power_cut(std::uint64_t now_ms);
+  // Drops copies older than the window from the list a power cut looks at.
+  void forget_old_copies(std::uint64_t now_ms);
+  // A power cut explains a second copy only this soon after the first: the
+  // relay records the outcome as soon as the 250 arrives.
+  static constexpr std::uint64_t outcome_window_ms = 60'000;
 
   // A POP3 session that deleted `id` ended with +OK to QUIT: it must never be
   // seen again.
@@ -75,7 +80,8 @@ class Ledger {
     bool in_mailbox = false;
     std::uint64_t answered_ms = 0;
     std::uint64_t first_out_ms = 0;
-    std::uint64_t power_cuts_seen = 0;  // the relay's power cuts before the first copy
+    std::uint64_t last_copy_ms = 0;
+    bool cut_after_copy = false;  // a power cut came within outcome_window_ms of the last copy
   };
 
   Entry* find(std::uint64_t id, const char* what);
@@ -84,7 +90,7 @@ class Ledger {
 
   std::vector<Entry> entries_;
   LedgerTotals totals_;
-  std::uint64_t power_cuts_ = 0;
+  std::vector<std::uint64_t> recent_copies_;  // ids whose last copy may still await its outcome record
   std::string violation_;
 };
 

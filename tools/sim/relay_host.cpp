@@ -17,7 +17,7 @@ namespace pigeon::sim {
 struct RelayHost::Boot {
   Boot(RelayHost& host, const RelayConfig& configuration, std::uint64_t entropy_seed)
       : config(configuration), entropy(entropy_seed), random(entropy), tls(random, config.tls_sessions),
-        accounts(config), spool(host.flash_, accounts), logins(config, accounts),
+        accounts(config), spool(host.powered_flash_, accounts), logins(config, accounts),
         services{config, host.net_, host.clock_, host.log_, spool, tls, accounts, logins}, smarthost_tls(random),
         scheduler(services, smarthost_tls, resolver), relay(services, &scheduler), alert_store(services),
         alerts({config.alert_window_s, config.alert_max_per_window}, alert_store) {}
@@ -44,7 +44,7 @@ RelayHost::RelayHost(hal::SimNetwork& network, hal::SimHostId host, const hal::S
       log_(time, settings_.name, hal::LogLevel::info, log_sink), random_(seed),
       flash_bytes_(settings.flash.total_bytes()),
       flash_units_(settings.flash.total_bytes() / settings.flash.program_unit_bytes),
-      flash_(settings.flash, flash_bytes_, flash_units_) {
+      flash_(settings.flash, flash_bytes_, flash_units_), powered_flash_(flash_, network, host) {
   // Made once, as a board makes its key and its users' hashes at first start.
   hal::SimEntropy entropy(random_.next());
   CryptoRandom random(entropy);
@@ -80,6 +80,7 @@ bool RelayHost::boot(std::string& error) {
     }
   }
   clock_.reboot();
+  network_.host_up(net_.host());
   boot_ = std::make_unique<Boot>(*this, config, random_.next());
   Boot& boot = *boot_;
   if (!boot.random.ready() || !boot.tls.load_identity(key_pem_, cert_pem_)) {

@@ -35,7 +35,6 @@ struct RelaySettings {
 
 struct RelayCounters {
   std::uint64_t boots = 0, power_cuts = 0, torn_cuts = 0;
-  std::uint64_t alerts_sent = 0, alerts_coalesced = 0, alerts_refused = 0;
   std::uint32_t spool_high_water_percent = 0;
   std::uint64_t tls_handshakes = 0, tls_resumed = 0;
 };
@@ -73,6 +72,33 @@ class RelayHost final : public Actor {
 
  private:
   struct Boot;
+  // The relay's flash: the RAM image, and at the instant a cut hits it the
+  // host drops off the network, so nothing the relay does after the cut (a
+  // 451 for the commit that failed, say) leaves the board.
+  class PoweredFlash final : public hal::Flash {
+   public:
+    PoweredFlash(hal::RamFlash& flash, hal::SimNetwork& network, hal::SimHostId host)
+        : flash_(flash), network_(network), host_(host) {}
+    hal::FlashGeometry geometry() const override { return flash_.geometry(); }
+    hal::FlashStatus read(std::uint32_t address, std::span<std::uint8_t> out) override {
+      return watch(flash_.read(address, out));
+    }
+    hal::FlashStatus program(std::uint32_t address, std::span<const std::uint8_t> data) override {
+      return watch(flash_.program(address, data));
+    }
+    hal::FlashStatus erase(std::uint32_t sector) override { return watch(flash_.erase(sector)); }
+    hal::FlashStatus sync() override { return watch(flash_.sync()); }
+
+   private:
+    hal::FlashStatus watch(hal::FlashStatus status) {
+      if (status == hal::FlashStatus::power_lost) network_.host_down(host_);
+      return status;
+    }
+    hal::RamFlash& flash_;
+    hal::SimNetwork& network_;
+    hal::SimHostId host_;
+  };
+
   void power_cut(std::uint64_t now_ms);
   void note_usage();
 
@@ -86,6 +112,7 @@ class RelayHost final : public Actor {
   std::vector<std::uint8_t> flash_bytes_;
   std::vector<std::uint8_t> flash_units_;
   hal::RamFlash flash_;
+  PoweredFlash powered_flash_;
   std::string key_pem_, cert_pem_;
   std::vector<std::string> password_hashes_;
   std::unique_ptr<Boot> boot_;

@@ -93,6 +93,7 @@ class World final : public hal::SimLogSink {
   std::map<std::string, hal::SimHostId, std::less<>> names_;
   std::vector<RelayHost*> relays_;
   std::vector<Smarthost*> smarthosts_;
+  std::vector<Device*> devices_;
   std::vector<AlertSource> alert_sources_;
   std::vector<Event> events_;
   std::size_t next_event_ = 0;
@@ -102,6 +103,7 @@ class World final : public hal::SimLogSink {
   std::uint64_t event_hash_ = 0xcbf29ce484222325u;
   std::uint64_t event_lines_ = 0;
   std::uint64_t cuts_ = 0;
+  std::uint64_t alerts_sent_ = 0, alerts_coalesced_ = 0, alerts_refused_ = 0;
 };
 
 bool World::add_host(const std::string& name, const hal::IpAddress& address, const hal::SimLink& link,
@@ -169,7 +171,9 @@ bool World::set_up(std::string& error) {
       settings.until_ms = scenario_.faults_until_ms;
       if (!relay_endpoint(group.relay, Service::smtp, settings.relay)) return false;
       if (!add_host(settings.name, next_address(group.first_address, i), group.link, id, error)) return false;
-      hosts_.push_back(std::make_unique<Device>(*network_, id, settings, ledger_, random_.split(), *this));
+      auto device = std::make_unique<Device>(*network_, id, settings, ledger_, random_.split(), *this);
+      devices_.push_back(device.get());
+      hosts_.push_back(std::move(device));
     }
   }
   for (const ReaderSpec& spec : scenario_.readers) {
@@ -262,11 +266,13 @@ void World::fire_alerts() {
       const std::string key = source.spec.name + "-" + std::to_string(source.fired++ % source.spec.keys);
       const std::string body = "sim-id " + std::to_string(id) + " from " + key;
       const AlertStatus status = source.relay->send_alert(source.spec.to, "sim alert " + key, body, key);
-      const bool sent = status == AlertStatus::sent;
-      // Coalesced and rate-limited alerts are counted into a later summary,
-      // not stored as messages of their own.
-      const bool counted = status == AlertStatus::coalesced || status == AlertStatus::rate_limited;
-      ledger_.answer(id, sent ? Answer::acknowledged : counted ? Answer::unknown : Answer::refused, time_.now_ms());
+      // Only a sent alert is a promise. The others may still come out: the
+      // key's summary carries the body of its latest occurrence, even one the
+      // caller was told failed.
+      ledger_.answer(id, status == AlertStatus::sent ? Answer::acknowledged : Answer::unknown, time_.now_ms());
+      (status == AlertStatus::sent            ? alerts_sent_
+       : status == AlertStatus::coalesced || status == AlertStatus::rate_limited ? alerts_coalesced_
+                                                                                  : alerts_refused_) += 1;
       source.next_ms += source.spec.interval_ms;
     }
   }
@@ -274,6 +280,9 @@ void World::fire_alerts() {
 
 bool World::drained() const {
   if (ledger_.outstanding() != 0) return false;
+  if (std::any_of(devices_.begin(), devices_.end(), [](const Device* device) { return device->holds_message(); })) {
+    return false;  // the relay still refuses new mail
+  }
   return std::all_of(relays_.begin(), relays_.end(), [](RelayHost* relay) { return !relay->down() && relay->queued() == 0; });
 }
 
@@ -336,6 +345,7 @@ RunResult World::run() {
     while (next_event_ < events_.size() && events_[next_event_].at_ms <= now) fire(events_[next_event_++]);
     fire_alerts();
     if (now >= next_sample_ms_) {
+      ledger_.forget_old_copies(now);
       sample();
       next_sample_ms_ += sample_ms;
     }
@@ -361,10 +371,13 @@ RunResult World::run() {
   }
   if (result.violation.empty()) ledger_.final_check();
   if (result.violation.empty() && ledger_.violated()) result.violation = ledger_.violation();
-  if (result.violation.empty() && !drained()) result.violation = "the relay's queue did not drain after the faults stopped";
+  if (result.violation.empty() && !drained()) {
+    result.violation = ledger_.outstanding() != 0 ? "the relay's queue did not drain after the faults stopped"
+                                                  : "the relay still refuses new mail long after the faults stopped";
+  }
   if (!result.violation.empty()) world_log_.write(hal::LogLevel::error, "violation: %s", result.violation.c_str());
   result.simulated_ms = time_.now_ms();
-  result.summary = summary(drained_at_ms);
+  result.summary = summary(drained_at_ms != 0 ? drained_at_ms : time_.now_ms());
   result.event_hash = event_hash_;
   result.ok = result.violation.empty();
   return result;
@@ -406,6 +419,10 @@ std::string World::summary(std::uint64_t end_ms) const {
           " simulated (faults and traffic until " + format_duration(scenario_.faults_until_ms) + ")\n";
   text += "  messages    submitted " + n(t.submitted) + ", acknowledged " + n(t.acknowledged) + ", refused " +
           n(t.refused) + ", answer lost or coalesced " + n(t.unknown) + "\n";
+  if (!alert_sources_.empty()) {
+    text += "  alerts      sent " + n(alerts_sent_) + ", coalesced or rate-limited " + n(alerts_coalesced_) +
+            ", refused " + n(alerts_refused_) + "\n";
+  }
   text += "  out         smarthost " + n(t.delivered_smarthost) + ", mailbox " + n(t.delivered_mailbox) + ", bounced " +
           n(t.bounced) + ", lost " + n(t.lost) + ", out without an acknowledgement " + n(t.delivered_unacknowledged) +
           "\n";
