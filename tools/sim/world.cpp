@@ -30,7 +30,8 @@ std::string format_duration(std::uint64_t ms) {
   char text[64];
   if (ms < 10'000) std::snprintf(text, sizeof text, "%llu ms", static_cast<unsigned long long>(ms));
   else if (ms < 600'000) std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000);
-  else std::snprintf(text, sizeof text, "%.1f min", static_cast<double>(ms) / 60'000);
+  else if (ms < 7'200'000) std::snprintf(text, sizeof text, "%.1f min", static_cast<double>(ms) / 60'000);
+  else std::snprintf(text, sizeof text, "%.1f h", static_cast<double>(ms) / 3'600'000);
   return text;
 }
 
