@@ -54,7 +54,7 @@ class ReportWriter {
     std::array<char, protocol::max_path_bytes> address{};
     std::array<char, 1024> text{};
     for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
-      if ((request_.recipients_mask & (1u << r)) == 0) continue;
+      if (!request_.recipients_mask[r]) continue;
       const auto recipient = services_.spool.read_recipient(request_.id, r, address);
       if (!recipient) return SpoolStatus::corrupt;
       std::array<char, max_diagnostic_bytes> refusal{};

@@ -15,7 +15,7 @@ namespace pigeon {
 
 struct BounceRequest {
   MessageId id = 0;
-  std::uint32_t recipients_mask = 0;  // spool recipient indexes that failed
+  RecipientSet recipients_mask;  // spool recipient indexes that failed
   // Per-recipient diagnostics of the attempt that refused them; nullptr for
   // an expired message, whose recipients all get `expiry_diagnostic`.
   const DeliveryAttempt* attempt = nullptr;

@@ -101,11 +101,12 @@ std::optional<OutboundMessage> DeliveryScheduler::outbound(MessageId id) {
 void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
   record(attempt.id, attempt.relayed_mask, RecipientOutcome::relayed);
   bool reported = true;
-  if (attempt.refused_mask != 0) {
+  if (attempt.refused_mask.any()) {
     reported = bounce({attempt.id, attempt.refused_mask, &attempt, {}, false});
   }
-  if (attempt.deferred_mask() != 0 || !reported) {
-    defer(attempt.id, attempt.deferred_mask() | (reported ? 0 : attempt.refused_mask), attempt.last_temporary);
+  if (attempt.deferred_mask().any() || !reported) {
+    defer(attempt.id, attempt.deferred_mask() | (reported ? RecipientSet{} : attempt.refused_mask),
+          attempt.last_temporary);
   } else {
     queue_.finished(attempt.id);
   }
@@ -119,11 +120,11 @@ void DeliveryScheduler::connection_failed(const SmarthostReply& reason) {
     const std::optional<std::uint32_t> id = queue_.take_due(now_s());
     if (!id) return;
     const std::optional<OutboundMessage> message = outbound(*id);
-    defer(*id, message ? message->owed_remote_mask : 0, reason);
+    defer(*id, message ? message->owed_remote_mask : RecipientSet{}, reason);
   }
 }
 
-void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, const SmarthostReply& reason) {
+void DeliveryScheduler::defer(MessageId id, const RecipientSet& mask, const SmarthostReply& reason) {
   // A stop is no attempt: after the restart the message is due at once.
   if (shutting_down_) return queue_.put_back(id);
   std::array<char, max_diagnostic_bytes> text{};
@@ -139,7 +140,7 @@ void DeliveryScheduler::defer(MessageId id, std::uint32_t mask, const SmarthostR
 
 // On flash, so that the backoff survives a restart and the spool inspector
 // shows why the mail waits. Synced with the round's outcomes.
-void DeliveryScheduler::remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry,
+void DeliveryScheduler::remember_attempt(MessageId id, const RecipientSet& mask, const DeliveryQueue::Entry& entry,
                                          const SmarthostReply& reason) {
   SpoolAttempt attempt;
   attempt.reply_code = reason.code;
@@ -181,9 +182,9 @@ bool DeliveryScheduler::bounce(const BounceRequest& request) {
   return true;
 }
 
-void DeliveryScheduler::record(MessageId id, std::uint32_t mask, RecipientOutcome outcome) {
+void DeliveryScheduler::record(MessageId id, const RecipientSet& mask, RecipientOutcome outcome) {
   for (std::uint8_t r = 0; r < PIGEON_MAX_RECIPIENTS; ++r) {
-    if ((mask & (1u << r)) == 0) continue;
+    if (!mask[r]) continue;
     const SpoolStatus status = services_.spool.mark_recipient(id, r, outcome);
     if (status == SpoolStatus::full) {
       services_.log.write(hal::LogLevel::warning,

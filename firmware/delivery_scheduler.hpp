@@ -46,10 +46,10 @@ class DeliveryScheduler final : private SmarthostWork {
   std::size_t connection_limit() const;
   std::size_t active_connections() const;
   std::optional<OutboundMessage> outbound(MessageId id);
-  void record(MessageId id, std::uint32_t mask, RecipientOutcome outcome);
+  void record(MessageId id, const RecipientSet& mask, RecipientOutcome outcome);
   bool bounce(const BounceRequest& request);
-  void defer(MessageId id, std::uint32_t mask, const SmarthostReply& reason);
-  void remember_attempt(MessageId id, std::uint32_t mask, const DeliveryQueue::Entry& entry,
+  void defer(MessageId id, const RecipientSet& mask, const SmarthostReply& reason);
+  void remember_attempt(MessageId id, const RecipientSet& mask, const DeliveryQueue::Entry& entry,
                         const SmarthostReply& reason);
   void expire(MessageId id, std::string_view reason);
   std::int64_t now_s() const { return static_cast<std::int64_t>(now_ms_ / 1000); }

@@ -65,14 +65,15 @@
 #endif
 
 // One SMTP transaction: its recipients, kept packed in this many bytes (a path
-// is at most protocol::max_path_bytes), and the largest message. The
+// is at most protocol::max_path_bytes), and the largest message. RFC 5321
+// §4.5.3.1.8 asks for 100 recipients; a board short of RAM takes fewer. The
 // configuration's max_recipients and max_message_bytes default to these when
 // they are lower than the documented defaults, and may not exceed them.
 #ifndef PIGEON_ENVELOPE_BYTES
 #define PIGEON_ENVELOPE_BYTES 2048
 #endif
 #ifndef PIGEON_MAX_RECIPIENTS
-#define PIGEON_MAX_RECIPIENTS 32
+#define PIGEON_MAX_RECIPIENTS 100
 #endif
 #ifndef PIGEON_MAX_MESSAGE_BYTES
 #define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
@@ -180,7 +181,8 @@ static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpServer::reply_
 static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= 1024, "a reply must fit");
 static_assert(PIGEON_TLS_SESSIONS >= 1, "TLS is required for submission and POP3");
 static_assert(PIGEON_ENVELOPE_BYTES >= 512, "at least one full-length recipient");
-static_assert(PIGEON_MAX_RECIPIENTS <= 32, "outcomes keep two bits per recipient in 64 bits");
+static_assert(PIGEON_MAX_RECIPIENTS >= 1 && PIGEON_MAX_RECIPIENTS <= 255,
+              "the spool counts a message's recipients in one byte (docs/spool-format.md §3.1)");
 static_assert(PIGEON_MAX_RECIPIENTS <= pigeon::protocol::SmtpClient::max_recipients,
               "the smarthost client takes every recipient of a message at once");
 static_assert(PIGEON_POP3_MAX_MESSAGES <= pigeon::protocol::DeletionMarks().size(),

@@ -61,7 +61,7 @@ bool next_line(Spool& spool, const DeliveryQueue& queue, const OutboundMessage& 
     return true;
   }
   for (; cursor.next_recipient < message.recipient_count; ++cursor.next_recipient) {
-    if ((message.owed_remote_mask >> cursor.next_recipient & 1u) == 0) continue;
+    if (!message.owed_remote_mask[cursor.next_recipient]) continue;
     recipient_line(spool, message, static_cast<std::uint8_t>(cursor.next_recipient), queue.find(message.id), now,
                    line);
     return true;

@@ -195,12 +195,12 @@ bool SmarthostClient::load_envelope(const OutboundMessage& message) {
   recipients_.clear();
   std::array<char, protocol::max_path_bytes> address{};
   for (std::uint8_t r = 0; r < message.recipient_count; ++r) {
-    if ((message.owed_remote_mask & (1u << r)) == 0) continue;
+    if (!message.owed_remote_mask[r]) continue;
     const auto recipient = spool.read_recipient(message.id, r, address);
     if (!recipient) return false;
     spool_index_[recipients_.size()] = r;
     if (!recipients_.add(*recipient)) return false;
-    attempt_.tried_mask |= 1u << r;
+    attempt_.tried_mask[r] = true;
   }
   for (std::size_t i = 0; i < recipients_.size(); ++i) recipient_views_[i] = recipients_[i];
   return recipients_.size() > 0;
@@ -216,9 +216,9 @@ void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpCl
                        static_cast<int>(recipients_[index].size()), recipients_[index].data(),
                        static_cast<int>(diagnostic.size()), diagnostic.data());
   if (reply.positive()) {
-    attempt_.relayed_mask |= 1u << r;
+    attempt_.relayed_mask[r] = true;
   } else if (reply.permanent()) {
-    attempt_.refused_mask |= 1u << r;
+    attempt_.refused_mask[r] = true;
     attempt_.refusals[r] = answer;
   } else {
     attempt_.last_temporary = answer;
@@ -260,7 +260,7 @@ void SmarthostClient::fail(std::string_view reason) {
     services_->log.write(hal::LogLevel::warning, "relay: message %u: %.*s",
                          static_cast<unsigned>(attempt_.id),
                          static_cast<int>(reason.size()), reason.data());
-    if (attempt_.deferred_mask() != 0) attempt_.last_temporary = SmarthostReply::local(reason);
+    if (attempt_.deferred_mask().any()) attempt_.last_temporary = SmarthostReply::local(reason);
     end_attempt();
   } else if (!ready_once_ && !(was_open && engine_->finished())) {
     services_->log.write(hal::LogLevel::warning, "relay: smarthost %.*s port %u: %.*s",

@@ -61,13 +61,13 @@ struct SmarthostReply {
 // The outcome of one attempt at one message, by spool recipient index.
 struct DeliveryAttempt {
   MessageId id = 0;
-  std::uint32_t tried_mask = 0;    // recipients offered to the smarthost this time
-  std::uint32_t relayed_mask = 0;  // 250 to the end of data
-  std::uint32_t refused_mask = 0;  // permanent failures; the rest of tried_mask is deferred
+  RecipientSet tried_mask;    // recipients offered to the smarthost this time
+  RecipientSet relayed_mask;  // 250 to the end of data
+  RecipientSet refused_mask;  // permanent failures; the rest of tried_mask is deferred
   std::array<SmarthostReply, PIGEON_MAX_RECIPIENTS> refusals;  // why each refused one was refused
   SmarthostReply last_temporary;  // why the deferred ones were deferred
 
-  std::uint32_t deferred_mask() const { return tried_mask & ~relayed_mask & ~refused_mask; }
+  RecipientSet deferred_mask() const { return tried_mask & ~relayed_mask & ~refused_mask; }
 };
 
 // What the connection asks of the scheduler.

@@ -13,7 +13,9 @@ namespace format = spool_format;
 
 std::optional<std::uint32_t> envelope_payload_bytes(const SpoolEnvelope& envelope) {
   if (envelope.sender.size() > format::max_sender_bytes) return std::nullopt;
-  std::size_t bytes = format::Envelope::fixed_bytes + envelope.sender.size();
+  std::size_t bytes = format::Envelope::fixed_bytes +
+                      format::RecipientOutcomes::encoded_bytes(static_cast<std::uint32_t>(envelope.recipients.size())) +
+                      envelope.sender.size();
   for (const SpoolRecipient& recipient : envelope.recipients) {
     if (recipient.address.size() > PIGEON_ENVELOPE_BYTES ||
         recipient.mailbox.size() > PIGEON_SPOOL_MAILBOX_NAME_BYTES) {
@@ -94,9 +96,10 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
   entry->envelope_crc = envelope_crc;
   entry->begin_address = address;
   entry->arrived_s = envelope.arrived_s;
-  for (std::size_t r = 0; r < envelope.recipients.size(); ++r) {
-    entry->mailbox[r] = mailbox_number_of(envelope.recipients[r].mailbox);
+  for (const SpoolRecipient& recipient : envelope.recipients) {
+    entry->owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
   }
+  entry->mailboxes_known = true;
   log_.add_begin(address);
   *writer = Writer{};
   writer->state = WriterState::writing;
@@ -265,12 +268,44 @@ std::uint8_t Spool::mailbox_number_of(std::string_view mailbox) const {
   return mailboxes_.mailbox_number(mailbox).value_or(unknown_mailbox);
 }
 
-std::uint32_t Spool::owed_in(const IndexEntry& entry, std::uint8_t mailbox) {
-  std::uint32_t mask = 0;
-  for (std::uint8_t r = 0; r < entry.recipient_count; ++r) {
-    if (entry.mailbox[r] == mailbox && entry.owed(r)) mask |= 1u << r;
-  }
-  return mask;
+std::uint32_t Spool::mailbox_bit(std::uint8_t mailbox) {
+  if (mailbox == remote_mailbox) return 1u << 31;
+  if (mailbox == unknown_mailbox) return 1u << 30;
+  const bool a_user = mailbox < PIGEON_MAX_USERS;
+  PIGEON_ASSERT(a_user);
+  return 1u << mailbox;
+}
+
+RecipientSet Spool::owed_recipients(const IndexEntry& entry) {
+  RecipientSet owed;
+  for (std::uint8_t r = 0; r < entry.recipient_count; ++r) owed[r] = entry.owed(r);
+  return owed;
+}
+
+std::optional<RecipientSet> Spool::recipients_in(const IndexEntry& entry, std::uint8_t mailbox) {
+  const auto envelope = read_envelope(entry);
+  if (!envelope) return std::nullopt;
+  RecipientSet found;
+  envelope->for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+    found[r] = mailbox_number_of(recipient.mailbox) == mailbox;
+  });
+  return found;
+}
+
+std::uint32_t Spool::owed_mailboxes(IndexEntry& entry) {
+  if (entry.mailboxes_known) return entry.owed_mailboxes;
+  const auto envelope = read_envelope(entry);
+  if (!envelope) return 0;
+  note_owed_mailboxes(entry, *envelope);
+  return entry.owed_mailboxes;
+}
+
+void Spool::note_owed_mailboxes(IndexEntry& entry, const spool_format::Envelope& envelope) const {
+  entry.owed_mailboxes = 0;
+  envelope.for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+    if (entry.owed(r)) entry.owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+  });
+  entry.mailboxes_known = true;
 }
 
 IndexEntry* Spool::find_committed(MessageId id) {
@@ -343,7 +378,8 @@ std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntr
   // One pass in id order, which is oldest first.
   for (std::size_t rank = 0; rank < index_.size() && count < out.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
-    if (entry.state == EntryState::committed && owed_in(entry, number) != 0 && deliverable(entry)) {
+    if (entry.state == EntryState::committed && (owed_mailboxes(entry) & mailbox_bit(number)) != 0 &&
+        deliverable(entry)) {
       out[count++] = {entry.id, entry.size_bytes, entry.arrived_s};
     }
   }
@@ -354,11 +390,11 @@ std::optional<OutboundMessage> Spool::next_outbound(MessageId after) {
   for (std::size_t rank = index_.rank_after(after); rank < index_.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
     if (entry.state != EntryState::committed) continue;
-    const std::uint32_t owed_mask = owed_in(entry, remote_mailbox);
-    if (owed_mask != 0 && deliverable(entry)) {
-      return OutboundMessage{entry.id,  entry.size_bytes, entry.body_8bit, entry.recipient_count,
-                             owed_mask, entry.arrived_s,  entry.attempts,  entry.next_retry_s};
-    }
+    if ((owed_mailboxes(entry) & mailbox_bit(remote_mailbox)) == 0 || !deliverable(entry)) continue;
+    const auto remote = recipients_in(entry, remote_mailbox);
+    if (!remote) continue;
+    return OutboundMessage{entry.id,          entry.size_bytes, entry.body_8bit,  entry.recipient_count,
+                           *remote & owed_recipients(entry), entry.arrived_s, entry.attempts, entry.next_retry_s};
   }
   return std::nullopt;
 }
@@ -424,18 +460,21 @@ std::optional<std::size_t> Spool::read(MessageId id, std::uint32_t offset, std::
 // for good, refusing all new mail (found by tools/simulate, long-outage).
 // Such a message may be relayed once more after a power cut: at least once
 // still holds. A POP3 deletion never settles without its record.
-SpoolStatus Spool::record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome,
+SpoolStatus Spool::record_outcome(IndexEntry& entry, const RecipientSet& recipients, RecipientOutcome outcome,
                                   bool settle_when_full) {
-  const bool owed_recipients =
-      entry.state == EntryState::committed && mask != 0 && std::uint64_t{mask} >> entry.recipient_count == 0;
-  PIGEON_ASSERT(owed_recipients);
+  const bool its_recipients =
+      entry.state == EntryState::committed && recipients.any() && (recipients >> entry.recipient_count).none();
+  PIGEON_ASSERT(its_recipients);
   const auto code = static_cast<std::uint8_t>(outcome);
-  std::array<std::uint8_t, format::Outcome::bytes> payload{};
-  format::Outcome{code, {}, mask}.encode(payload);
-  const SpoolStatus status = append_record(RecordType::outcome, entry.id, payload, SpaceFor::outcome);
+  const format::MaskBytes mask = format::encode_mask(recipients);
+  std::array<std::uint8_t, format::Outcome::max_bytes> payload{};
+  const std::size_t length = format::Outcome{code, 0, mask.bytes()}.encode(payload);
+  const SpoolStatus status =
+      append_record(RecordType::outcome, entry.id, std::span(payload).first(length), SpaceFor::outcome);
   const bool settle = status == SpoolStatus::ok || (status == SpoolStatus::full && settle_when_full);
   if (!settle) return status;
-  entry.outcomes.record(mask, code, entry.recipient_count);
+  entry.outcomes.record(recipients, code, entry.recipient_count);
+  entry.mailboxes_known = false;
   if (entry.dead()) {
     release_entry(entry);
     log_.drop_dead_tail();
@@ -447,27 +486,31 @@ SpoolStatus Spool::mark_recipient(MessageId id, std::uint8_t recipient_index, Re
   IndexEntry* entry = find_committed(id);
   if (entry == nullptr || recipient_index >= entry->recipient_count) return SpoolStatus::not_found;
   if (!entry->owed(recipient_index)) return SpoolStatus::ok;
-  return record_outcome(*entry, 1u << recipient_index, outcome, true);
+  RecipientSet one;
+  one[recipient_index] = true;
+  return record_outcome(*entry, one, outcome, true);
 }
 
 SpoolStatus Spool::mark_deleted(MessageId id, std::string_view mailbox) {
   IndexEntry* entry = find_committed(id);
   const std::uint8_t number = mailbox_number_of(mailbox);
   if (entry == nullptr || number == remote_mailbox || number == unknown_mailbox) return SpoolStatus::not_found;
-  const auto mailboxes = std::span(entry->mailbox).first(entry->recipient_count);
-  if (std::find(mailboxes.begin(), mailboxes.end(), number) == mailboxes.end()) return SpoolStatus::not_found;
-  const std::uint32_t mask = owed_in(*entry, number);
-  if (mask == 0) return SpoolStatus::ok;
-  return record_outcome(*entry, mask, RecipientOutcome::deleted, false);
+  const auto in_mailbox = recipients_in(*entry, number);
+  if (!in_mailbox) return SpoolStatus::flash_error;
+  if (in_mailbox->none()) return SpoolStatus::not_found;
+  const RecipientSet owed = *in_mailbox & owed_recipients(*entry);
+  if (owed.none()) return SpoolStatus::ok;
+  return record_outcome(*entry, owed, RecipientOutcome::deleted, false);
 }
 
-SpoolStatus Spool::record_attempt(MessageId id, std::uint32_t recipients_mask, const SpoolAttempt& attempt) {
+SpoolStatus Spool::record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt) {
   IndexEntry* entry = find_committed(id);
   if (entry == nullptr) return SpoolStatus::not_found;
-  const format::Attempt record{recipients_mask,
-                               attempt.attempts,
+  const format::MaskBytes mask = format::encode_mask(recipients_mask);
+  const format::Attempt record{attempt.attempts,
                                attempt.reply_code,
                                attempt.next_retry_s,
+                               mask.bytes(),
                                attempt.enhanced.substr(0, format::Attempt::max_enhanced_bytes),
                                attempt.text.substr(0, format::Attempt::max_text_bytes)};
   std::array<std::uint8_t, format::Attempt::max_bytes> payload{};

@@ -44,6 +44,9 @@ class MailboxDirectory {
   ~MailboxDirectory() = default;
 };
 
+// Recipients of one message by index: bit r is recipient r.
+using RecipientSet = spool_format::RecipientSet;
+
 struct SpoolRecipient {
   std::string_view address;
   std::string_view mailbox;  // the local user's name; empty when relayed onward
@@ -82,7 +85,7 @@ struct OutboundMessage {
   bool body_8bit = false;
   std::uint8_t recipient_count = 0;
   // Bit r set: recipient r is not local and has no outcome yet.
-  std::uint32_t owed_remote_mask = 0;
+  RecipientSet owed_remote_mask;
   std::uint32_t arrived_s = 0;     // wall clock; 0 when unknown
   std::uint16_t attempts = 0;      // temporary failures recorded so far
   std::uint32_t next_retry_s = 0;  // wall clock of the next attempt; 0 when none is recorded
@@ -171,7 +174,7 @@ class Spool {
   // Records a temporary failure of the recipients in `recipients_mask`; the
   // latest one of a message counts. Durable after sync(); losing it to a power
   // cut only means the next retry comes sooner.
-  SpoolStatus record_attempt(MessageId id, std::uint32_t recipients_mask, const SpoolAttempt& attempt);
+  SpoolStatus record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt);
 
   struct Usage {
     std::uint32_t messages;      // committed and not dead
@@ -188,6 +191,7 @@ class Spool {
   // directory no longer knows (kept, never relayed, never listed).
   static constexpr std::uint8_t remote_mailbox = 0xFF;
   static constexpr std::uint8_t unknown_mailbox = 0xFE;
+  static_assert(PIGEON_MAX_USERS <= 30, "an index entry keeps a bit per mailbox, and two more");
 
   // A writer is free, writing its message, or aborted: reclaim needed the
   // sector where its message begins (docs/spool-format.md §7), and the slot
@@ -245,7 +249,8 @@ class Spool {
   Writer* writer_of(const SpoolWriter& handle);
   SpoolStatus writing_status(const Writer* writer) const;
   void abort_writer_of(IndexEntry& entry);
-  SpoolStatus record_outcome(IndexEntry& entry, std::uint32_t mask, RecipientOutcome outcome, bool settle_when_full);
+  SpoolStatus record_outcome(IndexEntry& entry, const RecipientSet& recipients, RecipientOutcome outcome,
+                             bool settle_when_full);
   std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry);
   bool verify_message(IndexEntry& entry);
   bool deliverable(IndexEntry& entry);
@@ -254,8 +259,16 @@ class Spool {
   void release_entry(IndexEntry& entry);
   void forget_cursors(MessageId id);
   std::uint8_t mailbox_number_of(std::string_view mailbox) const;
-  // Recipients of `entry` in `mailbox` (a number) that are still owed.
-  static std::uint32_t owed_in(const IndexEntry& entry, std::uint8_t mailbox);
+  // The bit of a mailbox number in IndexEntry::owed_mailboxes.
+  static std::uint32_t mailbox_bit(std::uint8_t mailbox);
+  // IndexEntry::owed_mailboxes, read again from the envelope after an
+  // outcome; 0 when the envelope cannot be read.
+  std::uint32_t owed_mailboxes(IndexEntry& entry);
+  void note_owed_mailboxes(IndexEntry& entry, const spool_format::Envelope& envelope) const;
+  // The recipients of `entry` in `mailbox` (a number), whatever their state,
+  // from the envelope on flash; nullopt when it cannot be read.
+  std::optional<RecipientSet> recipients_in(const IndexEntry& entry, std::uint8_t mailbox);
+  static RecipientSet owed_recipients(const IndexEntry& entry);
 
   SpoolLog log_;
   MessageIndex index_;

@@ -123,17 +123,36 @@ std::optional<RecordHeader> RecordHeader::decode(std::span<const std::uint8_t> i
                       get_u32(in.data() + 8)};
 }
 
+MaskBytes encode_mask(const RecipientSet& recipients) {
+  MaskBytes mask;
+  mask.length = 1;  // an empty set is one zero byte
+  for (std::size_t r = 0; r < recipients.size(); ++r) {
+    if (!recipients[r]) continue;
+    mask.storage[r / 8] = static_cast<std::uint8_t>(mask.storage[r / 8] | 1u << (r % 8));
+    mask.length = r / 8 + 1;
+  }
+  return mask;
+}
+
+RecipientSet decode_mask(std::span<const std::uint8_t> mask) {
+  RecipientSet recipients;
+  for (std::size_t r = 0; r < recipients.size() && r / 8 < mask.size(); ++r) {
+    recipients[r] = ((mask[r / 8] >> (r % 8)) & 1u) != 0;
+  }
+  return recipients;
+}
+
 std::uint8_t RecipientOutcomes::code(std::uint32_t recipient) const {
   const bool a_recipient = recipient < max_recipients;
   PIGEON_ASSERT(a_recipient);
-  return static_cast<std::uint8_t>((bits >> (2 * recipient)) & 3u);
+  return static_cast<std::uint8_t>((bytes[recipient / 4] >> (2 * (recipient % 4))) & 3u);
 }
 
-void RecipientOutcomes::record(std::uint32_t mask, std::uint8_t outcome, std::uint32_t recipients) {
+void RecipientOutcomes::record(const RecipientSet& recipients_set, std::uint8_t outcome, std::uint32_t recipients) {
   const bool an_outcome_code = outcome >= 1 && outcome <= 3 && recipients <= max_recipients;
   PIGEON_ASSERT(an_outcome_code);
   for (std::uint32_t r = 0; r < recipients; ++r) {
-    if ((mask >> r) & 1u && owed(r)) bits |= std::uint64_t{outcome} << (2 * r);
+    if (recipients_set[r] && owed(r)) bytes[r / 4] = static_cast<std::uint8_t>(bytes[r / 4] | outcome << (2 * (r % 4)));
   }
 }
 
@@ -141,7 +160,7 @@ void RecipientOutcomes::keep_first(RecipientOutcomes later, std::uint32_t recipi
   const bool recipients_fit = recipients <= max_recipients;
   PIGEON_ASSERT(recipients_fit);
   for (std::uint32_t r = 0; r < recipients; ++r) {
-    if (owed(r)) bits |= std::uint64_t{later.code(r)} << (2 * r);
+    if (owed(r)) bytes[r / 4] = static_cast<std::uint8_t>(bytes[r / 4] | later.code(r) << (2 * (r % 4)));
   }
 }
 
@@ -171,21 +190,21 @@ std::optional<EnvelopeRecipient> EnvelopeRecipient::decode(std::span<const std::
 }
 
 std::size_t Envelope::encode(std::span<std::uint8_t> out) const {
-  const bool fits = sender.size() <= 0xFFFF && out.size() >= encoded_bytes();
+  const bool fits = sender.size() <= 0xFFFF && recipient_count <= RecipientOutcomes::max_recipients &&
+                    out.size() >= encoded_bytes();
   PIGEON_ASSERT(fits);
   std::uint8_t* at = out.data();
   // The list first: when rewriting in place, the sender's length does not move it.
-  put_bytes(at + fixed_bytes + sender.size(), recipient_list);
+  put_bytes(at + sender_offset() + sender.size(), recipient_list);
   at[0] = flags;
   at[1] = recipient_count;
   put_u16(at + 2, static_cast<std::uint16_t>(sender.size()));
-  put_u32(at + 4, static_cast<std::uint32_t>(outcomes.bits));
-  put_u32(at + 8, static_cast<std::uint32_t>(outcomes.bits >> 32));
-  put_u32(at + 12, arrived_s);
-  put_u16(at + 16, attempts);
-  put_u16(at + 18, reserved);
-  put_u32(at + 20, next_retry_s);
-  put_text(at + fixed_bytes, sender);
+  put_u32(at + 4, arrived_s);
+  put_u16(at + 8, attempts);
+  put_u16(at + 10, reserved);
+  put_u32(at + 12, next_retry_s);
+  put_bytes(at + fixed_bytes, std::span(outcomes.bytes).first(RecipientOutcomes::encoded_bytes(recipient_count)));
+  put_text(at + sender_offset(), sender);
   return encoded_bytes();
 }
 
@@ -196,17 +215,18 @@ std::optional<Envelope> Envelope::decode(std::span<const std::uint8_t> in) {
   envelope.flags = at[0];
   envelope.recipient_count = at[1];
   const std::size_t sender_bytes = get_u16(at + 2);
-  envelope.outcomes.bits = get_u32(at + 4) | std::uint64_t{get_u32(at + 8)} << 32;
-  envelope.arrived_s = get_u32(at + 12);
-  envelope.attempts = get_u16(at + 16);
-  envelope.reserved = get_u16(at + 18);
-  envelope.next_retry_s = get_u32(at + 20);
+  envelope.arrived_s = get_u32(at + 4);
+  envelope.attempts = get_u16(at + 8);
+  envelope.reserved = get_u16(at + 10);
+  envelope.next_retry_s = get_u32(at + 12);
   if (envelope.recipient_count == 0 || envelope.recipient_count > PIGEON_MAX_RECIPIENTS ||
-      fixed_bytes + sender_bytes > in.size()) {
+      envelope.sender_offset() + sender_bytes > in.size()) {
     return std::nullopt;
   }
-  envelope.sender = text_at(at + fixed_bytes, sender_bytes);
-  envelope.recipient_list = in.subspan(fixed_bytes + sender_bytes);
+  const auto outcome_bytes = in.subspan(fixed_bytes, RecipientOutcomes::encoded_bytes(envelope.recipient_count));
+  std::copy(outcome_bytes.begin(), outcome_bytes.end(), envelope.outcomes.bytes.begin());
+  envelope.sender = text_at(at + envelope.sender_offset(), sender_bytes);
+  envelope.recipient_list = in.subspan(envelope.sender_offset() + sender_bytes);
   // Every entry must be whole, and the last one must end the payload.
   std::span<const std::uint8_t> rest = envelope.recipient_list;
   for (std::uint8_t r = 0; r < envelope.recipient_count; ++r) {
@@ -246,43 +266,60 @@ std::optional<Commit> Commit::decode(std::span<const std::uint8_t> in) {
 }
 
 std::size_t Outcome::encode(std::span<std::uint8_t> out) const {
-  PIGEON_ASSERT(out.size() >= bytes);
+  const bool fits = !recipient_mask.empty() && recipient_mask.size() <= max_mask_bytes && out.size() >= encoded_bytes();
+  PIGEON_ASSERT(fits);
   out[0] = outcome;
-  std::copy(std::begin(reserved), std::end(reserved), out.begin() + 1);
-  put_u32(out.data() + 4, recipient_mask);
-  return bytes;
+  out[1] = reserved;
+  put_bytes(out.data() + fixed_bytes, recipient_mask);
+  return encoded_bytes();
 }
 
 std::optional<Outcome> Outcome::decode(std::span<const std::uint8_t> in) {
-  if (in.size() != bytes || in[0] < 1 || in[0] > 3) return std::nullopt;
-  return Outcome{in[0], {in[1], in[2], in[3]}, get_u32(in.data() + 4)};
+  if (in.size() <= fixed_bytes || in.size() > max_bytes || in[0] < 1 || in[0] > 3) return std::nullopt;
+  return Outcome{in[0], in[1], in.subspan(fixed_bytes)};
+}
+
+bool Outcome::operator==(const Outcome& other) const {
+  return outcome == other.outcome && reserved == other.reserved &&
+         std::ranges::equal(recipient_mask, other.recipient_mask);
 }
 
 std::size_t Attempt::encode(std::span<std::uint8_t> out) const {
-  const bool fits =
-      enhanced.size() <= max_enhanced_bytes && text.size() <= max_text_bytes && out.size() >= encoded_bytes();
+  const bool fits = !recipient_mask.empty() && recipient_mask.size() <= max_mask_bytes &&
+                    enhanced.size() <= max_enhanced_bytes && text.size() <= max_text_bytes &&
+                    out.size() >= encoded_bytes();
   PIGEON_ASSERT(fits);
   std::uint8_t* at = out.data();
-  put_u32(at, recipient_mask);
-  put_u16(at + 4, attempts);
-  put_u16(at + 6, reply_code);
-  put_u32(at + 8, next_retry_s);
-  at[12] = static_cast<std::uint8_t>(enhanced.size());
-  at[13] = static_cast<std::uint8_t>(text.size());
-  put_text(put_text(at + fixed_bytes, enhanced), text);
+  put_u16(at, attempts);
+  put_u16(at + 2, reply_code);
+  put_u32(at + 4, next_retry_s);
+  at[8] = static_cast<std::uint8_t>(recipient_mask.size());
+  at[9] = static_cast<std::uint8_t>(enhanced.size());
+  at[10] = static_cast<std::uint8_t>(text.size());
+  put_text(put_text(put_bytes(at + fixed_bytes, recipient_mask), enhanced), text);
   return encoded_bytes();
 }
 
 std::optional<Attempt> Attempt::decode(std::span<const std::uint8_t> in) {
   if (in.size() < fixed_bytes) return std::nullopt;
   const std::uint8_t* at = in.data();
-  const std::size_t enhanced_bytes = at[12], text_bytes = at[13];
-  if (enhanced_bytes > max_enhanced_bytes || text_bytes > max_text_bytes ||
-      fixed_bytes + enhanced_bytes + text_bytes != in.size()) {
+  const std::size_t mask_bytes = at[8], enhanced_bytes = at[9], text_bytes = at[10];
+  if (mask_bytes == 0 || mask_bytes > max_mask_bytes || enhanced_bytes > max_enhanced_bytes ||
+      text_bytes > max_text_bytes || fixed_bytes + mask_bytes + enhanced_bytes + text_bytes != in.size()) {
     return std::nullopt;
   }
-  return Attempt{get_u32(at), get_u16(at + 4), get_u16(at + 6), get_u32(at + 8),
-                 text_at(at + fixed_bytes, enhanced_bytes), text_at(at + fixed_bytes + enhanced_bytes, text_bytes)};
+  const std::uint8_t* texts = at + fixed_bytes + mask_bytes;
+  return Attempt{get_u16(at),
+                 get_u16(at + 2),
+                 get_u32(at + 4),
+                 in.subspan(fixed_bytes, mask_bytes),
+                 text_at(texts, enhanced_bytes),
+                 text_at(texts + enhanced_bytes, text_bytes)};
+}
+
+bool Attempt::operator==(const Attempt& other) const {
+  return attempts == other.attempts && reply_code == other.reply_code && next_retry_s == other.next_retry_s &&
+         std::ranges::equal(recipient_mask, other.recipient_mask) && enhanced == other.enhanced && text == other.text;
 }
 
 }  // namespace pigeon::spool_format

@@ -1,4 +1,4 @@
-// The spool's on-flash format (docs/spool-format.md, version 3) as pure codecs:
+// The spool's on-flash format (docs/spool-format.md, version 4) as pure codecs:
 // one struct per table of that page, field for field, reserved fields
 // included, so that a structure decoded from flash encodes back to the same
 // bytes. encode() writes the structure (not the padding to the program unit)
@@ -7,6 +7,8 @@
 // no state: the spool's layers above (spool_log.hpp, spool.hpp) do the I/O.
 #pragma once
 
+#include <array>
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -19,10 +21,29 @@
 namespace pigeon::spool_format {
 
 inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory order
-inline constexpr std::uint16_t format_version = 3;
+inline constexpr std::uint16_t format_version = 4;
 inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
 inline constexpr std::uint32_t max_sender_bytes = protocol::max_path_bytes;
+// The format counts recipients in one byte; a build keeps PIGEON_MAX_RECIPIENTS.
+inline constexpr std::uint32_t max_recipients = 255;
+static_assert(PIGEON_MAX_RECIPIENTS >= 1 && PIGEON_MAX_RECIPIENTS <= max_recipients,
+              "a message's recipient count is one byte on flash");
+
+// A set of recipients of one message by index (recipient r is bit r).
+using RecipientSet = std::bitset<PIGEON_MAX_RECIPIENTS>;
+
+// §3.4 and §3.5: a recipient mask on flash, bit r mod 8 of byte r / 8, as
+// many bytes as its highest recipient needs (at least one).
+inline constexpr std::size_t max_mask_bytes = (max_recipients + 7) / 8;
+struct MaskBytes {
+  std::array<std::uint8_t, (PIGEON_MAX_RECIPIENTS + 7) / 8> storage{};
+  std::size_t length = 0;
+  std::span<const std::uint8_t> bytes() const { return std::span(storage).first(length); }
+};
+MaskBytes encode_mask(const RecipientSet& recipients);
+// Bits of recipients this build cannot have are ignored.
+RecipientSet decode_mask(std::span<const std::uint8_t> mask);
 
 // "Erased" means every byte 0xFF.
 bool erased(std::span<const std::uint8_t> bytes);
@@ -73,16 +94,19 @@ struct RecordHeader {
   bool operator==(const RecordHeader&) const = default;
 };
 
-// §3.1 and §3.4: two bits per recipient, recipient r at bits 2r..2r+1; 0 is
-// owed, else the outcome code. The first outcome of a recipient is final.
+// §3.1 and §3.4: two bits per recipient, recipient r at bits 2(r mod 4) and
+// 2(r mod 4)+1 of byte r / 4; 0 is owed, else the outcome code. The first
+// outcome of a recipient is final.
 struct RecipientOutcomes {
-  static constexpr std::uint32_t max_recipients = 32;
-  std::uint64_t bits = 0;
+  static constexpr std::uint32_t max_recipients = PIGEON_MAX_RECIPIENTS;
+  std::array<std::uint8_t, (max_recipients + 3) / 4> bytes{};
 
+  // The bytes a message of `recipients` recipients keeps on flash.
+  static constexpr std::size_t encoded_bytes(std::uint32_t recipients) { return (recipients + 3) / 4; }
   std::uint8_t code(std::uint32_t recipient) const;
   bool owed(std::uint32_t recipient) const { return code(recipient) == 0; }
-  // Gives `code` to every recipient in `mask` (below `recipients`) still owed.
-  void record(std::uint32_t mask, std::uint8_t code, std::uint32_t recipients);
+  // Gives `code` to every recipient in `recipients_set` (below `recipients`) still owed.
+  void record(const RecipientSet& recipients_set, std::uint8_t code, std::uint32_t recipients);
   // Adds what `later` knows about recipients this one still owes.
   void keep_first(RecipientOutcomes later, std::uint32_t recipients);
   bool all_done(std::uint32_t recipients) const;
@@ -104,22 +128,25 @@ struct EnvelopeRecipient {
 
 // §3.1 Begin record payload: the envelope. `sender` and `recipient_list`
 // view the bytes it was decoded from (or will be encoded from); the list is
-// `recipient_count` EnvelopeRecipient entries back to back.
+// `recipient_count` EnvelopeRecipient entries back to back. The outcomes
+// (RecipientOutcomes::encoded_bytes(recipient_count)) follow the fixed part.
 struct Envelope {
-  static constexpr std::size_t fixed_bytes = 24;
+  static constexpr std::size_t fixed_bytes = 16;
   static constexpr std::uint8_t flag_8bit = 1;
   std::uint8_t flags = 0;
   std::uint8_t recipient_count = 0;
-  RecipientOutcomes outcomes;
   std::uint32_t arrived_s = 0;
   std::uint16_t attempts = 0;
   std::uint16_t reserved = 0;
   std::uint32_t next_retry_s = 0;
+  RecipientOutcomes outcomes;
   std::string_view sender;
   std::span<const std::uint8_t> recipient_list;
 
   bool body_8bit() const { return (flags & flag_8bit) != 0; }
-  std::size_t encoded_bytes() const { return fixed_bytes + sender.size() + recipient_list.size(); }
+  // Where the sender starts: after the fixed part and the outcomes.
+  std::size_t sender_offset() const { return fixed_bytes + RecipientOutcomes::encoded_bytes(recipient_count); }
+  std::size_t encoded_bytes() const { return sender_offset() + sender.size() + recipient_list.size(); }
   // Writes the fixed part, the sender and the list; `out` may be the very
   // bytes the envelope was decoded from (reclaim rewrites it in place).
   std::size_t encode(std::span<std::uint8_t> out) const;
@@ -154,34 +181,38 @@ struct Commit {
 };
 
 // §3.4 Outcome record payload; decode() accepts the three outcome codes only.
+// `recipient_mask` views the mask's bytes (1..max_mask_bytes).
 struct Outcome {
-  static constexpr std::size_t bytes = 8;
+  static constexpr std::size_t fixed_bytes = 2;
+  static constexpr std::size_t max_bytes = fixed_bytes + max_mask_bytes;
   std::uint8_t outcome = 0;
-  std::uint8_t reserved[3] = {};
-  std::uint32_t recipient_mask = 0;
+  std::uint8_t reserved = 0;
+  std::span<const std::uint8_t> recipient_mask;
 
+  std::size_t encoded_bytes() const { return fixed_bytes + recipient_mask.size(); }
   std::size_t encode(std::span<std::uint8_t> out) const;
   static std::optional<Outcome> decode(std::span<const std::uint8_t> in);
-  bool operator==(const Outcome&) const = default;
+  bool operator==(const Outcome& other) const;
 };
 
-// §3.5 Attempt record payload.
+// §3.5 Attempt record payload; `recipient_mask` views the mask's bytes
+// (1..max_mask_bytes), which come before the texts.
 struct Attempt {
-  static constexpr std::size_t fixed_bytes = 14;
+  static constexpr std::size_t fixed_bytes = 11;
   static constexpr std::size_t max_enhanced_bytes = 15;
   static constexpr std::size_t max_text_bytes = 64;
-  static constexpr std::size_t max_bytes = fixed_bytes + max_enhanced_bytes + max_text_bytes;
-  std::uint32_t recipient_mask = 0;
+  static constexpr std::size_t max_bytes = fixed_bytes + max_mask_bytes + max_enhanced_bytes + max_text_bytes;
   std::uint16_t attempts = 0;
   std::uint16_t reply_code = 0;
   std::uint32_t next_retry_s = 0;
+  std::span<const std::uint8_t> recipient_mask;
   std::string_view enhanced;  // at most max_enhanced_bytes
   std::string_view text;      // at most max_text_bytes
 
-  std::size_t encoded_bytes() const { return fixed_bytes + enhanced.size() + text.size(); }
+  std::size_t encoded_bytes() const { return fixed_bytes + recipient_mask.size() + enhanced.size() + text.size(); }
   std::size_t encode(std::span<std::uint8_t> out) const;
   static std::optional<Attempt> decode(std::span<const std::uint8_t> in);
-  bool operator==(const Attempt&) const = default;
+  bool operator==(const Attempt& other) const;
 };
 
 }  // namespace pigeon::spool_format

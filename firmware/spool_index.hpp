@@ -24,6 +24,9 @@ struct IndexEntry {
   bool body_8bit = false;
   bool verified = false;  // every data CRC and the body CRC checked out
   bool corrupt = false;   // a check failed: never delivered, dropped at reclaim
+  // owed_mailboxes follows the outcomes; false after an outcome until the
+  // envelope on flash is read again (Spool::owed_mailboxes).
+  bool mailboxes_known = false;
   std::uint8_t recipient_count = 0;
   std::uint16_t envelope_bytes = 0;
   std::uint32_t envelope_crc = 0;
@@ -36,7 +39,10 @@ struct IndexEntry {
   std::uint32_t next_retry_s = 0;
   std::uint16_t attempts = 0;
   std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
-  std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> mailbox{};
+  // Bit per mailbox with a recipient still owed (Spool::mailbox_bit): which
+  // recipient is where stays on flash, in the envelope, so that an entry
+  // does not grow with the recipients a message may have.
+  std::uint32_t owed_mailboxes = 0;
 
   bool owed(std::uint8_t recipient) const { return outcomes.owed(recipient); }
   // Committed, and every recipient has its outcome.

@@ -35,7 +35,8 @@ using MessageId = std::uint32_t;
 
 // The largest begin (envelope) payload this build writes (§8).
 inline constexpr std::uint32_t spool_max_envelope_bytes =
-    spool_format::Envelope::fixed_bytes + spool_format::max_sender_bytes + PIGEON_ENVELOPE_BYTES +
+    spool_format::Envelope::fixed_bytes + spool_format::RecipientOutcomes::encoded_bytes(PIGEON_MAX_RECIPIENTS) +
+    spool_format::max_sender_bytes + PIGEON_ENVELOPE_BYTES +
     PIGEON_MAX_RECIPIENTS * (spool_format::EnvelopeRecipient::fixed_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES);
 
 class SpoolLog {

@@ -151,6 +151,7 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
   IndexEntry* entry = index_.find(header.message_id);
   if (entry != nullptr) {
     candidate.outcomes.keep_first(entry->outcomes, candidate.recipient_count);
+    candidate.mailboxes_known = false;
     // The copy's begin holds the attempt state at the time of the copy;
     // attempt records replayed so far may be newer (the count only grows).
     if (entry->attempts >= candidate.attempts) {
@@ -180,7 +181,8 @@ void Spool::replay_outcome(std::uint32_t address, const RecordHeader& header) {
   if (entry == nullptr) return;
   const auto outcome = log_.read_decoded<format::Outcome>(address, header);
   if (!outcome) return;
-  entry->outcomes.record(outcome->recipient_mask, outcome->outcome, entry->recipient_count);
+  entry->outcomes.record(format::decode_mask(outcome->recipient_mask), outcome->outcome, entry->recipient_count);
+  entry->mailboxes_known = false;
   if (entry->dead()) release_entry(*entry);
 }
 
@@ -205,9 +207,7 @@ bool Spool::load_envelope(IndexEntry& entry) {
   entry.arrived_s = envelope->arrived_s;
   entry.attempts = envelope->attempts;
   entry.next_retry_s = envelope->next_retry_s;
-  envelope->for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
-    entry.mailbox[r] = mailbox_number_of(recipient.mailbox);
-  });
+  note_owed_mailboxes(entry, *envelope);
   return true;
 }
 

@@ -11,6 +11,9 @@
 /* smarthost_connections may be configured up to this. */
 #define PIGEON_SMARTHOST_CONNECTIONS 4
 #define PIGEON_MAX_MESSAGE_BYTES (32u * 1024u * 1024u)
+/* RFC 5321 §4.5.3.1.8: 100 recipients, each of them a path of up to 256 bytes. */
+#define PIGEON_MAX_RECIPIENTS 100
+#define PIGEON_ENVELOPE_BYTES (100 * 256)
 /* A Linux host holds far more mail than a board: the spool index has room for
  * the benchmarks' thousands of queued messages. */
 #define PIGEON_SPOOL_MAX_MESSAGES 8192

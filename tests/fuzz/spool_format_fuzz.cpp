@@ -53,6 +53,12 @@ class Fields {
   std::uint32_t u32() { return u16() | std::uint32_t{u16()} << 16; }
   std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | u8() << 8); }
   std::uint8_t u8() { return at_ < in_.size() ? in_[at_++] : 0; }
+  // A recipient mask of 1..max_mask_bytes bytes, in `storage`.
+  std::span<const std::uint8_t> mask(std::array<std::uint8_t, format::max_mask_bytes>& storage) {
+    const std::size_t length = 1 + u8() % storage.size();
+    for (std::size_t i = 0; i < length; ++i) storage[i] = u8();
+    return std::span(storage).first(length);
+  }
   std::string_view text(std::size_t most) {
     const std::size_t length = std::min<std::size_t>(u8() % (most + 1), in_.size() - std::min(at_, in_.size()));
     const std::string_view out(reinterpret_cast<const char*>(in_.data()) + std::min(at_, in_.size()), length);
@@ -82,9 +88,13 @@ void built_from_fields(std::span<const std::uint8_t> in) {
                                      fields.u32(), fields.u32()});
   encode_decode(format::Commit{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u16(),
                                fields.u16()});
-  encode_decode(format::Outcome{static_cast<std::uint8_t>(1 + fields.u8() % 3), {fields.u8(), fields.u8(), fields.u8()},
-                                fields.u32()});
-  encode_decode(format::Attempt{fields.u32(), fields.u16(), fields.u16(), fields.u32(),
+  std::array<std::uint8_t, format::max_mask_bytes> mask{};
+  const auto outcome = static_cast<std::uint8_t>(1 + fields.u8() % 3);
+  const std::uint8_t reserved = fields.u8();
+  encode_decode(format::Outcome{outcome, reserved, fields.mask(mask)});
+  const std::uint16_t attempts = fields.u16(), reply_code = fields.u16();
+  const std::uint32_t next_retry_s = fields.u32();
+  encode_decode(format::Attempt{attempts, reply_code, next_retry_s, fields.mask(mask),
                                 fields.text(format::Attempt::max_enhanced_bytes),
                                 fields.text(format::Attempt::max_text_bytes)});
   // An envelope: the fixed part, then 1..PIGEON_MAX_RECIPIENTS entries built one by one.
@@ -98,7 +108,7 @@ void built_from_fields(std::span<const std::uint8_t> in) {
   format::Envelope envelope;
   envelope.flags = fields.u8();
   envelope.recipient_count = count;
-  envelope.outcomes.bits = fields.u32() | std::uint64_t{fields.u32()} << 32;
+  for (std::size_t b = 0; b < format::RecipientOutcomes::encoded_bytes(count); ++b) envelope.outcomes.bytes[b] = fields.u8();
   envelope.arrived_s = fields.u32();
   envelope.attempts = fields.u16();
   envelope.reserved = fields.u16();
@@ -124,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fixed_round_trip<format::EraseIntent>(in);
   fixed_round_trip<format::RecordHeader>(in);
   fixed_round_trip<format::Commit>(in);
-  fixed_round_trip<format::Outcome>(in);
+  round_trip<format::Outcome>(in);
   round_trip<format::Envelope>(in);
   round_trip<format::Attempt>(in);
   round_trip<format::EnvelopeRecipient>(in);

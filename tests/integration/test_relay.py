@@ -3,6 +3,7 @@ the faults it must survive: each test asserts what reached the smarthost and
 what the relay logged."""
 import hashlib
 import os
+import poplib
 import re
 import smtplib
 import socket
@@ -342,3 +343,72 @@ def test_alert_on_a_full_spool_is_an_error(make_pigeon, smarthosts, ca, localhos
         else:
             pytest.fail("the spool never filled")
     assert send_alert(relay.ports["alerts"], "admin@example.org", "Disk", "full", "disk") == (-5, "spool_full")
+
+
+def test_a_hundred_recipients_local_and_relayed_each_get_it_once_across_a_restart(make_pigeon, smarthosts, ca,
+                                                                                  localhost_cert, tmp_path):
+    """RFC 5321 §4.5.3.1.8: 100 recipients in one transaction. 10 local users and
+    90 relayed; the smarthost defers the first 30 RCPTs, and the relay is killed
+    while they wait. What became of each recipient survives the restart: the
+    60 relayed and the deleted local copies never come again, the deferred 30
+    are relayed once, and the local users who had not fetched it still have it."""
+    from test_login_abuse import pbkdf2_line
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    host.faults.rcpt_451 = 30
+    state = str(tmp_path / "state")
+    users = [f"user{u}" for u in range(10)]
+    accounts = [f"user = {name} {pbkdf2_line('pw-' + name, 1000)}" for name in users]
+    config = [line for line in relay_config(host, ca.cert) if not line.startswith("retry_")] + accounts
+    remote = [f"friend{r}@example.net" for r in range(90)]
+    local = [f"{name}@localhost" for name in users]
+    recipients = [address for pair in zip(local, remote[:10]) for address in pair] + remote[10:]
+    assert len(recipients) == 100
+    relay = make_pigeon(config + ["retry_initial_s = 600", "retry_max_s = 600"], state=state)
+    message = "From: user0@localhost\r\nTo: undisclosed-recipients:;\r\nSubject: a hundred recipients\r\n\r\nHi.\r\n"
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        assert client.sendmail("user0@localhost", recipients, message) == {}
+
+    wait_for(lambda: "deferred (attempt 1)" in relay.log(), what="the 30 deferred recipients")
+    first = host.messages
+    assert len(first) == 1 and sorted(first[0][1]) == sorted(remote[30:])
+
+    def maildrop(name, delete):
+        client = poplib.POP3_SSL("127.0.0.1", relay_now.ports["pop3s"], context=relay_now.tls_context(), timeout=30)
+        client.user(name)
+        client.pass_("pw-" + name)
+        count, _ = client.stat()
+        bodies = [b"\r\n".join(client.retr(n)[1]) for n in range(1, count + 1)]
+        for n in range(1, count + 1 if delete else 1):
+            client.dele(n)
+        client.quit()
+        return bodies
+
+    relay_now = relay
+    for name in users[:5]:
+        bodies = maildrop(name, delete=True)
+        assert len(bodies) == 1 and b"Subject: a hundred recipients" in bodies[0]
+    relay.kill_hard()
+
+    shown = inspect_spool(state)
+    assert shown.returncode == 0, shown.stderr
+    states = {}
+    for line in shown.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and "@" in fields[0]:
+            states[fields[0]] = fields[2]
+    assert len(states) == 100
+    assert [states[a] for a in local] == ["deleted"] * 5 + ["owed"] * 5
+    assert [states[a] for a in remote] == ["owed"] * 30 + ["relayed"] * 60
+
+    relay_now = make_pigeon(config + ["retry_initial_s = 600", "retry_max_s = 600"], state=state)
+    wait_for(lambda: "resumed after 1 failed attempts" in relay_now.log(), what="the resumed backoff")
+    from test_local_socket import pigeon_command
+    assert pigeon_command(relay_now, "flush").stdout == b"flushed 1\n"  # rather than wait 10 minutes
+    wait_for(lambda: len(host.messages) == 2, what="the deferred 30 after the restart")
+    assert pigeon_command(relay_now, "flush").stdout == b"flushed 0\n"  # nothing owed any more
+    assert len(host.messages) == 2 and sorted(host.messages[1][1]) == sorted(remote[:30])
+    for name in users[:5]:
+        assert maildrop(name, delete=False) == []
+    for name in users[5:]:
+        bodies = maildrop(name, delete=True)
+        assert len(bodies) == 1 and b"Subject: a hundred recipients" in bodies[0]

@@ -60,15 +60,15 @@ def test_hashed_password_from_the_hasher_logs_in(make_pigeon):
 
 
 def test_a_value_above_a_compile_time_limit_is_refused_naming_both(tmp_path):
-    """The host build holds 32 recipients (PIGEON_MAX_RECIPIENTS) and 32 MiB
+    """The host build holds 100 recipients (PIGEON_MAX_RECIPIENTS) and 32 MiB
     messages (PIGEON_MAX_MESSAGE_BYTES): more is refused, not quietly capped."""
-    lines = BASE_CONFIG + ["max_recipients = 100", f"max_message_bytes = {32 * 1024 * 1024 + 1}"]
+    lines = BASE_CONFIG + ["max_recipients = 101", f"max_message_bytes = {32 * 1024 * 1024 + 1}"]
     config = write_config(tmp_path / "pigeon.conf", lines)
     result = run_pigeon(["--state", str(tmp_path / "state"), "--config", config])
     assert result.returncode == 2
     errors = result.stderr.decode()
-    assert (f"{config}:{len(BASE_CONFIG) + 1}: max_recipients: 100 recipients are above this build's "
-            "limit of 32 (PIGEON_MAX_RECIPIENTS)") in errors
+    assert (f"{config}:{len(BASE_CONFIG) + 1}: max_recipients: 101 recipients are above this build's "
+            "limit of 100 (PIGEON_MAX_RECIPIENTS)") in errors
     assert (f"{config}:{len(BASE_CONFIG) + 2}: max_message_bytes: 33554433 bytes are above this build's "
             "limit of 33554432 (PIGEON_MAX_MESSAGE_BYTES)") in errors
 

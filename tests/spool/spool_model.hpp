@@ -87,7 +87,7 @@ class SpoolModel {
   }
 
   // The next temporary failure of the message's remote recipients, then a sync.
-  SpoolStatus record_attempt(Spool& spool, MessageId id, std::uint32_t mask) {
+  SpoolStatus record_attempt(Spool& spool, MessageId id, const RecipientSet& mask) {
     ModelMessage& message = messages_.at(id);
     const auto attempts = static_cast<std::uint16_t>(message.attempts_acknowledged + 1);
     message.attempts_recording = attempts;
@@ -180,8 +180,8 @@ class SpoolModel {
       after = next->id;
       check_content(spool, next->id, problems);
       check_relay_state(*next, problems);
-      for (std::uint8_t r = 0; r < 32; ++r) {
-        if ((next->owed_remote_mask >> r) & 1u) delivered[next->id].insert(r);
+      for (std::uint8_t r = 0; r < next->recipient_count; ++r) {
+        if (next->owed_remote_mask[r]) delivered[next->id].insert(r);
       }
     }
   }

@@ -50,7 +50,7 @@ TEST_P(SpoolApi, OutboundListsOwedRemoteRecipientsWithEnvelopeFromFlash) {
   EXPECT_EQ(outbound->id, stored.id);
   EXPECT_TRUE(outbound->body_8bit);
   EXPECT_EQ(outbound->recipient_count, 3);
-  EXPECT_EQ(outbound->owed_remote_mask, 0b110u);
+  EXPECT_EQ(outbound->owed_remote_mask, RecipientSet(0b110));
   std::array<char, 256> text{};
   EXPECT_EQ(spool->read_sender(stored.id, text), "sender@lan.example");
   EXPECT_EQ(spool->read_recipient(stored.id, 1, text), "carol@far.example");
@@ -63,7 +63,7 @@ TEST_P(SpoolApi, OutboundListsOwedRemoteRecipientsWithEnvelopeFromFlash) {
   remount();
   outbound = spool->next_outbound(0);
   ASSERT_TRUE(outbound);
-  EXPECT_EQ(outbound->owed_remote_mask, 0b100u);
+  EXPECT_EQ(outbound->owed_remote_mask, RecipientSet(0b100));
   ASSERT_EQ(spool->mark_recipient(stored.id, 2, RecipientOutcome::bounced), SpoolStatus::ok);
   EXPECT_FALSE(spool->next_outbound(0));
   EXPECT_EQ(list("alice").size(), 1u);  // still owed to alice

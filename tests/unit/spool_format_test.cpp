@@ -23,7 +23,7 @@ TEST(SpoolFormat, SectorHeaderBytesFollowSection2_1) {
   out.fill(0xEE);
   ASSERT_EQ(header.encode(out), 36u);
   EXPECT_EQ(std::string(out.begin(), out.begin() + 4), "PGSP");
-  EXPECT_EQ(out[4], 3);   // format version
+  EXPECT_EQ(out[4], 4);   // format version
   EXPECT_EQ(out[6], 36);  // header bytes
   EXPECT_EQ(u32_at(out, 8), 7u);
   EXPECT_EQ(u32_at(out, 12), 3u);
@@ -101,14 +101,16 @@ TEST(SpoolFormat, EnvelopeEncodesFixedPartSenderAndRecipients) {
   envelope.sender = "s@lan.example";
   envelope.recipient_list = std::span(list).first(list_bytes);
   std::vector<std::uint8_t> out(envelope.encoded_bytes());
-  ASSERT_EQ(envelope.encode(out), 24u + 13u + (3 + 18 + 5) + (3 + 17));
+  // The fixed part, one byte of outcomes (two recipients), the sender, the list.
+  ASSERT_EQ(envelope.encode(out), 16u + 1u + 13u + (3 + 18 + 5) + (3 + 17));
   EXPECT_EQ(out[0], 1);
   EXPECT_EQ(out[1], 2);
   EXPECT_EQ(out[2], 13);
-  EXPECT_EQ(u32_at(out, 12), 1'700'000'000u);
-  EXPECT_EQ(std::string(out.begin() + 24, out.begin() + 37), "s@lan.example");
-  EXPECT_EQ(out[37], 18);  // address length, then mailbox length
-  EXPECT_EQ(out[39], 5);
+  EXPECT_EQ(u32_at(out, 4), 1'700'000'000u);
+  EXPECT_EQ(out[16], 0);  // both owed
+  EXPECT_EQ(std::string(out.begin() + 17, out.begin() + 30), "s@lan.example");
+  EXPECT_EQ(out[30], 18);  // address length, then mailbox length
+  EXPECT_EQ(out[32], 5);
   const auto decoded = Envelope::decode(out);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(*decoded, envelope);
@@ -135,7 +137,28 @@ TEST(SpoolFormat, EnvelopeRefusesBadCountsCutEntriesAndTrailingBytes) {
     bad[1] = count;
     EXPECT_FALSE(Envelope::decode(bad)) << int{count};
   }
-  EXPECT_FALSE(Envelope::decode(std::span(out).first(23)));
+  EXPECT_FALSE(Envelope::decode(std::span(out).first(15)));
+}
+
+TEST(SpoolFormat, EnvelopeOfAHundredRecipientsKeepsEachOutcome) {
+  std::vector<std::uint8_t> list(100 * 8);
+  std::size_t list_bytes = 0;
+  for (int r = 0; r < 100; ++r) list_bytes += EnvelopeRecipient{"r@x", ""}.encode(std::span(list).subspan(list_bytes));
+  Envelope envelope;
+  envelope.recipient_count = 100;
+  envelope.recipient_list = std::span(list).first(list_bytes);
+  RecipientSet last_and_first;
+  last_and_first[0] = last_and_first[99] = true;
+  envelope.outcomes.record(last_and_first, 2, 100);
+  std::vector<std::uint8_t> out(envelope.encoded_bytes());
+  ASSERT_EQ(envelope.encode(out), 16u + 25u + 100 * 6);
+  EXPECT_EQ(out[16], 2);       // recipient 0 at bits 0..1 of the first byte
+  EXPECT_EQ(out[16 + 24], 0x80);  // recipient 99 at bits 6..7 of byte 24
+  const auto decoded = Envelope::decode(out);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, envelope);
+  EXPECT_EQ(decoded->outcomes.code(99), 2);
+  EXPECT_TRUE(decoded->outcomes.owed(98));
 }
 
 TEST(SpoolFormat, EnvelopeRewrittenInPlaceKeepsSenderAndRecipients) {
@@ -148,7 +171,7 @@ TEST(SpoolFormat, EnvelopeRewrittenInPlaceKeepsSenderAndRecipients) {
   std::vector<std::uint8_t> bytes(envelope.encoded_bytes());
   envelope.encode(bytes);
   Envelope copy = *Envelope::decode(bytes);
-  copy.outcomes.record(1, 1, 1);
+  copy.outcomes.record(RecipientSet(1), 1, 1);
   copy.attempts = 4;
   copy.next_retry_s = 99;
   ASSERT_EQ(copy.encode(bytes), bytes.size());
@@ -175,55 +198,78 @@ TEST(SpoolFormat, CommitIsExactly24BytesFollowingSection3_3) {
 }
 
 TEST(SpoolFormat, OutcomeAcceptsTheThreeCodesOnly) {
-  std::array<std::uint8_t, 8> out{};
-  ASSERT_EQ((Outcome{3, {}, 0b101}).encode(out), 8u);
+  const std::array<std::uint8_t, 1> mask{0b101};
+  std::array<std::uint8_t, 3> out{};
+  ASSERT_EQ((Outcome{3, 0, mask}).encode(out), 3u);
   EXPECT_EQ(out[0], 3);
-  EXPECT_EQ(u32_at(out, 4), 0b101u);
-  EXPECT_EQ(Outcome::decode(out), (Outcome{3, {}, 0b101}));
+  EXPECT_EQ(out[2], 0b101);
+  EXPECT_EQ(Outcome::decode(out), (Outcome{3, 0, mask}));
+  EXPECT_FALSE(Outcome::decode(std::span(out).first(2)));  // no mask
   for (const std::uint8_t code : std::initializer_list<std::uint8_t>{0, 4, 0xFF}) {
     out[0] = code;
     EXPECT_FALSE(Outcome::decode(out)) << int{code};
   }
 }
 
+TEST(SpoolFormat, MasksTakeTheBytesOfTheirHighestRecipient) {
+  RecipientSet recipients;
+  EXPECT_EQ(encode_mask(recipients).length, 1u);  // the empty set: one zero byte
+  recipients[2] = recipients[9] = true;
+  const MaskBytes mask = encode_mask(recipients);
+  ASSERT_EQ(mask.length, 2u);
+  EXPECT_EQ(mask.storage[0], 0b100);
+  EXPECT_EQ(mask.storage[1], 0b10);
+  EXPECT_EQ(decode_mask(mask.bytes()), recipients);
+  const std::array<std::uint8_t, max_mask_bytes> beyond_this_build{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80};
+  EXPECT_TRUE(decode_mask(beyond_this_build).none());  // recipient 255 is no recipient of a message here
+}
+
 TEST(SpoolFormat, AttemptLengthsMustAddUp) {
-  const Attempt attempt{0b10, 2, 451, 1'700'000'120, "4.3.0", "Try again later"};
+  const std::array<std::uint8_t, 1> mask{0b10};
+  const Attempt attempt{2, 451, 1'700'000'120, mask, "4.3.0", "Try again later"};
   std::array<std::uint8_t, Attempt::max_bytes> out{};
   const std::size_t length = attempt.encode(out);
-  ASSERT_EQ(length, 14u + 5 + 15);
-  EXPECT_EQ(out[6] | out[7] << 8, 451);
-  EXPECT_EQ(out[12], 5);
-  EXPECT_EQ(out[13], 15);
+  ASSERT_EQ(length, 11u + 1 + 5 + 15);
+  EXPECT_EQ(out[2] | out[3] << 8, 451);
+  EXPECT_EQ(out[8], 1);
+  EXPECT_EQ(out[9], 5);
+  EXPECT_EQ(out[10], 15);
+  EXPECT_EQ(out[11], 0b10);
   EXPECT_EQ(Attempt::decode(std::span(out).first(length)), attempt);
   EXPECT_FALSE(Attempt::decode(std::span(out).first(length - 1)));
   EXPECT_FALSE(Attempt::decode(std::span(out).first(length + 1)));
-  out[12] = 16;  // longer than an enhanced code can be
+  out[8] = 0;  // a mask of no bytes
+  EXPECT_FALSE(Attempt::decode(std::span(out).first(length - 1)));
+  out[8] = 1;
+  out[9] = 16;  // longer than an enhanced code can be
   EXPECT_FALSE(Attempt::decode(std::span(out).first(length + 11)));
 }
 
 TEST(SpoolFormat, FirstOutcomeOfARecipientIsFinal) {
   RecipientOutcomes outcomes;
-  outcomes.record(0b011, 1, 3);  // relayed: recipients 0 and 1
-  outcomes.record(0b110, 3, 3);  // deleted: only 2 is still owed
+  outcomes.record(RecipientSet(0b011), 1, 3);  // relayed: recipients 0 and 1
+  outcomes.record(RecipientSet(0b110), 3, 3);  // deleted: only 2 is still owed
   EXPECT_EQ(outcomes.code(0), 1);
   EXPECT_EQ(outcomes.code(1), 1);
   EXPECT_EQ(outcomes.code(2), 3);
   EXPECT_TRUE(outcomes.all_done(3));
   EXPECT_FALSE(outcomes.all_done(4));
   RecipientOutcomes copy;
-  copy.record(0b1000, 2, 4);
+  copy.record(RecipientSet(0b1000), 2, 4);
   copy.keep_first(outcomes, 4);
-  EXPECT_EQ(copy.bits, outcomes.bits | std::uint64_t{2} << 6);
+  EXPECT_EQ(copy.bytes[0], outcomes.bytes[0] | 2 << 6);
   RecipientOutcomes beyond;
-  beyond.record(0b1000, 2, 3);  // recipient 3 does not exist
-  EXPECT_EQ(beyond.bits, 0u);
+  beyond.record(RecipientSet(0b1000), 2, 3);  // recipient 3 does not exist
+  EXPECT_EQ(beyond, RecipientOutcomes{});
 }
 
 TEST(SpoolFormatDeath, EncodingIntoTooShortASpanIsABug) {
   std::array<std::uint8_t, 15> short_span{};
   EXPECT_DEATH(RecordHeader{}.encode(short_span), "out.size\\(\\) >= bytes");
-  const Attempt attempt{1, 1, 451, 0, "", "x"};
-  std::array<std::uint8_t, 14> no_room_for_the_text{};
+  const std::array<std::uint8_t, 1> mask{1};
+  const Attempt attempt{1, 451, 0, mask, "", "x"};
+  std::array<std::uint8_t, 12> no_room_for_the_text{};
   EXPECT_DEATH(attempt.encode(no_room_for_the_text), "assertion failed: fits");
 }
 

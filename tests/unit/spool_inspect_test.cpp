@@ -99,6 +99,38 @@ TEST(SpoolInspector, AgreesWithTheSpoolAfterReclaim) {
   EXPECT_NE(run.output.find("owed,relayed,owed:2"), std::string::npos);  // the unread, copied message
 }
 
+// RFC 5321's hundred recipients, with outcomes on both sides of the first
+// 32 (the old format's limit) and an attempt naming the last one.
+TEST(SpoolInspector, AgreesOnEachOfAHundredRecipients) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  std::vector<ModelRecipient> recipients;
+  for (int r = 0; r < 100; ++r) {
+    recipients.push_back(r == 40 ? ModelRecipient{"alice@home.example", "alice"}
+                                 : ModelRecipient{"r" + std::to_string(r) + "@far.example", ""});
+  }
+  ASSERT_EQ(model.store(*spool, recipients, make_body(5, 700)), SpoolStatus::ok);
+  const MessageId id = model.messages().begin()->first;
+  ASSERT_EQ(model.finish(*spool, id, {0, 31, 32, 40, 98}), SpoolStatus::ok);
+  RecipientSet last;
+  last[99] = true;
+  ASSERT_EQ(model.record_attempt(*spool, id, last), SpoolStatus::ok);
+  ASSERT_TRUE(model.check(*spool).empty());
+
+  const InspectorRun run = inspect(chip.bytes());
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  char head[32];
+  std::snprintf(head, sizeof head, "%08X 700 deliverable ", id);
+  std::string expected = head;
+  for (int r = 0; r < 100; ++r) {
+    expected += r == 0 ? "" : ",";
+    expected += r == 0 || r == 31 || r == 32 || r == 98 ? "relayed" : r == 40 ? "deleted" : r == 99 ? "owed:1" : "owed";
+  }
+  EXPECT_EQ(run.output, expected + "\n");
+}
+
 TEST(SpoolInspector, ShowsArrivalAttemptsNextRetryAndLastReply) {
   SimulatedChip chip(geometry);
   auto spool = make_spool(chip.flash());

@@ -134,14 +134,14 @@ TEST(SpoolMountReport, ACommittedMessageBeyondTheIndexIsReportedNotDropped) {
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);
   EXPECT_EQ(spool->mount_report().messages_not_indexed, 0u);
 
-  // The outcome record of ids[0]: type 4, reserved 0, an 8-byte payload, its id.
-  const std::array<std::uint8_t, 8> outcome_head{4, 0, 8, 0, static_cast<std::uint8_t>(ids[0]),
+  // The outcome record of ids[0]: type 4, reserved 0, a 3-byte payload (one mask byte), its id.
+  const std::array<std::uint8_t, 8> outcome_head{4, 0, 3, 0, static_cast<std::uint8_t>(ids[0]),
                                                  static_cast<std::uint8_t>(ids[0] >> 8),
                                                  static_cast<std::uint8_t>(ids[0] >> 16),
                                                  static_cast<std::uint8_t>(ids[0] >> 24)};
   const auto at = std::search(chip.bytes().begin(), chip.bytes().end(), outcome_head.begin(), outcome_head.end());
   ASSERT_NE(at, chip.bytes().end());
-  chip.flash().flip_bit(static_cast<std::uint32_t>(at - chip.bytes().begin()) + 16 + 4, 0);  // its mask
+  chip.flash().flip_bit(static_cast<std::uint32_t>(at - chip.bytes().begin()) + 16 + 2, 0);  // its mask
 
   spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);

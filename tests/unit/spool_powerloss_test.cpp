@@ -227,10 +227,52 @@ const Scenario open_message_aborted{
       spool.discard(slow);
     }};
 
+// RFC 5321's hundred recipients: alice is recipient 3, bob 97, the rest are
+// relayed. Their outcomes come one by one and in groups while other mail
+// makes the ring go round, so reclaim copies the message with some recipients
+// done and the rest owed (docs/spool-format.md §3.1: the copy's begin carries them).
+std::vector<ModelRecipient> hundred_recipients() {
+  std::vector<ModelRecipient> recipients;
+  for (int r = 0; r < 100; ++r) {
+    if (r == 3) recipients.push_back({"alice@home.example", "alice"});
+    else if (r == 97) recipients.push_back({"bob@home.example", "bob"});
+    else recipients.push_back({"r" + std::to_string(r) + "@far.example", ""});
+  }
+  return recipients;
+}
+
+const Scenario hundred_recipients_relayed{
+    "a hundred recipients relayed while reclaim copies them",
+    [](Spool& spool, SpoolModel& model) { model.store(spool, hundred_recipients(), make_body(700, 1500)); },
+    [](Spool& spool, SpoolModel& model) {
+      const MessageId id = model.live().front();
+      const auto& recipients = model.messages().at(id).recipients;
+      RecipientSet remote;
+      for (std::uint8_t r = 0; r < recipients.size(); ++r) remote[r] = recipients[r].mailbox.empty();
+      if (model.record_attempt(spool, id, remote) != SpoolStatus::ok) return;
+      std::vector<std::uint8_t> group;
+      for (std::uint8_t r = 0; r < recipients.size(); ++r) {
+        if (recipients[r].mailbox.empty()) group.push_back(r);
+        if (group.size() < 12 && r + 1u < recipients.size()) continue;
+        if (model.finish(spool, id, group) != SpoolStatus::ok) return;
+        group.clear();
+        // 24 of these are 43 KB: more than the 32 KB ring.
+        for (int filler = 0; filler < 3; ++filler) {
+          if (model.store(spool, to_remote, make_body(710 + 3 * r + filler, 1800)) != SpoolStatus::ok) return;
+          if (model.finish(spool, model.live().back(), {0}) != SpoolStatus::ok) return;
+        }
+      }
+      model.finish(spool, id, {97});  // bob's POP3 session
+    }};
+
 TEST(SpoolPowerLoss, AcceptOneMessage) {
   for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{8192, 6, 256}}) {
     report_and_expect_none(accept_one, cut_everywhere(accept_one, geometry));
   }
+}
+
+TEST(SpoolPowerLoss, HundredRecipientsRelayedWhileReclaimCopiesThem) {
+  report_and_expect_none(hundred_recipients_relayed, cut_everywhere(hundred_recipients_relayed, small_flash));
 }
 
 TEST(SpoolPowerLoss, OpenMessageAbortedByReclaim) {
