@@ -33,13 +33,22 @@ bool DeliveryScheduler::poll(std::uint64_t now_ms) {
   return progressed;
 }
 
-// Messages get increasing ids, so everything up to the last one queued is
-// known; a message that did not fit in the queue is found again next round.
+// Messages get increasing ids when they are opened, but commit in any order:
+// a slow client's message may commit after a later one was queued. So the
+// cursor (everything up to it is queued) never passes a message still being
+// written; what lies above such a message is looked at again each round and
+// queued once. A message that did not fit in the queue is found again next
+// round. (Before, a message that committed after a later-numbered one was
+// never relayed until a restart: found by tools/simulate, home-router seed 3.)
 void DeliveryScheduler::discover_new_messages() {
+  const std::optional<MessageId> open = services_.spool.oldest_open_message();
+  MessageId after = discovered_up_to_;
   for (int i = 0; i < max_discoveries_per_poll; ++i) {
-    const std::optional<OutboundMessage> message = services_.spool.next_outbound(discovered_up_to_);
-    if (!message || !enqueue(*message)) return;
-    discovered_up_to_ = message->id;
+    const std::optional<OutboundMessage> message = services_.spool.next_outbound(after);
+    if (!message) return;
+    if (queue_.find(message->id) == nullptr && !enqueue(*message)) return;
+    after = message->id;
+    if (!open || message->id < *open) discovered_up_to_ = message->id;
   }
 }
 

@@ -386,6 +386,14 @@ std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntr
   return count;
 }
 
+std::optional<MessageId> Spool::oldest_open_message() const {
+  std::optional<MessageId> oldest;
+  for (const IndexEntry& entry : index_.slots()) {
+    if (entry.state == EntryState::writing && (!oldest || entry.id < *oldest)) oldest = entry.id;
+  }
+  return oldest;
+}
+
 std::optional<OutboundMessage> Spool::next_outbound(MessageId after) {
   for (std::size_t rank = index_.rank_after(after); rank < index_.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);

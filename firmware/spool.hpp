@@ -159,6 +159,10 @@ class Spool {
   // a recipient to the smarthost and whose CRCs check out. Iterate with
   // `after` = the previous id, starting from 0.
   std::optional<OutboundMessage> next_outbound(MessageId after);
+  // The oldest message still being written. Ids are given when a message is
+  // opened, but messages commit in any order: one may still commit below ids
+  // that are committed already.
+  std::optional<MessageId> oldest_open_message() const;
   // The envelope as stored on flash, copied into `out`; nullopt when the id is
   // unknown, the index out of range, `out` too small, or the envelope corrupt.
   // The sender is empty for the null reverse-path <>.

@@ -351,6 +351,31 @@ TEST_F(DeliverySchedulerTest, DeliversToTheConfiguredSmarthost) {
   EXPECT_FALSE(owes_anything());
 }
 
+// Two clients send at once: the first opens its message (the lower id) but
+// commits it after the second's was committed and queued. Both are relayed,
+// each once. Before, the scheduler's cursor passed the open message and it
+// waited for a restart (tools/simulate, home-router seed 3).
+TEST_F(DeliverySchedulerTest, MessageCommittedAfterALaterOneIsRelayedToo) {
+  const std::vector<SpoolRecipient> recipients{{far_recipient, ""}};
+  const SpoolEnvelope envelope{local_sender, recipients, false, spool_time_s(clock_)};
+  SpoolWriter slow;
+  ASSERT_EQ(spool_->open_message(envelope, slow), SpoolStatus::ok);
+  const MessageId fast = queue_message(local_sender, {far_recipient});
+  EXPECT_GT(fast, slow.message_id());
+  run_until(1);
+  ASSERT_EQ(smarthost_.delivered.size(), 1u);
+  const std::string body = "Subject: slow\r\n\r\nAt last.\r\n";
+  ASSERT_EQ(spool_->append(slow, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool_->commit(slow), SpoolStatus::ok);
+  ASSERT_EQ(spool_->sync(), SpoolStatus::ok);
+  run_until(2);
+  ASSERT_EQ(smarthost_.delivered.size(), 2u);
+  EXPECT_EQ(smarthost_.delivered[1].body, body);
+  run_until(100);
+  EXPECT_EQ(smarthost_.delivered.size(), 2u);
+  EXPECT_FALSE(owes_anything());
+}
+
 // Failures at 0, 10, 30, 60 and 90 s: waits of 10, 20, then 30 (the cap, not 40).
 // A flash read error in the middle of the body: the smarthost never gets the
 // final dot (it would take the part before for the whole message), and the
