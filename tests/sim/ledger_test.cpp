@@ -156,7 +156,7 @@ TEST(Scenario, ErrorsNameTheLine) {
   EXPECT_FALSE(parse_scenario("[relay]\n", error));
   EXPECT_EQ(error, "line 1: [relay] needs a name");
   EXPECT_FALSE(parse_scenario("[smarthost s]\nmode = sulk 1h 2h\n", error));
-  EXPECT_EQ(error, "line 2: mode = accept|greylist|refuse|hang|drop|lose_reply FROM UNTIL");
+  EXPECT_EQ(error, "line 2: mode = accept|greylist|refuse|hang|drop|lose_reply|bad_cert FROM UNTIL");
   EXPECT_FALSE(parse_scenario("[faults]\nflood = x\n", error));
   EXPECT_EQ(error, "line 2: unknown fault 'flood' (cut, power, clock)");
 }

@@ -4,6 +4,10 @@
 #include <array>
 #include <charconv>
 
+#include "firmware/crypto_random.hpp"
+#include "firmware/server_identity.hpp"
+#include "firmware/tls_session.hpp"
+#include "hal/sim/sim_entropy.hpp"
 #include "protocol/output_buffer.hpp"
 #include "protocol/smtp_server.hpp"
 
@@ -349,16 +353,49 @@ const char* mode_name(SmarthostMode mode) {
     case SmarthostMode::hang: return "hang";
     case SmarthostMode::drop: return "drop";
     case SmarthostMode::lose_reply: return "lose_reply";
+    case SmarthostMode::bad_cert: return "bad_cert";
   }
   return "?";
 }
 
 std::optional<SmarthostMode> mode_from_name(std::string_view name) {
   for (auto mode : {SmarthostMode::accept, SmarthostMode::greylist, SmarthostMode::refuse, SmarthostMode::hang,
-                    SmarthostMode::drop, SmarthostMode::lose_reply}) {
+                    SmarthostMode::drop, SmarthostMode::lose_reply, SmarthostMode::bad_cert}) {
     if (name == mode_name(mode)) return mode;
   }
   return std::nullopt;
+}
+
+// The smarthost's TLS: two servers of the firmware's TLS glue, one with a
+// certificate for its own name (the relay's CA), one for a name the relay does
+// not expect (bad_cert sessions).
+struct Smarthost::Tls {
+  Tls(std::uint64_t seed, const std::string& name, std::int64_t epoch_s) : entropy(seed), random(entropy) {
+    // Tickets, so the relay's connections resume (their lifetime is Mbed
+    // TLS's wall time, which never runs out within a simulated run).
+    ready = make(good, name, epoch_s, &good_pem) && make(bad, "impostor.sim", epoch_s, nullptr) &&
+            good.enable_tickets(86'400);
+  }
+
+  bool make(TlsServer& server, const std::string& name, std::int64_t epoch_s, std::string* pem_out) {
+    std::array<char, 4096> key{}, cert{};
+    ServerIdentityPem identity{key, cert};
+    if (!generate_server_identity(random, name, epoch_s, identity)) return false;
+    if (pem_out != nullptr) pem_out->assign(cert.data(), identity.cert_length);
+    return server.load_identity({key.data(), identity.key_length}, {cert.data(), identity.cert_length});
+  }
+
+  hal::SimEntropy entropy;
+  CryptoRandom random;
+  TlsServer good{random, 4};
+  TlsServer bad{random, 2};
+  std::string good_pem;
+  bool ready = false;
+};
+
+const std::string& Smarthost::certificate_pem() const {
+  static const std::string none;
+  return tls_ != nullptr ? tls_->good_pem : none;
 }
 
 SmarthostMode Smarthost::mode_at(std::uint64_t now_ms) const {
@@ -377,14 +414,22 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
     if (mode_ != SmarthostMode::hang) engine_.start();
   }
 
+  ~Session() {
+    if (tls_ == nullptr) return;
+    tls_->close_notify();
+    server_->release(tls_);
+  }
+
   // False once the session is over and its stream closed.
   bool run(std::uint64_t now_ms) {
     now_ms_ = now_ms;
     hal::SimNet& net = owner_.net_;
+    if (handshaking_ && !handshake()) return finish(net);
+    if (handshaking_) return true;
     std::array<std::uint8_t, 4096> buffer;
     bool open = true;
     for (;;) {
-      const hal::IoResult got = net.receive(stream_, buffer);
+      const hal::IoResult got = receive(buffer);
       if (got.status == hal::NetStatus::would_block) break;
       if (got.status != hal::NetStatus::ok) {
         open = false;
@@ -398,10 +443,11 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
       input_.erase(0, used);
     }
     if (!cut_) flush();
-    if (cut_ || !open || (engine_.finished() && out_.empty())) {
-      if (awaiting_reply_after_data_ && !quit_seen()) owner_.ledger_.reply_at_risk(*awaiting_reply_after_data_);
-      net.close(stream_);
-      return false;
+    if (cut_ || !open || (engine_.finished() && out_.empty())) return finish(net);
+    if (engine_.awaiting_tls() && out_.empty() && tls_ != nullptr && !tls_started_) {
+      input_.clear();  // RFC 3207: nothing sent before the handshake counts
+      handshaking_ = true;
+      if (!handshake()) return finish(net);
     }
     return true;
   }
@@ -409,9 +455,37 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
  private:
   bool quit_seen() const { return engine_.finished(); }
 
+  bool finish(hal::SimNet& net) {
+    if (awaiting_reply_after_data_ && !quit_seen()) owner_.ledger_.reply_at_risk(*awaiting_reply_after_data_);
+    net.close(stream_);
+    return false;
+  }
+
+  // One step of the TLS handshake after STARTTLS; false when it failed (the
+  // relay refused a bad certificate, say).
+  bool handshake() {
+    const TlsStep step = tls_->handshake();
+    if (step == TlsStep::failed) {
+      ++owner_.counters_.tls_failures;
+      return false;
+    }
+    if (step == TlsStep::done) {
+      handshaking_ = false;
+      tls_started_ = true;
+      ++owner_.counters_.tls_sessions;
+      engine_.tls_started();
+      flush();
+    }
+    return true;
+  }
+
+  hal::IoResult receive(std::span<std::uint8_t> out) {
+    return tls_started_ ? tls_->read(out) : owner_.net_.receive(stream_, out);
+  }
+
   void flush() {
     while (!out_.empty()) {
-      const hal::IoResult sent = owner_.net_.send(stream_, out_.pending());
+      const hal::IoResult sent = tls_started_ ? tls_->write(out_.pending()) : owner_.net_.send(stream_, out_.pending());
       if (sent.status != hal::NetStatus::ok || sent.bytes == 0) return;
       out_.consume(sent.bytes);
     }
@@ -485,7 +559,14 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
   protocol::SmtpDecision authenticate(std::string_view, std::string_view, std::string_view) override {
     return protocol::SmtpDecision::rejected({535, "5.7.8", "No logins here"});
   }
-  bool reserve_tls() override { return false; }
+  // The certificate is the one of the mode the session began in.
+  bool reserve_tls() override {
+    if (owner_.tls_ == nullptr) return false;
+    server_ = mode_ == SmarthostMode::bad_cert ? &owner_.tls_->bad : &owner_.tls_->good;
+    tls_ = server_->acquire(owner_.net_, stream_);
+    if (mode_ == SmarthostMode::bad_cert && tls_ != nullptr) ++owner_.counters_.bad_certificates;
+    return tls_ != nullptr;
+  }
 
   Smarthost& owner_;
   hal::StreamId stream_;
@@ -494,19 +575,24 @@ class Smarthost::Session final : private protocol::SmtpServerPolicy {
   std::uint64_t now_ms_;
   std::array<std::uint8_t, 4096> out_storage_{};
   protocol::OutputBuffer out_{out_storage_};
-  protocol::SmtpServerSettings settings_{"smarthost.sim", 50u * 1024 * 1024, 100, false, false, false};
+  protocol::SmtpServerSettings settings_{"smarthost.sim", 50u * 1024 * 1024, 100, false, owner_.tls_ != nullptr, false};
   protocol::SmtpServer engine_{*this, out_, settings_};
   std::string input_;
   std::string sender_;
   std::string message_;
   bool cut_ = false;
   std::optional<std::uint64_t> awaiting_reply_after_data_;
+  TlsServer* server_ = nullptr;
+  TlsSession* tls_ = nullptr;
+  bool handshaking_ = false;
+  bool tls_started_ = false;
 };
 
 Smarthost::Smarthost(hal::SimNetwork& network, hal::SimHostId host, const SmarthostSettings& settings, Ledger& ledger,
-                     hal::SimLogSink& log_sink)
+                     hal::SimLogSink& log_sink, std::uint64_t seed, std::int64_t epoch_s)
     : net_(network, host), settings_(settings), ledger_(ledger),
       log_(network.time(), settings_.name, hal::LogLevel::info, log_sink) {
+  if (settings_.starttls) tls_ = std::make_unique<Tls>(seed, tls_name(), epoch_s);
   net_.listen({{}, settings_.port}, listener_);
 }
 

@@ -137,7 +137,7 @@ class Reader final : public Actor {
   std::uint64_t sessions_committed_ = 0;
 };
 
-enum class SmarthostMode : std::uint8_t { accept, greylist, refuse, hang, drop, lose_reply };
+enum class SmarthostMode : std::uint8_t { accept, greylist, refuse, hang, drop, lose_reply, bad_cert };
 const char* mode_name(SmarthostMode mode);
 std::optional<SmarthostMode> mode_from_name(std::string_view name);
 
@@ -149,12 +149,14 @@ struct SmarthostWindow {
 struct SmarthostSettings {
   std::string name;
   std::uint16_t port = 25;
+  bool starttls = false;  // offers STARTTLS, its certificate naming NAME.sim
   std::uint64_t greylist_delay_ms = 300'000;
   std::vector<SmarthostWindow> schedule;  // accept outside every window
 };
 
 struct SmarthostCounters {
   std::uint64_t sessions = 0, messages = 0, greylisted = 0, refused = 0, hung = 0, dropped = 0, replies_lost = 0;
+  std::uint64_t tls_sessions = 0, tls_failures = 0, bad_certificates = 0;
 };
 
 // A smarthost: the real SMTP server engine behind a listener, its policy
@@ -162,15 +164,19 @@ struct SmarthostCounters {
 class Smarthost final : public Actor {
  public:
   Smarthost(hal::SimNetwork& network, hal::SimHostId host, const SmarthostSettings& settings, Ledger& ledger,
-            hal::SimLogSink& log_sink);
+            hal::SimLogSink& log_sink, std::uint64_t seed, std::int64_t epoch_s);
   ~Smarthost() override;
   void run(std::uint64_t now_ms) override;
   hal::SimNet& net() override { return net_; }
   SmarthostMode mode_at(std::uint64_t now_ms) const;
   const SmarthostCounters& counters() const { return counters_; }
+  // The name its certificate carries, and the certificate (the relay's CA).
+  std::string tls_name() const { return settings_.name + ".sim"; }
+  const std::string& certificate_pem() const;
 
  private:
   class Session;
+  struct Tls;  // Mbed TLS: the good and the bad identity (actors.cpp)
   void accept_sessions(std::uint64_t now_ms);
 
   hal::SimNet net_;
@@ -181,6 +187,7 @@ class Smarthost final : public Actor {
   std::vector<std::unique_ptr<Session>> sessions_;
   std::vector<std::pair<std::string, std::uint64_t>> first_seen_;  // greylisting: triplet, first attempt
   SmarthostCounters counters_;
+  std::unique_ptr<Tls> tls_;
 };
 
 }  // namespace pigeon::sim

@@ -13,12 +13,32 @@
 
 namespace pigeon::sim {
 
+// The relay's name lookups: the world's host names, else numeric addresses.
+class WorldResolver final : public HostResolver {
+ public:
+  explicit WorldResolver(const RelaySettings& settings) : settings_(settings) {}
+  hal::NetStatus resolve(std::string_view host_name, hal::IpAddress& out) override {
+    for (const auto& [name, address] : settings_.host_names) {
+      if (name == host_name) {
+        out = address;
+        return hal::NetStatus::ok;
+      }
+    }
+    return literal_.resolve(host_name, out);
+  }
+
+ private:
+  const RelaySettings& settings_;
+  LiteralResolver literal_;
+};
+
 // What one boot of the relay builds, in the order boards/host/main.cpp does.
 struct RelayHost::Boot {
   Boot(RelayHost& host, const RelayConfig& configuration, std::uint64_t entropy_seed)
       : config(configuration), entropy(entropy_seed), random(entropy), tls(random, config.tls_sessions),
         accounts(config), spool(host.powered_flash_, accounts), logins(config, accounts),
         services{config, host.net_, host.clock_, host.log_, spool, tls, accounts, logins}, smarthost_tls(random),
+        resolver(host.settings_),
         scheduler(services, smarthost_tls, resolver), relay(services, &scheduler), alert_store(services),
         alerts({config.alert_window_s, config.alert_max_per_window}, alert_store) {}
 
@@ -31,7 +51,7 @@ struct RelayHost::Boot {
   LoginService logins;
   RelayServices services;
   SmarthostTlsClient smarthost_tls;
-  LiteralResolver resolver;
+  WorldResolver resolver;
   DeliveryScheduler scheduler;
   Relay relay;
   SpoolAlertStore alert_store;
@@ -89,7 +109,9 @@ bool RelayHost::boot(std::string& error) {
     error = settings_.name + ": spool does not mount";
   } else if (!boot.logins.start(boot.random)) {
     error = settings_.name + ": login service does not start";
-  } else if (const std::string_view problem = set_up_smarthost_tls(boot.config.smarthost, nullptr, boot.smarthost_tls);
+  } else if (const std::string_view problem = set_up_smarthost_tls(
+                 boot.config.smarthost, settings_.smarthost_ca_pem.empty() ? nullptr : settings_.smarthost_ca_pem.c_str(),
+                 boot.smarthost_tls);
              !problem.empty()) {
     error = settings_.name + ": " + std::string(problem);
   } else {

@@ -29,6 +29,10 @@ struct RelaySettings {
   };
   std::vector<User> users;
   hal::FlashGeometry flash{4096, 64, 16};
+  // TLS to the smarthost: its certificate as the CA (empty: no TLS), and the
+  // names the relay's resolver knows.
+  std::string smarthost_ca_pem;
+  std::vector<std::pair<std::string, hal::IpAddress>> host_names;
   std::int64_t epoch_s = 1'767'225'600;  // 2026-01-01 UTC
   std::uint64_t boot_ms = 2'000;         // from power back to serving
 };

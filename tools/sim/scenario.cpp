@@ -193,13 +193,18 @@ class Parser {
     if (key == "link") return link(spec.link);
     if (key == "port") return number(spec.settings.port);
     if (key == "greylist_delay") return duration(spec.settings.greylist_delay_ms);
+    if (key == "tls") {
+      if (value_ != "starttls" && value_ != "none") return "tls = starttls | none";
+      spec.settings.starttls = value_ == "starttls";
+      return "";
+    }
     if (key == "mode") {  // MODE FROM UNTIL
       const auto parts = words(value_);
       const auto mode = parts.size() == 3 ? mode_from_name(parts[0]) : std::nullopt;
       const auto from = parts.size() == 3 ? parse_duration_ms(parts[1]) : std::nullopt;
       const auto until = parts.size() == 3 ? parse_duration_ms(parts[2]) : std::nullopt;
       if (!mode || !from || !until || *until <= *from) {
-        return "mode = accept|greylist|refuse|hang|drop|lose_reply FROM UNTIL";
+        return "mode = accept|greylist|refuse|hang|drop|lose_reply|bad_cert FROM UNTIL";
       }
       spec.settings.schedule.push_back({*mode, *from, *until});
       return "";

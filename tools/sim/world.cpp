@@ -124,10 +124,13 @@ bool World::add_host(const std::string& name, const hal::IpAddress& address, con
 bool World::set_up(std::string& error) {
   hal::SimHostId id = 0;
   std::map<std::string, const SmarthostSpec*, std::less<>> smarthost_specs;
+  std::map<std::string, Smarthost*, std::less<>> smarthost_by_name;
   for (const SmarthostSpec& spec : scenario_.smarthosts) {
     if (!add_host(spec.settings.name, spec.address, spec.link, id, error)) return false;
-    auto smarthost = std::make_unique<Smarthost>(*network_, id, spec.settings, ledger_, *this);
+    auto smarthost =
+        std::make_unique<Smarthost>(*network_, id, spec.settings, ledger_, *this, random_.next(), scenario_.epoch_s);
     smarthosts_.push_back(smarthost.get());
+    smarthost_by_name[spec.settings.name] = smarthost.get();
     hosts_.push_back(std::move(smarthost));
     smarthost_specs[spec.settings.name] = &spec;
   }
@@ -140,14 +143,16 @@ bool World::set_up(std::string& error) {
         error = spec.settings.name + ": no smarthost called " + spec.smarthost;
         return false;
       }
-      std::array<char, 48> text{};
-      const hal::IpAddress& address = found->second->address;
-      std::snprintf(text.data(), text.size(), "%u.%u.%u.%u", address.bytes[0], address.bytes[1], address.bytes[2],
-                    address.bytes[3]);
+      const Smarthost& smarthost = *smarthost_by_name[spec.smarthost];
+      const bool tls = found->second->settings.starttls;
+      // With TLS the relay checks the certificate against the smarthost's name.
+      settings.host_names.emplace_back(smarthost.tls_name(), found->second->address);
+      settings.smarthost_ca_pem = smarthost.certificate_pem();
       settings.config_lines.insert(settings.config_lines.begin(),
-                                   {"smarthost_host = " + std::string(text.data()),
+                                   {"smarthost_host = " + smarthost.tls_name(),
                                     "smarthost_port = " + std::to_string(found->second->settings.port),
-                                    "smarthost_tls = none", "listen_address = 0.0.0.0"});
+                                    tls ? "smarthost_tls = starttls" : "smarthost_tls = none",
+                                    "listen_address = 0.0.0.0"});
     }
     if (!add_host(spec.settings.name, spec.address, spec.link, id, error)) return false;
     auto relay = std::make_unique<RelayHost>(*network_, id, time_, settings, *this, ledger_, random_.next());
@@ -412,6 +417,9 @@ std::string World::summary(std::uint64_t end_ms) const {
     smarthost.hung += c.hung;
     smarthost.dropped += c.dropped;
     smarthost.replies_lost += c.replies_lost;
+    smarthost.tls_sessions += c.tls_sessions;
+    smarthost.tls_failures += c.tls_failures;
+    smarthost.bad_certificates += c.bad_certificates;
   }
   const hal::SimNetworkCounters& net = network_->counters();
   auto n = [](std::uint64_t value) { return std::to_string(value); };
@@ -433,7 +441,9 @@ std::string World::summary(std::uint64_t end_ms) const {
           ", max " + percentile(100) + "\n";
   text += "  spool       high-water " + n(relay.spool_high_water_percent) + "% of the sectors, erases " + n(erases) +
           ", POP3 deletions committed " + n(t.deletions_committed) + "\n";
-  text += "  tls         smarthost handshakes " + n(relay.tls_handshakes) + ", resumed " + n(relay.tls_resumed) + "\n";
+  text += "  tls         smarthost handshakes " + n(relay.tls_handshakes) + ", resumed " + n(relay.tls_resumed) +
+          "; failed at the smarthost " + n(smarthost.tls_failures) + " (bad certificates offered " +
+          n(smarthost.bad_certificates) + ")\n";
   text += "  faults      power cuts " + n(relay.power_cuts) + " (torn " + n(relay.torn_cuts) + "), boots " +
           n(relay.boots) + ", link cuts " + n(cuts_) + ", resets " + n(net.resets) + ", stalls " + n(net.stalls) +
           ", refused connects " + n(net.refused) + "\n";
