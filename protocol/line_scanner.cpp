@@ -29,4 +29,15 @@ LineScan LineScanner::next(std::span<const std::uint8_t> input) {
           std::string_view(reinterpret_cast<const char*>(input.data()), text_length), length + 1};
 }
 
+LineScan LineScanner::next_from(std::span<const std::uint8_t> input, std::size_t& consumed) {
+  for (;;) {
+    const LineScan scan = next(input.subspan(consumed));
+    consumed += scan.consumed_bytes;
+    // Bytes of an overlong line went by: look again at what follows them.
+    if (scan.kind != LineScan::Kind::need_more || scan.consumed_bytes == 0 || consumed == input.size()) {
+      return scan;
+    }
+  }
+}
+
 }  // namespace pigeon::protocol

@@ -28,6 +28,10 @@ class LineScanner {
   explicit LineScanner(std::size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
 
   LineScan next(std::span<const std::uint8_t> input);
+  // The engines' loop: the next line (or overlong one) of input[consumed..],
+  // advancing `consumed` past what was read; need_more only once the input
+  // is used up or holds no more than the start of a line.
+  LineScan next_from(std::span<const std::uint8_t> input, std::size_t& consumed);
   // Forget a half-discarded overlong line (after STARTTLS/STLS).
   void reset() { discarding_ = false; }
 

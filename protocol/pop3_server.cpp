@@ -58,12 +58,8 @@ std::size_t Pop3Server::feed(std::span<const std::uint8_t> input) {
   std::size_t consumed = 0;
   while (consumed < input.size() && state_ != State::finished && wait_ != Wait::decision &&
          wait_ != Wait::tls && listing_ == Listing::none && out_.free_space() >= reply_reserve_bytes) {
-    const LineScan scan = scanner_.next(input.subspan(consumed));
-    consumed += scan.consumed_bytes;
-    if (scan.kind == LineScan::Kind::need_more) {
-      if (scan.consumed_bytes == 0) break;
-      continue;
-    }
+    const LineScan scan = scanner_.next_from(input, consumed);
+    if (scan.kind == LineScan::Kind::need_more) break;
     if (scan.kind == LineScan::Kind::too_long) {
       wait_ = Wait::none;
       error({}, "Line too long");

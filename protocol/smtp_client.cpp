@@ -77,12 +77,8 @@ std::size_t SmtpClient::feed(std::span<const std::uint8_t> input) {
     if (phase_ == Phase::idle) break;
     // Every reply may need a command written in answer; keep room for it.
     if (out_.free_space() < command_reserve_bytes) break;
-    const LineScan scan = scanner_.next(input.subspan(consumed));
-    consumed += scan.consumed_bytes;
-    if (scan.kind == LineScan::Kind::need_more) {
-      if (scan.consumed_bytes == 0) break;
-      continue;
-    }
+    const LineScan scan = scanner_.next_from(input, consumed);
+    if (scan.kind == LineScan::Kind::need_more) break;
     if (scan.kind == LineScan::Kind::too_long) {
       fail_local(421, "4.5.0", "reply line from the server too long");
       break;

@@ -106,12 +106,8 @@ std::size_t SmtpServer::feed(std::span<const std::uint8_t> input) {
       continue;
     }
     if (out_.free_space() < reply_reserve_bytes) break;
-    const LineScan scan = scanner_.next(input.subspan(consumed));
-    consumed += scan.consumed_bytes;
-    if (scan.kind == LineScan::Kind::need_more) {
-      if (scan.consumed_bytes == 0) break;
-      continue;
-    }
+    const LineScan scan = scanner_.next_from(input, consumed);
+    if (scan.kind == LineScan::Kind::need_more) break;
     if (scan.kind == LineScan::Kind::too_long) {
       on_line_too_long();
       continue;

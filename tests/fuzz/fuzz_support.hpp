@@ -141,3 +141,11 @@ void require_same_outcome_whole_and_split(const Tape& tape, Run run) {
 }
 
 }  // namespace pigeon::fuzz
+
+// The libFuzzer entry point of an engine's target: the session of `run(tape,
+// pieces)` fed whole and in the tape's pieces gives the same Outcome.
+#define PIGEON_FUZZ_WHOLE_AND_SPLIT(run)                                                          \
+  extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {             \
+    ::pigeon::fuzz::require_same_outcome_whole_and_split(::pigeon::fuzz::Tape({data, size}), run); \
+    return 0;                                                                                     \
+  }

@@ -277,8 +277,4 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces) {
 }  // namespace
 }  // namespace pigeon::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace pigeon::fuzz;
-  require_same_outcome_whole_and_split(Tape({data, size}), run);
-  return 0;
-}
+PIGEON_FUZZ_WHOLE_AND_SPLIT(pigeon::fuzz::run)

@@ -160,8 +160,18 @@ def strip_received(message: bytes) -> bytes:
 
 # Helpers shared by the client, error and limit tests.
 
-def fetch_all(relay, implicit_tls=True):
-    """Every message of the default user's maildrop, read over POP3 with poplib."""
+def read_until_closed(sock, limit_s=10):
+    """Everything `sock` receives until the relay ends the connection."""
+    sock.settimeout(limit_s)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
+def fetch_all(relay, implicit_tls=True, delete=False):
+    """Every message of the default user's maildrop, read over POP3 with poplib
+    (and deleted, with `delete`)."""
     if implicit_tls:
         client = poplib.POP3_SSL("127.0.0.1", relay.ports["pop3s"], context=relay.tls_context(), timeout=30)
     else:
@@ -174,6 +184,8 @@ def fetch_all(relay, implicit_tls=True):
     for number in range(1, count + 1):
         _, lines, _ = client.retr(number)
         messages.append(b"\r\n".join(lines) + b"\r\n")
+        if delete:
+            client.dele(number)
     client.quit()
     return messages
 

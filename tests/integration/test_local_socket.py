@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from conftest import PIGEON_BIN, PIGEON_LAUNCHER
+from conftest import PIGEON_BIN, PIGEON_LAUNCHER, read_until_closed
 from smarthost import free_port, wait_for
 from test_sendmail import EX_TEMPFAIL, sendmail, sendmail_config
 
@@ -38,10 +38,7 @@ def local_request(relay, request: bytes) -> bytes:
         client.settimeout(10)
         client.connect(f"{relay.state}/pigeon.sock")
         client.sendall(request)
-        answer = b""
-        while chunk := client.recv(4096):
-            answer += chunk
-    return answer
+        return read_until_closed(client)
 
 
 def test_the_socket_is_made_with_the_configured_mode(make_pigeon):

@@ -7,16 +7,12 @@
 #include <memory>
 #include <string>
 
-#include "firmware/crypto_random.hpp"
-#include "firmware/password_hash.hpp"
 #include "firmware/relay.hpp"
 #include "firmware/server_identity.hpp"
 #include "firmware/tls_arena.hpp"
 #include "hal/memory/memory_flash.hpp"
-#include "hal/posix/posix_clock.hpp"
-#include "hal/posix/posix_entropy.hpp"
-#include "hal/posix/stderr_log.hpp"
 #include "loopback_stack.hpp"
+#include "tests/support/relay_basics.hpp"
 
 namespace pigeon::test {
 namespace {
@@ -25,7 +21,7 @@ constexpr hal::FlashGeometry flash_geometry{64 * 1024, 8, 16};
 constexpr std::string_view password = "lwip-test-password";
 
 // Everything the relay needs, wired as a board would, over lwIP.
-struct RelayOverLwip {
+struct RelayOverLwip : RelayBasics {
   RelayOverLwip() {
     start_lwip();
     tls_arena_init();
@@ -38,9 +34,7 @@ struct RelayOverLwip {
                              "pop3s_port = 0", "imap_port = 0", "imaps_port = 0"}) {
       apply_config_line(config, line);
     }
-    std::array<char, max_password_hash_bytes> hash{};
-    const auto length = make_password_hash(random, password, hash, 1000);
-    config.add_user("user", {hash.data(), *length});
+    add_user(password);
     EXPECT_TRUE(logins.start(random));
     static std::array<char, 4096> key{}, cert{};
     ServerIdentityPem identity{key, cert};
@@ -60,12 +54,6 @@ struct RelayOverLwip {
 
   LoopbackDriver driver;
   hal::LwipNet net{driver};
-  hal::PosixClock clock;
-  hal::PosixEntropy entropy;
-  RelayConfig config;
-  hal::StderrLog log{clock, hal::LogLevel::warning};
-  CryptoRandom random{entropy};
-  TlsServer tls{random};
   std::array<std::uint8_t, flash_geometry.total_bytes()> flash_image{};
   hal::MemoryFlash flash{flash_image, flash_geometry};
   Accounts accounts{config};

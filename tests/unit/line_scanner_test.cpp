@@ -53,6 +53,25 @@ TEST(LineScanner, DiscardsOverlongLineAndContinues) {
   EXPECT_EQ(events, (std::vector<std::string>{"<too long>", "NOOP"}));
 }
 
+// next_from() as the engines call it: one buffer, an offset, need_more only
+// when nothing more can be read; the same events as next() by hand.
+TEST(LineScanner, NextFromReadsPastOverlongBytesAndStopsWithTheInput) {
+  LineScanner scanner(10);
+  const std::string input = "EHLO a\r\n" + std::string(25, 'x') + "\r\nNOOP\r\nQU";
+  std::vector<std::string> events;
+  std::size_t consumed = 0;
+  for (LineScan scan; (scan = scanner.next_from(bytes_of(input), consumed)).kind != LineScan::Kind::need_more;) {
+    events.emplace_back(scan.kind == LineScan::Kind::line ? std::string(scan.line) : "<too long>");
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"EHLO a", "<too long>", "NOOP"}));
+  EXPECT_EQ(consumed, input.size() - 2);  // "QU" waits for the rest of its line
+  // An overlong line cut short by the end of the input: its bytes are used up.
+  LineScanner overlong(10);
+  std::size_t used = 0;
+  EXPECT_EQ(overlong.next_from(bytes_of(std::string(25, 'y')), used).kind, LineScan::Kind::need_more);
+  EXPECT_EQ(used, 25u);
+}
+
 TEST(LineScanner, SameEventsForEverySplitOfTheInput) {
   const std::string input = "HELO x\r\n" + std::string(40, 'y') + "\r\nRSET\r\n\r\nQUIT\n";
   LineScanner whole(16);

@@ -13,13 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "firmware/crypto_random.hpp"
-#include "firmware/password_hash.hpp"
 #include "firmware/relay.hpp"
-#include "hal/posix/posix_clock.hpp"
-#include "hal/posix/posix_entropy.hpp"
-#include "hal/posix/stderr_log.hpp"
 #include "hal/sim/ram_flash.hpp"
+#include "tests/support/relay_basics.hpp"
 
 namespace pigeon {
 namespace {
@@ -101,14 +97,12 @@ class ScriptedNet final : public hal::Net {
   hal::ListenerId listeners_ = 0;
 };
 
-class SessionSyncTest : public ::testing::Test {
+class SessionSyncTest : public ::testing::Test, public test::RelayBasics {
  protected:
   SessionSyncTest() {
     apply_config_line(config, "plaintext_login = pop3");
     apply_config_line(config, "log_level = warning");
-    std::array<char, max_password_hash_bytes> hash{};
-    const auto length = make_password_hash(random, password, hash, 1000);
-    config.add_user("user", {hash.data(), *length});
+    add_user(password);
     EXPECT_TRUE(logins.start(random));
     flash_bytes.fill(0xFF);
     EXPECT_EQ(spool.mount(), SpoolStatus::ok);
@@ -154,12 +148,6 @@ class SessionSyncTest : public ::testing::Test {
     return smtp;
   }
 
-  hal::PosixClock clock;
-  hal::PosixEntropy entropy;
-  RelayConfig config;
-  hal::StderrLog log{clock, hal::LogLevel::warning};
-  CryptoRandom random{entropy};
-  TlsServer tls{random};
   static constexpr hal::FlashGeometry geometry{4 * 1024, 16, 16};
   std::array<std::uint8_t, geometry.total_bytes()> flash_bytes{};
   std::array<std::uint8_t, geometry.total_bytes() / geometry.program_unit_bytes> flash_units{};
