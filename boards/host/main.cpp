@@ -174,6 +174,15 @@ bool start_alert_endpoint(const Options& options, AlertEndpoint& endpoint) {
   return true;
 }
 
+// Every service, the alert endpoint's TCP port and the local socket listen at once.
+static_assert(hal::PosixNet::max_listeners >= service_count + 2, "the host's listeners need a slot each");
+
+const char* listen_failure(hal::NetStatus status) {
+  if (status == hal::NetStatus::address_in_use) return "another relay answers there";
+  if (status == hal::NetStatus::no_resources) return "no listener slot free";
+  return std::strerror(errno);
+}
+
 // The local socket (boards/host/local_socket.hpp), served by the alert endpoint.
 bool start_local_socket(const RelayConfig& config, const StateFolder& state, hal::PosixNet& net,
                         AlertEndpoint& endpoint, LocalCommands& commands, std::span<char> path_storage) {
@@ -183,7 +192,7 @@ bool start_local_socket(const RelayConfig& config, const StateFolder& state, hal
                                                 : net.listen_local(path, config.local_socket_mode, listener);
   if (status != hal::NetStatus::ok) {
     std::fprintf(stderr, "pigeon: cannot make the local socket %s: %s\n", path != nullptr ? path : "(too long)",
-                 status == hal::NetStatus::address_in_use ? "another relay answers there" : std::strerror(errno));
+                 listen_failure(status));
     return false;
   }
   endpoint.serve_local(listener, commands);

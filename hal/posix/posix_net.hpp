@@ -12,7 +12,8 @@ namespace pigeon::hal {
 
 class PosixNet final : public Net {
  public:
-  static constexpr std::size_t max_listeners = 8;
+  // The host's seven services, the alert endpoint, the local socket, and room to spare.
+  static constexpr std::size_t max_listeners = 12;
   static constexpr std::size_t max_streams = 128;
 
   PosixNet();
