@@ -125,6 +125,48 @@ struct Transcript {
   }
 };
 
+// The client side of an engine's test session: input cut by a plan and fed
+// with the engine's pending decisions settled before and after, the
+// STARTTLS/STLS hand-over, and the transcript. `Session` derives from it and
+// provides server(), calls() and settle(), which answers what is pending and
+// appends what the engine wrote to output_.
+template <class Session>
+class EngineClient {
+ public:
+  void send(std::string_view input, const SplitPlan& plan) {
+    receive_.deliver(input, plan, [&](std::span<const std::uint8_t> bytes) {
+      session().settle();
+      const std::size_t consumed = session().server().feed(bytes);
+      session().settle();
+      return consumed;
+    });
+  }
+
+  // Runs the handshake the engine asked for; returns what the client had
+  // pipelined behind its STARTTLS/STLS, which the connection throws away.
+  std::string handshake() {
+    EXPECT_TRUE(session().server().awaiting_tls());
+    session().calls().emplace_back("<tls handshake>");
+    session().server().tls_started();
+    return receive_.take_unconsumed();
+  }
+
+  std::string unconsumed() { return receive_.take_unconsumed(); }
+
+  Transcript transcript() {
+    session().settle();
+    return {output_, session().calls()};
+  }
+
+ protected:
+  std::string output_;
+
+ private:
+  Session& session() { return static_cast<Session&>(*this); }
+
+  ReceiveBuffer receive_;
+};
+
 // Records message bytes as one call however many pieces they came in.
 inline void record_data(std::vector<std::string>& calls, std::string_view bytes) {
   constexpr std::string_view tag = "data ";

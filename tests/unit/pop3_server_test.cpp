@@ -12,7 +12,6 @@
 namespace pigeon::protocol {
 namespace {
 
-using testing::ReceiveBuffer;
 using testing::SplitPlan;
 using testing::Transcript;
 using testing::same_result_for_every_split;
@@ -110,7 +109,7 @@ Pop3ServerSettings plain_settings() {
 // One POP3 session: the engine, its maildrop, and a client that sends input
 // cut by a plan and reads replies `read_step_bytes` at a time (0: all at once),
 // so that long responses stream through a full output buffer.
-class Session {
+class Session : public testing::EngineClient<Session> {
  public:
   Session(const Pop3ServerSettings& settings, std::vector<std::string> messages, std::size_t read_step_bytes = 0)
       : maildrop(std::move(messages)), server_(maildrop, out_, settings), read_step_bytes_(read_step_bytes) {
@@ -119,29 +118,11 @@ class Session {
 
   FakeMaildrop maildrop;
   Pop3Server& server() { return server_; }
-
-  void send(std::string_view input, const SplitPlan& plan) {
-    receive_.deliver(input, plan, [&](std::span<const std::uint8_t> bytes) {
-      settle();
-      const std::size_t consumed = server_.feed(bytes);
-      settle();
-      return consumed;
-    });
-  }
-
-  std::string handshake() {
-    EXPECT_TRUE(server_.awaiting_tls());
-    maildrop.calls.emplace_back("<tls handshake>");
-    server_.tls_started();
-    return receive_.take_unconsumed();
-  }
-
-  Transcript transcript() {
-    settle();
-    return {output_, maildrop.calls};
-  }
+  std::vector<std::string>& calls() { return maildrop.calls; }
 
  private:
+  friend class testing::EngineClient<Session>;
+
   // Answers what is pending and reads until the engine has nothing more to say.
   void settle() {
     for (;;) {
@@ -165,8 +146,6 @@ class Session {
   OutputBuffer out_{storage_};
   Pop3Server server_;
   std::size_t read_step_bytes_;
-  ReceiveBuffer receive_;
-  std::string output_;
 };
 
 using Configure = void (*)(FakeMaildrop&);

@@ -12,7 +12,6 @@
 namespace pigeon::protocol {
 namespace {
 
-using testing::ReceiveBuffer;
 using testing::SplitPlan;
 using testing::Transcript;
 using testing::same_result_for_every_split;
@@ -99,7 +98,7 @@ SmtpServerSettings tls_settings() {
 
 // One SMTP session: the engine, its fake policy, and a client that sends
 // input cut by a plan, waits for pending decisions and reads every reply.
-class Session {
+class Session : public testing::EngineClient<Session> {
  public:
   explicit Session(const SmtpServerSettings& settings) : server_(policy, out_, settings) {
     server_.start();
@@ -107,33 +106,11 @@ class Session {
 
   FakePolicy policy;
   SmtpServer& server() { return server_; }
-
-  void send(std::string_view input, const SplitPlan& plan) {
-    receive_.deliver(input, plan, [&](std::span<const std::uint8_t> bytes) {
-      settle();
-      const std::size_t consumed = server_.feed(bytes);
-      settle();
-      return consumed;
-    });
-  }
-
-  // Runs the handshake the engine asked for; returns what the client had
-  // pipelined behind STARTTLS, which the connection throws away.
-  std::string handshake() {
-    EXPECT_TRUE(server_.awaiting_tls());
-    policy.calls.emplace_back("<tls handshake>");
-    server_.tls_started();
-    return receive_.take_unconsumed();
-  }
-
-  std::string unconsumed() { return receive_.take_unconsumed(); }
-
-  Transcript transcript() {
-    settle();
-    return {output_, policy.calls};
-  }
+  std::vector<std::string>& calls() { return policy.calls; }
 
  private:
+  friend class testing::EngineClient<Session>;
+
   void settle() {
     if (server_.awaiting_decision()) server_.resume(policy.take_resumed());
     output_.append(testing::text_of(out_.pending()));
@@ -143,8 +120,6 @@ class Session {
   std::array<std::uint8_t, 2048> storage_{};
   OutputBuffer out_{storage_};
   SmtpServer server_;
-  ReceiveBuffer receive_;
-  std::string output_;
 };
 
 using Configure = void (*)(FakePolicy&);
