@@ -79,9 +79,11 @@
 #define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
 #endif
 
-// Messages one POP3 session can list (its maildrop snapshot).
+// Messages one POP3 session shows: its engine marks deletions in a bitset of
+// this many (protocol::DeletionMarks, 512 B per session). The maildrop itself
+// is the spool's index (Spool::view_mailbox), whatever its size.
 #ifndef PIGEON_POP3_MAX_MESSAGES
-#define PIGEON_POP3_MAX_MESSAGES 128
+#define PIGEON_POP3_MAX_MESSAGES 4096
 #endif
 
 // Messages one IMAP session's view of a mailbox holds (its UIDs, sizes and

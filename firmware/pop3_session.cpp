@@ -15,7 +15,7 @@ void Pop3Session::start(RelayServices& services, TlsSessionPool& tls, Service se
   service_ = service;
   user_.reset();
   login_.reset();
-  maildrop_count_ = 0;
+  maildrop_ = {};
   awaiting_sync_ = false;
   started_ms_ = now_ms;
   engine_.emplace(static_cast<protocol::Pop3ServerPolicy&>(*this), transport_.output(),
@@ -98,33 +98,42 @@ void Pop3Session::login_checked(std::optional<UserIndex> user) {
     return engine_->resume(Pop3Decision::rejected("IN-USE", "Maildrop already locked by another session"));
   }
   user_ = account;
-  maildrop_count_ = services_->spool.list_mailbox(services_->accounts.name(*account), maildrop_);
+  maildrop_ = services_->spool.view_mailbox(services_->accounts.name(*account), PIGEON_POP3_MAX_MESSAGES);
   engine_->resume(Pop3Decision::accepted());
 }
 
+// The view's messages stay in the spool while the session holds the maildrop's
+// lock: only its own committed deletions take them out.
 std::uint32_t Pop3Session::message_size_bytes(std::size_t index) {
-  return maildrop_[index].size_bytes;
+  const std::optional<MaildropEntry> entry = services_->spool.view_entry(maildrop_, index);
+  return entry ? entry->size_bytes : 0;
 }
 
 std::string_view Pop3Session::unique_id(std::size_t index) {
-  const std::size_t length = format_message_id(maildrop_[index].id, unique_id_);
+  const std::optional<MaildropEntry> entry = services_->spool.view_entry(maildrop_, index);
+  const std::size_t length = entry ? format_message_id(entry->id, unique_id_) : 0;
   return {unique_id_.data(), length};
 }
 
 std::optional<std::size_t> Pop3Session::read_message(std::size_t index, std::uint32_t offset,
                                                      std::span<std::uint8_t> out) {
-  const std::optional<std::size_t> read = services_->spool.read(maildrop_[index].id, offset, out);
+  const std::optional<MaildropEntry> entry = services_->spool.view_entry(maildrop_, index);
+  const std::optional<std::size_t> read = entry ? services_->spool.read(entry->id, offset, out) : std::nullopt;
   if (!read) {
     services_->log.write(hal::LogLevel::error, "pop3: message %u unreadable at offset %u: flash read failed",
-                         static_cast<unsigned>(maildrop_[index].id), static_cast<unsigned>(offset));
+                         static_cast<unsigned>(entry ? entry->id : 0), static_cast<unsigned>(offset));
   }
   return read;
 }
 
 Pop3Decision Pop3Session::commit_deletions(const protocol::DeletionMarks& deleted) {
   const std::string_view mailbox = services_->accounts.name(*user_);
-  for (std::size_t index = 0; index < maildrop_count_; ++index) {
-    if (deleted[index] && services_->spool.mark_deleted(maildrop_[index].id, mailbox) != SpoolStatus::ok) {
+  // Newest first: a deleted message that leaves the index does not move the
+  // view's older ones.
+  for (std::size_t index = maildrop_.size(); index-- > 0;) {
+    if (!deleted[index]) continue;
+    const std::optional<MaildropEntry> entry = services_->spool.view_entry(maildrop_, index);
+    if (!entry || services_->spool.mark_deleted(entry->id, mailbox) != SpoolStatus::ok) {
       return Pop3Decision::rejected("SYS/TEMP", "Could not remove messages");
     }
   }

@@ -1,5 +1,5 @@
 // One POP3 client: the session transport, the sans-I/O engine, and the relay's answers
-// to it (logins, the locked maildrop's snapshot, message bytes, deletions).
+// to it (logins, the locked maildrop's view, message bytes, deletions).
 #pragma once
 
 #include <array>
@@ -26,7 +26,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
  private:
   protocol::Pop3Decision login(std::string_view authzid, std::string_view user,
                                std::string_view password) override;
-  std::size_t message_count() override { return maildrop_count_; }
+  std::size_t message_count() override { return maildrop_.size(); }
   std::uint32_t message_size_bytes(std::size_t index) override;
   std::string_view unique_id(std::size_t index) override;
   std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
@@ -60,8 +60,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
 
   SessionLogin login_;
   std::optional<UserIndex> user_;  // set while the maildrop is locked
-  std::array<MaildropEntry, PIGEON_POP3_MAX_MESSAGES> maildrop_{};
-  std::size_t maildrop_count_ = 0;
+  MailboxView maildrop_;  // fixed at login; the spool's index holds the messages
   std::array<char, 24> unique_id_{};
   bool awaiting_sync_ = false;
   std::uint64_t started_ms_ = 0;

@@ -371,19 +371,69 @@ bool Spool::deliverable(IndexEntry& entry) {
 // ---------------------------------------------------------------------------
 // POP3 and the relay.
 
+bool Spool::listed_in(IndexEntry& entry, std::uint8_t mailbox) {
+  return entry.state == EntryState::committed && (owed_mailboxes(entry) & mailbox_bit(mailbox)) != 0 &&
+         deliverable(entry);
+}
+
 std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out) {
-  const std::uint8_t number = mailbox_number_of(mailbox);
-  if (number == remote_mailbox || number == unknown_mailbox) return 0;
-  std::size_t count = 0;
-  // One pass in id order, which is oldest first.
-  for (std::size_t rank = 0; rank < index_.size() && count < out.size(); ++rank) {
-    IndexEntry& entry = index_.by_rank(rank);
-    if (entry.state == EntryState::committed && (owed_mailboxes(entry) & mailbox_bit(number)) != 0 &&
-        deliverable(entry)) {
-      out[count++] = {entry.id, entry.size_bytes, entry.arrived_s};
-    }
+  MailboxView view = view_mailbox(mailbox, out.size());
+  for (std::size_t index = 0; index < view.size(); ++index) {
+    const std::optional<MaildropEntry> entry = view_entry(view, index);
+    const bool in_view = entry.has_value();  // nothing left the spool in between
+    PIGEON_ASSERT(in_view);
+    out[index] = *entry;
   }
-  return count;
+  return view.size();
+}
+
+// A message of the view: listed, not newer than the view, and not one being
+// written when the view was taken.
+bool Spool::in_view(const MailboxView& view, IndexEntry& entry) {
+  const auto& then = view.written_then_;
+  return entry.id <= view.last_id_ && std::find(then.begin(), then.end(), entry.id) == then.end() &&
+         listed_in(entry, view.mailbox_);
+}
+
+MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messages) {
+  MailboxView view;
+  view.mailbox_ = mailbox_number_of(mailbox);
+  if (view.mailbox_ == remote_mailbox || view.mailbox_ == unknown_mailbox) return view;
+  for (std::size_t w = 0; w < writers_.size(); ++w) {
+    if (writers_[w].state == WriterState::writing) view.written_then_[w] = writers_[w].id;
+  }
+  // One pass in id order, which is oldest first; it verifies each message once.
+  for (std::size_t rank = 0; rank < index_.size() && view.count_ < max_messages; ++rank) {
+    IndexEntry& entry = index_.by_rank(rank);
+    if (!listed_in(entry, view.mailbox_)) continue;
+    view.last_id_ = entry.id;
+    ++view.count_;
+  }
+  return view;
+}
+
+std::optional<MaildropEntry> Spool::view_entry(MailboxView& view, std::size_t index) {
+  if (index >= view.count_) return std::nullopt;
+  // From the message looked up last while it is still in the view and not
+  // past `index`; else from the oldest.
+  std::size_t rank = 0, position = 0;
+  IndexEntry* cursor = view.cursor_id_ != 0 ? index_.find(view.cursor_id_) : nullptr;
+  if (cursor != nullptr && view.cursor_index_ <= index && in_view(view, *cursor)) {
+    rank = index_.rank_after(view.cursor_id_) - 1;
+    position = view.cursor_index_;
+  }
+  for (; rank < index_.size(); ++rank) {
+    IndexEntry& entry = index_.by_rank(rank);
+    if (entry.id > view.last_id_) break;
+    if (!in_view(view, entry)) continue;
+    if (position == index) {
+      view.cursor_index_ = index;
+      view.cursor_id_ = entry.id;
+      return MaildropEntry{entry.id, entry.size_bytes, entry.arrived_s};
+    }
+    ++position;
+  }
+  return std::nullopt;
 }
 
 std::optional<MessageId> Spool::oldest_open_message() const {

@@ -78,6 +78,28 @@ struct MaildropEntry {
   std::uint32_t arrived_s = 0;  // wall clock; 0 when unknown (IMAP's INTERNALDATE)
 };
 
+// POP3's view of a mailbox, taken when a session locks it: RFC 1939 keeps a
+// maildrop's messages and their numbers fixed for the session. It holds the
+// mailbox's deliverable messages up to the newest one then, oldest first, and
+// the spool answers from its index: a few bytes per session however large the
+// mailbox (Spool::view_mailbox, Spool::view_entry).
+class MailboxView {
+ public:
+  std::size_t size() const { return count_; }
+
+ private:
+  friend class Spool;
+  std::uint8_t mailbox_ = 0;
+  MessageId last_id_ = 0;  // the newest message in the view
+  std::size_t count_ = 0;
+  // Messages being written when the view was taken: they may commit later
+  // with ids below last_id_, and stay out of it (0: no writer).
+  std::array<MessageId, PIGEON_SPOOL_WRITERS> written_then_{};
+  // The message looked up last, so that a walk in order costs a step per message.
+  std::size_t cursor_index_ = 0;
+  MessageId cursor_id_ = 0;  // 0: none (ids start at 1)
+};
+
 // A committed message that still owes at least one recipient to the smarthost.
 struct OutboundMessage {
   MessageId id = 0;
@@ -144,6 +166,13 @@ class Spool {
   // POP3: the committed messages of a mailbox that it has not deleted and whose
   // CRCs check out, oldest first; returns how many were written to `out`.
   std::size_t list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out);
+  // ... as a view that stays fixed while new mail arrives: at most
+  // `max_messages` of them, the oldest.
+  MailboxView view_mailbox(std::string_view mailbox, std::size_t max_messages);
+  // The view's message at `index` (0 is the oldest); nullopt past its end or
+  // when the message left the spool (only the view's own deletions make it).
+  // In order, or from the last index looked up onwards, a step per message.
+  std::optional<MaildropEntry> view_entry(MailboxView& view, std::size_t index);
   // The id the next message will get: above every id given so far, across
   // restarts (docs/spool-format.md §2), so IMAP can predict UIDNEXT.
   MessageId next_message_id() const { return log_.next_message_id(); }
@@ -273,6 +302,9 @@ class Spool {
   // from the envelope on flash; nullopt when it cannot be read.
   std::optional<RecipientSet> recipients_in(const IndexEntry& entry, std::uint8_t mailbox);
   static RecipientSet owed_recipients(const IndexEntry& entry);
+  // Committed, owed to `mailbox` (a number) and deliverable: a POP3 listing's message.
+  bool listed_in(IndexEntry& entry, std::uint8_t mailbox);
+  bool in_view(const MailboxView& view, IndexEntry& entry);
 
   SpoolLog log_;
   MessageIndex index_;

@@ -15,7 +15,6 @@
 /* RFC 5321 wants 100 recipients; each costs about 200 B of RAM here (128 B of it the
  * smarthost client's per-recipient refusal), and 24 leave the image 1.5 KB of RAM. */
 #define PIGEON_MAX_RECIPIENTS 24
-#define PIGEON_POP3_MAX_MESSAGES 32
 #define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
 #define PIGEON_MAX_USERS 2
 #define PIGEON_MAX_LOCAL_DOMAINS 2

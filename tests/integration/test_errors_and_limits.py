@@ -181,6 +181,41 @@ def test_compile_time_recipient_limit_is_452(pigeon):
     assert dialog.command("RSET") == (250, "2.0.0")
 
 
+def test_a_mailbox_of_a_thousand_messages_is_whole_over_pop3(pigeon):
+    """A POP3 session reads its maildrop from the spool's index (it copied at
+    most 128 messages into a table before): STAT, LIST, UIDL and RETR of the
+    last of 1,000 messages, then DELE and QUIT, with poplib."""
+    import poplib
+    import smtplib
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", pigeon.ports["smtp"], timeout=60) as client:
+        for n in range(1000):
+            client.sendmail("s@example.org", ["user@localhost"], f"Subject: number {n}\r\n\r\nbody {n}\r\n")
+    assert time.monotonic() - started < 120
+    client = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=60)
+    client.user(pigeon.user)
+    client.pass_(pigeon.password)
+    count, size = client.stat()
+    assert count == 1000
+    listing = client.list()[1]
+    assert [int(line.split()[0]) for line in listing] == list(range(1, 1001))
+    assert sum(int(line.split()[1]) for line in listing) == size
+    uids = [line.split()[1] for line in client.uidl()[1]]
+    assert len(set(uids)) == 1000 and uids == sorted(uids)  # ids grow with arrival
+    last = b"\r\n".join(client.retr(1000)[1])
+    assert b"Subject: number 999" in last and last.endswith(b"body 999")
+    client.dele(1000)
+    client.dele(1)
+    client.quit()
+    client = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=60)
+    client.user(pigeon.user)
+    client.pass_(pigeon.password)
+    assert client.stat()[0] == 998
+    assert [line.split()[1] for line in client.uidl()[1]] == uids[1:999]
+    assert b"Subject: number 1\r\n" in b"\r\n".join(client.retr(1)[1]) + b"\r\n"
+    client.quit()
+
+
 @pytest.mark.parametrize("content", [
     b"Subject: cr\r\n\r\nbare\rCR\r\n.\r\n",
     b"Subject: lf\r\n\r\nbare\nLF\r\n.\r\n",

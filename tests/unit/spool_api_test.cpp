@@ -195,5 +195,79 @@ TEST(SpoolFull, OutcomesOutOfLogOrderStillFreeTheSpool) {
             SpoolStatus::ok);
 }
 
+// POP3's view of a mailbox (Spool::view_mailbox): as many messages as the
+// spool holds, read from its index, and fixed for the session while new mail
+// arrives and while a message that was being written commits.
+class SpoolMailboxView : public ::testing::Test {
+ protected:
+  SimulatedChip chip{hal::FlashGeometry{65536, 16, 16}};
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  std::vector<MessageId> alices;
+
+  void SetUp() override {
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+    const std::array to_alice{alice};
+    const std::array to_bob{bob};
+    for (int i = 0; i < 600; ++i) {
+      const auto& recipients = i % 2 ? std::span<const SpoolRecipient>(to_bob) : std::span<const SpoolRecipient>(to_alice);
+      const Outcome stored = store_message(*spool, {"s@lan.example", recipients, false}, make_body(i, 100));
+      ASSERT_EQ(stored.status, SpoolStatus::ok);
+      if (i % 2 == 0) alices.push_back(stored.id);
+    }
+  }
+  std::vector<MessageId> ids_in(MailboxView& view) {
+    std::vector<MessageId> ids;
+    for (std::size_t index = 0; index < view.size(); ++index) ids.push_back(spool->view_entry(view, index)->id);
+    return ids;
+  }
+};
+
+TEST_F(SpoolMailboxView, HoldsEveryMessageAndStaysFixedWhileMailArrives) {
+  const std::array to_alice{alice};
+  SpoolWriter late;  // begun before the view, committed after it with a lower id than the newest
+  ASSERT_EQ(spool->open_message({"s@lan.example", to_alice, false}, late), SpoolStatus::ok);
+  const Outcome newest = store_message(*spool, {"s@lan.example", to_alice, false}, "newest");
+  alices.push_back(newest.id);
+
+  MailboxView view = spool->view_mailbox("alice", 4096);
+  ASSERT_EQ(view.size(), 301u);  // more than the 128 a session's table held
+  const std::array<std::uint8_t, 4> bytes{'l', 'a', 't', 'e'};
+  ASSERT_EQ(spool->append(late, bytes), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(late), SpoolStatus::ok);
+  ASSERT_EQ(store_message(*spool, {"s@lan.example", to_alice, false}, "after").status, SpoolStatus::ok);
+
+  EXPECT_EQ(view.size(), 301u);
+  EXPECT_EQ(ids_in(view), alices);
+  EXPECT_FALSE(spool->view_entry(view, 301));
+  // Out of order too: each lookup finds its own message.
+  for (const std::size_t index : {250u, 3u, 300u, 0u, 299u}) EXPECT_EQ(spool->view_entry(view, index)->id, alices[index]);
+  EXPECT_EQ(spool->view_entry(view, 300)->size_bytes, 6u);
+  EXPECT_EQ(spool->view_mailbox("alice", 4096).size(), 303u);  // a new session sees both
+}
+
+TEST_F(SpoolMailboxView, ShowsAtMostItsLimitTheOldestFirst) {
+  MailboxView view = spool->view_mailbox("alice", 10);
+  EXPECT_EQ(ids_in(view), std::vector<MessageId>(alices.begin(), alices.begin() + 10));
+  EXPECT_EQ(spool->view_mailbox("nobody", 10).size(), 0u);
+  EXPECT_EQ(spool->view_mailbox("", 10).size(), 0u);  // relayed recipients are no mailbox
+}
+
+TEST_F(SpoolMailboxView, DeletingNewestFirstKeepsTheOlderOnesInPlace) {
+  MailboxView view = spool->view_mailbox("alice", 4096);
+  for (std::size_t index = view.size(); index-- > 0;) {
+    if (index % 3 != 0) continue;
+    const std::optional<MaildropEntry> entry = spool->view_entry(view, index);
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->id, alices[index]);
+    ASSERT_EQ(spool->mark_deleted(entry->id, "alice"), SpoolStatus::ok);
+  }
+  std::vector<MessageId> kept;
+  for (std::size_t index = 0; index < alices.size(); ++index) {
+    if (index % 3 != 0) kept.push_back(alices[index]);
+  }
+  MailboxView after = spool->view_mailbox("alice", 4096);
+  EXPECT_EQ(ids_in(after), kept);
+}
+
 }  // namespace
 }  // namespace pigeon::testing
