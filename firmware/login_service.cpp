@@ -40,8 +40,12 @@ LoginTicket LoginService::begin(LoginWaiter& waiter, const hal::IpAddress& peer,
   request.waiter = &waiter;
   request.user = accounts_.find_user(name);
   request.address = address_key(peer);
-  request.start_ms = failures_.charge(request.address, now_ms);
   request.sequence = next_sequence_++;
+  latest_ms_ = std::max(latest_ms_, now_ms);
+  // An address's checks run one after another, each charged when it may start,
+  // so that the budget sees the verdicts of that address's earlier checks.
+  request.scheduled = false;
+  if (earliest_waiting(request.address) == &request) schedule(request, now_ms);
   request.tag = cache_.tag(name, password);
   request.cached = request.user && cache_.contains(request.tag, now_ms, std::uint64_t{config_.login.cache_s} * ms_per_s);
   const PasswordHash hash = hash_for(request.user);
@@ -53,10 +57,17 @@ LoginTicket LoginService::begin(LoginWaiter& waiter, const hal::IpAddress& peer,
 
 void LoginService::cancel(LoginTicket ticket) {
   PIGEON_ASSERT(ticket < requests_.size() && requests_[ticket].waiter != nullptr);
-  release(requests_[ticket]);
+  Request& request = requests_[ticket];
+  // A check that never started is charged all the same: hanging up does not
+  // take an attempt back.
+  if (!request.scheduled) (void)failures_.charge(request.address, latest_ms_);
+  const AddressKey address = request.address;
+  release(request);
+  schedule_next(address, latest_ms_);
 }
 
 bool LoginService::step(std::uint64_t now_ms) {
+  latest_ms_ = std::max(latest_ms_, now_ms);
   std::uint32_t budget = PIGEON_PBKDF2_ITERATIONS_PER_ROUND;
   bool progressed = false;
   while (Request* request = next_due(now_ms)) {
@@ -74,7 +85,7 @@ bool LoginService::step(std::uint64_t now_ms) {
 LoginService::Request* LoginService::next_due(std::uint64_t now_ms) {
   Request* due = nullptr;
   for (Request& request : requests_) {
-    if (request.waiter == nullptr || request.start_ms > now_ms) continue;
+    if (request.waiter == nullptr || !request.scheduled || request.start_ms > now_ms) continue;
     if (due == nullptr || request.sequence < due->sequence) due = &request;
   }
   return due;
@@ -83,7 +94,7 @@ LoginService::Request* LoginService::next_due(std::uint64_t now_ms) {
 std::uint64_t LoginService::deadline_ms() const {
   std::uint64_t earliest = UINT64_MAX;
   for (const Request& request : requests_) {
-    if (request.waiter != nullptr) earliest = std::min(earliest, request.start_ms);
+    if (request.waiter != nullptr && request.scheduled) earliest = std::min(earliest, request.start_ms);
   }
   return earliest;
 }
@@ -97,8 +108,32 @@ void LoginService::finish(Request& request, std::uint64_t now_ms) {
     if (!request.cached && config_.login.cache_s > 0) cache_.insert(request.tag, now_ms);
   }
   LoginWaiter& waiter = *request.waiter;
+  const AddressKey address = request.address;
   release(request);
+  schedule_next(address, now_ms);
   waiter.login_checked(user);
+}
+
+// The check of `address` that arrived first among those still waiting.
+LoginService::Request* LoginService::earliest_waiting(const AddressKey& address) {
+  Request* earliest = nullptr;
+  for (Request& request : requests_) {
+    if (request.waiter == nullptr || request.address != address) continue;
+    if (earliest == nullptr || request.sequence < earliest->sequence) earliest = &request;
+  }
+  return earliest;
+}
+
+void LoginService::schedule(Request& request, std::uint64_t now_ms) {
+  PIGEON_ASSERT(!request.scheduled);
+  request.start_ms = failures_.charge(request.address, now_ms);
+  request.scheduled = true;
+}
+
+// The address's previous check is over: its next one is charged and may start.
+void LoginService::schedule_next(const AddressKey& address, std::uint64_t now_ms) {
+  Request* next = earliest_waiting(address);
+  if (next != nullptr && !next->scheduled) schedule(*next, now_ms);
 }
 
 void LoginService::release(Request& request) {

@@ -9,7 +9,10 @@
 // - a credential verified within auth_cache_s skips the derivation
 //   (credential_cache.hpp);
 // - each attempt is charged to its address's failure budget before it runs
-//   (address_failures.hpp), so a guesser's checks wait even when it hangs up.
+//   (address_failures.hpp), so a guesser's checks wait even when it hangs up;
+//   an address's checks run one after another and each is charged when the
+//   one before it is over, so that concurrent logins that succeed (a fleet
+//   behind one address) are never delayed as if they had failed.
 // A session has at most one check at a time (its engine waits for the
 // verdict), so there is a request slot for every session and none is refused.
 #pragma once
@@ -66,7 +69,8 @@ class LoginService {
     LoginWaiter* waiter = nullptr;  // nullptr: the slot is free
     std::optional<UserIndex> user;  // the named user; nullopt: checked against the stand-in
     AddressKey address;
-    std::uint64_t start_ms = 0;     // the address's budget may hold the check until then
+    bool scheduled = false;         // charged to its address, which has no earlier check waiting
+    std::uint64_t start_ms = 0;     // once scheduled: the address's budget may hold the check until then
     std::uint64_t sequence = 0;     // arrival order
     Sha256Digest tag{};             // the credential cache's key for name and password
     Sha256Digest expected{};
@@ -76,6 +80,9 @@ class LoginService {
 
   PasswordHash hash_for(std::optional<UserIndex> user) const;
   Request* next_due(std::uint64_t now_ms);
+  Request* earliest_waiting(const AddressKey& address);
+  void schedule(Request& request, std::uint64_t now_ms);
+  void schedule_next(const AddressKey& address, std::uint64_t now_ms);
   void finish(Request& request, std::uint64_t now_ms);
   void release(Request& request);
 
@@ -85,6 +92,7 @@ class LoginService {
   CredentialCache cache_;
   PasswordHash stand_in_;
   std::uint64_t next_sequence_ = 0;
+  std::uint64_t latest_ms_ = 0;  // the latest time begin() or step() was told: cancel() has no clock
   std::array<Request, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS + PIGEON_IMAP_SESSIONS> requests_{};
 };
 

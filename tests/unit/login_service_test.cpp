@@ -218,6 +218,36 @@ TEST_F(LoginServiceTest, AnAddressPastItsBudgetWaitsAndACancelledCheckSaysNothin
   EXPECT_TRUE(next.verdicts.empty());
 }
 
+// Devices behind one address (a NAT) that log in at once must not wait as if
+// they were guessing: each check is charged only when the one before it is over.
+TEST_F(LoginServiceTest, ConcurrentRightLoginsFromOneAddressAreNotDelayed) {
+  config_.login.address_free_failures = 1;
+  config_.login.address_delay_ms = 500;
+  std::array<Waiter, 4> waiters;
+  for (Waiter& waiter : waiters) logins_.begin(waiter, peer_, "alice", "right", 0);
+  for (int round = 0; round < rounds * static_cast<int>(waiters.size()); ++round) logins_.step(0);
+  for (const Waiter& waiter : waiters) EXPECT_EQ(waiter.verdicts, std::vector<std::optional<UserIndex>>{0});
+}
+
+TEST_F(LoginServiceTest, ConcurrentWrongLoginsFromOneAddressWaitAndAHangUpStaysCharged) {
+  config_.login.address_free_failures = 1;
+  config_.login.address_delay_ms = 500;
+  Waiter first;
+  Waiter hung_up;
+  logins_.begin(first, peer_, "alice", "wrong", 0);
+  const LoginTicket ticket = logins_.begin(hung_up, peer_, "alice", "wrong", 0);
+  logins_.cancel(ticket);  // before its check could start
+  EXPECT_EQ(rounds_until_verdict(first), rounds - 1);
+  Waiter third;
+  logins_.begin(third, peer_, "alice", "wrong", 0);
+  // Two failures counted (the hang-up's too): the third waits 500 ms after the
+  // second's start (500), doubled: 1500.
+  EXPECT_EQ(logins_.deadline_ms(), 1500u);
+  EXPECT_FALSE(logins_.step(1499));
+  EXPECT_TRUE(third.verdicts.empty());
+  EXPECT_EQ(rounds_until_verdict(third, 1500), rounds - 1);
+}
+
 TEST_F(LoginServiceTest, EverySessionCanHaveACheckPending) {
   std::array<Waiter, PIGEON_SMTP_SESSIONS + PIGEON_POP3_SESSIONS> waiters;
   for (Waiter& waiter : waiters) logins_.begin(waiter, peer_, "alice", "wrong", 0);
