@@ -5,6 +5,7 @@
 
 #include "tools/sim/ledger.hpp"
 #include "tools/sim/scenario.hpp"
+#include "tools/sim/world.hpp"
 
 namespace pigeon::sim {
 namespace {
@@ -159,6 +160,64 @@ TEST(Scenario, ErrorsNameTheLine) {
   EXPECT_EQ(error, "line 2: mode = accept|greylist|refuse|hang|drop|lose_reply|bad_cert FROM UNTIL");
   EXPECT_FALSE(parse_scenario("[faults]\nflood = x\n", error));
   EXPECT_EQ(error, "line 2: unknown fault 'flood' (cut, power, clock)");
+}
+
+// A small world around one relay whose [faults] section is `faults`: three
+// devices each sending every minute, so the flash is busy until `faults_until`.
+RunResult run_power_cuts(const std::string& boot, const std::string& faults) {
+  std::string error;
+  const auto scenario = parse_scenario(R"(
+[world]
+duration = 3h
+faults_until = 2h
+[smarthost isp]
+address = 10.0.0.1
+[relay r]
+address = 10.0.0.2
+smarthost = isp
+boot = )" + boot + R"(
+config = host_name = r.example
+config = local_domains = r.example
+config = relay_networks = 10.0.1.0/24
+[devices d]
+count = 3
+first_address = 10.0.1.1
+relay = r
+from = d@r.example
+to = x@example.net
+interval = 1m
+[faults]
+)" + faults,
+                                       error);
+  EXPECT_TRUE(scenario) << error;
+  return scenario ? run_world(*scenario, RunOptions{}) : RunResult{};
+}
+
+// The run is clean and every scheduled cut ended as expected.
+void expect_power_cuts(const RunResult& result, std::uint64_t scheduled, std::uint64_t fired,
+                       std::uint64_t skipped_down, std::uint64_t unfired) {
+  EXPECT_TRUE(result.ok) << result.violation;
+  EXPECT_EQ(result.power_cuts_scheduled, scheduled);
+  EXPECT_EQ(result.power_cuts_fired, fired);
+  EXPECT_EQ(result.power_cuts_skipped_down, skipped_down);
+  EXPECT_EQ(result.power_cuts_unfired, unfired);
+}
+
+TEST(PowerCuts, CutsScheduledTogetherAllFireOneAfterTheOther) {
+  expect_power_cuts(run_power_cuts("1m", "power = r count=3 at=30m\n"), 3, 3, 0, 0);
+}
+
+TEST(PowerCuts, ACutWhileTheRelayIsDownIsSkippedAndCounted) {
+  // The first cut fires within minutes; the relay is down for an hour.
+  const RunResult result = run_power_cuts("1h", "power = r at=10m\npower = r at=50m\n");
+  expect_power_cuts(result, 2, 1, 1, 0);
+  EXPECT_NE(result.summary.find("skipped while down 1"), std::string::npos) << result.summary;
+}
+
+TEST(PowerCuts, ACutStillWaitingWhenTheFaultsEndIsCountedUnfired) {
+  // The second cut waits for the relay to come back from the first, which
+  // takes longer than the faults last.
+  expect_power_cuts(run_power_cuts("2h", "power = r count=2 at=10m\n"), 2, 1, 0, 1);
 }
 
 }  // namespace

@@ -133,6 +133,7 @@ void RelayHost::run(std::uint64_t now_ms) {
       return;
     }
     if (!boot(boot_error_)) return;
+    arm_next_power_cut();
   }
   boot_->alerts.poll(clock_.unix_time_s());
   if (!flash_.power_lost()) net_.wait(boot_->relay.poll(clock_.monotonic_ms()));
@@ -153,6 +154,7 @@ AlertStatus RelayHost::send_alert(std::string_view to, std::string_view subject,
 void RelayHost::power_cut(std::uint64_t now_ms) {
   ++counters_.power_cuts;
   if (armed_torn_) ++counters_.torn_cuts;
+  cut_armed_ = false;
   ledger_.relay_power_cut(now_ms);
   log_.write(hal::LogLevel::warning, "power cut%s; back in %llu ms", armed_torn_ ? " (torn flash operation)" : "",
              static_cast<unsigned long long>(settings_.boot_ms));
@@ -164,9 +166,34 @@ void RelayHost::power_cut(std::uint64_t now_ms) {
   net_.set_wake_at_ms(boot_at_ms_);
 }
 
-void RelayHost::arm_power_cut(std::uint64_t operations, bool torn, std::uint32_t seed) {
-  armed_torn_ = torn;
-  flash_.cut_power_after(operations, torn, seed);
+bool RelayHost::schedule_power_cut(std::uint64_t operations, bool torn, std::uint32_t seed) {
+  ++counters_.power_cuts_scheduled;
+  if (down()) {
+    ++counters_.power_cuts_skipped_down;
+    return false;
+  }
+  pending_cuts_.push_back({operations, torn, seed});
+  arm_next_power_cut();
+  return true;
+}
+
+// Arms the oldest waiting cut unless one is armed already; the flash operations
+// it waits for count from now (for a cut waiting on an earlier one: from the
+// boot after that one, so a cut may hit the mount or its reclaim).
+void RelayHost::arm_next_power_cut() {
+  if (cut_armed_ || pending_cuts_.empty()) return;
+  const PendingCut cut = pending_cuts_.front();
+  pending_cuts_.pop_front();
+  cut_armed_ = true;
+  armed_torn_ = cut.torn;
+  flash_.cut_power_after(cut.operations, cut.torn, cut.seed);
+}
+
+void RelayHost::cancel_power_cuts() {
+  flash_.disarm_power_cut();
+  counters_.power_cuts_unfired += pending_cuts_.size() + (cut_armed_ ? 1 : 0);
+  pending_cuts_.clear();
+  cut_armed_ = false;
 }
 
 void RelayHost::note_usage() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ struct RelaySettings {
 
 struct RelayCounters {
   std::uint64_t boots = 0, power_cuts = 0, torn_cuts = 0;
+  // Every scheduled power cut ends in one of three: it fires (power_cuts), it
+  // is skipped because the relay was already down, or the faults end before
+  // it fired (the flash operations it waited for never happened).
+  std::uint64_t power_cuts_scheduled = 0, power_cuts_skipped_down = 0, power_cuts_unfired = 0;
   std::uint32_t spool_high_water_percent = 0;
   std::uint64_t tls_handshakes = 0, tls_resumed = 0;
 };
@@ -56,9 +61,13 @@ class RelayHost final : public Actor {
   hal::SimNet& net() override { return net_; }
 
   // Faults: a power cut after `operations` more flash operations (torn or
-  // clean); a wall-clock jump.
-  void arm_power_cut(std::uint64_t operations, bool torn, std::uint32_t seed);
-  void disarm_power_cut() { flash_.disarm_power_cut(); }
+  // clean). A cut scheduled while another is armed waits for that one to fire
+  // and for the boot after it, so every scheduled cut happens; one scheduled
+  // while the relay is down is skipped (false): the board has no power to lose.
+  bool schedule_power_cut(std::uint64_t operations, bool torn, std::uint32_t seed);
+  // The end of the faults: the cuts armed or waiting are counted as unfired.
+  void cancel_power_cuts();
+  // A wall-clock jump.
   void jump_clock(std::int64_t seconds) { clock_.jump(seconds); }
   // True between the cut and the end of the boot delay.
   bool down() const { return boot_ == nullptr; }
@@ -103,7 +112,13 @@ class RelayHost final : public Actor {
     hal::SimHostId host_;
   };
 
+  struct PendingCut {
+    std::uint64_t operations;
+    bool torn;
+    std::uint32_t seed;
+  };
   void power_cut(std::uint64_t now_ms);
+  void arm_next_power_cut();
   void note_usage();
 
   hal::SimNet net_;
@@ -120,6 +135,8 @@ class RelayHost final : public Actor {
   std::string key_pem_, cert_pem_;
   std::vector<std::string> password_hashes_;
   std::unique_ptr<Boot> boot_;
+  std::deque<PendingCut> pending_cuts_;  // scheduled while another was armed
+  bool cut_armed_ = false;
   bool armed_torn_ = false;
   std::uint64_t boot_at_ms_ = 0;
   std::string boot_error_;

@@ -81,6 +81,7 @@ class World final : public hal::SimLogSink {
   std::uint64_t next_time() ;
   void report_hour();
   void sample();
+  RelayCounters relay_totals() const;
   std::string summary(std::uint64_t end_ms) const;
 
   const Scenario& scenario_;
@@ -247,9 +248,14 @@ void World::fire(const Event& event) {
       auto* relay = static_cast<RelayHost*>(hosts_[event.first].get());
       const bool torn = event.torn < 0 ? random_.chance(500'000) : event.torn == 1;
       const std::uint64_t operations = random_.below(64);
-      world_log_.write(hal::LogLevel::info, "fault: power cut armed on host %zu after %llu flash operations%s",
-                       event.first, static_cast<unsigned long long>(operations), torn ? ", torn" : "");
-      relay->arm_power_cut(operations, torn, static_cast<std::uint32_t>(random_.next()));
+      const auto seed = static_cast<std::uint32_t>(random_.next());
+      if (relay->schedule_power_cut(operations, torn, seed)) {
+        world_log_.write(hal::LogLevel::info, "fault: power cut scheduled on host %zu after %llu flash operations%s",
+                         event.first, static_cast<unsigned long long>(operations), torn ? ", torn" : "");
+      } else {
+        world_log_.write(hal::LogLevel::info, "fault: power cut on host %zu skipped: the relay is already down",
+                         event.first);
+      }
       return;
     }
     case Event::Kind::clock: {
@@ -260,7 +266,7 @@ void World::fire(const Event& event) {
     }
     case Event::Kind::faults_end:
       world_log_.write(hal::LogLevel::info, "faults end; traffic stops; the queues drain");
-      for (RelayHost* relay : relays_) relay->disarm_power_cut();
+      for (RelayHost* relay : relays_) relay->cancel_power_cuts();
       return;
   }
 }
@@ -385,8 +391,31 @@ RunResult World::run() {
   result.simulated_ms = time_.now_ms();
   result.summary = summary(drained_at_ms != 0 ? drained_at_ms : time_.now_ms());
   result.event_hash = event_hash_;
+  const RelayCounters relay = relay_totals();
+  result.power_cuts_scheduled = relay.power_cuts_scheduled;
+  result.power_cuts_fired = relay.power_cuts;
+  result.power_cuts_skipped_down = relay.power_cuts_skipped_down;
+  result.power_cuts_unfired = relay.power_cuts_unfired;
   result.ok = result.violation.empty();
   return result;
+}
+
+// The counters of every relay added up (the high-water mark: the highest).
+RelayCounters World::relay_totals() const {
+  RelayCounters relay{};
+  for (const RelayHost* host : relays_) {
+    const RelayCounters& c = host->counters();
+    relay.power_cuts += c.power_cuts;
+    relay.torn_cuts += c.torn_cuts;
+    relay.power_cuts_scheduled += c.power_cuts_scheduled;
+    relay.power_cuts_skipped_down += c.power_cuts_skipped_down;
+    relay.power_cuts_unfired += c.power_cuts_unfired;
+    relay.boots += c.boots;
+    relay.spool_high_water_percent = std::max(relay.spool_high_water_percent, c.spool_high_water_percent);
+    relay.tls_handshakes += c.tls_handshakes;
+    relay.tls_resumed += c.tls_resumed;
+  }
+  return relay;
 }
 
 std::string World::summary(std::uint64_t end_ms) const {
@@ -395,18 +424,9 @@ std::string World::summary(std::uint64_t end_ms) const {
   auto percentile = [&](std::size_t per_cent) {
     return latencies.empty() ? std::string("-") : format_duration(latencies[(latencies.size() - 1) * per_cent / 100]);
   };
-  RelayCounters relay{};
+  const RelayCounters relay = relay_totals();
   std::uint64_t erases = 0;
-  for (const RelayHost* host : relays_) {
-    const RelayCounters& c = host->counters();
-    relay.power_cuts += c.power_cuts;
-    relay.torn_cuts += c.torn_cuts;
-    relay.boots += c.boots;
-    relay.spool_high_water_percent = std::max(relay.spool_high_water_percent, c.spool_high_water_percent);
-    relay.tls_handshakes += c.tls_handshakes;
-    relay.tls_resumed += c.tls_resumed;
-    erases += host->flash_erases();
-  }
+  for (const RelayHost* host : relays_) erases += host->flash_erases();
   SmarthostCounters smarthost{};
   for (const Smarthost* host : smarthosts_) {
     const SmarthostCounters& c = host->counters();
@@ -444,7 +464,9 @@ std::string World::summary(std::uint64_t end_ms) const {
   text += "  tls         smarthost handshakes " + n(relay.tls_handshakes) + ", resumed " + n(relay.tls_resumed) +
           "; failed at the smarthost " + n(smarthost.tls_failures) + " (bad certificates offered " +
           n(smarthost.bad_certificates) + ")\n";
-  text += "  faults      power cuts " + n(relay.power_cuts) + " (torn " + n(relay.torn_cuts) + "), boots " +
+  text += "  faults      power cuts scheduled " + n(relay.power_cuts_scheduled) + ", fired " + n(relay.power_cuts) +
+          " (torn " + n(relay.torn_cuts) + "), skipped while down " + n(relay.power_cuts_skipped_down) +
+          ", unfired when the faults ended " + n(relay.power_cuts_unfired) + ", boots " +
           n(relay.boots) + ", link cuts " + n(cuts_) + ", resets " + n(net.resets) + ", stalls " + n(net.stalls) +
           ", refused connects " + n(net.refused) + "\n";
   text += "  smarthost   sessions " + n(smarthost.sessions) + ", messages " + n(smarthost.messages) + ", greylisted " +

@@ -26,6 +26,8 @@ struct RunResult {
   std::string summary;         // the same for the same seed: no wall time in it
   std::uint64_t simulated_ms = 0;
   std::uint64_t event_hash = 0;  // FNV-1a of every event line
+  // The power cuts of every relay: scheduled = fired + skipped_down + unfired.
+  std::uint64_t power_cuts_scheduled = 0, power_cuts_fired = 0, power_cuts_skipped_down = 0, power_cuts_unfired = 0;
 };
 
 RunResult run_world(const Scenario& scenario, const RunOptions& options);
