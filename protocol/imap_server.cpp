@@ -110,6 +110,36 @@ bool sequence_numbers_valid(std::string_view set, bool uid, std::uint32_t count)
   return uid || imap::sequence_set_max(set, count) <= count;
 }
 
+// Passes the message's header through `filter` into `sink`; false when the
+// message could not be read.
+bool scan_header(ImapServerPolicy& policy, std::uint32_t index, imap::HeaderFilter& filter, imap::ByteSink& sink) {
+  std::array<std::uint8_t, piece_bytes / 2> piece{};
+  for (std::uint32_t offset = 0; !filter.done();) {
+    const auto read = policy.read_message(index, offset, piece);
+    if (!read) return false;
+    if (*read == 0) {
+      filter.finish(sink);
+      break;
+    }
+    offset += static_cast<std::uint32_t>(filter.feed({piece.data(), *read}, sink));
+  }
+  return true;
+}
+
+// Passes the message's bytes from `offset` to its end into `matcher`,
+// stopping early once it found its text; false when they could not be read.
+bool scan_rest(ImapServerPolicy& policy, std::uint32_t index, std::uint32_t offset, imap::TextMatcher& matcher) {
+  std::array<std::uint8_t, piece_bytes / 2> piece{};
+  while (!matcher.found()) {
+    const auto read = policy.read_message(index, offset, piece);
+    if (!read) return false;
+    if (*read == 0) break;
+    matcher.put({piece.data(), *read});
+    offset += static_cast<std::uint32_t>(*read);
+  }
+  return true;
+}
+
 }  // namespace
 
 ImapServer::ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings)
@@ -794,8 +824,13 @@ void ImapServer::on_fetch(Cursor& arguments, bool uid) {
   if (iequals(macro, "FAST")) {
     arguments.keyword();
     for (const Item item : {Item::flags, Item::internal_date, Item::size}) fetch_items_[fetch_item_count_++] = simple_item(item);
-  } else if (iequals(macro, "ALL") || iequals(macro, "FULL")) {
-    return bad("ENVELOPE and BODYSTRUCTURE are not supported");
+  } else if (iequals(macro, "ALL")) {
+    arguments.keyword();
+    for (const Item item : {Item::flags, Item::internal_date, Item::size, Item::envelope}) {
+      fetch_items_[fetch_item_count_++] = simple_item(item);
+    }
+  } else if (iequals(macro, "FULL")) {
+    return bad("BODYSTRUCTURE is not supported");
   } else {
     const bool list = arguments.take('(');
     for (bool first = true; list ? !arguments.take(')') : first; first = false) {
@@ -826,6 +861,7 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
   if (iequals(name, "FLAGS")) return simple(Item::flags);
   if (iequals(name, "INTERNALDATE")) return simple(Item::internal_date);
   if (iequals(name, "RFC822.SIZE")) return simple(Item::size);
+  if (iequals(name, "ENVELOPE")) return simple(Item::envelope);
   item.item = Item::body;
   item.rfc822_name = true;
   if (iequals(name, "RFC822")) return true;
@@ -841,9 +877,8 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
   item.rfc822_name = false;
   item.peek = iequals(name, "BODY.PEEK");
   if ((!item.peek && !iequals(name, "BODY")) || !arguments.take('[')) {
-    bad(iequals(name, "BODY") || iequals(name, "BODYSTRUCTURE") || iequals(name, "ENVELOPE")
-            ? "ENVELOPE and BODYSTRUCTURE are not supported"
-            : "Unknown FETCH item");
+    bad(iequals(name, "BODY") || iequals(name, "BODYSTRUCTURE") ? "BODYSTRUCTURE is not supported"
+                                                                 : "Unknown FETCH item");
     return false;
   }
   const std::string_view section = arguments.keyword();
@@ -919,6 +954,7 @@ bool ImapServer::fetch_message_start() {
   fetch_in_message_ = true;
   fetch_item_index_ = 0;
   fetch_flags_changed_ = false;
+  envelope_field_ = 0;
   const ImapFlags flags = policy_.flags(job_index_);
   const bool reads_body = std::any_of(fetch_items_.begin(), fetch_items_.begin() + static_cast<std::ptrdiff_t>(fetch_item_count_),
                                       [](const FetchItem& item) { return item.item == Item::body && !item.peek; });
@@ -961,7 +997,8 @@ void ImapServer::write_item_name(const FetchItem& item) {
 // had to end (the message could not be read).
 bool ImapServer::fetch_item() {
   const FetchItem& item = fetch_items_[fetch_item_index_];
-  if (fetch_item_index_ > 0) out_.append(" ");
+  // ENVELOPE comes a field at a time: the separator only before its first.
+  if (fetch_item_index_ > 0 && envelope_field_ == 0) out_.append(" ");
   std::array<char, 64> text{};
   TextBuilder builder(text);
   switch (item.item) {
@@ -975,6 +1012,7 @@ bool ImapServer::fetch_item() {
                       .character('"').view());
       break;
     }
+    case Item::envelope: return fetch_envelope_field();
     case Item::body: {
       const auto length = section_length(item);
       if (!length) {
@@ -1040,17 +1078,41 @@ std::optional<std::uint32_t> ImapServer::header_length(imap::HeaderSelection sel
                                                        bool filtered_bytes) {
   imap::HeaderFilter filter(selection, fields);
   CountingSink counter;
-  std::array<std::uint8_t, piece_bytes / 2> piece{};
-  for (std::uint32_t offset = 0; !filter.done();) {
-    const auto read = policy_.read_message(job_index_, offset, piece);
-    if (!read) return std::nullopt;
-    if (*read == 0) {
-      filter.finish(counter);
-      break;
-    }
-    offset += static_cast<std::uint32_t>(filter.feed({piece.data(), *read}, counter));
-  }
+  if (!scan_header(policy_, job_index_, filter, counter)) return std::nullopt;
   return filtered_bytes ? counter.count : filter.header_bytes();
+}
+
+// One field of ENVELOPE per call (each reply part fits the reserve), read by
+// its own pass over the header: the message is never held, only one value.
+bool ImapServer::fetch_envelope_field() {
+  const std::size_t field = envelope_field_;
+  out_.append(field == 0 ? "ENVELOPE (" : " ");
+  imap::FieldValue value;
+  imap::HeaderFilter filter(imap::HeaderSelection::fields, imap::envelope_fields[field]);
+  bool read = scan_header(policy_, job_index_, filter, value);
+  const bool sender_or_reply_to = field == 3 || field == 4;
+  if (read && !value.present() && sender_or_reply_to) {
+    imap::HeaderFilter from(imap::HeaderSelection::fields, imap::envelope_fields[2]);
+    read = scan_header(policy_, job_index_, from, value);
+  }
+  if (!read) {
+    abandon_message();
+    return false;
+  }
+  std::array<char, reply_reserve_bytes - 32> text{};
+  TextBuilder builder(text);
+  if (!value.present()) {
+    builder.text("NIL");
+  } else if (imap::envelope_field_is_address(field)) {
+    imap::write_address_list(builder, value.value());
+  } else {
+    imap::write_nstring(builder, value.value());
+  }
+  out_.append(builder.view());
+  if (++envelope_field_ < imap::envelope_fields.size()) return true;
+  out_.append(")");
+  ++fetch_item_index_;
+  return true;
 }
 
 // Streams the part being fetched into free output space; true when it is
@@ -1225,17 +1287,57 @@ class SearchProgram {
       matches = before ? arrived_day < *day : on ? arrived_day == *day : arrived_day >= *day;
       return true;
     }
+    if (text_key(cursor, name, matches)) return true;
     if (iequals(name, "KEYWORD") || iequals(name, "UNKEYWORD")) {
       // No message has a keyword.
       if (!cursor.space() || cursor.atom().empty()) return false;
       matches = iequals(name, "UNKEYWORD");
       return true;
     }
-    static constexpr std::array<std::string_view, 11> text_keys{
-        "FROM", "TO", "CC", "BCC", "SUBJECT", "BODY", "TEXT", "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE"};
-    unsupported_ = std::any_of(text_keys.begin(), text_keys.end(),
+    static constexpr std::array<std::string_view, 3> sent_date_keys{"SENTBEFORE", "SENTON", "SENTSINCE"};
+    unsupported_ = std::any_of(sent_date_keys.begin(), sent_date_keys.end(),
                                [&name](std::string_view key) { return iequals(key, name); });
     return false;
+  }
+
+  // FROM, TO, CC, BCC, SUBJECT and HEADER search a field's values, BODY the
+  // text after the header, TEXT the whole message; each streams the message
+  // past a TextMatcher. A message that cannot be read does not match.
+  bool text_key(Cursor& cursor, std::string_view name, bool& matches) {
+    static constexpr std::array<std::array<std::string_view, 2>, 5> field_keys{
+        {{"FROM", "From"}, {"TO", "To"}, {"CC", "Cc"}, {"BCC", "Bcc"}, {"SUBJECT", "Subject"}}};
+    std::string_view field;
+    for (const auto& key : field_keys) {
+      if (iequals(name, key[0])) field = key[1];
+    }
+    std::array<char, 256> field_buffer{};
+    const bool header = iequals(name, "HEADER");
+    if (header) {
+      const auto named = cursor.space() ? astring_argument(cursor, field_buffer) : std::nullopt;
+      if (!named || named->empty()) return false;
+      field = *named;
+    }
+    const bool body = iequals(name, "BODY"), text = iequals(name, "TEXT");
+    if (field.empty() && !body && !text) return false;
+    std::array<char, imap::TextMatcher::max_pattern_bytes> pattern_buffer{};
+    const auto pattern = cursor.space() ? astring_argument(cursor, pattern_buffer) : std::nullopt;
+    if (!pattern) return false;
+    matches = false;
+    if (!index_) return true;
+    imap::TextMatcher matcher(*pattern, !field.empty());
+    bool read = true;
+    if (!field.empty()) {
+      imap::HeaderFilter filter(imap::HeaderSelection::fields, field);
+      read = scan_header(policy_, *index_, filter, matcher);
+    } else if (text) {
+      read = scan_rest(policy_, *index_, 0, matcher);
+    } else {
+      imap::HeaderFilter filter(imap::HeaderSelection::all, {});
+      CountingSink ignored;
+      read = scan_header(policy_, *index_, filter, ignored) && scan_rest(policy_, *index_, filter.header_bytes(), matcher);
+    }
+    matches = read && matcher.found();
+    return true;
   }
 
   bool flag_key(std::string_view name, bool& matches) {
@@ -1289,7 +1391,7 @@ void ImapServer::on_search(Cursor& arguments, bool uid) {
   SearchProgram check(policy_, std::nullopt, policy_.message_count());
   bool ignored = false;
   if (!check.evaluate(arguments.rest(), ignored)) {
-    if (check.unsupported()) return no("CANNOT", "Searching by header or text is not supported");
+    if (check.unsupported()) return no("CANNOT", "SENTBEFORE, SENTON and SENTSINCE are not supported");
     return bad("Syntax: SEARCH keys");
   }
   search_program_ = arguments.rest();

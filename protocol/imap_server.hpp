@@ -18,8 +18,10 @@
 #include <span>
 #include <string_view>
 
+#include "imap_envelope.hpp"
 #include "imap_header_filter.hpp"
 #include "imap_syntax.hpp"
+#include "imap_text_match.hpp"
 #include "output_buffer.hpp"
 #include "session_engine.hpp"
 
@@ -160,7 +162,7 @@ class ImapServer final : public SessionEngine {
   // A command that works through the selected mailbox, a message at a time.
   enum class Job : std::uint8_t { none, fetch, store, search, expunge };
   enum class Section : std::uint8_t { whole, header, fields, fields_not, text };
-  enum class Item : std::uint8_t { uid, flags, internal_date, size, body };
+  enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body };
 
   struct FetchItem {
     Item item = Item::uid;
@@ -215,6 +217,7 @@ class ImapServer final : public SessionEngine {
   bool fetch_item();
   bool stream_body();
   std::optional<std::uint32_t> section_length(const FetchItem& item);
+  bool fetch_envelope_field();
   std::optional<std::uint32_t> header_length(imap::HeaderSelection selection, std::string_view fields,
                                              bool filtered_bytes);
   void write_item_name(const FetchItem& item);
@@ -274,6 +277,7 @@ class ImapServer final : public SessionEngine {
   std::size_t fetch_item_index_ = 0;
   bool fetch_in_message_ = false;
   bool fetch_flags_changed_ = false;  // \Seen was set by this FETCH: FLAGS go out too
+  std::uint8_t envelope_field_ = 0;   // the ENVELOPE field written next
   // The body part being streamed: raw bytes read, section bytes passed, and
   // the section's window.
   bool body_streaming_ = false;

@@ -38,6 +38,8 @@ class TextBuilder {
   }
 
   bool ok() const { return !overflow_; }
+  // Bytes that can still be written.
+  std::size_t room() const { return out_.size() - used_; }
   // What was written; empty after an overflow.
   std::string_view view() const { return overflow_ ? std::string_view{} : std::string_view(out_.data(), used_); }
 

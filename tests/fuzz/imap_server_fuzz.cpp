@@ -27,7 +27,7 @@ struct Message {
 std::vector<Message> messages_from(const Tape& tape) {
   std::string big = "Subject: big\r\nX-Fold: a\r\n b\r\n\r\n";
   for (int line = 0; line < 150; ++line) big += "line " + std::to_string(line) + "\r\n";
-  std::vector<Message> all{{"From: a\r\nSubject: one\r\n\r\nbody\r\n", 3, 0},
+  std::vector<Message> all{{"From: \"A, B\" <a@x> (c)\r\nTo: g: d@y, <@r:e@z>;\r\nSubject: one \xC3\r\n\r\nbody\r\n", 3, 0},
                            {big, 5, 1},
                            {"no header end", 9, 8},
                            {"\r\n", 12, 2}};

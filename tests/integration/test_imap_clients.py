@@ -89,6 +89,9 @@ def test_fetch_items_sections_and_partial_ranges(pigeon):
     assert re.search(r"UID \d+ FLAGS \(\) RFC822.SIZE %d INTERNALDATE \"\d\d-\w\w\w-20\d\d " % len(stored), head)
     assert data[0][1] == b"Subject: second\r\nX-Tag: two\r\n\r\n"
     assert data[1][1] == stored[stored.index(b"\r\n\r\n") + 4:][14:114]
+    typ, data = client.fetch("1", "ENVELOPE")
+    assert data == [b'1 (ENVELOPE (NIL "first" (("Ann" NIL "ann" "example.org")) (("Ann" NIL "ann" "example.org")) '
+                    b'(("Ann" NIL "ann" "example.org")) ((NIL NIL "user" "localhost")) NIL NIL NIL NIL))']
     typ, data = client.fetch("1", "(RFC822.HEADER RFC822.TEXT)")
     assert data[0][1] == fetched_bodies(client)[0].split(b"\r\n\r\n")[0] + b"\r\n\r\n"
     assert data[1][1] == b"Hello\r\n.a dot line\r\n"
@@ -112,6 +115,8 @@ def test_uid_fetch_store_search_expunge(pigeon):
     assert client.search(None, "UNSEEN") == ("OK", [b"1 3"])
     assert client.search(None, "OR", "SEEN", "FLAGGED") == ("OK", [b"1 2"])
     assert client.search(None, "LARGER", "10000") == ("OK", [b"2"])
+    assert client.search(None, "FROM", "bob", "BODY", "\"line of\"") == ("OK", [b"2"])
+    assert client.search(None, "OR", "SUBJECT", "third", "HEADER", "X-Tag", "two") == ("OK", [b"2 3"])
     client.store("2", "+FLAGS", "(\\Deleted)")
     typ, data = client.expunge()
     assert (typ, data) == ("OK", [b"2"])
@@ -315,3 +320,40 @@ set pipe_split=yes
     assert client.select("INBOX") == ("OK", [b"1"])
     assert [strip_received(b) for b in fetched_bodies(client)] == [MESSAGES[1]]
     client.logout()
+
+
+def test_failed_logins_end_the_connection(pigeon):
+    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
+    for _ in range(2):
+        with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+            client.login(pigeon.user, "wrong")
+    # The third failure (auth_failures_per_connection = 3) ends the session.
+    with pytest.raises(imaplib.IMAP4.abort, match="Too many failed logins"):
+        client.login(pigeon.user, "wrong")
+
+
+def greeted(port, source="127.0.0.1"):
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    return sock, sock.recv(4096)
+
+
+def test_slots_per_address_and_eviction_of_idle_clients(pigeon):
+    """The host build has 8 IMAP slots, 4 per address: a fifth client from one
+    address is refused; when all 8 are taken by clients that never logged in,
+    a new client gets the slot of the one silent longest, which hears why."""
+    port = pigeon.ports["imap"]
+    held = [greeted(port) for _ in range(4)]
+    assert all(greeting.startswith(b"* OK [CAPABILITY") for _, greeting in held)
+    refused, goodbye = greeted(port)
+    assert goodbye == b"* BYE [UNAVAILABLE] Too many connections from your address\r\n"
+    refused.close()
+    held += [greeted(port, f"127.0.9.{n}") for n in range(1, 5)]
+    time.sleep(1.2)  # a client that sent nothing gives way after 1 s
+    newcomer, greeting = greeted(port, "127.0.10.1")
+    assert greeting.startswith(b"* OK [CAPABILITY")
+    assert held[0][0].recv(4096) == b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+    for sock, _ in held + [(newcomer, b"")]:
+        sock.close()

@@ -421,15 +421,37 @@ TEST(ImapServer, FetchWithoutPeekSetsSeenAndSaysSo) {
 }
 
 TEST(ImapServer, FetchRefusals) {
-  const Transcript t = run(after_select("a FETCH 4 FLAGS\r\nb FETCH 0 FLAGS\r\nc FETCH 1 ENVELOPE\r\nd FETCH 1 BODY[1]\r\n"
-                                        "e FETCH 1 (FLAGS\r\nf FETCH x FLAGS\r\ng FETCH 1 FROB\r\nh FETCH 1 ALL\r\n"
+  const Transcript t = run(after_select("a FETCH 4 FLAGS\r\nb FETCH 0 FLAGS\r\nc FETCH 1 BODYSTRUCTURE\r\nd FETCH 1 BODY[1]\r\n"
+                                        "e FETCH 1 (FLAGS\r\nf FETCH x FLAGS\r\ng FETCH 1 FROB\r\nh FETCH 1 FULL\r\n"
                                         "i FETCH 1 ()\r\n"));
   EXPECT_EQ(t.output, selected_then("a BAD Invalid sequence set\r\nb BAD Invalid sequence set\r\n"
-                                    "c BAD ENVELOPE and BODYSTRUCTURE are not supported\r\n"
+                                    "c BAD BODYSTRUCTURE is not supported\r\n"
                                     "d BAD MIME part numbers are not supported\r\n"
                                     "e BAD Syntax: FETCH sequence-set items\r\nf BAD Invalid sequence set\r\n"
-                                    "g BAD Unknown FETCH item\r\nh BAD ENVELOPE and BODYSTRUCTURE are not supported\r\n"
+                                    "g BAD Unknown FETCH item\r\nh BAD BODYSTRUCTURE is not supported\r\n"
                                     "i BAD Syntax: FETCH sequence-set items\r\n"));
+}
+
+TEST(ImapServer, FetchEnvelope) {
+  const auto with_envelope_message = [](FakeStore& store) {
+    store.inbox.push_back(
+        {"Date: Mon, 7 Dec 2026 17:00:00 +0000\r\nFrom: \"Doe, Jane\" <jane@example.org> (work)\r\n"
+         "Reply-To: list: a@example.org, Bob <b@example.org>;\r\nTo: x@example.org (Xavier),\r\n y\r\n"
+         "Subject: caf\xC3\xA9 \"quoted\"\r\nMessage-ID: <id@example.org>\r\n\r\nbody\r\n",
+         20, 0, 0});
+  };
+  const Transcript t = run(after_select("e FETCH 2,4 ENVELOPE\r\na FETCH 3 ALL\r\n"), tls_settings(), with_envelope_message);
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
+            "s OK [READ-WRITE] SELECT completed\r\n"
+            "* 2 FETCH (ENVELOPE (NIL \"two\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"
+            "* 4 FETCH (ENVELOPE (\"Mon, 7 Dec 2026 17:00:00 +0000\" {14}\r\ncaf\xC3\xA9 \"quoted\" "
+            "((\"Doe, Jane\" NIL \"jane\" \"example.org\")) ((\"Doe, Jane\" NIL \"jane\" \"example.org\")) "
+            "((NIL NIL \"list\" NIL)(NIL NIL \"a\" \"example.org\")(\"Bob\" NIL \"b\" \"example.org\")(NIL NIL NIL NIL)) "
+            "((\"Xavier\" NIL \"x\" \"example.org\")(NIL NIL \"y\" \"\")) NIL NIL NIL \"<id@example.org>\"))\r\n"
+            "e OK FETCH completed\r\n"
+            "* 3 FETCH (FLAGS (\\Flagged) INTERNALDATE \"08-Dec-2025 13:20:00 +0000\" RFC822.SIZE " +
+                std::to_string(third_message.size()) + " "
+            "ENVELOPE (NIL \"three\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\na OK FETCH completed\r\n");
 }
 
 TEST(ImapServer, UnreadableMessageEndsTheSession) {
@@ -465,9 +487,26 @@ TEST(ImapServer, Search) {
                           "* SEARCH 1\r\ng OK SEARCH completed\r\n* SEARCH 3\r\nh OK SEARCH completed\r\n"
                           "* SEARCH 2 3\r\ni OK SEARCH completed\r\n* SEARCH\r\nj OK SEARCH completed\r\n"
                           "* SEARCH 1 2 3\r\nk OK SEARCH completed\r\n"
-                          "l NO [CANNOT] Searching by header or text is not supported\r\nm BAD Syntax: SEARCH keys\r\n"
+                          "* SEARCH 1\r\nl OK SEARCH completed\r\nm BAD Syntax: SEARCH keys\r\n"
                           "n BAD Syntax: SEARCH keys\r\n* SEARCH\r\no OK SEARCH completed\r\n"
                           "p NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset\r\n"));
+}
+
+TEST(ImapServer, SearchText) {
+  const Transcript t = run(after_select(
+      "a SEARCH FROM ann\r\nb SEARCH TO CAROL\r\nc SEARCH SUBJECT \"t\"\r\nd SEARCH HEADER X-Long \"\"\r\n"
+      "e SEARCH BODY line2\r\nf SEARCH BODY subject\r\ng SEARCH TEXT subject\r\nh SEARCH HEADER {4}\r\nfrom {3}\r\nANN\r\n"
+      "i SEARCH NOT BODY .\r\nj SEARCH SUBJECT subject\r\nk SEARCH TO \"bob@example.org, carol\"\r\n"
+      "l SEARCH SENTSINCE 1-Jan-2020\r\nm SEARCH BODY\r\n"));
+  EXPECT_EQ(t.output, selected_then(
+                          "* SEARCH 1\r\na OK SEARCH completed\r\n* SEARCH 1\r\nb OK SEARCH completed\r\n"
+                          "* SEARCH 2 3\r\nc OK SEARCH completed\r\n* SEARCH 2\r\nd OK SEARCH completed\r\n"
+                          "* SEARCH 2\r\ne OK SEARCH completed\r\n* SEARCH\r\nf OK SEARCH completed\r\n"
+                          "* SEARCH 1 2 3\r\ng OK SEARCH completed\r\n+ Ready for literal data\r\n+ Ready for literal data\r\n"
+                          "* SEARCH 1\r\nh OK SEARCH completed\r\n* SEARCH 1 2\r\ni OK SEARCH completed\r\n"
+                          "* SEARCH\r\nj OK SEARCH completed\r\n* SEARCH 1\r\nk OK SEARCH completed\r\n"
+                          "l NO [CANNOT] SENTBEFORE, SENTON and SENTSINCE are not supported\r\n"
+                          "m BAD Syntax: SEARCH keys\r\n"));
 }
 
 TEST(ImapServer, ExpungeAndCloseCommitBeforeTheirOk) {

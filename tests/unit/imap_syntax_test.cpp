@@ -5,7 +5,9 @@
 #include <array>
 #include <string>
 
+#include "protocol/imap_envelope.hpp"
 #include "protocol/imap_header_filter.hpp"
+#include "protocol/imap_text_match.hpp"
 
 namespace pigeon::protocol::imap {
 namespace {
@@ -106,6 +108,81 @@ TEST(ImapHeaderFilter, MessageWithoutBlankLine) {
   EXPECT_EQ(filtered(HeaderSelection::fields, "Subject", "Subject: s\r\nFrom: f", 2), "Subject: s\r\n");
   EXPECT_EQ(filtered(HeaderSelection::fields_not, "Subject", "Subject: s\r\nFrom", 2), "From");
   EXPECT_EQ(filtered(HeaderSelection::all, {}, "\r\nbody", 1), "\r\n");
+}
+
+std::string address_list(std::string_view value, std::size_t room = 600) {
+  std::array<char, 600> buffer{};
+  TextBuilder out(std::span<char>(buffer.data(), room));
+  write_address_list(out, value);
+  return std::string(out.view());
+}
+
+TEST(ImapEnvelope, AddressLists) {
+  EXPECT_EQ(address_list("a@example.org"), "((NIL NIL \"a\" \"example.org\"))");
+  EXPECT_EQ(address_list("\"A \\\"B\\\" C\" <a@x>, b@y (Bee)"),
+            "((\"A \\\"B\\\" C\" NIL \"a\" \"x\")(\"Bee\" NIL \"b\" \"y\"))");
+  EXPECT_EQ(address_list("<@route,@r2:a@x>"), "((NIL NIL \"a\" \"x\"))");
+  EXPECT_EQ(address_list("undisclosed-recipients:;"), "((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL))");
+  EXPECT_EQ(address_list(""), "NIL");
+  EXPECT_EQ(address_list(" , "), "NIL");
+  // Addresses that do not fit are left out whole; none fitting is NIL.
+  EXPECT_EQ(address_list("a@x, bbbbbbbbbb@y", 30), "((NIL NIL \"a\" \"x\"))");
+  EXPECT_EQ(address_list("a@x", 10), "NIL");
+}
+
+TEST(ImapEnvelope, FieldValueUnfoldsAndCuts) {
+  FieldValue value;
+  const std::string field = "Subject:  a\r\n\tb\r\nNext: x\r\n\r\n";
+  value.put({reinterpret_cast<const std::uint8_t*>(field.data()), field.size()});
+  EXPECT_TRUE(value.present());
+  EXPECT_EQ(value.value(), "a\tb");
+  FieldValue long_value;
+  const std::string long_field = "To: " + std::string(500, 'x') + "\r\n";
+  long_value.put({reinterpret_cast<const std::uint8_t*>(long_field.data()), long_field.size()});
+  EXPECT_EQ(long_value.value().size(), FieldValue::max_value_bytes);
+  EXPECT_FALSE(FieldValue().present());
+}
+
+TEST(ImapEnvelope, Strings) {
+  std::array<char, 64> buffer{};
+  TextBuilder quoted(buffer);
+  write_nstring(quoted, "say \"hi\" \\");
+  EXPECT_EQ(quoted.view(), "\"say \\\"hi\\\" \\\\\"");
+  TextBuilder literal(buffer);
+  write_nstring(literal, "caf\xC3\xA9");
+  EXPECT_EQ(literal.view(), "{5}\r\ncaf\xC3\xA9");
+  TextBuilder nil(buffer);
+  write_nstring(nil, "", false);
+  EXPECT_EQ(nil.view(), "NIL");
+}
+
+bool matches(std::string_view pattern, std::string_view text, bool field_values, std::size_t piece = 1) {
+  TextMatcher matcher(pattern, field_values);
+  for (std::size_t i = 0; i < text.size(); i += piece) {
+    const std::string_view part = text.substr(i, piece);
+    matcher.put({reinterpret_cast<const std::uint8_t*>(part.data()), part.size()});
+  }
+  return matcher.found();
+}
+
+TEST(ImapTextMatch, FindsTextAcrossPiecesIgnoringCase) {
+  for (const std::size_t piece : {1u, 3u, 100u}) {
+    EXPECT_TRUE(matches("abcab", "xxabcabcabx", false, piece));
+    EXPECT_TRUE(matches("ABAB", "ababa", false, piece));
+    EXPECT_FALSE(matches("abac", "ababab", false, piece));
+    EXPECT_TRUE(matches("", "anything", false, piece));
+  }
+  EXPECT_FALSE(matches(std::string(300, 'a'), std::string(400, 'a'), false));
+}
+
+TEST(ImapTextMatch, FieldValuesOnlyAndUnfolded) {
+  const std::string fields = "Subject: one\r\n two\r\nTo: x\r\n\r\n";
+  EXPECT_TRUE(matches("one two", fields, true));
+  EXPECT_FALSE(matches("subject", fields, true));
+  EXPECT_FALSE(matches("one\r", fields, true));
+  EXPECT_FALSE(matches("twoTo", fields, true));
+  EXPECT_TRUE(matches("", fields, true));
+  EXPECT_FALSE(matches("", "", true));
 }
 
 }  // namespace
