@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/text_builder.hpp"
+
 namespace pigeon {
 namespace {
 
@@ -31,6 +33,7 @@ void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   inbox_selected_ = false;
   view_count_ = 0;
   maildrop_holder_.reset();
+  writer_.reset();
   awaiting_sync_ = false;
   engine_.emplace(static_cast<protocol::ImapServerPolicy&>(*this), transport_.output(), settings_for(service));
   const TransportSetup setup{services.net, services.log, tls, "imap", is_implicit_tls(service),
@@ -87,6 +90,7 @@ void ImapSession::closed(CloseReason) {
   login_.cancel(services_->logins);
   // A commit that waits for the sync lets go of the lock when it is done.
   if (!awaiting_sync_) release_maildrop();
+  drop_appended();
   user_.reset();
   engine_.reset();
 }
@@ -197,6 +201,7 @@ ImapDecision ImapSession::expunge(std::uint32_t index) {
 // The deletions are durable after the loop's sync; the tagged OK waits for it.
 ImapDecision ImapSession::commit() {
   if (!maildrop_holder_) return ImapDecision::accepted();
+  commit_ = Commit::expunge;
   awaiting_sync_ = true;
   return ImapDecision::later();
 }
@@ -206,8 +211,59 @@ void ImapSession::sync_finished(bool durable) {
   release_maildrop();
   // The peer may have gone while the commit waited: it is durable all the same.
   if (!active()) return;
-  engine_->resume(durable ? ImapDecision::accepted()
-                          : ImapDecision::rejected("UNAVAILABLE", "Could not remove messages, try again later"));
+  if (durable) return engine_->resume(ImapDecision::accepted());
+  engine_->resume(ImapDecision::rejected("UNAVAILABLE", commit_ == Commit::append
+                                                            ? "Could not store the message, try again later"
+                                                            : "Could not remove messages, try again later"));
+}
+
+// APPEND writes a message into the spool as a delivery to the user's own
+// mailbox would (sender <>, the user as its one recipient): INBOX only, the
+// only mailbox the spool keeps. Its flags are not kept (PERMANENTFLAGS ()).
+ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_bytes, protocol::ImapFlags) {
+  if (mailbox != 0) return ImapDecision::rejected("CANNOT", "Only INBOX keeps messages");
+  if (size_bytes > services_->config.max_message_bytes || size_bytes > services_->spool.writer_limit_bytes()) {
+    return ImapDecision::rejected("TOOBIG", "Message too big");
+  }
+  std::array<char, max_user_name_bytes + max_domain_bytes + 1> address{};
+  const SpoolRecipient recipient{
+      protocol::TextBuilder(address).text(mailbox_name()).character('@').text(services_->config.host_name.view()).view(),
+      mailbox_name()};
+  const SpoolEnvelope envelope{{}, {&recipient, 1}, false, spool_time_s(services_->clock)};
+  SpoolWriter writer;
+  if (services_->spool.open_message(envelope, writer) != SpoolStatus::ok) {
+    return ImapDecision::rejected("UNAVAILABLE", "No room for the message now, try again later");
+  }
+  writer_ = writer;
+  return ImapDecision::accepted();
+}
+
+bool ImapSession::append_data(std::span<const std::uint8_t> bytes) {
+  return writer_ && services_->spool.append(*writer_, bytes) == SpoolStatus::ok;
+}
+
+// The message is committed now and durable after the loop's sync, which the
+// tagged OK waits for.
+ImapDecision ImapSession::append_end(bool keep) {
+  if (!writer_ || !keep) {
+    drop_appended();
+    return ImapDecision::rejected("UNAVAILABLE", "Message not stored");
+  }
+  const SpoolStatus status = services_->spool.commit(*writer_);
+  appended_uid_ = writer_->message_id();
+  if (status != SpoolStatus::ok) {
+    drop_appended();
+    return ImapDecision::rejected("UNAVAILABLE", "Could not store the message, try again later");
+  }
+  writer_.reset();
+  commit_ = Commit::append;
+  awaiting_sync_ = true;
+  return ImapDecision::later();
+}
+
+void ImapSession::drop_appended() {
+  if (writer_) services_->spool.discard(*writer_);
+  writer_.reset();
 }
 
 void ImapSession::release_maildrop() {

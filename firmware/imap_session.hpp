@@ -52,6 +52,11 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
                                           std::span<std::uint8_t> out) override;
   protocol::ImapDecision expunge(std::uint32_t index) override;
   protocol::ImapDecision commit() override;
+  protocol::ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes,
+                                     protocol::ImapFlags flags) override;
+  bool append_data(std::span<const std::uint8_t> bytes) override;
+  protocol::ImapDecision append_end(bool keep) override;
+  std::uint32_t appended_uid() override { return appended_uid_; }
   void refresh() override;
   std::optional<std::uint32_t> take_vanished() override;
   void release() override;
@@ -64,7 +69,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::uint64_t idle_limit_ms() const override;
   bool awaiting_sync() const override { return awaiting_sync_; }
   void sync_finished(bool durable) override;
-  bool keeps_slot() const override { return user_.has_value() || awaiting_sync_; }
+  bool keeps_slot() const override { return user_.has_value() || awaiting_sync_ || writer_.has_value(); }
   void closed(CloseReason reason) override;
 
   // LoginWaiter
@@ -73,6 +78,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   protocol::ImapServerSettings settings_for(Service service) const;
   std::string_view mailbox_name() const { return services_->accounts.name(*user_); }
   void release_maildrop();
+  void drop_appended();
 
   RelayServices* services_ = nullptr;
   SessionTransport transport_;
@@ -88,6 +94,12 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   // An expunge holds POP3's maildrop lock until its deletions are durable
   // (the user may have logged out meanwhile).
   std::optional<UserIndex> maildrop_holder_;
+  // An APPEND being written to the spool, and the UID the last one got.
+  std::optional<SpoolWriter> writer_;
+  std::uint32_t appended_uid_ = 0;
+  // What the loop's sync makes durable for this session.
+  enum class Commit : std::uint8_t { expunge, append };
+  Commit commit_ = Commit::expunge;
   bool awaiting_sync_ = false;
 };
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ascii.hpp"
+#include "assert.hpp"
 #include "sasl.hpp"
 #include "text_builder.hpp"
 
@@ -145,7 +146,9 @@ bool scan_rest(ImapServerPolicy& policy, std::uint32_t index, std::uint32_t offs
 ImapServer::ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings)
     : policy_(policy), out_(out), settings_(settings) {}
 
-bool ImapServer::awaiting_decision() const { return wait_ == Wait::login || wait_ == Wait::commit; }
+bool ImapServer::awaiting_decision() const {
+  return wait_ == Wait::login || wait_ == Wait::commit || wait_ == Wait::append;
+}
 bool ImapServer::streaming() const { return job_ != Job::none; }
 bool ImapServer::idling() const { return wait_ == Wait::idle; }
 bool ImapServer::authenticated() const {
@@ -193,7 +196,7 @@ void ImapServer::start() {
 // The capability list without "* CAPABILITY " and the line end: it is also
 // the greeting's response code.
 void ImapServer::on_capability() {
-  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT SPECIAL-USE");
+  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE");
   if (authenticated()) return;
   const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
   out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -204,11 +207,11 @@ void ImapServer::on_capability() {
 
 std::size_t ImapServer::feed(std::span<const std::uint8_t> input) {
   std::size_t consumed = 0;
-  while (consumed < input.size() && state_ != State::logout && wait_ != Wait::login && wait_ != Wait::commit &&
-         wait_ != Wait::tls && job_ == Job::none && out_.free_space() >= reply_reserve_bytes) {
+  while (consumed < input.size() && state_ != State::logout && !awaiting_decision() && wait_ != Wait::tls &&
+         job_ == Job::none && out_.free_space() >= reply_reserve_bytes) {
     const auto rest = input.subspan(consumed);
-    consumed += input_ == Input::literal || input_ == Input::skip_literal ? take_literal_bytes(rest)
-                                                                          : take_line_bytes(rest);
+    const bool literal = input_ == Input::literal || input_ == Input::append_literal || input_ == Input::skip_literal;
+    consumed += literal ? take_literal_bytes(rest) : take_line_bytes(rest);
   }
   return consumed;
 }
@@ -219,9 +222,11 @@ std::size_t ImapServer::take_literal_bytes(std::span<const std::uint8_t> input) 
     std::memcpy(command_.data() + command_length_, input.data(), count);
     command_length_ += count;
   }
+  if (input_ == Input::append_literal && !append_failed_) append_failed_ = !policy_.append_data(input.first(count));
   literal_left_ -= static_cast<std::uint32_t>(count);
   if (literal_left_ != 0) return count;
-  input_ = input_ == Input::literal ? Input::line : Input::discard_line;
+  // What follows an APPEND's literal is the end of its line, kept to check.
+  input_ = input_ == Input::skip_literal && append_ == Append::none ? Input::discard_line : Input::line;
   line_start_ = command_length_;
   return count;
 }
@@ -279,6 +284,7 @@ void ImapServer::line_complete() {
     if (!iequals(line, "DONE")) return bad("Expected DONE");
     return tagged_ok("IDLE terminated");
   }
+  if (append_ != Append::none) return finish_append();
   if (literal_announced()) return;
   if (command_too_long_) {
     handle_command({});  // finds the tag, if it came, and refuses the command
@@ -293,6 +299,7 @@ bool ImapServer::literal_announced() {
                                                       : std::string_view(command_.data(), command_length_));
   tail_length_ = 0;
   if (!marker) return false;
+  if (!command_too_long_ && begin_append(marker->synchronising, marker->length)) return true;
   const bool fits = command_length_ + 2 + marker->length + 2 <= command_.size();
   if (!command_too_long_ && fits) {
     command_[command_length_++] = '\r';
@@ -314,6 +321,93 @@ bool ImapServer::literal_announced() {
   input_ = marker->length == 0 ? Input::discard_line : Input::skip_literal;
   literal_left_ = marker->length;
   return true;
+}
+
+// An APPEND's literal is its message: it streams to the store instead of the
+// command buffer. False when the command so far is not an APPEND in a state
+// that allows one (then it is read and answered like any other command).
+bool ImapServer::begin_append(bool synchronising, std::uint32_t length) {
+  Cursor arguments({command_.data(), command_length_});
+  const std::string_view tag = arguments.atom(true);
+  if (!authenticated() || wait_ != Wait::none || tag.empty() || tag.size() > tag_.size() ||
+      tag.find('+') != std::string_view::npos || !arguments.space() || !iequals(arguments.atom(), "APPEND") ||
+      !arguments.space()) {
+    return false;
+  }
+  tag_length_ = tag.size();
+  std::memcpy(tag_.data(), tag.data(), tag.size());
+  std::array<char, 256> name_buffer{};
+  const auto name = astring_argument(arguments, name_buffer);
+  if (!name || !arguments.space()) return refuse_append(synchronising, length, true, {}, "Syntax: APPEND mailbox [(flags)] [date-time] literal"), true;
+  ImapFlags flags = 0;
+  if (arguments.peek() == '(') {
+    const auto list = arguments.list();
+    Cursor flag_list(list.value_or(std::string_view{}));
+    while (list && !flag_list.at_end()) {
+      const bool system = flag_list.take('\\');
+      const std::string_view flag = flag_list.atom();
+      std::array<char, 80> flag_name{};
+      const auto bits = system ? flag_bits(TextBuilder(flag_name).character('\\').text(flag).view()) : ImapFlags{0};
+      if (flag.empty() || !bits || (!flag_list.at_end() && !flag_list.space())) {
+        return refuse_append(synchronising, length, true, {}, "Invalid flag list"), true;
+      }
+      flags = static_cast<ImapFlags>(flags | *bits);
+    }
+    if (!list || !arguments.space()) return refuse_append(synchronising, length, true, {}, "Syntax: (flags)"), true;
+  }
+  // The date-time is accepted and not kept: the store records when the message came.
+  if (arguments.peek() == '"' && (!arguments.string() || !arguments.space())) {
+    return refuse_append(synchronising, length, true, {}, "Syntax: APPEND date-time"), true;
+  }
+  if (arguments.peek() != '{') return refuse_append(synchronising, length, true, {}, "Syntax: APPEND literal"), true;
+  const auto mailbox = find_mailbox(*name);
+  if (!mailbox) return refuse_append(synchronising, length, false, "TRYCREATE", "No such mailbox"), true;
+  const ImapDecision decision = policy_.append_begin(*mailbox, length, flags);
+  PIGEON_ASSERT(decision.kind != ImapDecision::Kind::pending);
+  if (decision.kind != ImapDecision::Kind::accept) {
+    return refuse_append(synchronising, length, false, decision.response_code, decision.text), true;
+  }
+  append_ = Append::streaming;
+  append_failed_ = false;
+  append_mailbox_ = *mailbox;
+  if (synchronising) out_.append("+ Ready for literal data\r\n");
+  input_ = Input::append_literal;
+  literal_left_ = length;
+  line_start_ = command_length_;
+  if (length == 0) input_ = Input::line;
+  return true;
+}
+
+// The client waits before a synchronising literal: it hears the refusal now.
+// A non-synchronising one comes anyway: it is read and dropped first.
+void ImapServer::refuse_append(bool synchronising, std::uint32_t length, bool syntax, std::string_view code,
+                               std::string_view text) {
+  if (synchronising) {
+    reset_command();
+    return tagged(syntax ? "BAD" : "NO", code, text);
+  }
+  append_ = Append::refused;
+  append_refusal_bad_ = syntax;
+  append_refusal_ = ImapDecision::rejected(code, text);
+  input_ = length == 0 ? Input::line : Input::skip_literal;
+  literal_left_ = length;
+  line_start_ = command_length_;
+}
+
+// The line after the literal must end there (MULTIAPPEND is not offered).
+void ImapServer::finish_append() {
+  const bool line_ends = command_length_ == line_start_ && !command_too_long_;
+  const Append append = append_;
+  append_ = Append::none;
+  reset_command();
+  command_too_long_ = false;
+  if (append == Append::refused) {
+    return tagged(append_refusal_bad_ ? "BAD" : "NO", append_refusal_.response_code, append_refusal_.text);
+  }
+  const ImapDecision decision = policy_.append_end(line_ends && !append_failed_);
+  if (!line_ends) return bad("Syntax: APPEND ends after its literal");
+  wait_ = Wait::append;
+  if (decision.kind != ImapDecision::Kind::pending) resume(decision);
 }
 
 void ImapServer::reset_command() {
@@ -479,6 +573,12 @@ void ImapServer::resume(const ImapDecision& decision) {
   wait_ = Wait::none;
   const bool accepted = decision.kind == ImapDecision::Kind::accept;
   if (!accepted) return no(decision.response_code, decision.text);
+  if (waited == Wait::append) {
+    std::array<char, 48> code{};
+    TextBuilder builder(code);
+    builder.text("APPENDUID ").number(policy_.status(append_mailbox_).uid_validity).character(' ');
+    return tagged("OK", builder.number(policy_.appended_uid()).view(), "APPEND completed");
+  }
   if (waited == Wait::commit) {
     // CLOSE leaves the mailbox once what it expunged is durable.
     const bool close = state_ == State::selected && job_silent_;
@@ -719,6 +819,17 @@ bool ImapServer::selected_state(std::string_view name, Cursor& arguments, bool u
   }
   if (iequals(name, "SEARCH") && arguments.space()) {
     on_search(arguments, uid);
+    return true;
+  }
+  if (uid && iequals(name, "EXPUNGE") && arguments.space()) {
+    const std::string_view set = arguments.token();
+    if (!arguments.at_end() || !imap::valid_sequence_set(set)) {
+      bad("Syntax: UID EXPUNGE uid-set");
+    } else if (read_only_) {
+      no("READ-ONLY", "Mailbox is read-only");
+    } else {
+      begin_expunge(false, set);
+    }
     return true;
   }
   if (uid) return false;
@@ -1468,6 +1579,7 @@ void ImapServer::abort_session(std::string_view text) {
   }
   state_ = State::logout;
   job_ = Job::none;
+  append_ = Append::none;
   body_streaming_ = false;
   wait_ = Wait::none;
 }

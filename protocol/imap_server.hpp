@@ -104,6 +104,19 @@ class ImapServerPolicy {
   virtual ImapDecision expunge(std::uint32_t index) = 0;
   // Makes the expunges since the last commit durable: usually pending.
   virtual ImapDecision commit() = 0;
+  // APPEND (RFC 3501 §6.3.11): a message of `size_bytes` for `mailbox` is
+  // about to stream in. Accept opens it, and its bytes go to append_data();
+  // a refusal says why (TOOBIG, CANNOT, UNAVAILABLE) before the client sends
+  // them, or, for a non-synchronising literal, after they were read and dropped.
+  // Never pending: the client is waiting for the continuation.
+  virtual ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes, ImapFlags flags) = 0;
+  // A piece of the message; false when the store cannot take it (the rest is
+  // read and dropped, and append_end is told not to keep it).
+  virtual bool append_data(std::span<const std::uint8_t> bytes) = 0;
+  // The literal ended: keep (commit, usually pending until durable) or drop it.
+  virtual ImapDecision append_end(bool keep) = 0;
+  // The UID the message kept by the last append_end() got.
+  virtual std::uint32_t appended_uid() = 0;
   // Takes in what other sessions and deliveries changed in the store.
   virtual void refresh() = 0;
   // A message that refresh() found gone: its index now; the view drops it.
@@ -156,9 +169,11 @@ class ImapServer final : public SessionEngine {
 
  private:
   enum class State : std::uint8_t { not_authenticated, authenticated, selected, logout };
-  enum class Wait : std::uint8_t { none, login, commit, tls, auth_plain_response, idle };
+  enum class Wait : std::uint8_t { none, login, commit, append, tls, auth_plain_response, idle };
   // How the bytes that come next are read.
-  enum class Input : std::uint8_t { line, literal, skip_literal, discard_line };
+  enum class Input : std::uint8_t { line, literal, append_literal, skip_literal, discard_line };
+  // An APPEND whose literal streams to the store, or is dropped to be refused.
+  enum class Append : std::uint8_t { none, streaming, refused };
   // A command that works through the selected mailbox, a message at a time.
   enum class Job : std::uint8_t { none, fetch, store, search, expunge };
   enum class Section : std::uint8_t { whole, header, fields, fields_not, text };
@@ -181,6 +196,10 @@ class ImapServer final : public SessionEngine {
   void keep_tail(std::string_view dropped);
   void line_complete();
   bool literal_announced();
+  bool begin_append(bool synchronising, std::uint32_t length);
+  void refuse_append(bool synchronising, std::uint32_t length, bool syntax, std::string_view code,
+                     std::string_view text);
+  void finish_append();
   void reset_command();
 
   // Commands.
@@ -271,6 +290,13 @@ class ImapServer final : public SessionEngine {
   ImapFlags store_flags_ = 0;
   char store_mode_ = '=';          // '+', '-' or '='
   ImapDecision expunge_refusal_;   // the first message an EXPUNGE could not remove
+
+  Append append_ = Append::none;
+  bool append_failed_ = false;       // the store refused a piece
+  std::size_t append_mailbox_ = 0;
+  // A refused APPEND's answer, said when its dropped literal has been read.
+  bool append_refusal_bad_ = false;
+  ImapDecision append_refusal_;
 
   std::array<FetchItem, max_fetch_items> fetch_items_{};
   std::size_t fetch_item_count_ = 0;

@@ -14,6 +14,7 @@ class TextBuilder {
   explicit TextBuilder(std::span<char> out) : out_(out) {}
 
   TextBuilder& text(std::string_view s) {
+    if (s.empty()) return *this;  // memcpy may not be given the null pointer of an empty view
     if (used_ + s.size() > out_.size()) {
       overflow_ = true;
       return *this;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/imap_server.hpp"
@@ -90,6 +91,24 @@ class TapeStore final : public protocol::ImapServerPolicy {
     return ImapDecision::accepted();
   }
   ImapDecision commit() override { return decide("commit"); }
+  ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes, ImapFlags flags) override {
+    require(mailbox < 2 && flags < 32);
+    // Never pending (the contract): a deferred answer is taken at once.
+    const ImapDecision decision = decide("append_begin " + std::to_string(mailbox) + " " + std::to_string(size_bytes));
+    return decision.kind == ImapDecision::Kind::pending ? resumed() : decision;
+  }
+  bool append_data(std::span<const std::uint8_t> bytes) override {
+    require(!bytes.empty());
+    appended_ += bytes.size();
+    return appended_ < 1000;
+  }
+  ImapDecision append_end(bool keep) override {
+    // After a refused piece the engine sends no more: how many came then
+    // depends on the pieces, so only a kept message's length is recorded.
+    const std::size_t appended = std::exchange(appended_, 0);
+    return decide("append_end " + (keep ? std::to_string(appended) : std::string("dropped")));
+  }
+  std::uint32_t appended_uid() override { return 77; }
   void refresh() override {}
   std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
   void release() override { calls.emplace_back("release"); }
@@ -110,6 +129,7 @@ class TapeStore final : public protocol::ImapServerPolicy {
   std::vector<Message> messages_;
   bool tls_session_free_;
   bool unreadable_;
+  std::size_t appended_ = 0;  // bytes of the message being appended
   TapeDecisions<ImapDecision> decisions_;
 };
 

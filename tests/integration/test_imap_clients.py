@@ -203,7 +203,7 @@ def test_bad_input_keeps_the_session(pigeon):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is installed by tools/deps")
-def test_curl_lists_and_fetches_by_uid(pigeon):
+def test_curl_lists_fetches_by_uid_and_appends(pigeon):
     submit_all(pigeon, MESSAGES[:2])
     client = imaps(pigeon)
     client.select("INBOX")
@@ -217,6 +217,15 @@ def test_curl_lists_and_fetches_by_uid(pigeon):
     body = subprocess.run(common + ["--ssl-reqd", f"imap://localhost:{pigeon.ports['imap']}/INBOX;UID={uid}"],
                           check=True, capture_output=True).stdout
     assert strip_received(body) == MESSAGES[1]
+    upload = pigeon.state + "/upload.eml"
+    with open(upload, "wb") as file:
+        file.write(MESSAGES[2])
+    subprocess.run(common + ["-T", upload, f"imaps://localhost:{pigeon.ports['imaps']}/INBOX"], check=True,
+                   capture_output=True)
+    client = imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"3"])
+    assert fetched_bodies(client)[2] == MESSAGES[2]
+    client.logout()
 
 
 @pytest.mark.skipif(shutil.which("fetchmail") is None, reason="fetchmail is installed by tools/deps")
@@ -357,3 +366,23 @@ def test_slots_per_address_and_eviction_of_idle_clients(pigeon):
     assert held[0][0].recv(4096) == b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
     for sock, _ in held + [(newcomer, b"")]:
         sock.close()
+
+
+def test_append_to_inbox_is_stored_and_read_back(pigeon):
+    client = imaps(pigeon)
+    message = b"From: me@example.org\r\nSubject: appended\r\n\r\nkept by APPEND\r\n"
+    typ, data = client.append("INBOX", "(\\Seen)", None, message)
+    assert typ == "OK" and re.match(rb"\[APPENDUID 1 \d+\] APPEND completed", data[0])
+    uid = data[0].split()[2].rstrip(b"]")
+    typ, data = client.append("Sent", None, None, message)
+    assert typ == "NO" and b"CANNOT" in data[0]
+    client.select("INBOX")
+    typ, data = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+    assert data[0][1] == message
+    client.logout()
+    # POP3 sees it as the mailbox's message.
+    pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=30)
+    pop.user(pigeon.user)
+    pop.pass_(pigeon.password)
+    assert b"\r\n".join(pop.retr(1)[1]) + b"\r\n" == message
+    pop.quit()

@@ -107,6 +107,27 @@ class FakeStore final : public ImapServerPolicy {
     resumed = ImapDecision::accepted();
     return ImapDecision::later();
   }
+  ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes, ImapFlags flags) override {
+    calls.push_back("append_begin " + std::to_string(mailbox) + " " + std::to_string(size_bytes) + " " +
+                    std::to_string(flags));
+    if (size_bytes > 100) return ImapDecision::rejected("TOOBIG", "Message too big");
+    if (mailbox != 0) return ImapDecision::rejected("CANNOT", "Only INBOX keeps messages");
+    appending = {"", 40, flags, 0};
+    return ImapDecision::accepted();
+  }
+  bool append_data(std::span<const std::uint8_t> bytes) override {
+    appending.bytes.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return appending.bytes.find("FAIL") == std::string::npos;
+  }
+  ImapDecision append_end(bool keep) override {
+    calls.push_back("append_end " + std::string(keep ? "keep " : "drop ") + appending.bytes);
+    if (!keep) return ImapDecision::rejected("UNAVAILABLE", "Message not kept");
+    arriving.push_back(appending);
+    resumed = ImapDecision::accepted();
+    return ImapDecision::later();
+  }
+  std::uint32_t appended_uid() override { return 40; }
+  FakeMessage appending;
   void refresh() override {
     for (FakeMessage& message : arriving) inbox.push_back(message);
     arriving.clear();
@@ -212,7 +233,8 @@ Transcript run(std::string_view input, const ImapServerSettings& settings = tls_
   });
 }
 
-constexpr std::string_view capabilities = "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT SPECIAL-USE";
+constexpr std::string_view capabilities =
+    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE";
 const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
 constexpr std::string_view login = "a LOGIN alice secret\r\n";
 constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
@@ -507,6 +529,31 @@ TEST(ImapServer, SearchText) {
                           "* SEARCH\r\nj OK SEARCH completed\r\n* SEARCH 1\r\nk OK SEARCH completed\r\n"
                           "l NO [CANNOT] SENTBEFORE, SENTON and SENTSINCE are not supported\r\n"
                           "m BAD Syntax: SEARCH keys\r\n"));
+}
+
+TEST(ImapServer, AppendStreamsTheLiteralToTheStore) {
+  const Transcript t = run(std::string(login) +
+                           "a APPEND INBOX (\\Seen \\Draft) \"07-Dec-2026 10:00:00 +0000\" {12}\r\nSubject: x\r\n\r\n"
+                           "b APPEND INBOX {3+}\r\nabc\r\nc APPEND Sent {2}\r\nd APPEND INBOX {200}\r\n"
+                           "e APPEND INBOX {200+}\r\n" + std::string(200, 'x') + "\r\nf APPEND Nowhere {1+}\r\nx\r\n"
+                           "g APPEND INBOX (\\Recent) {1}\r\nh APPEND INBOX {4+}\r\nFAIL\r\ni APPEND INBOX {1+}\r\nx extra\r\n"
+                           "s SELECT INBOX\r\n");
+  EXPECT_EQ(t.output.substr(0, t.output.find("* FLAGS")),
+            with_greeting("a OK Logged in\r\n+ Ready for literal data\r\na OK [APPENDUID 7 40] APPEND completed\r\n"
+                          "b OK [APPENDUID 7 40] APPEND completed\r\nc NO [CANNOT] Only INBOX keeps messages\r\n"
+                          "d NO [TOOBIG] Message too big\r\ne NO [TOOBIG] Message too big\r\n"
+                          "f NO [TRYCREATE] No such mailbox\r\ng BAD Invalid flag list\r\n"
+                          "h NO [UNAVAILABLE] Message not kept\r\ni BAD Syntax: APPEND ends after its literal\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "append_begin 0 12 17", "append_end keep Subject: x\r\n",
+                            "append_begin 0 3 0", "append_end keep abc", "append_begin 1 2 0", "append_begin 0 200 0",
+                            "append_begin 0 200 0", "append_begin 0 4 0", "append_end drop FAIL", "append_begin 0 1 0",
+                            "append_end drop x", "select INBOX"}));
+}
+
+TEST(ImapServer, UidExpungeRemovesOnlyTheNamedUids) {
+  const Transcript t = run(after_select("a STORE 1:3 +FLAGS.SILENT (\\Deleted)\r\nb UID EXPUNGE 11:15\r\nc UID EXPUNGE x\r\n"));
+  EXPECT_EQ(t.output, selected_then("a OK STORE completed\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\nb OK EXPUNGE completed\r\n"
+                                    "c BAD Syntax: UID EXPUNGE uid-set\r\n"));
 }
 
 TEST(ImapServer, ExpungeAndCloseCommitBeforeTheirOk) {
