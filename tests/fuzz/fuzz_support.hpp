@@ -134,6 +134,27 @@ inline void require(bool condition, const char* file = __builtin_FILE(), int lin
 
 // Runs the session fed whole and in the tape's pieces: `run(tape, pieces)`
 // must give the same Outcome both times.
+// The settle() of a mailbox engine that streams messages (POP3, IMAP):
+// answers its pending decision and TLS hand-over and reads its output
+// `read_step_bytes` at a time (0: all at once) until it waits for input.
+template <class Engine, class Policy, class Output>
+void settle_streaming(Engine& engine, Policy& policy, Output& out, std::string& sent, std::size_t read_step_bytes) {
+  for (int rounds = 0;; ++rounds) {
+    require(rounds < 1'000'000);  // streaming must make progress
+    if (engine.awaiting_decision()) engine.resume(policy.resumed());
+    require(!engine.awaiting_decision());
+    if (engine.awaiting_tls()) engine.tls_started();
+    const std::size_t count = read_step_bytes == 0 ? out.size() : std::min(read_step_bytes, out.size());
+    sent.append(reinterpret_cast<const char*>(out.pending().data()), count);
+    out.consume(count);
+    if (engine.streaming()) {
+      engine.pump();
+    } else if (out.empty()) {
+      return;
+    }
+  }
+}
+
 template <class Run>
 void require_same_outcome_whole_and_split(const Tape& tape, Run run) {
   const Outcome whole = run(tape, {tape.session().size()});

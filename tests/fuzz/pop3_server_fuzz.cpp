@@ -96,22 +96,7 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_
   protocol::Pop3Server server(maildrop, out, settings_from(tape));
   std::string sent;
 
-  auto settle = [&] {
-    for (int rounds = 0;; ++rounds) {
-      require(rounds < 1'000'000);  // streaming must make progress
-      if (server.awaiting_decision()) server.resume(maildrop.resumed());
-      require(!server.awaiting_decision());
-      if (server.awaiting_tls()) server.tls_started();
-      const std::size_t count = read_step_bytes == 0 ? out.size() : std::min(read_step_bytes, out.size());
-      sent.append(reinterpret_cast<const char*>(out.pending().data()), count);
-      out.consume(count);
-      if (server.streaming()) {
-        server.pump();
-      } else if (out.empty()) {
-        return;
-      }
-    }
-  };
+  auto settle = [&] { settle_streaming(server, maildrop, out, sent, read_step_bytes); };
   server.start();
   settle();
   play(tape, pieces, server, settle);
