@@ -163,7 +163,7 @@ ImapServerSettings plain_settings() {
 
 // One IMAP session: the engine, its store, and a client that sends input cut
 // by a plan and reads replies `read_step_bytes` at a time (0: all at once).
-class Session {
+class Session : public testing::EngineClient<Session> {
  public:
   explicit Session(const ImapServerSettings& settings, std::size_t read_step_bytes = 0)
       : server_(store, out_, settings), read_step_bytes_(read_step_bytes) {
@@ -172,28 +172,12 @@ class Session {
 
   FakeStore store;
   ImapServer& server() { return server_; }
+  std::vector<std::string>& calls() { return store.calls; }
 
-  void send(std::string_view input, const SplitPlan& plan) {
-    receive_.deliver(input, plan, [&](std::span<const std::uint8_t> bytes) {
-      settle();
-      const std::size_t consumed = server_.feed(bytes);
-      settle();
-      return consumed;
-    });
-  }
+ private:
+  friend class testing::EngineClient<Session>;
 
-  std::string handshake() {
-    EXPECT_TRUE(server_.awaiting_tls());
-    store.calls.emplace_back("<tls handshake>");
-    server_.tls_started();
-    return receive_.take_unconsumed();
-  }
-
-  Transcript transcript() {
-    settle();
-    return {output_, store.calls};
-  }
-
+  // Answers what is pending and reads until the engine has nothing more to say.
   void settle() {
     for (;;) {
       if (server_.awaiting_decision()) server_.resume(store.resumed);
@@ -206,7 +190,6 @@ class Session {
     }
   }
 
- private:
   void read_some() {
     const std::size_t count = read_step_bytes_ == 0 ? out_.size() : std::min(read_step_bytes_, out_.size());
     output_.append(testing::text_of(out_.pending().first(count)));
@@ -217,8 +200,6 @@ class Session {
   OutputBuffer out_{storage_};
   ImapServer server_;
   std::size_t read_step_bytes_;
-  ReceiveBuffer receive_;
-  std::string output_;
 };
 
 using Configure = void (*)(FakeStore&);
