@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -15,6 +16,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "protocol/output_buffer.hpp"
 
 namespace pigeon::testing {
 
@@ -165,6 +168,43 @@ class EngineClient {
   Session& session() { return static_cast<Session&>(*this); }
 
   ReceiveBuffer receive_;
+};
+
+// The client of a mailbox engine that streams messages (POP3, IMAP): its
+// settle() answers what is pending with the Session's resumed_decision() and
+// reads replies `read_step_bytes` at a time (0: all at once) until the engine
+// has nothing more to say, so long responses stream through a full output
+// buffer. The Session builds its engine on out_.
+template <class Session>
+class StreamingClient : public EngineClient<Session> {
+ public:
+  void settle() {
+    auto& server = static_cast<Session&>(*this).server();
+    for (;;) {
+      if (server.awaiting_decision()) server.resume(static_cast<Session&>(*this).resumed_decision());
+      read_some();
+      if (server.streaming()) {
+        server.pump();
+      } else if (out_.empty()) {
+        return;
+      }
+    }
+  }
+
+ protected:
+  explicit StreamingClient(std::size_t read_step_bytes) : read_step_bytes_(read_step_bytes) {}
+
+  std::array<std::uint8_t, 1024> storage_{};
+  protocol::OutputBuffer out_{storage_};
+
+ private:
+  void read_some() {
+    const std::size_t count = read_step_bytes_ == 0 ? out_.size() : std::min(read_step_bytes_, out_.size());
+    this->output_.append(text_of(out_.pending().first(count)));
+    out_.consume(count);
+  }
+
+  std::size_t read_step_bytes_;
 };
 
 // Records message bytes as one call however many pieces they came in.

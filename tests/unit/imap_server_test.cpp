@@ -163,10 +163,10 @@ ImapServerSettings plain_settings() {
 
 // One IMAP session: the engine, its store, and a client that sends input cut
 // by a plan and reads replies `read_step_bytes` at a time (0: all at once).
-class Session : public testing::EngineClient<Session> {
+class Session : public testing::StreamingClient<Session> {
  public:
   explicit Session(const ImapServerSettings& settings, std::size_t read_step_bytes = 0)
-      : server_(store, out_, settings), read_step_bytes_(read_step_bytes) {
+      : StreamingClient(read_step_bytes), server_(store, out_, settings) {
     server_.start();
   }
 
@@ -176,30 +176,10 @@ class Session : public testing::EngineClient<Session> {
 
  private:
   friend class testing::EngineClient<Session>;
+  friend class testing::StreamingClient<Session>;
+  ImapDecision resumed_decision() { return store.resumed; }
 
-  // Answers what is pending and reads until the engine has nothing more to say.
-  void settle() {
-    for (;;) {
-      if (server_.awaiting_decision()) server_.resume(store.resumed);
-      read_some();
-      if (server_.streaming()) {
-        server_.pump();
-      } else if (out_.empty()) {
-        return;
-      }
-    }
-  }
-
-  void read_some() {
-    const std::size_t count = read_step_bytes_ == 0 ? out_.size() : std::min(read_step_bytes_, out_.size());
-    output_.append(testing::text_of(out_.pending().first(count)));
-    out_.consume(count);
-  }
-
-  std::array<std::uint8_t, 1024> storage_{};
-  OutputBuffer out_{storage_};
   ImapServer server_;
-  std::size_t read_step_bytes_;
 };
 
 using Configure = void (*)(FakeStore&);

@@ -109,10 +109,10 @@ Pop3ServerSettings plain_settings() {
 // One POP3 session: the engine, its maildrop, and a client that sends input
 // cut by a plan and reads replies `read_step_bytes` at a time (0: all at once),
 // so that long responses stream through a full output buffer.
-class Session : public testing::EngineClient<Session> {
+class Session : public testing::StreamingClient<Session> {
  public:
   Session(const Pop3ServerSettings& settings, std::vector<std::string> messages, std::size_t read_step_bytes = 0)
-      : maildrop(std::move(messages)), server_(maildrop, out_, settings), read_step_bytes_(read_step_bytes) {
+      : StreamingClient(read_step_bytes), maildrop(std::move(messages)), server_(maildrop, out_, settings) {
     server_.start();
   }
 
@@ -122,30 +122,10 @@ class Session : public testing::EngineClient<Session> {
 
  private:
   friend class testing::EngineClient<Session>;
+  friend class testing::StreamingClient<Session>;
+  Pop3Decision resumed_decision() { return maildrop.take_resumed(); }
 
-  // Answers what is pending and reads until the engine has nothing more to say.
-  void settle() {
-    for (;;) {
-      if (server_.awaiting_decision()) server_.resume(maildrop.take_resumed());
-      read_some();
-      if (server_.streaming()) {
-        server_.pump();
-      } else if (out_.empty()) {
-        return;
-      }
-    }
-  }
-
-  void read_some() {
-    const std::size_t count = read_step_bytes_ == 0 ? out_.size() : std::min(read_step_bytes_, out_.size());
-    output_.append(testing::text_of(out_.pending().first(count)));
-    out_.consume(count);
-  }
-
-  std::array<std::uint8_t, 1024> storage_{};
-  OutputBuffer out_{storage_};
   Pop3Server server_;
-  std::size_t read_step_bytes_;
 };
 
 using Configure = void (*)(FakeMaildrop&);
