@@ -4,10 +4,9 @@
 #include <array>
 #include <charconv>
 
-#include "firmware/crypto_random.hpp"
 #include "firmware/server_identity.hpp"
 #include "firmware/tls_session.hpp"
-#include "hal/sim/sim_entropy.hpp"
+#include "protocol/base64.hpp"
 #include "protocol/output_buffer.hpp"
 #include "protocol/smtp_server.hpp"
 
@@ -45,13 +44,66 @@ std::optional<std::uint64_t> message_number(std::string_view text) {
 
 bool is_bounce(std::string_view text) { return text.find("report-type=delivery-status") != std::string_view::npos; }
 
+std::optional<ClientTls> client_tls_from_name(std::string_view name) {
+  if (name == "none") return ClientTls::none;
+  if (name == "starttls") return ClientTls::starttls;
+  if (name == "implicit") return ClientTls::implicit;
+  return std::nullopt;
+}
+
+ClientTlsContext::ClientTlsContext(std::uint64_t seed, const std::string& ca_pem, const std::string& peer_name)
+    : entropy_(seed), random_(entropy_) {
+  ready_ = random_.ready() && client_.load_ca_pem(ca_pem.c_str()) && client_.set_peer(peer_name, nullptr);
+}
+
+namespace {
+
+std::unique_ptr<ClientTlsContext> make_client_tls(const ClientTlsSettings& settings, hal::SimRandom& random) {
+  if (settings.mode == ClientTls::none) return nullptr;
+  return std::make_unique<ClientTlsContext>(random.next(), settings.relay_ca_pem, settings.relay_name);
+}
+
+SmarthostTlsClient::Counters counters_of(const std::unique_ptr<ClientTlsContext>& tls) {
+  return tls != nullptr ? tls->counters() : SmarthostTlsClient::Counters{};
+}
+
+}  // namespace
 
 // ---- Conversation ----
 
 void Conversation::open(hal::SimNet& net, const hal::Endpoint& remote) {
   input_.clear();
   output_.clear();
+  tls_failed_ = false;
   if (net.connect(remote, stream_) != hal::NetStatus::ok) stream_ = hal::invalid_id;
+}
+
+bool Conversation::start_tls(hal::SimNet& net, SmarthostTlsClient& tls) {
+  input_.clear();  // RFC 3207 §4.2: nothing read before the handshake counts
+  tls_ = tls.acquire(net, stream_);
+  if (tls_ == nullptr) return false;
+  tls_client_ = &tls;
+  handshaking_ = true;
+  return true;
+}
+
+bool Conversation::handshake() {
+  const TlsStep step = tls_->handshake();
+  if (step == TlsStep::failed) {
+    tls_failed_ = true;
+    tls_failure_ = tls_->failure_reason();
+    return false;
+  }
+  handshaking_ = step != TlsStep::done;
+  return true;
+}
+
+hal::IoResult Conversation::send_bytes(hal::SimNet& net, std::string_view bytes) {
+  return tls_ != nullptr ? tls_->write(bytes_of(bytes)) : net.send(stream_, bytes_of(bytes));
+}
+
+hal::IoResult Conversation::receive_bytes(hal::SimNet& net, std::span<std::uint8_t> out) {
+  return tls_ != nullptr ? tls_->read(out) : net.receive(stream_, out);
 }
 
 bool Conversation::pump(hal::SimNet& net) {
@@ -61,8 +113,10 @@ bool Conversation::pump(hal::SimNet& net) {
     const hal::IoResult result = net.receive(stream_, probe);
     return result.status == hal::NetStatus::would_block;
   }
+  if (handshaking_ && !handshake()) return false;
+  if (handshaking_) return true;
   while (!output_.empty()) {
-    const hal::IoResult sent = net.send(stream_, bytes_of(output_));
+    const hal::IoResult sent = send_bytes(net, output_);
     if (sent.status != hal::NetStatus::ok) {
       if (sent.status != hal::NetStatus::would_block) return false;
       break;
@@ -71,7 +125,7 @@ bool Conversation::pump(hal::SimNet& net) {
   }
   std::array<std::uint8_t, 4096> buffer;
   for (;;) {
-    const hal::IoResult got = net.receive(stream_, buffer);
+    const hal::IoResult got = receive_bytes(net, buffer);
     if (got.status == hal::NetStatus::would_block) return true;
     if (got.status != hal::NetStatus::ok) return false;
     input_.append(reinterpret_cast<const char*>(buffer.data()), got.bytes);
@@ -79,6 +133,12 @@ bool Conversation::pump(hal::SimNet& net) {
 }
 
 void Conversation::close(hal::SimNet& net) {
+  if (tls_ != nullptr) {
+    if (!handshaking_) tls_->close_notify();
+    tls_client_->release(tls_);
+    tls_ = nullptr;
+    handshaking_ = false;
+  }
   if (active()) net.close(stream_);
   stream_ = hal::invalid_id;
 }
@@ -115,14 +175,28 @@ std::optional<std::string> Conversation::multiline() {
   return text;
 }
 
+namespace {
+
+// A handshake that failed is counted and logged with Mbed TLS's reason.
+void note_tls_failure(const Conversation& conversation, std::uint64_t& failures, hal::SimLog& log) {
+  if (!conversation.tls_failed()) return;
+  ++failures;
+  log.write(hal::LogLevel::warning, "TLS handshake failed: %s", conversation.tls_failure());
+}
+
+}  // namespace
+
 // ---- Device ----
 
 Device::Device(hal::SimNetwork& network, hal::SimHostId host, const DeviceSettings& settings, Ledger& ledger,
                hal::SimRandom random, hal::SimLogSink& log_sink)
     : net_(network, host), settings_(settings), ledger_(ledger),
-      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random) {
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random),
+      tls_(make_client_tls(settings_.tls, random_)) {
   next_send_ms_ = random_.below(settings_.interval_ms + 1);
 }
+
+SmarthostTlsClient::Counters Device::tls_counters() const { return counters_of(tls_); }
 
 std::string Device::body() const {
   std::string text = "From: <" + settings_.from + ">\r\nTo: <" + settings_.to + ">\r\nSubject: reading from " +
@@ -139,7 +213,27 @@ void Device::start(std::uint64_t now_ms) {
   if (!message_) message_ = ledger_.submit(false, now_ms);
   conversation_.open(net_, settings_.relay);
   step_ = Step::greeting;
+  authenticated_ = false;
   deadline_ms_ = now_ms + client_timeout_ms;
+  if (settings_.tls.mode == ClientTls::implicit && !conversation_.start_tls(net_, tls_->client())) give_up(now_ms);
+}
+
+// After EHLO: STARTTLS first when the device wants it, then AUTH, then the mail.
+void Device::after_ehlo(std::uint64_t now_ms) {
+  if (tls_ != nullptr && !conversation_.tls_started()) {
+    conversation_.send("STARTTLS\r\n");
+    step_ = Step::starttls;
+  } else if (!settings_.user.empty() && !authenticated_) {
+    std::string credentials = '\0' + settings_.user + '\0' + settings_.password;
+    std::array<char, 512> encoded{};
+    const auto length = protocol::base64::encode(bytes_of(credentials), encoded);
+    if (!length) return give_up(now_ms);
+    conversation_.send("AUTH PLAIN " + std::string(encoded.data(), *length) + "\r\n");
+    step_ = Step::auth;
+  } else {
+    conversation_.send("MAIL FROM:<" + settings_.from + ">\r\n");
+    step_ = Step::mail;
+  }
 }
 
 // The connection failed before the final dot: the same message again later.
@@ -174,9 +268,16 @@ void Device::advance(const std::string& reply, std::uint64_t now_ms) {
       return;
     case Step::ehlo:
       if (code != 250) return give_up(now_ms);
-      conversation_.send("MAIL FROM:<" + settings_.from + ">\r\n");
-      step_ = Step::mail;
+      return after_ehlo(now_ms);
+    case Step::starttls:
+      if (code != 220 || !conversation_.start_tls(net_, tls_->client())) return give_up(now_ms);
+      conversation_.send("EHLO " + settings_.name + ".sim\r\n");  // RFC 3207 §4.2: again, over TLS
+      step_ = Step::ehlo;
       return;
+    case Step::auth:
+      if (code != 235) return give_up(now_ms);
+      authenticated_ = true;
+      return after_ehlo(now_ms);
     case Step::mail:
       if (code != 250) return give_up(now_ms);
       conversation_.send("RCPT TO:<" + settings_.to + ">\r\n");
@@ -212,8 +313,7 @@ void Device::advance(const std::string& reply, std::uint64_t now_ms) {
       conversation_.close(net_);
       step_ = Step::idle;
       return;
-    case Step::idle:
-    case Step::connecting: return;
+    case Step::idle: return;
   }
 }
 
@@ -224,6 +324,7 @@ void Device::run(std::uint64_t now_ms) {
   }
   if (step_ != Step::idle) {
     if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+      note_tls_failure(conversation_, tls_failures_, log_);
       give_up(now_ms);
     } else {
       while (step_ != Step::idle) {
@@ -243,8 +344,16 @@ void Device::run(std::uint64_t now_ms) {
 Reader::Reader(hal::SimNetwork& network, hal::SimHostId host, const ReaderSettings& settings, Ledger& ledger,
                hal::SimRandom random, hal::SimLogSink& log_sink)
     : net_(network, host), settings_(settings), ledger_(ledger),
-      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random) {
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), random_(random),
+      tls_(make_client_tls(settings_.tls, random_)) {
   next_session_ms_ = random_.below(settings_.interval_ms + 1);
+}
+
+SmarthostTlsClient::Counters Reader::tls_counters() const { return counters_of(tls_); }
+
+void Reader::send_user() {
+  conversation_.send("USER " + settings_.user + "\r\n");
+  step_ = Step::user;
 }
 
 // The session ended without +OK to QUIT: nothing it deleted counts.
@@ -264,8 +373,16 @@ void Reader::advance(std::uint64_t now_ms) {
     switch (step_) {
       case Step::greeting:
         if (!ok) return end_session(now_ms);
-        conversation_.send("USER " + settings_.user + "\r\n");
-        step_ = Step::user;
+        if (settings_.tls.mode == ClientTls::starttls) {
+          conversation_.send("STLS\r\n");
+          step_ = Step::stls;
+        } else {
+          send_user();
+        }
+        break;
+      case Step::stls:  // RFC 2595 §4: the greeting is not repeated over TLS
+        if (!ok || !conversation_.start_tls(net_, tls_->client())) return end_session(now_ms);
+        send_user();
         break;
       case Step::user:
         if (!ok) return end_session(now_ms);
@@ -331,9 +448,13 @@ void Reader::run(std::uint64_t now_ms) {
     conversation_.open(net_, settings_.relay);
     step_ = Step::greeting;
     deadline_ms_ = now_ms + client_timeout_ms;
+    if (settings_.tls.mode == ClientTls::implicit && !conversation_.start_tls(net_, tls_->client())) {
+      end_session(now_ms);
+    }
   }
   if (step_ != Step::idle) {
     if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+      note_tls_failure(conversation_, tls_failures_, log_);
       end_session(now_ms);
     } else {
       advance(now_ms);

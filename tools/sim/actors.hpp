@@ -1,5 +1,6 @@
 // The simulated world's hosts besides the relays: devices that submit mail
-// over SMTP, readers that fetch and delete over POP3, and smarthosts that run
+// over SMTP (plain, STARTTLS or TLS from the first byte, with AUTH PLAIN),
+// readers that fetch and delete over POP3 (plain, STLS or POP3S), and smarthosts that run
 // the real SMTP server engine (protocol/smtp_server) with a policy that
 // accepts, greylists, refuses, hangs or drops as the scenario's schedule says.
 // Every actor is a host on the simulated network; run() does one round of
@@ -12,12 +13,38 @@
 #include <string>
 #include <vector>
 
+#include "firmware/crypto_random.hpp"
+#include "firmware/smarthost_tls.hpp"
+#include "hal/sim/sim_entropy.hpp"
 #include "hal/sim/sim_log.hpp"
 #include "hal/sim/sim_network.hpp"
 #include "hal/sim/sim_random.hpp"
 #include "ledger.hpp"
 
 namespace pigeon::sim {
+
+// How a client actor reaches the relay: in the clear, upgraded with
+// STARTTLS/STLS on the plain port, or TLS from the first byte (465, 995).
+enum class ClientTls : std::uint8_t { none, starttls, implicit };
+std::optional<ClientTls> client_tls_from_name(std::string_view name);
+
+// A client actor's side of TLS: the firmware's verified TLS client (the one
+// the relay uses towards its smarthost), with the relay's certificate as its
+// CA and the relay's name to check. It offers its last session again, so a
+// returning client resumes. Its generator is fed from the actor's seed.
+class ClientTlsContext {
+ public:
+  ClientTlsContext(std::uint64_t seed, const std::string& ca_pem, const std::string& peer_name);
+  bool ready() const { return ready_; }
+  SmarthostTlsClient& client() { return client_; }
+  const SmarthostTlsClient::Counters& counters() const { return client_.counters(); }
+
+ private:
+  hal::SimEntropy entropy_;
+  CryptoRandom random_;
+  SmarthostTlsClient client_{random_};
+  bool ready_ = false;
+};
 
 class Actor {
  public:
@@ -26,13 +53,22 @@ class Actor {
   virtual hal::SimNet& net() = 0;
 };
 
-// One TCP conversation of a client actor: bytes out, replies in.
+// One TCP conversation of a client actor: bytes out, replies in, through TLS
+// once it started.
 class Conversation {
  public:
   bool active() const { return stream_ != hal::invalid_id; }
   void open(hal::SimNet& net, const hal::Endpoint& remote);
+  // TLS from here on (the connection's first byte, or after STARTTLS/STLS was
+  // answered): what is sent next waits for the handshake. False when the
+  // client has no free session.
+  bool start_tls(hal::SimNet& net, SmarthostTlsClient& tls);
+  bool tls_started() const { return tls_ != nullptr; }
+  // The connection's TLS handshake failed, and why (Mbed TLS's words).
+  bool tls_failed() const { return tls_failed_; }
+  const char* tls_failure() const { return tls_failure_; }
   // Sends what is pending and reads what arrived; false once the connection
-  // is gone (refused, reset, closed by the peer).
+  // is gone (refused, reset, closed by the peer, a TLS handshake that failed).
   bool pump(hal::SimNet& net);
   void send(std::string_view text) { output_ += text; }
   void close(hal::SimNet& net);
@@ -44,9 +80,19 @@ class Conversation {
   bool connected(hal::SimNet& net) const { return active() && net.connected(stream_); }
 
  private:
+  // One step of the handshake; false when it failed.
+  bool handshake();
+  hal::IoResult send_bytes(hal::SimNet& net, std::string_view bytes);
+  hal::IoResult receive_bytes(hal::SimNet& net, std::span<std::uint8_t> out);
+
   hal::StreamId stream_ = hal::invalid_id;
   std::string input_;
   std::string output_;
+  SmarthostTlsClient* tls_client_ = nullptr;
+  TlsSession* tls_ = nullptr;
+  bool handshaking_ = false;
+  bool tls_failed_ = false;
+  const char* tls_failure_ = "";
 };
 
 // The message number in a message's text ("X-Sim-Id: N" in the headers of a
@@ -56,9 +102,18 @@ class Conversation {
 std::optional<std::uint64_t> message_number(std::string_view text);
 bool is_bounce(std::string_view text);
 
+// What a client actor needs for TLS to its relay.
+struct ClientTlsSettings {
+  ClientTls mode = ClientTls::none;
+  std::string relay_name;      // the name the relay's certificate carries
+  std::string relay_ca_pem;    // the relay's certificate, trusted as a CA
+};
+
 struct DeviceSettings {
   std::string name;
   hal::Endpoint relay;
+  ClientTlsSettings tls;
+  std::string user, password;  // AUTH PLAIN when the user is set
   std::string from, to;
   std::uint64_t interval_ms = 600'000;  // mean time between messages
   std::uint32_t body_bytes = 1000;
@@ -66,8 +121,9 @@ struct DeviceSettings {
 };
 
 // A device that sends a message every interval (uniform in [interval/2,
-// 3*interval/2]) over plain SMTP, retrying until a reply to its final dot
-// decides: 250 acknowledged, 4xx/5xx refused, none (connection lost) unknown.
+// 3*interval/2]) over SMTP (plain, STARTTLS or implicit TLS, with AUTH PLAIN
+// when it has a user), retrying until a reply to its final dot decides: 250
+// acknowledged, 4xx/5xx refused, none (connection lost) unknown.
 class Device final : public Actor {
  public:
   Device(hal::SimNetwork& network, hal::SimHostId host, const DeviceSettings& settings, Ledger& ledger,
@@ -77,9 +133,14 @@ class Device final : public Actor {
   std::uint64_t retries() const { return retries_; }
   // A message it still tries to hand over (refused for now, or no connection).
   bool holds_message() const { return message_.has_value(); }
+  // Its TLS handshakes (full and resumed) and the ones that failed.
+  bool tls_ready() const { return tls_ == nullptr || tls_->ready(); }
+  SmarthostTlsClient::Counters tls_counters() const;
+  std::uint64_t tls_failures() const { return tls_failures_; }
 
  private:
-  enum class Step : std::uint8_t { idle, connecting, greeting, ehlo, mail, rcpt, data, dot, quit };
+  enum class Step : std::uint8_t { idle, greeting, ehlo, starttls, auth, mail, rcpt, data, dot, quit };
+  void after_ehlo(std::uint64_t now_ms);
   void start(std::uint64_t now_ms);
   void advance(const std::string& reply, std::uint64_t now_ms);
   void give_up(std::uint64_t now_ms);
@@ -92,22 +153,27 @@ class Device final : public Actor {
   hal::SimLog log_;
   hal::SimRandom random_;
   Conversation conversation_;
+  std::unique_ptr<ClientTlsContext> tls_;  // none in the clear
   Step step_ = Step::idle;
+  bool authenticated_ = false;
   std::optional<std::uint64_t> message_;
   std::uint64_t next_send_ms_ = 0;
   std::uint64_t deadline_ms_ = 0;
   std::uint64_t retries_ = 0;
+  std::uint64_t tls_failures_ = 0;
 };
 
 struct ReaderSettings {
   std::string name;
   hal::Endpoint relay;
+  ClientTlsSettings tls;
   std::string user, password;
   std::uint64_t interval_ms = 1'800'000;
 };
 
-// A mail client that logs in over POP3 every interval, retrieves every
-// message, deletes it, and quits; the deletions count once QUIT says +OK.
+// A mail client that logs in over POP3 (plain, STLS or POP3S) every interval,
+// retrieves every message, deletes it, and quits; the deletions count once
+// QUIT says +OK.
 class Reader final : public Actor {
  public:
   Reader(hal::SimNetwork& network, hal::SimHostId host, const ReaderSettings& settings, Ledger& ledger,
@@ -115,9 +181,13 @@ class Reader final : public Actor {
   void run(std::uint64_t now_ms) override;
   hal::SimNet& net() override { return net_; }
   std::uint64_t sessions_committed() const { return sessions_committed_; }
+  bool tls_ready() const { return tls_ == nullptr || tls_->ready(); }
+  SmarthostTlsClient::Counters tls_counters() const;
+  std::uint64_t tls_failures() const { return tls_failures_; }
 
  private:
-  enum class Step : std::uint8_t { idle, greeting, user, pass, list, retr, dele, quit };
+  enum class Step : std::uint8_t { idle, greeting, stls, user, pass, list, retr, dele, quit };
+  void send_user();
   void advance(std::uint64_t now_ms);
   void end_session(std::uint64_t now_ms);
 
@@ -127,6 +197,8 @@ class Reader final : public Actor {
   hal::SimLog log_;
   hal::SimRandom random_;
   Conversation conversation_;
+  std::unique_ptr<ClientTlsContext> tls_;  // none in the clear
+  std::uint64_t tls_failures_ = 0;
   Step step_ = Step::idle;
   std::uint64_t next_session_ms_ = 0;
   std::uint64_t deadline_ms_ = 0;

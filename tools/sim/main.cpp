@@ -8,13 +8,20 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
-#include "firmware/tls_arena.hpp"
+#include <mbedtls/memory_buffer_alloc.h>
+
 #include "protocol/assert.hpp"
 #include "scenario.hpp"
 #include "world.hpp"
 
 namespace {
+
+// Room for five relays, each with 16 server sessions, and as many client
+// sessions at their handshake peak (firmware/pigeon_limits.hpp's per-session
+// bytes), with the shared state of every relay, smarthost and client.
+constexpr std::size_t world_tls_arena_bytes = 32u * 1024 * 1024;
 
 // What a failed PIGEON_ASSERT needs to say to be replayed.
 std::string replay_command;
@@ -144,8 +151,13 @@ int main(int argc, char** argv) {
     scenario->faults_until_ms = scenario->faults_until_ms * *duration / scenario->duration_ms;
     scenario->duration_ms = *duration;
   }
-  // One arena for every relay and actor of the process: Mbed TLS has one allocator.
-  pigeon::tls_arena_init();
+  // Mbed TLS has one allocator per process: every relay, smarthost and client
+  // of the world shares it. A board's arena holds one relay's sessions
+  // (firmware/tls_arena.hpp); the world's is sized for several relays, each
+  // with its clients' sessions on both sides, so that no relay runs short
+  // because of another (docs/simulation.md, "One process").
+  static std::vector<unsigned char> world_tls_arena(world_tls_arena_bytes);
+  mbedtls_memory_buffer_alloc_init(world_tls_arena.data(), world_tls_arena.size());
   bool ok = true;
   for (std::uint64_t seed = options.first_seed; ok && seed <= options.last_seed; ++seed) {
     ok = run_seed(*scenario, options, seed);

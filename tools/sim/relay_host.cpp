@@ -70,7 +70,7 @@ RelayHost::RelayHost(hal::SimNetwork& network, hal::SimHostId host, const hal::S
   CryptoRandom random(entropy);
   std::array<char, 4096> key{}, cert{};
   ServerIdentityPem identity{key, cert};
-  if (generate_server_identity(random, settings_.name + ".sim", settings_.epoch_s, identity)) {
+  if (generate_server_identity(random, tls_name(), settings_.epoch_s, identity)) {
     key_pem_.assign(key.data(), identity.key_length);
     cert_pem_.assign(cert.data(), identity.cert_length);
   }
@@ -105,6 +105,8 @@ bool RelayHost::boot(std::string& error) {
   Boot& boot = *boot_;
   if (!boot.random.ready() || !boot.tls.load_identity(key_pem_, cert_pem_)) {
     error = settings_.name + ": TLS identity does not load";
+  } else if (!boot.tls.enable_tickets(boot.config.tls_ticket_lifetime_s)) {
+    error = settings_.name + ": no room for the session ticket keys";
   } else if (boot.spool.mount() != SpoolStatus::ok) {
     error = settings_.name + ": spool does not mount";
   } else if (!boot.logins.start(boot.random)) {

@@ -81,6 +81,9 @@ class RelayHost final : public Actor {
   std::uint64_t flash_erases() const;
   const RelayCounters& counters() const { return counters_; }
   bool failed_boot() const { return !boot_error_.empty(); }
+  // The name its certificate carries, and the certificate (its clients' CA).
+  std::string tls_name() const { return settings_.name + ".sim"; }
+  const std::string& certificate_pem() const { return cert_pem_; }
   const std::string& boot_error() const { return boot_error_; }
 
  private:

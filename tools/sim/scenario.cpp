@@ -126,6 +126,13 @@ class Parser {
     return "";
   }
 
+  std::string client_tls(ClientTls& out) {
+    const auto mode = client_tls_from_name(value_);
+    if (!mode) return "tls is none, starttls or implicit, not '" + std::string(value_) + "'";
+    out = *mode;
+    return "";
+  }
+
   template <typename Number>
   std::string number(Number& out) {
     const auto value = parse_number<Number>(value_);
@@ -221,6 +228,14 @@ class Parser {
     if (key == "to") return text(group.settings.to);
     if (key == "interval") return duration(group.settings.interval_ms);
     if (key == "body_bytes") return number(group.settings.body_bytes);
+    if (key == "tls") return client_tls(group.settings.tls.mode);
+    if (key == "auth") {  // USER PASSWORD
+      const auto parts = words(value_);
+      if (parts.size() != 2) return "auth is USER PASSWORD";
+      group.settings.user = parts[0];
+      group.settings.password = parts[1];
+      return "";
+    }
     return "unknown key '" + key + "' in [devices]";
   }
 
@@ -231,6 +246,7 @@ class Parser {
     if (key == "user") return text(spec.settings.user);
     if (key == "password") return text(spec.settings.password);
     if (key == "interval") return duration(spec.settings.interval_ms);
+    if (key == "tls") return client_tls(spec.settings.tls.mode);
     return "unknown key '" + key + "' in [reader]";
   }
 

@@ -96,6 +96,7 @@ class World final : public hal::SimLogSink {
   std::vector<RelayHost*> relays_;
   std::vector<Smarthost*> smarthosts_;
   std::vector<Device*> devices_;
+  std::vector<Reader*> readers_;
   std::vector<AlertSource> alert_sources_;
   std::vector<Event> events_;
   std::size_t next_event_ = 0;
@@ -169,25 +170,48 @@ bool World::set_up(std::string& error) {
     }
     if (relay == nullptr) error = "no relay called '" + name + "'";
     else out = {network_->address(found->second), relay->port(service)};
-    return relay != nullptr;
+    return relay;
+  };
+  // A client's TLS trusts its relay's certificate and checks its name.
+  auto client_tls = [&](const RelayHost& relay, ClientTlsSettings& tls) {
+    tls.relay_name = relay.tls_name();
+    tls.relay_ca_pem = relay.certificate_pem();
   };
   for (const DeviceGroup& group : scenario_.devices) {
     for (std::uint32_t i = 0; i < group.count; ++i) {
       DeviceSettings settings = group.settings;
       settings.name = group.name + std::to_string(i + 1);
       settings.until_ms = scenario_.faults_until_ms;
-      if (!relay_endpoint(group.relay, Service::smtp, settings.relay)) return false;
+      const Service service = settings.tls.mode == ClientTls::implicit   ? Service::submissions
+                              : settings.tls.mode == ClientTls::starttls ? Service::submission
+                                                                         : Service::smtp;
+      const RelayHost* relay = relay_endpoint(group.relay, service, settings.relay);
+      if (relay == nullptr) return false;
+      client_tls(*relay, settings.tls);
       if (!add_host(settings.name, next_address(group.first_address, i), group.link, id, error)) return false;
       auto device = std::make_unique<Device>(*network_, id, settings, ledger_, random_.split(), *this);
+      if (!device->tls_ready()) {
+        error = settings.name + ": its TLS client does not take the relay's certificate";
+        return false;
+      }
       devices_.push_back(device.get());
       hosts_.push_back(std::move(device));
     }
   }
   for (const ReaderSpec& spec : scenario_.readers) {
     ReaderSettings settings = spec.settings;
-    if (!relay_endpoint(spec.relay, Service::pop3, settings.relay)) return false;
+    const Service service = settings.tls.mode == ClientTls::implicit ? Service::pop3s : Service::pop3;
+    const RelayHost* relay = relay_endpoint(spec.relay, service, settings.relay);
+    if (relay == nullptr) return false;
+    client_tls(*relay, settings.tls);
     if (!add_host(settings.name, spec.address, spec.link, id, error)) return false;
-    hosts_.push_back(std::make_unique<Reader>(*network_, id, settings, ledger_, random_.split(), *this));
+    auto reader = std::make_unique<Reader>(*network_, id, settings, ledger_, random_.split(), *this);
+    if (!reader->tls_ready()) {
+      error = settings.name + ": its TLS client does not take the relay's certificate";
+      return false;
+    }
+    readers_.push_back(reader.get());
+    hosts_.push_back(std::move(reader));
   }
   for (const AlertSpec& spec : scenario_.alerts) {
     hal::Endpoint ignored;
@@ -464,6 +488,21 @@ std::string World::summary(std::uint64_t end_ms) const {
   text += "  tls         smarthost handshakes " + n(relay.tls_handshakes) + ", resumed " + n(relay.tls_resumed) +
           "; failed at the smarthost " + n(smarthost.tls_failures) + " (bad certificates offered " +
           n(smarthost.bad_certificates) + ")\n";
+  SmarthostTlsClient::Counters device_tls{}, reader_tls{};
+  std::uint64_t device_tls_failures = 0, reader_tls_failures = 0;
+  for (const Device* device : devices_) {
+    device_tls.handshakes += device->tls_counters().handshakes;
+    device_tls.resumed += device->tls_counters().resumed;
+    device_tls_failures += device->tls_failures();
+  }
+  for (const Reader* reader : readers_) {
+    reader_tls.handshakes += reader->tls_counters().handshakes;
+    reader_tls.resumed += reader->tls_counters().resumed;
+    reader_tls_failures += reader->tls_failures();
+  }
+  text += "  client tls  device handshakes " + n(device_tls.handshakes) + ", resumed " + n(device_tls.resumed) +
+          ", failed " + n(device_tls_failures) + "; reader handshakes " + n(reader_tls.handshakes) + ", resumed " +
+          n(reader_tls.resumed) + ", failed " + n(reader_tls_failures) + "\n";
   text += "  faults      power cuts scheduled " + n(relay.power_cuts_scheduled) + ", fired " + n(relay.power_cuts) +
           " (torn " + n(relay.torn_cuts) + "), skipped while down " + n(relay.power_cuts_skipped_down) +
           ", unfired when the faults ended " + n(relay.power_cuts_unfired) + ", boots " +
