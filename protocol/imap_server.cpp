@@ -196,7 +196,7 @@ void ImapServer::start() {
 // The capability list without "* CAPABILITY " and the line end: it is also
 // the greeting's response code.
 void ImapServer::on_capability() {
-  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE");
+  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH");
   if (authenticated()) return;
   const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
   out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -900,6 +900,7 @@ void ImapServer::finish_job() {
     case Job::fetch: return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
     case Job::store: return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
     case Job::search:
+      if (search_return_.extended) finish_esearch();
       out_.append("\r\n");
       return tagged_ok(job_uid_ ? "UID SEARCH completed" : "SEARCH completed");
     case Job::expunge: {
@@ -1321,7 +1322,7 @@ void ImapServer::pump_store() {
 namespace {
 
 // Evaluates a SEARCH program (RFC 9051 §6.4.4) against one message, or, with
-// no message, only checks its syntax. Text searches are not offered.
+// no message, only checks its syntax.
 class SearchProgram {
  public:
   SearchProgram(ImapServerPolicy& policy, std::optional<std::uint32_t> index, std::uint32_t count)
@@ -1333,9 +1334,6 @@ class SearchProgram {
     if (!keys(cursor, 0, matches)) return false;
     return cursor.at_end();
   }
-
-  // True when the syntax was wrong because of a key that is not offered.
-  bool unsupported() const { return unsupported_; }
 
  private:
   bool keys(Cursor& cursor, int depth, bool& matches) {
@@ -1390,14 +1388,7 @@ class SearchProgram {
       matches = larger ? size > *limit : size < *limit;
       return true;
     }
-    const bool before = iequals(name, "BEFORE"), on = iequals(name, "ON"), since = iequals(name, "SINCE");
-    if (before || on || since) {
-      const auto day = cursor.space() ? imap::parse_date(cursor.token()) : std::nullopt;
-      if (!day) return false;
-      const std::int64_t arrived_day = index_ ? policy_.arrived_s(*index_) / 86400 : 0;
-      matches = before ? arrived_day < *day : on ? arrived_day == *day : arrived_day >= *day;
-      return true;
-    }
+    if (date_key(cursor, name, matches)) return true;
     if (text_key(cursor, name, matches)) return true;
     if (iequals(name, "KEYWORD") || iequals(name, "UNKEYWORD")) {
       // No message has a keyword.
@@ -1405,10 +1396,33 @@ class SearchProgram {
       matches = iequals(name, "UNKEYWORD");
       return true;
     }
-    static constexpr std::array<std::string_view, 3> sent_date_keys{"SENTBEFORE", "SENTON", "SENTSINCE"};
-    unsupported_ = std::any_of(sent_date_keys.begin(), sent_date_keys.end(),
-                               [&name](std::string_view key) { return iequals(key, name); });
     return false;
+  }
+
+  // BEFORE, ON and SINCE compare the day the message arrived (its internal
+  // date); SENTBEFORE, SENTON and SENTSINCE the day of its Date: field, or
+  // its arrival when it has no Date: that can be read (RFC 9051 §6.4.4).
+  bool date_key(Cursor& cursor, std::string_view name, bool& matches) {
+    const bool sent = name.size() > 4 && iequals(name.substr(0, 4), "SENT");
+    const std::string_view comparison = sent ? name.substr(4) : name;
+    const bool before = iequals(comparison, "BEFORE"), on = iequals(comparison, "ON");
+    if (!before && !on && !iequals(comparison, "SINCE")) return false;
+    const auto day = cursor.space() ? imap::parse_date(cursor.token()) : std::nullopt;
+    if (!day) return false;
+    const std::int64_t message_day = !index_ ? 0 : sent ? sent_day(*index_) : arrival_day(*index_);
+    matches = before ? message_day < *day : on ? message_day == *day : message_day >= *day;
+    return true;
+  }
+
+  std::int64_t arrival_day(std::uint32_t index) { return policy_.arrived_s(index) / 86400; }
+
+  std::int64_t sent_day(std::uint32_t index) {
+    imap::FieldValue date;
+    imap::HeaderFilter filter(imap::HeaderSelection::fields, "Date");
+    if (scan_header(policy_, index, filter, date) && date.present()) {
+      if (const auto day = imap::parse_message_date(date.value())) return *day;
+    }
+    return arrival_day(index);
   }
 
   // FROM, TO, CC, BCC, SUBJECT and HEADER search a field's values, BODY the
@@ -1487,12 +1501,18 @@ class SearchProgram {
   ImapServerPolicy& policy_;
   std::optional<std::uint32_t> index_;
   std::uint32_t count_;
-  bool unsupported_ = false;
 };
 
 }  // namespace
 
 void ImapServer::on_search(Cursor& arguments, bool uid) {
+  search_return_ = {};
+  if (iequals(Cursor(arguments.rest()).atom(), "RETURN")) {
+    arguments.atom();
+    const auto options = arguments.space() ? arguments.list() : std::nullopt;
+    if (!options || !arguments.space()) return bad("Syntax: SEARCH RETURN (options) keys");
+    if (!parse_search_return(*options)) return bad("SEARCH RETURN options are MIN, MAX, ALL and COUNT");
+  }
   if (iequals(Cursor(arguments.rest()).atom(), "CHARSET")) {
     arguments.atom();
     const std::string_view charset = arguments.space() ? arguments.atom() : std::string_view{};
@@ -1501,26 +1521,80 @@ void ImapServer::on_search(Cursor& arguments, bool uid) {
   }
   SearchProgram check(policy_, std::nullopt, policy_.message_count());
   bool ignored = false;
-  if (!check.evaluate(arguments.rest(), ignored)) {
-    if (check.unsupported()) return no("CANNOT", "SENTBEFORE, SENTON and SENTSINCE are not supported");
-    return bad("Syntax: SEARCH keys");
-  }
+  if (!check.evaluate(arguments.rest(), ignored)) return bad("Syntax: SEARCH keys");
   search_program_ = arguments.rest();
   start_job(Job::search, {}, uid);
-  out_.append("* SEARCH");
+  if (search_return_.extended) {
+    std::array<char, reply_reserve_bytes> opening{};
+    TextBuilder builder(opening);
+    builder.text("* ESEARCH (TAG \"").text({tag_.data(), tag_length_}).text("\")").text(uid ? " UID" : "");
+    out_.append(builder.view());
+  } else {
+    out_.append("* SEARCH");
+  }
   pump_search();
+}
+
+// RFC 4731 §3.1: "RETURN ()" means ALL; anything but the four is refused.
+bool ImapServer::parse_search_return(std::string_view options) {
+  search_return_.extended = true;
+  Cursor cursor(options);
+  for (bool first = true; !cursor.at_end(); first = false) {
+    if (!first && !cursor.space()) return false;
+    const std::string_view option = cursor.atom();
+    bool* const wanted = iequals(option, "MIN")     ? &search_return_.min
+                         : iequals(option, "MAX")   ? &search_return_.max
+                         : iequals(option, "ALL")   ? &search_return_.all
+                         : iequals(option, "COUNT") ? &search_return_.count
+                                                    : nullptr;
+    if (wanted == nullptr) return false;
+    *wanted = true;
+  }
+  if (options.empty()) search_return_.all = true;
+  return true;
 }
 
 void ImapServer::pump_search() {
   const std::uint32_t count = policy_.message_count();
-  std::array<char, 16> text{};
+  std::array<char, 32> text{};
   for (; job_index_ < count; ++job_index_) {
     if (out_.free_space() < reply_reserve_bytes) return;
     if (!search_matches(job_index_)) continue;
     const std::uint32_t number = job_uid_ ? policy_.uid(job_index_) : job_index_ + 1;
-    out_.append(TextBuilder(text).character(' ').number(number).view());
+    TextBuilder builder(text);
+    if (search_return_.extended) {
+      note_search_match(number, builder);
+    } else {
+      builder.character(' ').number(number);
+    }
+    out_.append(builder.view());
   }
   finish_job();
+}
+
+void ImapServer::note_search_match(std::uint32_t number, TextBuilder& out) {
+  SearchReturn& result = search_return_;
+  if (result.matches == 0) result.first = number;
+  result.last = number;
+  if (result.all) {
+    if (result.matches == 0) out.text(" ALL ");
+    result.all_set.add(number, out);
+  }
+  ++result.matches;
+}
+
+// The rest of an ESEARCH response: the last run of ALL, then MIN, MAX and
+// COUNT, known only now. No match has no MIN, MAX or ALL (RFC 4731 §3.1).
+void ImapServer::finish_esearch() {
+  const SearchReturn& result = search_return_;
+  std::array<char, 80> text{};
+  TextBuilder builder(text);
+  search_return_.all_set.finish(builder);
+  if (result.min && result.matches > 0) builder.text(" MIN ").number(result.first);
+  if (result.max && result.matches > 0) builder.text(" MAX ").number(result.last);
+  if (result.count) builder.text(" COUNT ").number(result.matches);
+  PIGEON_ASSERT(builder.ok());
+  out_.append(builder.view());
 }
 
 bool ImapServer::search_matches(std::uint32_t index) {

@@ -242,8 +242,11 @@ class ImapServer final : public SessionEngine {
   void write_item_name(const FetchItem& item);
   void write_flags(ImapFlags flags);
   void pump_store();
+  bool parse_search_return(std::string_view options);
   void pump_search();
   bool search_matches(std::uint32_t index);
+  void note_search_match(std::uint32_t number, TextBuilder& out);
+  void finish_esearch();
   void pump_expunge();
   void finish_job();
   void abandon_message();
@@ -285,6 +288,20 @@ class ImapServer final : public SessionEngine {
   bool job_silent_ = false;
   std::string_view job_set_;
   std::string_view search_program_;
+  // SEARCH RETURN (RFC 4731): what the ESEARCH response carries, and what the
+  // search found so far.
+  struct SearchReturn {
+    bool extended = false;  // ESEARCH instead of SEARCH
+    bool min = false;
+    bool max = false;
+    bool all = false;
+    bool count = false;
+    std::uint32_t matches = 0;
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    imap::SequenceSetWriter all_set;
+  };
+  SearchReturn search_return_;
   std::uint32_t job_index_ = 0;
   std::uint32_t job_largest_ = 0;  // what '*' stands for
   ImapFlags store_flags_ = 0;

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "ascii.hpp"
+#include "assert.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol::imap {
@@ -32,6 +33,33 @@ std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
   const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
 }
+
+// 1..12 for a month's three-letter name in any case, 0 for anything else.
+unsigned month_number(std::string_view name) {
+  for (unsigned m = 0; m < month_names.size(); ++m) {
+    if (ascii::iequals(month_names[m], name)) return m + 1;
+  }
+  return 0;
+}
+
+// The words of a header value, split at spaces and tabs (a folded value has
+// been unfolded).
+class Words {
+ public:
+  explicit Words(std::string_view text) : text_(text) {}
+  std::string_view next() {
+    const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    while (!text_.empty() && blank(text_.front())) text_.remove_prefix(1);
+    std::size_t length = 0;
+    while (length < text_.size() && !blank(text_[length])) ++length;
+    const std::string_view word = text_.substr(0, length);
+    text_.remove_prefix(length);
+    return word;
+  }
+
+ private:
+  std::string_view text_;
+};
 
 struct CivilDate {
   std::int64_t year;
@@ -257,15 +285,49 @@ std::optional<std::int32_t> parse_date(std::string_view text) {
   }
   const auto day = ascii::parse_u32(text.substr(0, first_dash));
   const auto year = ascii::parse_u32(text.substr(first_dash + 5));
-  const std::string_view month_name = text.substr(first_dash + 1, 3);
-  unsigned month = 0;
-  for (unsigned m = 0; m < month_names.size(); ++m) {
-    if (ascii::iequals(month_names[m], month_name)) month = m + 1;
-  }
+  const unsigned month = month_number(text.substr(first_dash + 1, 3));
   if (!day || !year || month == 0 || *day == 0 || *day > 31 || text.size() != first_dash + 9 || *year > 9999) {
     return std::nullopt;
   }
   return static_cast<std::int32_t>(days_from_civil(*year, month, *day));
+}
+
+std::optional<std::int32_t> parse_message_date(std::string_view value) {
+  Words words(value);
+  std::string_view word = words.next();
+  if (!word.empty() && word.back() == ',') word = words.next();  // "Mon," (day-name, RFC 5322 §3.3)
+  const auto day = ascii::parse_u32(word);
+  const unsigned month = month_number(words.next());
+  const std::string_view year_digits = words.next();
+  auto year = ascii::parse_u32(year_digits);
+  if (!day || *day == 0 || *day > 31 || month == 0 || !year || year_digits.size() < 2 || *year > 9999) {
+    return std::nullopt;
+  }
+  // Obsolete years (RFC 5322 §4.3): two digits below 50 are 20xx, the rest and
+  // three digits are counted from 1900.
+  if (year_digits.size() == 2) *year += *year < 50 ? 2000 : 1900;
+  if (year_digits.size() == 3) *year += 1900;
+  return static_cast<std::int32_t>(days_from_civil(*year, month, *day));
+}
+
+void SequenceSetWriter::add(std::uint32_t number, TextBuilder& out) {
+  PIGEON_ASSERT(!has_run_ || number > last_);
+  if (has_run_ && number == last_ + 1) {
+    last_ = number;
+    return;
+  }
+  finish(out);
+  first_ = last_ = number;
+  has_run_ = true;
+}
+
+void SequenceSetWriter::finish(TextBuilder& out) {
+  if (!has_run_) return;
+  if (written_) out.character(',');
+  out.number(first_);
+  if (last_ != first_) out.character(':').number(last_);
+  written_ = true;
+  has_run_ = false;
 }
 
 std::string_view format_date_time(std::uint32_t unix_s, std::span<char, 26> out) {

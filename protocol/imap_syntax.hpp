@@ -9,6 +9,8 @@
 #include <span>
 #include <string_view>
 
+#include "text_builder.hpp"
+
 namespace pigeon::protocol::imap {
 
 // Reads a command from left to right. A literal is "{n}" or "{n+}", CRLF,
@@ -67,6 +69,27 @@ bool pattern_matches(std::string_view pattern, std::string_view name);
 
 // "d-Mon-yyyy" (RFC 9051 date, also quoted) as days since 1970-01-01.
 std::optional<std::int32_t> parse_date(std::string_view text);
+// The day of an RFC 5322 date-time, a Date: field's value ("[Mon,] 7 Dec 2026
+// 10:00:00 +0100"), as days since 1970-01-01. The time and zone are
+// disregarded, as SENTBEFORE, SENTON and SENTSINCE ask (RFC 9051 §6.4.4);
+// comments are not read.
+std::optional<std::int32_t> parse_message_date(std::string_view value);
+
+// Writes ascending numbers as a compact sequence set ("1:3,7,9:10"), as
+// ESEARCH's ALL does (RFC 4731 §3.1), a number at a time: a run goes out when
+// a gap ends it or at finish(). Each call writes at most 22 bytes.
+class SequenceSetWriter {
+ public:
+  void add(std::uint32_t number, TextBuilder& out);
+  void finish(TextBuilder& out);
+
+ private:
+  std::uint32_t first_ = 0;  // the run not yet written
+  std::uint32_t last_ = 0;
+  bool has_run_ = false;
+  bool written_ = false;  // a run went out: the next one needs a comma
+};
+
 // Seconds since the epoch as an IMAP date-time "dd-Mon-yyyy hh:mm:ss +0000".
 std::string_view format_date_time(std::uint32_t unix_s, std::span<char, 26> out);
 

@@ -133,6 +133,30 @@ def test_uid_fetch_store_search_expunge(pigeon):
     client.logout()
 
 
+def test_sent_dates_and_esearch(pigeon):
+    """SENTBEFORE/SENTON/SENTSINCE read each message's Date: field (the third has
+    none and counts by its arrival, today); SEARCH RETURN answers with ESEARCH."""
+    dated = [b"Date: Tue, 3 Mar 2020 23:59:00 -1100\r\n" + MESSAGES[0],
+             b"Date: 4 Mar 20 08:00 +0000\r\n" + MESSAGES[1], MESSAGES[2]]
+    submit_all(pigeon, dated)
+    client = imaps(pigeon)
+    assert "ESEARCH" in client.capabilities
+    client.select("INBOX")
+    today = time.strftime("%d-%b-%Y", time.gmtime())
+    assert client.search(None, "SENTON", "3-Mar-2020") == ("OK", [b"1"])
+    assert client.search(None, "SENTSINCE", "4-Mar-2020") == ("OK", [b"2 3"])
+    assert client.search(None, "SENTBEFORE", "4-Mar-2020") == ("OK", [b"1"])
+    assert client.search(None, "SENTON", today) == ("OK", [b"3"])
+    client.store("2", "+FLAGS", "(\\Seen)")
+    typ, _ = client.uid("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "UNSEEN")
+    assert typ == "OK"
+    uids = client.uid("SEARCH", "UNSEEN")[1][0].split()
+    [esearch] = client.untagged_responses.pop("ESEARCH")
+    assert re.fullmatch(rb'\(TAG "\w+"\) UID ALL (\d+),(\d+) MIN (\d+) MAX (\d+) COUNT 2', esearch), esearch
+    assert esearch.split()[4].split(b",") == uids and esearch.split()[6] == uids[0]
+    client.logout()
+
+
 def test_list_status_and_the_fixed_folders(pigeon):
     submit_all(pigeon, MESSAGES[:1])
     client = imaps(pigeon)

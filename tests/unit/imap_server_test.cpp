@@ -195,7 +195,7 @@ Transcript run(std::string_view input, const ImapServerSettings& settings = tls_
 }
 
 constexpr std::string_view capabilities =
-    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE";
+    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH";
 const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
 constexpr std::string_view login = "a LOGIN alice secret\r\n";
 constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
@@ -480,7 +480,7 @@ TEST(ImapServer, SearchText) {
       "a SEARCH FROM ann\r\nb SEARCH TO CAROL\r\nc SEARCH SUBJECT \"t\"\r\nd SEARCH HEADER X-Long \"\"\r\n"
       "e SEARCH BODY line2\r\nf SEARCH BODY subject\r\ng SEARCH TEXT subject\r\nh SEARCH HEADER {4}\r\nfrom {3}\r\nANN\r\n"
       "i SEARCH NOT BODY .\r\nj SEARCH SUBJECT subject\r\nk SEARCH TO \"bob@example.org, carol\"\r\n"
-      "l SEARCH SENTSINCE 1-Jan-2020\r\nm SEARCH BODY\r\n"));
+      "m SEARCH BODY\r\n"));
   EXPECT_EQ(t.output, selected_then(
                           "* SEARCH 1\r\na OK SEARCH completed\r\n* SEARCH 1\r\nb OK SEARCH completed\r\n"
                           "* SEARCH 2 3\r\nc OK SEARCH completed\r\n* SEARCH 2\r\nd OK SEARCH completed\r\n"
@@ -488,8 +488,39 @@ TEST(ImapServer, SearchText) {
                           "* SEARCH 1 2 3\r\ng OK SEARCH completed\r\n+ Ready for literal data\r\n+ Ready for literal data\r\n"
                           "* SEARCH 1\r\nh OK SEARCH completed\r\n* SEARCH 1 2\r\ni OK SEARCH completed\r\n"
                           "* SEARCH\r\nj OK SEARCH completed\r\n* SEARCH 1\r\nk OK SEARCH completed\r\n"
-                          "l NO [CANNOT] SENTBEFORE, SENTON and SENTSINCE are not supported\r\n"
                           "m BAD Syntax: SEARCH keys\r\n"));
+}
+
+// The first message says it was sent on 5 Dec 2025 (it arrived on the 6th),
+// the second has a Date: that cannot be read, the third none: those two are
+// compared by the day they arrived (7 and 8 Dec 2025).
+TEST(ImapServer, SearchSentDates) {
+  const Transcript t = run(after_select("a SEARCH SENTON 5-Dec-2025\r\nb SEARCH SENTBEFORE 7-Dec-2025\r\n"
+                                        "c SEARCH SENTSINCE 8-Dec-2025\r\nd SEARCH ON 5-Dec-2025\r\n"
+                                        "e SEARCH SENTON 7-Dec-2025 SENTBEFORE 8-Dec-2025\r\nf SEARCH SENTON\r\n"),
+                           tls_settings(), [](FakeStore& store) {
+                             store.inbox.at(0).bytes = "Date: Fri, 5 Dec 2025 23:30:00 -0800\r\n" + first_message;
+                             store.inbox.at(1).bytes = "Date: soon\r\n" + second_message;
+                           });
+  EXPECT_EQ(t.output, selected_then("* SEARCH 1\r\na OK SEARCH completed\r\n* SEARCH 1\r\nb OK SEARCH completed\r\n"
+                                    "* SEARCH 3\r\nc OK SEARCH completed\r\n* SEARCH\r\nd OK SEARCH completed\r\n"
+                                    "* SEARCH 2\r\ne OK SEARCH completed\r\nf BAD Syntax: SEARCH keys\r\n"));
+}
+
+TEST(ImapServer, SearchReturnAnswersWithEsearch) {
+  const Transcript t = run(after_select(
+      "a SEARCH RETURN (MIN MAX COUNT) ALL\r\nb UID SEARCH RETURN () ALL\r\nc SEARCH RETURN (ALL COUNT) 1,3\r\n"
+      "d SEARCH RETURN (MIN MAX ALL COUNT) SEEN UNSEEN\r\ne SEARCH RETURN (SAVE) ALL\r\nf SEARCH RETURN ALL\r\n"
+      "g UID SEARCH RETURN (count) CHARSET UTF-8 NOT SEEN\r\nh SEARCH RETURN (MIN) FROB\r\n"));
+  EXPECT_EQ(t.output, selected_then(
+                          "* ESEARCH (TAG \"a\") MIN 1 MAX 3 COUNT 3\r\na OK SEARCH completed\r\n"
+                          "* ESEARCH (TAG \"b\") UID ALL 10:11,15\r\nb OK UID SEARCH completed\r\n"
+                          "* ESEARCH (TAG \"c\") ALL 1,3 COUNT 2\r\nc OK SEARCH completed\r\n"
+                          "* ESEARCH (TAG \"d\") COUNT 0\r\nd OK SEARCH completed\r\n"
+                          "e BAD SEARCH RETURN options are MIN, MAX, ALL and COUNT\r\n"
+                          "f BAD Syntax: SEARCH RETURN (options) keys\r\n"
+                          "* ESEARCH (TAG \"g\") UID COUNT 2\r\ng OK UID SEARCH completed\r\n"
+                          "h BAD Syntax: SEARCH keys\r\n"));
 }
 
 TEST(ImapServer, AppendStreamsTheLiteralToTheStore) {

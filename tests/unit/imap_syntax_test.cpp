@@ -59,6 +59,34 @@ TEST(ImapSyntax, Dates) {
   EXPECT_EQ(format_date_time(UINT32_MAX, out), "07-Feb-2106 06:28:15 +0000");
 }
 
+TEST(ImapSyntax, MessageDates) {
+  EXPECT_EQ(parse_message_date("Thu, 1 Jan 1970 00:00:00 +0000"), 0);
+  EXPECT_EQ(parse_message_date("  29 feb 2000 23:59 -1200"), 11016);
+  EXPECT_EQ(parse_message_date("Tue,\t29 Feb 00 10:00:00 GMT"), 11016);   // obsolete two-digit year
+  EXPECT_EQ(parse_message_date("1 Jan 70 00:00 +0000"), 0);
+  EXPECT_EQ(parse_message_date("1 Jan 070 00:00 +0000"), 0);              // three digits count from 1900
+  for (const char* bad : {"", "Thu,", "soon", "32 Jan 2000", "0 Jan 2000", "1 Foo 2000", "1 Jan", "1 Jan 7",
+                          "1-Jan-2000", "x 1 Jan 2000"}) {
+    EXPECT_FALSE(parse_message_date(bad)) << bad;
+  }
+}
+
+TEST(ImapSyntax, SequenceSetWriterJoinsRuns) {
+  std::array<char, 128> text{};
+  TextBuilder out(text);
+  SequenceSetWriter writer;
+  for (const std::uint32_t number : {1u, 2u, 3u, 5u, 7u, 8u, 4294967294u, 4294967295u}) writer.add(number, out);
+  writer.finish(out);
+  EXPECT_EQ(out.view(), "1:3,5,7:8,4294967294:4294967295");
+  TextBuilder single(text);
+  SequenceSetWriter one;
+  one.add(9, single);
+  EXPECT_EQ(single.view(), "");  // a run goes out only when it ends
+  one.finish(single);
+  one.finish(single);
+  EXPECT_EQ(single.view(), "9");
+}
+
 TEST(ImapSyntax, ListPatterns) {
   EXPECT_TRUE(pattern_matches("*", "Sent"));
   EXPECT_TRUE(pattern_matches("%", "Sent"));
