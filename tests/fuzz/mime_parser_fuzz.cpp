@@ -1,0 +1,62 @@
+// Fuzzes the MIME parser: any bytes as a message. Every part lies inside the
+// message, its header before its body; a child lies inside its parent's body,
+// after its previous sibling; a body has no more lines than bytes; and feeding
+// the message whole or in pieces gives the same structure.
+#include "protocol/mime_parser.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
+
+namespace pigeon::fuzz {
+namespace {
+
+using protocol::mime::no_parent;
+using protocol::mime::Part;
+using protocol::mime::PartKind;
+using protocol::mime::Structure;
+
+Structure parse(std::span<const std::uint8_t> message, const std::vector<std::size_t>& pieces) {
+  Structure structure;
+  protocol::mime::Parser parser(structure);
+  std::size_t offset = 0;
+  for (const std::size_t piece : pieces) {
+    parser.feed(message.subspan(offset, piece));
+    offset += piece;
+  }
+  parser.finish();
+  return structure;
+}
+
+void check(const Structure& structure, std::size_t message_bytes) {
+  require(structure.count >= 1 && structure.count <= Structure::max_parts);
+  require(structure.parts[0].parent == no_parent && structure.parts[0].header_offset == 0);
+  require(structure.parts[0].body_end == message_bytes);
+  for (std::uint8_t i = 0; i < structure.count; ++i) {
+    const Part& part = structure.parts[i];
+    require(part.header_offset <= part.body_offset && part.body_offset <= part.body_end);
+    require(part.body_end <= message_bytes);
+    require(part.body_lines <= part.body_bytes());
+    require((part.body_lines == 0) == (part.body_bytes() == 0));
+    if (i > 0) {
+      require(part.parent < i);
+      const Part& parent = structure.parts[part.parent];
+      require(parent.kind == PartKind::multipart || parent.kind == PartKind::message);
+      require(parent.body_offset <= part.header_offset && part.body_end <= parent.body_end);
+      if (parent.kind == PartKind::message) require(part.header_offset == parent.body_offset);
+    }
+    if (const auto next = structure.next_sibling(i)) require(part.body_end <= structure.parts[*next].header_offset);
+    if (part.kind == PartKind::message) require(structure.first_child(i).has_value());
+  }
+}
+
+}  // namespace
+}  // namespace pigeon::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace pigeon::fuzz;
+  const Tape tape({data, size});
+  const auto message = tape.session();
+  const Structure whole = parse(message, {message.size()});
+  check(whole, message.size());
+  const Structure split = parse(message, piece_sizes(tape, message.size()));
+  require(whole == split);
+  return 0;
+}
