@@ -59,7 +59,7 @@ class ReportWriter {
       if (!recipient) return SpoolStatus::corrupt;
       std::array<char, max_diagnostic_bytes> refusal{};
       const std::string_view diagnostic =
-          request_.attempt != nullptr ? request_.attempt->refusals[r].describe(refusal) : request_.expiry_diagnostic;
+          request_.attempt != nullptr ? request_.attempt->refusals.of(r).describe(refusal) : request_.expiry_diagnostic;
       const SpoolStatus status = append((writer_.*section)({*recipient, diagnostic}, text));
       if (status != SpoolStatus::ok) return status;
     }

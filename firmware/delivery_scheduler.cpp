@@ -121,6 +121,10 @@ void DeliveryScheduler::attempt_finished(const DeliveryAttempt& attempt) {
   }
 }
 
+bool DeliveryScheduler::report_refusals(const DeliveryAttempt& attempt) {
+  return bounce({attempt.id, attempt.refused_mask, &attempt, {}, false});
+}
+
 // The smarthost could not be reached or refused the session: every message
 // due now waits for its next retry, instead of a connection per message.
 void DeliveryScheduler::connection_failed(const SmarthostReply& reason) {

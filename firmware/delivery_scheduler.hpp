@@ -38,6 +38,7 @@ class DeliveryScheduler final : private SmarthostWork {
  private:
   std::optional<OutboundMessage> take_message() override;
   void attempt_finished(const DeliveryAttempt& attempt) override;
+  bool report_refusals(const DeliveryAttempt& attempt) override;
   void connection_failed(const SmarthostReply& reason) override;
 
   void discover_new_messages();

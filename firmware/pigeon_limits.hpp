@@ -78,6 +78,14 @@
 #ifndef PIGEON_MAX_MESSAGE_BYTES
 #define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
 #endif
+// Distinct permanent refusals one smarthost transaction keeps for its delivery
+// report (DeliveryAttempt::refusals): each refused recipient names one of
+// them, so that RAM does not grow by a reply's text per recipient. When more
+// distinct ones come (a server that puts the address in every reply), the
+// ones kept so far are reported in a report of their own first.
+#ifndef PIGEON_SMARTHOST_REFUSAL_TEXTS
+#define PIGEON_SMARTHOST_REFUSAL_TEXTS 8
+#endif
 
 // Messages one POP3 session shows: its engine marks deletions in a bitset of
 // this many (protocol::DeletionMarks, 512 B per session). The maildrop itself
@@ -185,6 +193,8 @@ static_assert(PIGEON_TLS_SESSIONS >= 1, "TLS is required for submission and POP3
 static_assert(PIGEON_ENVELOPE_BYTES >= 512, "at least one full-length recipient");
 static_assert(PIGEON_MAX_RECIPIENTS >= 1 && PIGEON_MAX_RECIPIENTS <= 255,
               "the spool counts a message's recipients in one byte (docs/spool-format.md §3.1)");
+static_assert(PIGEON_SMARTHOST_REFUSAL_TEXTS >= 1 && PIGEON_SMARTHOST_REFUSAL_TEXTS <= 255,
+              "a refused recipient names its refusal text in one byte");
 static_assert(PIGEON_MAX_RECIPIENTS <= pigeon::protocol::SmtpClient::max_recipients,
               "the smarthost client takes every recipient of a message at once");
 static_assert(PIGEON_POP3_MAX_MESSAGES <= pigeon::protocol::DeletionMarks().size(),

@@ -1,5 +1,6 @@
 #include "smarthost_client.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "ip_address.hpp"
@@ -43,6 +44,22 @@ std::string_view SmarthostReply::describe(std::span<char, max_diagnostic_bytes> 
   if (code != 0) line.number(code).character(' ');
   if (!enhanced.empty()) line.text(enhanced.view()).character(' ');
   return line.text(text.view()).view();
+}
+
+bool RefusalTexts::add(std::uint8_t recipient, const SmarthostReply& reply) {
+  const auto same = [&](const SmarthostReply& kept) {
+    return kept.code == reply.code && kept.enhanced.view() == reply.enhanced.view() &&
+           kept.text.view() == reply.text.view();
+  };
+  const auto begin = replies_.begin();
+  auto slot = std::find_if(begin, begin + static_cast<std::ptrdiff_t>(used_), same);
+  if (slot == begin + static_cast<std::ptrdiff_t>(used_)) {
+    if (used_ == capacity) return false;
+    *slot = reply;
+    ++used_;
+  }
+  slot_of_[recipient] = static_cast<std::uint8_t>(slot - begin);
+  return true;
 }
 
 hal::NetStatus LiteralResolver::resolve(std::string_view host_name, hal::IpAddress& out) {
@@ -173,56 +190,81 @@ void SmarthostClient::send_next_message() {
   }
   attempt_ = {};
   attempt_.id = message->id;
+  offered_mask_ = message->owed_remote_mask;
+  attempt_.tried_mask = offered_mask_;
   in_flight_ = true;
-  if (!load_envelope(*message)) {
+  if (offered_mask_.none() || !load_sender()) {
     attempt_.last_temporary = SmarthostReply::of(451, "4.3.0", "envelope unreadable from the spool");
     end_attempt();
     return engine_->quit();
   }
   protocol::SmtpClientMessage outgoing;
   outgoing.reverse_path = sender_.data();
-  outgoing.recipients = {recipient_views_.data(), recipients_.size()};
+  outgoing.recipient_count = offered_mask_.count();
   outgoing.size_bytes = message->size_bytes;
   outgoing.body_8bit = message->body_8bit;
   engine_->send(outgoing);
 }
 
-bool SmarthostClient::load_envelope(const OutboundMessage& message) {
-  Spool& spool = services_->spool;
-  const auto sender = spool.read_sender(message.id, {sender_.data(), sender_.size() - 1});
+bool SmarthostClient::load_sender() {
+  const auto sender = services_->spool.read_sender(attempt_.id, {sender_.data(), sender_.size() - 1});
   if (!sender) return false;
   sender_[sender->size()] = '\0';
-  recipients_.clear();
-  std::array<char, protocol::max_path_bytes> address{};
-  for (std::uint8_t r = 0; r < message.recipient_count; ++r) {
-    if (!message.owed_remote_mask[r]) continue;
-    const auto recipient = spool.read_recipient(message.id, r, address);
-    if (!recipient) return false;
-    spool_index_[recipients_.size()] = r;
-    if (!recipients_.add(*recipient)) return false;
-    attempt_.tried_mask[r] = true;
+  return true;
+}
+
+// The engine's recipient `index` is the index-th recipient offered.
+std::uint8_t SmarthostClient::spool_recipient(std::size_t index) const {
+  PIGEON_ASSERT(index < offered_mask_.count());
+  std::uint8_t r = 0;
+  for (;; ++r) {
+    if (offered_mask_[r] && index-- == 0) return r;
   }
-  for (std::size_t i = 0; i < recipients_.size(); ++i) recipient_views_[i] = recipients_[i];
-  return recipients_.size() > 0;
+}
+
+std::optional<std::string_view> SmarthostClient::recipient_address(std::size_t index,
+                                                                   std::span<char, protocol::max_path_bytes> out) {
+  return services_->spool.read_recipient(attempt_.id, spool_recipient(index), out);
 }
 
 void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) {
-  const std::uint8_t r = spool_index_[index];
+  const std::uint8_t r = spool_recipient(index);
   const SmarthostReply answer = SmarthostReply::of(reply);
   std::array<char, max_diagnostic_bytes> text{};
   const std::string_view diagnostic = answer.describe(text);
+  std::array<char, protocol::max_path_bytes> address_bytes{};
+  const std::string_view address =
+      services_->spool.read_recipient(attempt_.id, r, address_bytes).value_or("(address unreadable)");
   services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s",
-                       static_cast<unsigned>(attempt_.id),
-                       static_cast<int>(recipients_[index].size()), recipients_[index].data(),
+                       static_cast<unsigned>(attempt_.id), static_cast<int>(address.size()), address.data(),
                        static_cast<int>(diagnostic.size()), diagnostic.data());
   if (reply.positive()) {
     attempt_.relayed_mask[r] = true;
   } else if (reply.permanent()) {
-    attempt_.refused_mask[r] = true;
-    attempt_.refusals[r] = answer;
+    note_refusal(r, answer);
   } else {
     attempt_.last_temporary = answer;
   }
+}
+
+// A refusal whose text finds no slot first has the refusals so far reported
+// in a delivery report of their own; they are then done with, and this
+// attempt goes on with empty slots.
+void SmarthostClient::note_refusal(std::uint8_t recipient, const SmarthostReply& reply) {
+  if (!attempt_.refusals.add(recipient, reply)) {
+    if (!work_->report_refusals(attempt_)) {
+      // Not reported: they stay in tried_mask without a result, so they are deferred.
+      services_->log.write(hal::LogLevel::warning, "relay: message %u: refusals deferred, no report stored",
+                           static_cast<unsigned>(attempt_.id));
+    } else {
+      attempt_.tried_mask &= ~attempt_.refused_mask;
+    }
+    attempt_.refused_mask.reset();
+    attempt_.refusals.clear();
+    const bool kept = attempt_.refusals.add(recipient, reply);
+    PIGEON_ASSERT(kept);  // every slot is free again
+  }
+  attempt_.refused_mask[recipient] = true;
 }
 
 void SmarthostClient::transaction_finished() { end_attempt(); }

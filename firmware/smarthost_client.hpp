@@ -58,13 +58,31 @@ struct SmarthostReply {
   std::string_view describe(std::span<char, max_diagnostic_bytes> out) const;
 };
 
+// Why the refused recipients of an attempt were refused: each distinct reply
+// once (a server mostly gives the same one), and which one each recipient got.
+class RefusalTexts {
+ public:
+  static constexpr std::size_t capacity = PIGEON_SMARTHOST_REFUSAL_TEXTS;
+
+  // Keeps `reply` as recipient r's refusal; false when it is new and every
+  // slot is taken (nothing changes then).
+  bool add(std::uint8_t recipient, const SmarthostReply& reply);
+  const SmarthostReply& of(std::uint8_t recipient) const { return replies_[slot_of_[recipient]]; }
+  void clear() { used_ = 0; }
+
+ private:
+  std::array<SmarthostReply, capacity> replies_{};
+  std::size_t used_ = 0;
+  std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> slot_of_{};
+};
+
 // The outcome of one attempt at one message, by spool recipient index.
 struct DeliveryAttempt {
   MessageId id = 0;
-  RecipientSet tried_mask;    // recipients offered to the smarthost this time
+  RecipientSet tried_mask;    // recipients offered to the smarthost this time (and not yet reported)
   RecipientSet relayed_mask;  // 250 to the end of data
   RecipientSet refused_mask;  // permanent failures; the rest of tried_mask is deferred
-  std::array<SmarthostReply, PIGEON_MAX_RECIPIENTS> refusals;  // why each refused one was refused
+  RefusalTexts refusals;      // why each refused one was refused
   SmarthostReply last_temporary;  // why the deferred ones were deferred
 
   RecipientSet deferred_mask() const { return tried_mask & ~relayed_mask & ~refused_mask; }
@@ -76,6 +94,10 @@ class SmarthostWork {
   // The next due message, now in flight; nullopt when nothing is due.
   virtual std::optional<OutboundMessage> take_message() = 0;
   virtual void attempt_finished(const DeliveryAttempt& attempt) = 0;
+  // The attempt's refusal texts are full while it goes on: report (bounce)
+  // its refused recipients now. False when the report could not be stored;
+  // those recipients are then deferred.
+  virtual bool report_refusals(const DeliveryAttempt& attempt) = 0;
   // The connection failed before it could carry a message (refused, bad
   // greeting, TLS or AUTH failure): the smarthost is unusable for now.
   virtual void connection_failed(const SmarthostReply& reason) = 0;
@@ -116,8 +138,13 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   bool step_resolving(std::uint64_t now_ms);
   bool step_connecting(std::uint64_t now_ms);
   void open_session(std::uint64_t now_ms);
+  std::optional<std::string_view> recipient_address(std::size_t index,
+                                                    std::span<char, protocol::max_path_bytes> out) override;
+
   void send_next_message();
-  bool load_envelope(const OutboundMessage& message);
+  bool load_sender();
+  std::uint8_t spool_recipient(std::size_t index) const;
+  void note_refusal(std::uint8_t recipient, const SmarthostReply& reply);
   void end_attempt();
   void fail(std::string_view reason);
   std::string_view failure(CloseReason reason) const;
@@ -137,13 +164,12 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   bool ready_once_ = false;  // the session reached its first transaction
   std::uint64_t last_activity_ms_ = 0;  // while resolving and connecting
 
-  // The message in flight: its envelope as read from the spool, and which
-  // spool recipient each of the engine's recipients is.
+  // The message in flight: its sender as read from the spool, and the spool
+  // recipients offered (the engine's recipient i is the i-th of them). Their
+  // addresses stay on flash until each RCPT is written.
   bool in_flight_ = false;
   std::array<char, protocol::max_path_bytes + 1> sender_{};  // NUL-terminated for the engine
-  PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
-  std::array<std::string_view, PIGEON_MAX_RECIPIENTS> recipient_views_{};
-  std::array<std::uint8_t, PIGEON_MAX_RECIPIENTS> spool_index_{};
+  RecipientSet offered_mask_;
   DeliveryAttempt attempt_;
 };
 

@@ -260,14 +260,14 @@ bool SmtpClient::write_auth_secret(std::string_view secret) {
 
 void SmtpClient::become_idle() {
   phase_ = Phase::idle;
-  if (message_.recipients.empty()) return;
+  if (message_.recipient_count == 0) return;
   // An RSET or the end of data closed a transaction.
   message_ = {};
   events_.transaction_finished();
 }
 
 void SmtpClient::send(const SmtpClientMessage& message) {
-  PIGEON_ASSERT(phase_ == Phase::idle && !message.recipients.empty() && message.recipients.size() <= max_recipients);
+  PIGEON_ASSERT(phase_ == Phase::idle && message.recipient_count > 0 && message.recipient_count <= max_recipients);
   message_ = message;
   commands_written_ = replies_read_ = 0;
   mail_accepted_ = false;
@@ -314,8 +314,14 @@ bool SmtpClient::write_transaction_command(std::size_t index) {
     // SIZE= only to a server that knows the extension (RFC 1870 §6).
     if (capabilities_.size) builder.text(" SIZE=").number(message_.size_bytes);
     if (message_.body_8bit) builder.text(" BODY=8BITMIME");
-  } else if (index <= message_.recipients.size()) {
-    builder.text("RCPT TO:<").text(message_.recipients[index - 1]).text(">");
+  } else if (index <= message_.recipient_count) {
+    std::array<char, max_path_bytes> address{};
+    const std::optional<std::string_view> recipient = events_.recipient_address(index - 1, address);
+    if (!recipient) {
+      fail_local(451, "4.3.0", "recipient address unreadable");
+      return false;
+    }
+    builder.text("RCPT TO:<").text(*recipient).text(">");
   } else {
     builder.text("DATA");
   }
@@ -332,7 +338,7 @@ bool SmtpClient::write_command(std::string_view command) {
 
 void SmtpClient::on_transaction_reply(const SmtpClientReply& reply) {
   const std::size_t index = replies_read_++;
-  const std::size_t recipient_count = message_.recipients.size();
+  const std::size_t recipient_count = message_.recipient_count;
   const bool pipelined = capabilities_.pipelining && settings_.allow_pipelining;
   if (index == 0) {
     mail_accepted_ = reply.positive();
@@ -395,7 +401,7 @@ void SmtpClient::on_data_end(const SmtpClientReply& reply) {
 }
 
 void SmtpClient::report_unreported(const SmtpClientReply& reply) {
-  for (std::size_t i = 0; i < message_.recipients.size(); ++i) report(i, reply);
+  for (std::size_t i = 0; i < message_.recipient_count; ++i) report(i, reply);
 }
 
 void SmtpClient::report(std::size_t index, const SmtpClientReply& reply) {
@@ -440,7 +446,7 @@ SmtpClient::Wait SmtpClient::waiting_for() const {
     case Phase::idle: return Wait::idle;
     case Phase::transaction:
       if (replies_read_ == 0) return Wait::mail;
-      return replies_read_ <= message_.recipients.size() ? Wait::rcpt : Wait::data;
+      return replies_read_ <= message_.recipient_count ? Wait::rcpt : Wait::data;
     case Phase::body: return Wait::data_block;
     case Phase::data_end: return Wait::data_end;
     case Phase::rset: return Wait::rset;

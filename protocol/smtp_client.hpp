@@ -16,6 +16,7 @@
 
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
+#include "mailbox_address.hpp"
 #include "output_buffer.hpp"
 #include "session_engine.hpp"
 
@@ -34,11 +35,13 @@ struct SmtpClientReply {
   bool permanent() const { return code >= 500; }
 };
 
-// One transaction: the envelope, and the size and kind of the body the
-// caller will hand out through SmtpClientEvents::read_body().
+// One transaction: the sender, how many recipients (their addresses are
+// pulled through SmtpClientEvents::recipient_address() as each RCPT is
+// written, so that no list of them is held in RAM), and the size and kind of
+// the body the caller will hand out through SmtpClientEvents::read_body().
 struct SmtpClientMessage {
   std::string_view reverse_path;  // empty for the null sender <>
-  std::span<const std::string_view> recipients;
+  std::size_t recipient_count = 0;
   std::uint32_t size_bytes = 0;
   bool body_8bit = false;
 };
@@ -59,6 +62,13 @@ class SmtpClientEvents {
   // end, nullopt when they cannot be read (the transaction then fails with a
   // local 451 and the data is never ended).
   virtual std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) = 0;
+  // The address of recipient `index` (0 .. recipient_count-1), written into
+  // `out` or viewing storage the caller keeps; the view is used at once. May
+  // be asked more than once for the same index (an output buffer that was
+  // full). nullopt when it cannot be read: the session then fails with a
+  // local 451, like an unreadable body.
+  virtual std::optional<std::string_view> recipient_address(std::size_t index,
+                                                            std::span<char, max_path_bytes> out) = 0;
 
  protected:
   ~SmtpClientEvents() = default;
@@ -154,7 +164,7 @@ class SmtpClient final : public SessionEngine {
   void write_body();
   bool write_command(std::string_view command);
   bool write_auth_secret(std::string_view secret);
-  std::size_t transaction_commands() const { return message_.recipients.size() + 2; }
+  std::size_t transaction_commands() const { return message_.recipient_count + 2; }
 
   SmtpClientEvents& events_;
   OutputBuffer& out_;

@@ -12,8 +12,10 @@
 #define PIGEON_RECEIVE_BUFFER_BYTES 1024
 #define PIGEON_OUTPUT_BUFFER_BYTES 1024
 #define PIGEON_ENVELOPE_BYTES 512
-/* RFC 5321 wants 100 recipients; each costs about 200 B of RAM here (128 B of it the
- * smarthost client's per-recipient refusal), and 24 leave the image 1.5 KB of RAM. */
+/* RFC 5321 wants 100 recipients. The smarthost client no longer keeps a list of them
+ * (nor a refusal per recipient), but the SMTP sessions' recipient lists, the spool's
+ * envelope buffer and the index's outcome bits still grow with this number and with
+ * PIGEON_ENVELOPE_BYTES. */
 #define PIGEON_MAX_RECIPIENTS 24
 #define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
 #define PIGEON_MAX_USERS 2

@@ -46,7 +46,6 @@ bool is_textstring(std::string_view text) {
 struct PlannedMessage {
   std::string reverse_path;
   std::vector<std::string> recipients;
-  std::vector<std::string_view> recipient_views;
   std::string body;
   std::size_t readable_bytes = 0;  // less than the body when the spool's flash "fails" there
   std::size_t read_piece_bytes = 1;
@@ -59,7 +58,6 @@ struct PlannedMessage {
       const std::string& path = paths[(shape / 8 + i) % paths.size()];
       recipients.push_back(path.empty() ? "postmaster@example.org" : path);
     }
-    for (const std::string& recipient : recipients) recipient_views.emplace_back(recipient);
     reverse_path = paths[tape.at(base + 1) % paths.size()];
     body_8bit = tape.at(base + 1) & 4;
     body = make_body(tape, base + 2);
@@ -80,7 +78,7 @@ struct PlannedMessage {
   }
 
   SmtpClientMessage message() const {
-    return {reverse_path, recipient_views, static_cast<std::uint32_t>(body.size()), body_8bit};
+    return {reverse_path, recipients.size(), static_cast<std::uint32_t>(body.size()), body_8bit};
   }
 
   // What the engine must write for this body after the 354: RFC 5321 §4.5.2,
@@ -114,7 +112,7 @@ struct Plan {
     }
     settings.allow_pipelining = !(bits & 8);
     const std::size_t count = 1 + tape.at(2) % 3;
-    messages.reserve(count);  // the engine keeps views of the recipients while it sends
+    messages.reserve(count);  // the recorder keeps a pointer to the message being sent
     for (std::size_t k = 0; k < count; ++k) messages.emplace_back(tape, 12 + 5 * k);
   }
 };
@@ -156,6 +154,16 @@ class Recorder final : public protocol::SmtpClientEvents {
     require(!failed() && client_->finished());
     written_at_failure_ = sent_.size() + out_.size();
     events.push_back("failed " + describe(reply));
+  }
+
+  // Written into `out`, as the spool does: the engine must use it before asking again.
+  std::optional<std::string_view> recipient_address(std::size_t index, std::span<char, protocol::max_path_bytes> out) override {
+    require(in_transaction_ && !failed() && index < message_->recipients.size());
+    const std::string& address = message_->recipients[index];
+    require(address.size() <= out.size());
+    std::fill(out.begin(), out.end(), '#');
+    std::copy(address.begin(), address.end(), out.begin());
+    return std::string_view(out.data(), address.size());
   }
 
   std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {

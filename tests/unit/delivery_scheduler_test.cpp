@@ -430,6 +430,60 @@ TEST_F(DeliverySchedulerTest, PermanentFailureStoresReportForTheSender) {
   EXPECT_EQ(reports[0].find("dave@far.example"), std::string::npos) << "only the failed recipient\n" << reports[0];
 }
 
+// RFC 5321's 100 recipients, half refused each with a text of its own (as a
+// server that names the address in its reply does): more distinct texts than
+// an attempt keeps (PIGEON_SMARTHOST_REFUSAL_TEXTS), so the reports go out in
+// several parts, and each refused recipient is in one of them with its own
+// text, on the one connection, without a retry.
+TEST_F(DeliverySchedulerTest, EveryRefusalKeepsItsOwnTextBeyondTheKeptTexts) {
+  constexpr int recipient_count = 100;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < recipient_count; ++i) addresses.push_back("user-" + std::to_string(i) + "@far.example");
+  std::vector<std::string_view> views(addresses.begin(), addresses.end());
+  for (int i = 0; i < recipient_count; i += 2) {
+    smarthost_.script_rcpt(addresses[i], {"550 5.1.1 <" + addresses[i] + ">: no such user"});
+  }
+  queue_message(local_sender, views);
+  run_until(100);
+  EXPECT_EQ(smarthost_.connect_times_s.size(), 1u) << "a permanent failure is not retried";
+  EXPECT_EQ(smarthost_.rcpts_offered.size(), std::size_t{recipient_count});
+  ASSERT_EQ(smarthost_.delivered.size(), 1u);
+  EXPECT_EQ(smarthost_.delivered[0].recipients.size(), std::size_t{recipient_count / 2});
+  EXPECT_FALSE(owes_anything());
+
+  const std::vector<std::string> reports = mailbox_of_alice();
+  const std::size_t refused = recipient_count / 2;
+  const std::size_t texts = PIGEON_SMARTHOST_REFUSAL_TEXTS;
+  EXPECT_EQ(reports.size(), (refused + texts - 1) / texts);
+  std::string all;
+  for (const std::string& report : reports) all += report;
+  for (int i = 0; i < recipient_count; ++i) {
+    const std::string final_recipient = "Final-Recipient: rfc822; " + addresses[i] + "\r\n";
+    if (i % 2 == 0) {
+      expect_fragments(all, {final_recipient, "Diagnostic-Code: smtp; 550 5.1.1 <" + addresses[i] + ">: no such user"});
+    } else {
+      EXPECT_EQ(all.find(final_recipient), std::string::npos) << addresses[i] << " was relayed";
+    }
+  }
+}
+
+// More distinct refusals than an attempt keeps, from the null sender: no
+// report is due, and every refused recipient is settled all the same.
+TEST_F(DeliverySchedulerTest, NullSenderRefusalsBeyondTheKeptTextsAreAllSettled) {
+  std::vector<std::string> addresses;
+  for (std::size_t i = 0; i <= 2 * PIGEON_SMARTHOST_REFUSAL_TEXTS; ++i) {
+    addresses.push_back("user-" + std::to_string(i) + "@far.example");
+    smarthost_.script_rcpt(addresses.back(), {"550 5.1.1 <" + addresses.back() + ">: no such user"});
+  }
+  std::vector<std::string_view> views(addresses.begin(), addresses.end());
+  queue_message("", views);
+  run_until(100);
+  EXPECT_EQ(smarthost_.connect_times_s.size(), 1u) << "a permanent failure is not retried";
+  EXPECT_EQ(smarthost_.rcpts_offered.size(), addresses.size());
+  EXPECT_FALSE(owes_anything()) << "every refusal was settled";
+  EXPECT_EQ(spool_->usage().messages, 0u) << "no report stored anywhere";
+}
+
 TEST_F(DeliverySchedulerTest, PermanentFailureOfTheNullSenderGetsNoReport) {
   smarthost_.script_rcpt(far_recipient, {"550 5.1.1 No such user here"});
   queue_message("", {far_recipient});

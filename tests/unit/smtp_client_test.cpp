@@ -18,6 +18,11 @@ struct Recorder final : SmtpClientEvents {
   void session_failed(const SmtpClientReply& reply) override {
     failure = std::to_string(reply.code) + " " + std::string(reply.enhanced) + " " + std::string(reply.text);
   }
+  std::optional<std::string_view> recipient_address(std::size_t index, std::span<char, max_path_bytes>) override {
+    ++address_reads;
+    if (index == unreadable_recipient) return std::nullopt;
+    return recipients[index];
+  }
   std::optional<std::size_t> read_body(std::uint32_t offset, std::span<std::uint8_t> out) override {
     if (unreadable_at && offset >= unreadable_at) return std::nullopt;
     const std::size_t available = std::min<std::size_t>(readable_body_bytes(), body.size()) - offset;
@@ -34,6 +39,15 @@ struct Recorder final : SmtpClientEvents {
   std::size_t max_piece = 7;   // small pieces exercise the streaming
   std::size_t truncate_at = 0;  // pretend the spool fails after this many bytes
   std::size_t unreadable_at = 0;  // ... or says it cannot read from this offset on
+  std::span<const std::string_view> recipients;  // of the message being sent
+  std::size_t unreadable_recipient = SIZE_MAX;   // the spool cannot read this one's address
+  std::size_t address_reads = 0;
+};
+
+// A message for the engine and the addresses its recipient_address() hands out.
+struct Outgoing {
+  SmtpClientMessage message;
+  std::span<const std::string_view> recipients;
 };
 
 // One step of a scripted conversation: what the server says, then what the
@@ -85,9 +99,12 @@ class Harness {
     return result;
   }
 
-  void send(const SmtpClientMessage& message) { client_.send(message); }
+  void send(const Outgoing& outgoing) {
+    events.recipients = outgoing.recipients;
+    client_.send(outgoing.message);
+  }
 
-  std::string run(const std::vector<Step>& script, const SmtpClientMessage& message, std::mt19937* random) {
+  std::string run(const std::vector<Step>& script, const Outgoing& message, std::mt19937* random) {
     std::string transcript;
     for (const Step& step : script) {
       std::size_t given = 0;
@@ -98,7 +115,7 @@ class Harness {
         given += length;
       }
       if (client_.awaiting_tls()) client_.tls_started();
-      if (step.then == Step::Then::send) client_.send(message);
+      if (step.then == Step::Then::send) send(message);
       if (step.then == Step::Then::quit) client_.quit();
       transcript += take();
     }
@@ -132,11 +149,12 @@ class Harness {
 
 const std::array<std::string_view, 2> two_recipients{"a@example.org", "b@example.org"};
 
-SmtpClientMessage message_to(std::span<const std::string_view> recipients, std::uint32_t size) {
-  SmtpClientMessage message;
-  message.reverse_path = "alerts@relay.example";
+Outgoing message_to(std::span<const std::string_view> recipients, std::uint32_t size) {
+  Outgoing message;
+  message.message.reverse_path = "alerts@relay.example";
+  message.message.recipient_count = recipients.size();
+  message.message.size_bytes = size;
   message.recipients = recipients;
-  message.size_bytes = size;
   return message;
 }
 
@@ -395,7 +413,7 @@ TEST(SmtpClient, EightBitBodyNeeds8bitmime) {
   without.server("220 mx\r\n");
   without.server(std::string(ehlo_plain));
   auto message = message_to(two_recipients, 10);
-  message.body_8bit = true;
+  message.message.body_8bit = true;
   without.send(message);
   EXPECT_EQ(without.take(), "");
   EXPECT_EQ(without.events.results, (std::vector<std::string>{"0 554 5.6.3", "1 554 5.6.3"}));
@@ -457,6 +475,34 @@ TEST(SmtpClient, LargeRecipientListsFlowAsTheOutputDrains) {
   for (int i = 0; i < 100; ++i) replies += "250 ok\r\n";
   const std::string sent = h.take() + h.server(replies);
   EXPECT_NE(sent.find("RCPT TO:<recipient99@example.org>\r\nDATA\r\n"), std::string::npos);
+}
+
+// Addresses are pulled one RCPT at a time: the engine keeps no list of them.
+TEST(SmtpClient, RecipientAddressesArePulledAsEachRcptIsWritten) {
+  Harness h;
+  h.server("220 mx\r\n");
+  h.server(std::string(ehlo_plain));
+  h.send(message_to(two_recipients, 10));
+  EXPECT_EQ(h.take(), "MAIL FROM:<alerts@relay.example> SIZE=10\r\n");
+  EXPECT_EQ(h.events.address_reads, 0u);
+  EXPECT_EQ(h.server("250 ok\r\n"), "RCPT TO:<a@example.org>\r\n");
+  EXPECT_EQ(h.events.address_reads, 1u);
+  EXPECT_EQ(h.server("250 ok\r\n"), "RCPT TO:<b@example.org>\r\n");
+  EXPECT_EQ(h.events.address_reads, 2u);
+}
+
+TEST(SmtpClient, UnreadableRecipientAddressFailsTheSessionLocally) {
+  Harness h;
+  h.events.unreadable_recipient = 1;
+  h.server("220 mx\r\n");
+  h.server(std::string(ehlo_pipelining));
+  h.send(message_to(two_recipients, 10));
+  const std::string sent = h.take();
+  EXPECT_NE(sent.find("RCPT TO:<a@example.org>\r\n"), std::string::npos);
+  EXPECT_EQ(sent.find("RCPT TO:<b@"), std::string::npos);
+  EXPECT_EQ(sent.find("DATA"), std::string::npos);
+  EXPECT_EQ(h.events.failure, "451 4.3.0 recipient address unreadable");
+  EXPECT_TRUE(h.client().finished());
 }
 
 // The same conversation in random splits gives the same bytes out and the
