@@ -68,6 +68,7 @@ class Faults:
         self.drop_after_dot = 0
         self.inject_after_starttls = False
         self.refuse = set()  # recipients answered 550
+        self.refuse_naming = set()  # recipients answered 550 with their address in the text (as Postfix does)
 
 
 class Handler:
@@ -80,6 +81,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, options):
         if address in self.faults.refuse:
             return "550 5.1.1 No such user here"
+        if address in self.faults.refuse_naming:
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
         if self.faults.rcpt_451 > 0:
             self.faults.rcpt_451 -= 1
             return "451 4.3.0 Try again later"

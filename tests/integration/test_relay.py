@@ -412,3 +412,44 @@ def test_a_hundred_recipients_local_and_relayed_each_get_it_once_across_a_restar
     for name in users[5:]:
         bodies = maildrop(name, delete=True)
         assert len(bodies) == 1 and b"Subject: a hundred recipients" in bodies[0]
+
+
+def long_address(number):
+    """A 250-octet path (RFC 5321 allows 256 with the brackets): a 64-octet local
+    part that starts with `number`, and a 185-octet domain."""
+    address = f"{number:03d}" + "l" * 61 + "@" + ".".join(label * 61 for label in "def")
+    assert len(address) == 250
+    return address
+
+
+def test_a_hundred_250_octet_recipients_are_relayed_and_each_refusal_keeps_its_text(make_pigeon, smarthosts, ca,
+                                                                                    localhost_cert):
+    """RFC 5321 §4.5.3.1.8: 100 recipients of 250 octets each are taken, the
+    101st gets 452 4.5.3 (§4.5.3.1.10). The smarthost refuses 10 of them, each
+    with its address in the reply, more distinct texts than one attempt keeps
+    (PIGEON_SMARTHOST_REFUSAL_TEXTS, 8): the reports name every refused
+    recipient with its own text, and the other 90 are relayed in one transaction."""
+    host = smarthosts(cert=localhost_cert[0], key=localhost_cert[1])
+    recipients = [long_address(n) for n in range(101)]
+    refused = recipients[:20:2]
+    host.faults.refuse_naming.update(refused)
+    relay = make_pigeon(relay_config(host, ca.cert))
+    message = "From: user@localhost\r\nTo: undisclosed-recipients:;\r\nSubject: long paths\r\n\r\nHi.\r\n"
+    with smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=30) as client:
+        failed = client.sendmail(LOCAL_SENDER, recipients, message)
+    assert list(failed) == [recipients[100]]
+    code, text = failed[recipients[100]]
+    assert code == 452 and text.startswith(b"4.5.3")
+
+    wait_for(lambda: len(host.messages) == 1, what="the relayed transaction")
+    assert sorted(host.messages[0][1]) == sorted(set(recipients[:100]) - set(refused))
+    wait_for(lambda: relay.log().count("report to <user@localhost> queued") == 2, what="the two delivery reports")
+    reports = fetch_all(relay)
+    assert len(reports) == 2
+    joined = b"".join(reports)
+    for address in refused:
+        # The text is cut to 104 octets; its start names the address.
+        assert f"Diagnostic-Code: smtp; 550 5.1.1 <{address[:80]}".encode() in joined
+    for address in recipients[:100]:
+        named = f"Final-Recipient: rfc822; {address}".encode() in joined
+        assert named == (address in refused), address
