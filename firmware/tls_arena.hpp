@@ -13,7 +13,8 @@ namespace pigeon {
 // Hands Mbed TLS the part of the arena that `server_sessions` concurrent server
 // sessions and the shared state need (docs/architecture.md §4). Call once,
 // before any other Mbed TLS call. Mbed TLS clears what it is given, so on the
-// host a relay configured for fewer sessions never touches the rest.
+// host a relay configured for fewer sessions never touches the rest, and the
+// host board gives back the pages cleared but not used yet (hal/posix/zero_pages.hpp).
 void tls_arena_init(std::size_t server_sessions = PIGEON_TLS_SESSIONS);
 
 struct TlsArenaUsage {
