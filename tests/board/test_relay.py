@@ -3,11 +3,12 @@ real smarthost (aiosmtpd on host loopback, reached from the guest as
 10.0.2.2) over TLS verified against a CA provisioned into the board's image.
 Also the Mbed TLS arena's high-water mark with an inbound and an outbound TLS
 session open at once, the case the board's arena is sized for."""
+import os
 import smtplib
 
 import pytest
 
-from conftest import strip_received
+from conftest import ROOT, strip_received
 from smarthost import CertificateAuthority, Smarthost, wait_for
 
 GUEST_HOST_ADDRESS = "10.0.2.2"  # QEMU user networking: the host's loopback, seen from the guest
@@ -88,3 +89,42 @@ def test_arena_high_water_with_an_inbound_and_an_outbound_tls_session(make_board
           f"{counters['tls_arena_capacity_bytes']} bytes with one inbound and one outbound session; "
           f"stack high-water {board.stack_high_water()} of {board.stack_bytes} bytes")
     assert single < both <= counters["tls_arena_capacity_bytes"]
+
+
+def board_limit(name):
+    """A limit of the board's build, as boards/mps2-an385/pigeon_opts.h sets it."""
+    opts = os.path.join(ROOT, "boards", "mps2-an385", "pigeon_opts.h")
+    with open(opts) as header:
+        for line in header:
+            fields = line.split()
+            if fields[:2] == ["#define", name]:
+                return int(fields[2])
+    raise LookupError(name)
+
+
+def test_board_relays_one_message_to_as_many_recipients_as_it_takes(make_board, smarthosts, ca):
+    """The board's most recipients (PIGEON_MAX_RECIPIENTS), each as long as its
+    envelope bytes allow (at most 250 octets), in one message: one more gets
+    452 4.5.3; the smarthost takes all but ten in one transaction and refuses
+    those ten each with its address in the text, more distinct refusals than an
+    attempt keeps (8), so the board stores two reports for the sender."""
+    count = board_limit("PIGEON_MAX_RECIPIENTS")
+    length = min(250, board_limit("PIGEON_ENVELOPE_BYTES") // count)
+    domain = "@example.net"
+    recipients = [f"{n:03d}".ljust(length - len(domain), "x") + domain for n in range(count + 1)]
+    assert all(len(address) == length for address in recipients)
+    refused = recipients[:20:2]
+    host = smarthosts("starttls")
+    host.faults.refuse_naming.update(refused)
+    board = make_board(config=provisioning(host, "starttls"), smarthost_ca=read_pem(ca.cert))
+    message = b"From: user@localhost\r\nTo: undisclosed-recipients:;\r\nSubject: many recipients\r\n\r\nHi.\r\n"
+    with open_submission(board) as client:
+        failed = client.sendmail("user@localhost", recipients, message)
+    assert list(failed) == [recipients[count]]
+    assert failed[recipients[count]][0] == 452 and failed[recipients[count]][1].startswith(b"4.5.3")
+    [(mail_from, rcpt_tos, content)] = wait_for(lambda: host.messages, timeout_s=60, what="the relayed message")
+    assert mail_from == "user@localhost" and sorted(rcpt_tos) == sorted(set(recipients[:count]) - set(refused))
+    assert strip_received(content) == message
+    wait_for(lambda: sum("report to <user@localhost> queued" in line for line in board.lines) == 2, timeout_s=60,
+             what="the two delivery reports")
+    print(f"\n{count} recipients of {length} octets relayed from the board; {len(refused)} refusals in 2 reports")
