@@ -254,8 +254,9 @@ void SmarthostClient::note_refusal(std::uint8_t recipient, const SmarthostReply&
   if (!attempt_.refusals.add(recipient, reply)) {
     if (!work_->report_refusals(attempt_)) {
       // Not reported: they stay in tried_mask without a result, so they are deferred.
-      services_->log.write(hal::LogLevel::warning, "relay: message %u: refusals deferred, no report stored",
-                           static_cast<unsigned>(attempt_.id));
+      if (attempt_.last_temporary.code == 0 && attempt_.last_temporary.text.empty()) {
+        attempt_.last_temporary = SmarthostReply::local("no room for the delivery report");
+      }
     } else {
       attempt_.tried_mask &= ~attempt_.refused_mask;
     }

@@ -467,6 +467,42 @@ TEST_F(DeliverySchedulerTest, EveryRefusalKeepsItsOwnTextBeyondTheKeptTexts) {
   }
 }
 
+// Reports that find no room (here: beyond a writer's share of the spool)
+// leave their refused recipients owed: deferred, then refused again and
+// reported at the next attempt, each with its own text.
+TEST_F(DeliverySchedulerTest, RefusalsWhoseReportCannotBeStoredAreDeferredAndReportedLater) {
+  std::vector<std::string> addresses;
+  for (std::size_t i = 0; i <= PIGEON_SMARTHOST_REFUSAL_TEXTS; ++i) {
+    addresses.push_back("user-" + std::to_string(i) + "@far.example");
+    const std::string refusal = "550 5.1.1 <" + addresses.back() + ">: no such user";
+    smarthost_.script_rcpt(addresses.back(), {refusal, refusal});
+  }
+  std::vector<std::string_view> views(addresses.begin(), addresses.end());
+  queue_message(local_sender, views);
+  // A report of eight recipients is larger than 1% of this spool; one of one is not.
+  spool_->set_writer_share_percent(1);
+  run_until(5);
+  const std::vector<std::string> first = mailbox_of_alice();
+  ASSERT_EQ(first.size(), 1u) << "only the last refusal, alone in its report, found room";
+  expect_fragments(first[0], {"Final-Recipient: rfc822; " + addresses.back()});
+  EXPECT_EQ(first[0].find(addresses.front()), std::string::npos);
+  EXPECT_TRUE(owes_anything()) << "refused recipients without a report stay owed";
+  EXPECT_EQ(smarthost_.rcpts_offered.size(), addresses.size());
+  EXPECT_NE(log_.all().find("deferred (attempt 1): no room for the delivery report"), std::string::npos);
+
+  spool_->set_writer_share_percent(100);
+  run_until(100);
+  EXPECT_EQ(smarthost_.connect_times_s, (std::vector<std::uint64_t>{0, 10})) << "one retry after the backoff";
+  EXPECT_FALSE(owes_anything());
+  const std::vector<std::string> reports = mailbox_of_alice();
+  EXPECT_EQ(reports.size(), 2u);
+  std::string all;
+  for (const std::string& report : reports) all += report;
+  for (const std::string& address : addresses) {
+    expect_fragments(all, {"Diagnostic-Code: smtp; 550 5.1.1 <" + address + ">: no such user"});
+  }
+}
+
 // More distinct refusals than an attempt keeps, from the null sender: no
 // report is due, and every refused recipient is settled all the same.
 TEST_F(DeliverySchedulerTest, NullSenderRefusalsBeyondTheKeptTextsAreAllSettled) {
