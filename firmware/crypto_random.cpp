@@ -10,20 +10,39 @@ namespace {
 // PSA (TLS 1.3's key schedule) has no entropy source of its own in pigeon's
 // Mbed TLS configuration (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG): it draws from the
 // relay's one generator, so every board's entropy HAL feeds all of TLS.
-CryptoRandom* psa_random_source = nullptr;
+// A process may hold several generators at once (the host simulator's world
+// of relays and clients, a temporary one at first start): PSA draws from the
+// newest one alive. When that one ends, the one before it takes over, so the
+// end of one (a simulated relay's power cut) never leaves the others' TLS 1.3
+// handshakes without randomness.
+CryptoRandom* newest_generator = nullptr;
 
 }  // namespace
+
+struct PsaRandomSource {
+  static CryptoRandom* current() { return newest_generator; }
+  static void join(CryptoRandom& random) {
+    random.older_ = newest_generator;
+    if (newest_generator != nullptr) newest_generator->newer_ = &random;
+    newest_generator = &random;
+  }
+  static void leave(CryptoRandom& random) {
+    if (random.older_ != nullptr) random.older_->newer_ = random.newer_;
+    if (random.newer_ != nullptr) random.newer_->older_ = random.older_;
+    if (newest_generator == &random) newest_generator = random.older_;
+  }
+};
 
 CryptoRandom::CryptoRandom(hal::Entropy& entropy) {
   mbedtls_ctr_drbg_init(&tls_glue::drbg(drbg_));
   static constexpr unsigned char personalisation[] = "pigeon relay";
   ready_ = mbedtls_ctr_drbg_seed(&tls_glue::drbg(drbg_), read_entropy, &entropy, personalisation,
                                  sizeof personalisation - 1) == 0;
-  if (ready_) psa_random_source = this;
+  if (ready_) PsaRandomSource::join(*this);
 }
 
 CryptoRandom::~CryptoRandom() {
-  if (psa_random_source == this) psa_random_source = nullptr;
+  if (ready_) PsaRandomSource::leave(*this);
   mbedtls_ctr_drbg_free(&tls_glue::drbg(drbg_));
 }
 
@@ -45,8 +64,8 @@ extern "C" psa_status_t mbedtls_psa_external_get_random(mbedtls_psa_external_ran
                                                         std::uint8_t* output, std::size_t output_size,
                                                         std::size_t* output_length) {
   *output_length = 0;
-  if (pigeon::psa_random_source == nullptr ||
-      !pigeon::psa_random_source->fill({output, output_size})) {
+  pigeon::CryptoRandom* source = pigeon::PsaRandomSource::current();
+  if (source == nullptr || !source->fill({output, output_size})) {
     return PSA_ERROR_INSUFFICIENT_ENTROPY;
   }
   *output_length = output_size;

@@ -27,9 +27,14 @@ class CryptoRandom {
 
  private:
   static int read_entropy(void* entropy, unsigned char* out, std::size_t length);
+  friend struct PsaRandomSource;  // crypto_random.cpp
 
   DrbgStorage drbg_;
   bool ready_ = false;
+  // The generators alive in the process, newest first: PSA draws from the
+  // newest, and falls back to the one before when it ends.
+  CryptoRandom* older_ = nullptr;
+  CryptoRandom* newer_ = nullptr;
 };
 
 }  // namespace pigeon
