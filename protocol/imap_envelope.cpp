@@ -212,4 +212,20 @@ void write_address_list(TextBuilder& out, std::string_view value) {
   out.character('(').text(list.view()).character(')');
 }
 
+bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, std::uint32_t header_offset) {
+  FieldValue value;
+  if (!fields.read(header_offset, envelope_fields[field], value)) return false;
+  // Sender and Reply-To are From's when the message has none.
+  const bool sender_or_reply_to = field == 3 || field == 4;
+  if (!value.present() && sender_or_reply_to && !fields.read(header_offset, envelope_fields[2], value)) return false;
+  if (!value.present()) {
+    out.text("NIL");
+  } else if (envelope_field_is_address(field)) {
+    write_address_list(out, value.value());
+  } else {
+    write_nstring(out, value.value());
+  }
+  return true;
+}
+
 }  // namespace pigeon::protocol::imap

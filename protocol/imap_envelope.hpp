@@ -40,6 +40,23 @@ inline constexpr std::array<std::string_view, 10> envelope_fields{
     "Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID"};
 inline constexpr bool envelope_field_is_address(std::size_t index) { return index >= 2 && index <= 7; }
 
+// The fields of a header that begins at `header_offset` in a stored message,
+// read one at a time (the engine passes the message through HeaderFilter).
+class HeaderFields {
+ public:
+  // The first `name` field's value into `value` (absent when the header has
+  // none); false when the message could not be read.
+  virtual bool read(std::uint32_t header_offset, std::string_view name, FieldValue& value) = 0;
+
+ protected:
+  ~HeaderFields() = default;
+};
+
+// Envelope field `field` (its index in envelope_fields) of the header at
+// `header_offset`, as NIL, a string or an address list; false when the
+// message could not be read.
+bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, std::uint32_t header_offset);
+
 // NIL, a quoted string, or a literal when `text` holds bytes a quoted string
 // may not (RFC 3501 §4.3).
 void write_nstring(TextBuilder& out, std::string_view text, bool present = true);

@@ -111,12 +111,16 @@ bool sequence_numbers_valid(std::string_view set, bool uid, std::uint32_t count)
   return uid || imap::sequence_set_max(set, count) <= count;
 }
 
-// Passes the message's header through `filter` into `sink`; false when the
+// Passes the header that begins at `begin` (the message's, or a part's) and
+// ends by `end` at the latest through `filter` into `sink`; false when the
 // message could not be read.
-bool scan_header(ImapServerPolicy& policy, std::uint32_t index, imap::HeaderFilter& filter, imap::ByteSink& sink) {
+bool scan_header(ImapServerPolicy& policy, std::uint32_t index, imap::HeaderFilter& filter, imap::ByteSink& sink,
+                 std::uint32_t begin = 0, std::uint32_t end = UINT32_MAX) {
   std::array<std::uint8_t, piece_bytes / 2> piece{};
-  for (std::uint32_t offset = 0; !filter.done();) {
-    const auto read = policy.read_message(index, offset, piece);
+  for (std::uint32_t offset = begin; !filter.done();) {
+    const std::size_t wanted = std::min<std::size_t>(piece.size(), end - offset);
+    const auto read = wanted == 0 ? std::optional<std::size_t>(0)
+                                  : policy.read_message(index, offset, {piece.data(), wanted});
     if (!read) return false;
     if (*read == 0) {
       filter.finish(sink);
@@ -126,6 +130,21 @@ bool scan_header(ImapServerPolicy& policy, std::uint32_t index, imap::HeaderFilt
   }
   return true;
 }
+
+// A stored message's header fields for ENVELOPE and BODYSTRUCTURE, each read
+// by its own pass over the header.
+class StoredHeaderFields final : public imap::HeaderFields {
+ public:
+  StoredHeaderFields(ImapServerPolicy& policy, std::uint32_t index) : policy_(policy), index_(index) {}
+  bool read(std::uint32_t header_offset, std::string_view name, imap::FieldValue& value) override {
+    imap::HeaderFilter filter(imap::HeaderSelection::fields, name);
+    return scan_header(policy_, index_, filter, value, header_offset);
+  }
+
+ private:
+  ImapServerPolicy& policy_;
+  std::uint32_t index_;
+};
 
 // Passes the message's bytes from `offset` to its end into `matcher`,
 // stopping early once it found its text; false when they could not be read.
@@ -942,7 +961,10 @@ void ImapServer::on_fetch(Cursor& arguments, bool uid) {
       fetch_items_[fetch_item_count_++] = simple_item(item);
     }
   } else if (iequals(macro, "FULL")) {
-    return bad("BODYSTRUCTURE is not supported");
+    arguments.keyword();
+    for (const Item item : {Item::flags, Item::internal_date, Item::size, Item::envelope, Item::structure}) {
+      fetch_items_[fetch_item_count_++] = simple_item(item);
+    }
   } else {
     const bool list = arguments.take('(');
     for (bool first = true; list ? !arguments.take(')') : first; first = false) {
@@ -958,6 +980,8 @@ void ImapServer::on_fetch(Cursor& arguments, bool uid) {
   if (!arguments.at_end() || fetch_item_count_ == 0) return bad("Syntax: FETCH sequence-set items");
   fetch_in_message_ = false;
   body_streaming_ = false;
+  structure_writer_.reset();
+  structure_index_.reset();  // message indexes may have moved since the last FETCH
   start_job(Job::fetch, set, uid);
   pump_fetch();
 }
@@ -974,6 +998,11 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
   if (iequals(name, "INTERNALDATE")) return simple(Item::internal_date);
   if (iequals(name, "RFC822.SIZE")) return simple(Item::size);
   if (iequals(name, "ENVELOPE")) return simple(Item::envelope);
+  if (iequals(name, "BODYSTRUCTURE")) {
+    item.extensible = true;
+    return simple(Item::structure);
+  }
+  if (iequals(name, "BODY") && arguments.peek() != '[') return simple(Item::structure);
   item.item = Item::body;
   item.rfc822_name = true;
   if (iequals(name, "RFC822")) return true;
@@ -989,29 +1018,10 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
   item.rfc822_name = false;
   item.peek = iequals(name, "BODY.PEEK");
   if ((!item.peek && !iequals(name, "BODY")) || !arguments.take('[')) {
-    bad(iequals(name, "BODY") || iequals(name, "BODYSTRUCTURE") ? "BODYSTRUCTURE is not supported"
-                                                                 : "Unknown FETCH item");
+    bad("Unknown FETCH item");
     return false;
   }
-  const std::string_view section = arguments.keyword();
-  if (section.empty()) {
-    item.section = Section::whole;
-  } else if (iequals(section, "HEADER")) {
-    item.section = Section::header;
-  } else if (iequals(section, "TEXT")) {
-    item.section = Section::text;
-  } else if (iequals(section, "HEADER.FIELDS") || iequals(section, "HEADER.FIELDS.NOT")) {
-    item.section = iequals(section, "HEADER.FIELDS") ? Section::fields : Section::fields_not;
-    const auto fields = arguments.space() ? arguments.list() : std::nullopt;
-    if (!fields || fields->empty() || fields->size() > max_field_list_bytes) {
-      bad("Syntax: HEADER.FIELDS (names)");
-      return false;
-    }
-    item.fields = *fields;
-  } else {
-    bad("MIME part numbers are not supported");
-    return false;
-  }
+  if (!parse_section(arguments, item)) return false;
   if (!arguments.take(']')) {
     bad("Syntax: BODY[section]");
     return false;
@@ -1026,6 +1036,49 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
     item.partial = true;
     item.partial_offset = *offset;
     item.partial_length = *length;
+  }
+  return true;
+}
+
+// The section inside BODY[...] (RFC 9051 §6.4.5): an optional part number
+// ("1.2"), then HEADER, HEADER.FIELDS (list), HEADER.FIELDS.NOT (list), TEXT,
+// or with a part number MIME. BAD is already said when it returns false.
+bool ImapServer::parse_section(Cursor& arguments, FetchItem& item) {
+  std::string_view section = arguments.keyword();
+  // The part number: the leading run of numbers separated by dots.
+  std::size_t part_end = 0;
+  while (part_end < section.size() && ascii::is_digit(section[part_end])) {
+    while (part_end < section.size() && ascii::is_digit(section[part_end])) ++part_end;
+    if (part_end + 1 < section.size() && section[part_end] == '.' && ascii::is_digit(section[part_end + 1])) ++part_end;
+  }
+  item.part = section.substr(0, part_end);
+  section.remove_prefix(part_end);
+  if (!item.part.empty() && !section.empty()) {
+    if (section.size() < 2 || section.front() != '.') {
+      bad("Syntax: BODY[part.section]");
+      return false;
+    }
+    section.remove_prefix(1);
+  }
+  if (section.empty()) {
+    item.section = Section::whole;
+  } else if (iequals(section, "HEADER")) {
+    item.section = Section::header;
+  } else if (iequals(section, "TEXT")) {
+    item.section = Section::text;
+  } else if (iequals(section, "MIME") && !item.part.empty()) {
+    item.section = Section::mime;
+  } else if (iequals(section, "HEADER.FIELDS") || iequals(section, "HEADER.FIELDS.NOT")) {
+    item.section = iequals(section, "HEADER.FIELDS") ? Section::fields : Section::fields_not;
+    const auto fields = arguments.space() ? arguments.list() : std::nullopt;
+    if (!fields || fields->empty() || fields->size() > max_field_list_bytes) {
+      bad("Syntax: HEADER.FIELDS (names)");
+      return false;
+    }
+    item.fields = *fields;
+  } else {
+    bad("Unknown section in BODY[section]");
+    return false;
   }
   return true;
 }
@@ -1087,10 +1140,13 @@ void ImapServer::write_item_name(const FetchItem& item) {
     return;
   }
   out_.append("BODY[");
+  out_.append(item.part);
+  if (!item.part.empty() && item.section != Section::whole) out_.append(".");
   switch (item.section) {
     case Section::whole: break;
     case Section::header: out_.append("HEADER"); break;
     case Section::text: out_.append("TEXT"); break;
+    case Section::mime: out_.append("MIME"); break;
     case Section::fields:
     case Section::fields_not:
       out_.append(item.section == Section::fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
@@ -1109,8 +1165,8 @@ void ImapServer::write_item_name(const FetchItem& item) {
 // had to end (the message could not be read).
 bool ImapServer::fetch_item() {
   const FetchItem& item = fetch_items_[fetch_item_index_];
-  // ENVELOPE comes a field at a time: the separator only before its first.
-  if (fetch_item_index_ > 0 && envelope_field_ == 0) out_.append(" ");
+  // ENVELOPE and BODYSTRUCTURE come a piece at a time: the separator only before their first.
+  if (fetch_item_index_ > 0 && envelope_field_ == 0 && !structure_writer_) out_.append(" ");
   std::array<char, 64> text{};
   TextBuilder builder(text);
   switch (item.item) {
@@ -1125,13 +1181,20 @@ bool ImapServer::fetch_item() {
       break;
     }
     case Item::envelope: return fetch_envelope_field();
+    case Item::structure: return fetch_structure(item);
     case Item::body: {
-      const auto length = section_length(item);
-      if (!length) {
+      SectionBytes bytes;
+      const auto exists = locate_section(item, bytes);
+      const auto length = exists && *exists ? section_length(item, bytes) : std::nullopt;
+      if (!exists || (*exists && !length)) {
         abandon_message();
         return false;
       }
       write_item_name(item);
+      if (!*exists) {
+        out_.append(" NIL");  // a part the message does not have
+        break;
+      }
       out_.append(builder.text(" {").number(*length).text("}\r\n").view());
       body_streaming_ = true;
       return true;
@@ -1141,88 +1204,138 @@ bool ImapServer::fetch_item() {
   return true;
 }
 
-// The section's length as sent (after the partial window), read in a first
-// pass over the header when it depends on it; sets up the streaming pass.
-std::optional<std::uint32_t> ImapServer::section_length(const FetchItem& item) {
+// The MIME structure of the message being fetched, by one pass over it
+// unless it is already known; false when the message could not be read.
+bool ImapServer::load_structure() {
+  if (structure_index_ == job_index_) return true;
+  structure_index_.reset();
+  mime::Parser parser(structure_);
+  std::array<std::uint8_t, piece_bytes / 2> piece{};
+  for (std::uint32_t offset = 0;;) {
+    const auto read = policy_.read_message(job_index_, offset, piece);
+    if (!read) return false;
+    if (*read == 0) break;
+    parser.feed({piece.data(), *read});
+    offset += static_cast<std::uint32_t>(*read);
+  }
+  parser.finish();
+  structure_index_ = job_index_;
+  return true;
+}
+
+// BODY or BODYSTRUCTURE: the name, then a piece of the structure per call
+// (each fits the reserve) until it is written.
+bool ImapServer::fetch_structure(const FetchItem& item) {
+  if (!structure_writer_) {
+    if (!load_structure()) {
+      abandon_message();
+      return false;
+    }
+    out_.append(item.extensible ? "BODYSTRUCTURE " : "BODY ");
+    structure_writer_.emplace(structure_, item.extensible);
+  }
+  std::array<char, imap::BodyStructureWriter::max_piece_bytes> text{};
+  TextBuilder piece(text);
+  StoredHeaderFields fields(policy_, job_index_);
+  if (!structure_writer_->write_next(piece, fields)) {
+    abandon_message();
+    return false;
+  }
+  PIGEON_ASSERT(piece.ok());
+  out_.append(piece.view());
+  if (structure_writer_->done()) {
+    structure_writer_.reset();
+    ++fetch_item_index_;
+  }
+  return true;
+}
+
+// Where the section's bytes lie: true, false when the message has no such
+// part (RFC 9051 §6.4.5: HEADER, TEXT and HEADER.FIELDS of a part need a
+// message/rfc822 part), nullopt when the message could not be read.
+std::optional<bool> ImapServer::locate_section(const FetchItem& item, SectionBytes& bytes) {
   const std::uint32_t size = policy_.size_bytes(job_index_);
-  std::uint32_t base = 0;  // where the section begins in the message, for whole and text
-  std::uint32_t length = size;
-  body_filter_.reset();
-  switch (item.section) {
-    case Section::whole: break;
-    case Section::text: {
+  bytes = {0, size, false};
+  if (item.part.empty()) {
+    if (item.section == Section::text) {
       const auto header = header_length(imap::HeaderSelection::all, {}, false);
       if (!header) return std::nullopt;
-      base = std::min(*header, size);
-      length = size - base;
-      break;
+      bytes.begin = std::min(*header, size);
     }
-    case Section::header:
-    case Section::fields:
-    case Section::fields_not: {
-      const imap::HeaderSelection selection = item.section == Section::header   ? imap::HeaderSelection::all
-                                        : item.section == Section::fields ? imap::HeaderSelection::fields
-                                                                          : imap::HeaderSelection::fields_not;
-      const auto filtered = header_length(selection, item.fields, true);
-      if (!filtered) return std::nullopt;
-      length = *filtered;
-      body_filter_.emplace(selection, item.fields);
-      break;
-    }
+    bytes.filtered = item.section != Section::whole && item.section != Section::text;
+    return true;
+  }
+  if (!load_structure()) return std::nullopt;
+  const auto index = structure_.find(item.part);
+  if (!index) return false;
+  const mime::Part& part = structure_.parts[*index];
+  if (item.section == Section::whole || item.section == Section::mime) {
+    bytes.begin = item.section == Section::whole ? part.body_offset : part.header_offset;
+    bytes.end = item.section == Section::whole ? part.body_end : part.body_offset;
+    return true;
+  }
+  if (part.kind != mime::PartKind::message) return false;
+  const mime::Part& embedded = structure_.parts[*structure_.first_child(*index)];
+  bytes.begin = item.section == Section::text ? embedded.body_offset : embedded.header_offset;
+  bytes.end = item.section == Section::text ? embedded.body_end : embedded.body_offset;
+  bytes.filtered = item.section != Section::text;
+  return true;
+}
+
+// The section's length as sent (after the partial window), read in a first
+// pass over the header when it is filtered; sets up the streaming pass.
+std::optional<std::uint32_t> ImapServer::section_length(const FetchItem& item, const SectionBytes& bytes) {
+  std::uint32_t length = bytes.end - bytes.begin;
+  body_filter_.reset();
+  if (bytes.filtered) {
+    const imap::HeaderSelection selection = item.section == Section::fields       ? imap::HeaderSelection::fields
+                                            : item.section == Section::fields_not ? imap::HeaderSelection::fields_not
+                                                                                  : imap::HeaderSelection::all;
+    const auto filtered = header_length(selection, item.fields, true, bytes.begin, bytes.end);
+    if (!filtered) return std::nullopt;
+    length = *filtered;
+    body_filter_.emplace(selection, item.fields);
   }
   const std::uint32_t begin = item.partial ? std::min(item.partial_offset, length) : 0;
   const std::uint32_t end = item.partial ? begin + std::min(item.partial_length, length - begin) : length;
   body_section_offset_ = 0;
+  body_raw_end_ = bytes.end;
   if (body_filter_) {
-    body_raw_offset_ = 0;
+    body_raw_offset_ = bytes.begin;
     body_window_begin_ = begin;
     body_window_end_ = end;
   } else {
-    body_raw_offset_ = base + begin;
-    body_window_begin_ = base + begin;
-    body_window_end_ = base + end;
+    body_raw_offset_ = bytes.begin + begin;
+    body_window_begin_ = bytes.begin + begin;
+    body_window_end_ = bytes.begin + end;
   }
   return end - begin;
 }
 
 // The header's raw length, or what a selection of it passes through the filter.
 std::optional<std::uint32_t> ImapServer::header_length(imap::HeaderSelection selection, std::string_view fields,
-                                                       bool filtered_bytes) {
+                                                       bool filtered_bytes, std::uint32_t begin, std::uint32_t end) {
   imap::HeaderFilter filter(selection, fields);
   CountingSink counter;
-  if (!scan_header(policy_, job_index_, filter, counter)) return std::nullopt;
+  if (!scan_header(policy_, job_index_, filter, counter, begin, end)) return std::nullopt;
   return filtered_bytes ? counter.count : filter.header_bytes();
 }
 
 // One field of ENVELOPE per call (each reply part fits the reserve), read by
 // its own pass over the header: the message is never held, only one value.
 bool ImapServer::fetch_envelope_field() {
-  const std::size_t field = envelope_field_;
-  out_.append(field == 0 ? "ENVELOPE (" : " ");
-  imap::FieldValue value;
-  imap::HeaderFilter filter(imap::HeaderSelection::fields, imap::envelope_fields[field]);
-  bool read = scan_header(policy_, job_index_, filter, value);
-  const bool sender_or_reply_to = field == 3 || field == 4;
-  if (read && !value.present() && sender_or_reply_to) {
-    imap::HeaderFilter from(imap::HeaderSelection::fields, imap::envelope_fields[2]);
-    read = scan_header(policy_, job_index_, from, value);
-  }
-  if (!read) {
-    abandon_message();
-    return false;
-  }
+  out_.append(envelope_field_ == 0 ? "ENVELOPE (" : " ");
   std::array<char, reply_reserve_bytes - 32> text{};
   TextBuilder builder(text);
-  if (!value.present()) {
-    builder.text("NIL");
-  } else if (imap::envelope_field_is_address(field)) {
-    imap::write_address_list(builder, value.value());
-  } else {
-    imap::write_nstring(builder, value.value());
+  StoredHeaderFields fields(policy_, job_index_);
+  if (!imap::write_envelope_field(builder, envelope_field_, fields, 0)) {
+    abandon_message();
+    return false;
   }
   out_.append(builder.view());
   if (++envelope_field_ < imap::envelope_fields.size()) return true;
   out_.append(")");
+  envelope_field_ = 0;
   ++fetch_item_index_;
   return true;
 }
@@ -1236,7 +1349,9 @@ bool ImapServer::stream_body() {
     const std::size_t room = std::min(piece.size(), out_.free_space() - filter_slack_bytes);
     bool done = false;
     if (body_filter_) {
-      const auto read = policy_.read_message(job_index_, body_raw_offset_, {piece.data(), room});
+      const std::size_t wanted = std::min<std::size_t>(room, body_raw_end_ - body_raw_offset_);
+      const auto read = wanted == 0 ? std::optional<std::size_t>(0)
+                                    : policy_.read_message(job_index_, body_raw_offset_, {piece.data(), wanted});
       if (!read) {
         abandon_message();
         return false;

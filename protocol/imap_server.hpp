@@ -18,10 +18,12 @@
 #include <span>
 #include <string_view>
 
+#include "imap_body_structure.hpp"
 #include "imap_envelope.hpp"
 #include "imap_header_filter.hpp"
 #include "imap_syntax.hpp"
 #include "imap_text_match.hpp"
+#include "mime_parser.hpp"
 #include "output_buffer.hpp"
 #include "session_engine.hpp"
 
@@ -176,18 +178,28 @@ class ImapServer final : public SessionEngine {
   enum class Append : std::uint8_t { none, streaming, refused };
   // A command that works through the selected mailbox, a message at a time.
   enum class Job : std::uint8_t { none, fetch, store, search, expunge };
-  enum class Section : std::uint8_t { whole, header, fields, fields_not, text };
-  enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body };
+  enum class Section : std::uint8_t { whole, header, fields, fields_not, text, mime };
+  // structure: BODY or BODYSTRUCTURE (extensible).
+  enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body, structure };
 
   struct FetchItem {
     Item item = Item::uid;
     Section section = Section::whole;
     bool peek = false;
+    bool extensible = false;   // BODYSTRUCTURE rather than BODY
     bool rfc822_name = false;  // RFC822, RFC822.HEADER, RFC822.TEXT: named so in the reply
     bool partial = false;
     std::uint32_t partial_offset = 0;
     std::uint32_t partial_length = 0;
     std::string_view fields;  // HEADER.FIELDS(.NOT): the list, as given
+    std::string_view part;    // the MIME part number ("1.2"), empty for the message
+  };
+  // Where a section's bytes lie in the message: [begin, end) as they are, or
+  // the header that begins at `begin` through body_filter_.
+  struct SectionBytes {
+    std::uint32_t begin = 0;
+    std::uint32_t end = 0;
+    bool filtered = false;
   };
 
   // Input.
@@ -220,6 +232,7 @@ class ImapServer final : public SessionEngine {
   void on_fetch(imap::Cursor& arguments, bool uid);
   static FetchItem simple_item(Item kind);
   bool parse_fetch_item(imap::Cursor& arguments, FetchItem& item);
+  bool parse_section(imap::Cursor& arguments, FetchItem& item);
   void on_store(imap::Cursor& arguments, bool uid);
   void on_search(imap::Cursor& arguments, bool uid);
   void on_close(bool expunge_first);
@@ -235,10 +248,14 @@ class ImapServer final : public SessionEngine {
   bool fetch_message_start();
   bool fetch_item();
   bool stream_body();
-  std::optional<std::uint32_t> section_length(const FetchItem& item);
+  std::optional<std::uint32_t> section_length(const FetchItem& item, const SectionBytes& bytes);
+  std::optional<bool> locate_section(const FetchItem& item, SectionBytes& bytes);
+  bool fetch_structure(const FetchItem& item);
+  bool load_structure();
   bool fetch_envelope_field();
   std::optional<std::uint32_t> header_length(imap::HeaderSelection selection, std::string_view fields,
-                                             bool filtered_bytes);
+                                             bool filtered_bytes, std::uint32_t begin = 0,
+                                             std::uint32_t end = UINT32_MAX);
   void write_item_name(const FetchItem& item);
   void write_flags(ImapFlags flags);
   void pump_store();
@@ -328,7 +345,13 @@ class ImapServer final : public SessionEngine {
   std::uint32_t body_section_offset_ = 0;
   std::uint32_t body_window_begin_ = 0;
   std::uint32_t body_window_end_ = 0;
+  std::uint32_t body_raw_end_ = 0;  // where a filtered header must end at the latest
   std::optional<imap::HeaderFilter> body_filter_;
+  // The MIME structure of the message at structure_index_ (computed by one
+  // pass when a FETCH first needs it), and BODY/BODYSTRUCTURE being written.
+  mime::Structure structure_{};
+  std::optional<std::uint32_t> structure_index_;
+  std::optional<imap::BodyStructureWriter> structure_writer_;
 };
 
 }  // namespace pigeon::protocol

@@ -31,8 +31,11 @@ std::vector<Message> messages_from(const Tape& tape) {
   std::vector<Message> all{{"From: \"A, B\" <a@x> (c)\r\nTo: g: d@y, <@r:e@z>;\r\nSubject: one \xC3\r\n\r\nbody\r\n", 3, 0},
                            {big, 5, 1},
                            {"no header end", 9, 8},
-                           {"\r\n", 12, 2}};
-  all.resize(tape.at(4) % 5);
+                           {"\r\n", 12, 2},
+                           {"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; a=\"\xC3\"\r\n"
+                            "\r\none\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ntwo\r\n--b--\r\n",
+                            14, 0}};
+  all.resize(tape.at(4) % 6);
   return all;
 }
 

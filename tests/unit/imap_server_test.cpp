@@ -404,15 +404,17 @@ TEST(ImapServer, FetchWithoutPeekSetsSeenAndSaysSo) {
 }
 
 TEST(ImapServer, FetchRefusals) {
-  const Transcript t = run(after_select("a FETCH 4 FLAGS\r\nb FETCH 0 FLAGS\r\nc FETCH 1 BODYSTRUCTURE\r\nd FETCH 1 BODY[1]\r\n"
-                                        "e FETCH 1 (FLAGS\r\nf FETCH x FLAGS\r\ng FETCH 1 FROB\r\nh FETCH 1 FULL\r\n"
-                                        "i FETCH 1 ()\r\n"));
+  const Transcript t = run(after_select("a FETCH 4 FLAGS\r\nb FETCH 0 FLAGS\r\nc FETCH 1 BODY[MIME]\r\nd FETCH 1 BODY[1.]\r\n"
+                                        "e FETCH 1 (FLAGS\r\nf FETCH x FLAGS\r\ng FETCH 1 FROB\r\nh FETCH 1 BODY[1.2TEXT]\r\n"
+                                        "i FETCH 1 ()\r\nj FETCH 1 BODY[1.MIMES]\r\nk FETCH 1 BODYSTRUCTURE[1]\r\n"));
   EXPECT_EQ(t.output, selected_then("a BAD Invalid sequence set\r\nb BAD Invalid sequence set\r\n"
-                                    "c BAD BODYSTRUCTURE is not supported\r\n"
-                                    "d BAD MIME part numbers are not supported\r\n"
+                                    "c BAD Unknown section in BODY[section]\r\n"
+                                    "d BAD Syntax: BODY[part.section]\r\n"
                                     "e BAD Syntax: FETCH sequence-set items\r\nf BAD Invalid sequence set\r\n"
-                                    "g BAD Unknown FETCH item\r\nh BAD BODYSTRUCTURE is not supported\r\n"
-                                    "i BAD Syntax: FETCH sequence-set items\r\n"));
+                                    "g BAD Unknown FETCH item\r\nh BAD Syntax: BODY[part.section]\r\n"
+                                    "i BAD Syntax: FETCH sequence-set items\r\n"
+                                    "j BAD Unknown section in BODY[section]\r\n"
+                                    "k BAD Syntax: FETCH sequence-set items\r\n"));
 }
 
 TEST(ImapServer, FetchEnvelope) {
@@ -435,6 +437,132 @@ TEST(ImapServer, FetchEnvelope) {
             "* 3 FETCH (FLAGS (\\Flagged) INTERNALDATE \"08-Dec-2025 13:20:00 +0000\" RFC822.SIZE " +
                 std::to_string(third_message.size()) + " "
             "ENVELOPE (NIL \"three\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\na OK FETCH completed\r\n");
+}
+
+const std::string mime_message =
+    "From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"outer b\"\r\n\r\n"
+    "preamble\r\n"
+    "--outer b\r\n"
+    "Content-Type: multipart/alternative; boundary=inner\r\n\r\n"
+    "--inner\r\n"
+    "Content-Type: text/plain; charset=utf-8; format=flowed\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "caf=C3=A9\r\nline 2\r\n"
+    "--inner\r\n"
+    "Content-Type: text/html\r\nContent-Language: en, de\r\n\r\n"
+    "<p>x</p>\r\n"
+    "--inner--\r\n"
+    "--outer b\r\n"
+    "Content-Type: message/rfc822\r\nContent-Description: forwarded\r\n\r\n"
+    "From: b@example.org\r\nSubject: inside\r\n\r\n"
+    "embedded\r\n"
+    "--outer b\r\n"
+    "Content-Type: application/pdf; name=\"a \\\"b\\\".pdf\"\r\n"
+    "Content-ID: <pdf@x>\r\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment;\r\n filename=\"a.pdf\"; size=4\r\n"
+    "Content-Location: http://example.org/a.pdf\r\n\r\n"
+    "AAECAw==\r\n"
+    "--outer b--\r\n";
+
+void with_mime_message(FakeStore& store) { store.inbox.push_back({mime_message, 20, 0, 0}); }
+
+TEST(ImapServer, FetchBodyStructure) {
+  const Transcript t = run(after_select("a FETCH 4 BODYSTRUCTURE\r\nb FETCH 4 BODY\r\nc FETCH 3 (BODYSTRUCTURE UID)\r\n"),
+                           tls_settings(), with_mime_message);
+  const std::string embedded_envelope =
+      "(NIL \"inside\" ((NIL NIL \"b\" \"example.org\")) ((NIL NIL \"b\" \"example.org\")) "
+      "((NIL NIL \"b\" \"example.org\")) NIL NIL NIL NIL NIL)";
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
+            "s OK [READ-WRITE] SELECT completed\r\n"
+            "* 4 FETCH (BODYSTRUCTURE ("
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 2 NIL NIL NIL NIL)"
+            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1 NIL NIL (\"en\" \"de\") NIL)"
+            " \"alternative\" (\"boundary\" \"inner\") NIL NIL NIL)"
+            "(\"message\" \"rfc822\" NIL NIL \"forwarded\" \"7bit\" 48 " + embedded_envelope +
+            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)"
+            "(\"application\" \"pdf\" (\"name\" \"a \\\"b\\\".pdf\") \"<pdf@x>\" NIL \"base64\" 8"
+            " \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"attachment\" (\"filename\" \"a.pdf\" \"size\" \"4\")) NIL"
+            " \"http://example.org/a.pdf\")"
+            " \"mixed\" (\"boundary\" \"outer b\") NIL NIL NIL))\r\n"
+            "a OK FETCH completed\r\n"
+            "* 4 FETCH (BODY ("
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 2)"
+            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1) \"alternative\")"
+            "(\"message\" \"rfc822\" NIL NIL \"forwarded\" \"7bit\" 48 " + embedded_envelope +
+            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1) 4)"
+            "(\"application\" \"pdf\" (\"name\" \"a \\\"b\\\".pdf\") \"<pdf@x>\" NIL \"base64\" 8)"
+            " \"mixed\"))\r\n"
+            "b OK FETCH completed\r\n"
+            "* 3 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 1 NIL NIL NIL NIL) UID 15)\r\n"
+            "c OK FETCH completed\r\n");
+}
+
+TEST(ImapServer, FetchMimeParts) {
+  const Transcript t = run(after_select("a FETCH 4 (BODY.PEEK[1.1] BODY.PEEK[1.2.MIME] BODY.PEEK[2.HEADER])\r\n"
+                                        "b FETCH 4 (BODY.PEEK[2.TEXT] BODY.PEEK[2.HEADER.FIELDS (Subject)] BODY.PEEK[3]<2.4>)\r\n"
+                                        "c FETCH 4 (BODY.PEEK[4] BODY.PEEK[3.HEADER] BODY.PEEK[2.1] BODY.PEEK[1.3])\r\n"
+                                        "d FETCH 2 (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[1.TEXT])\r\n"
+                                        "e FETCH 4 (FLAGS BODY[3])\r\n"),
+                           tls_settings(), with_mime_message);
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
+            "s OK [READ-WRITE] SELECT completed\r\n"
+            "* 4 FETCH (BODY[1.1] {17}\r\ncaf=C3=A9\r\nline 2 "
+            "BODY[1.2.MIME] {53}\r\nContent-Type: text/html\r\nContent-Language: en, de\r\n\r\n "
+            "BODY[2.HEADER] {40}\r\nFrom: b@example.org\r\nSubject: inside\r\n\r\n)\r\n"
+            "a OK FETCH completed\r\n"
+            "* 4 FETCH (BODY[2.TEXT] {8}\r\nembedded BODY[2.HEADER.FIELDS (Subject)] {19}\r\nSubject: inside\r\n\r\n "
+            "BODY[3]<2> {4}\r\nECAw)\r\n"
+            "b OK FETCH completed\r\n"
+            "* 4 FETCH (BODY[4] NIL BODY[3.HEADER] NIL BODY[2.1] {8}\r\nembedded BODY[1.3] NIL)\r\n"
+            "c OK FETCH completed\r\n"
+            "* 2 FETCH (BODY[1] {14}\r\nline1\r\nline2\r\n BODY[1.MIME] {27}\r\nSubject: two\r\nX-Long: 1\r\n\r\n "
+            "BODY[1.TEXT] NIL)\r\n"
+            "d OK FETCH completed\r\n"
+            "* 4 FETCH (FLAGS (\\Seen) BODY[3] {8}\r\nAAECAw==)\r\n"
+            "e OK FETCH completed\r\n");
+}
+
+TEST(ImapServer, FetchFullAndItemsAfterEnvelope) {
+  const Transcript t = run(after_select("a FETCH 3 FULL\r\nb FETCH 3 (ENVELOPE UID)\r\n"));
+  EXPECT_EQ(t.output, selected_then("* 3 FETCH (FLAGS (\\Flagged) INTERNALDATE \"08-Dec-2025 13:20:00 +0000\" RFC822.SIZE " +
+                                    std::to_string(third_message.size()) +
+                                    " ENVELOPE (NIL \"three\" NIL NIL NIL NIL NIL NIL NIL NIL)"
+                                    " BODY (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 1))\r\n"
+                                    "a OK FETCH completed\r\n"
+                                    "* 3 FETCH (ENVELOPE (NIL \"three\" NIL NIL NIL NIL NIL NIL NIL NIL) UID 15)\r\n"
+                                    "b OK FETCH completed\r\n"));
+}
+
+TEST(ImapServer, ALongBodyStructureStreamsThroughTheOutput) {
+  // Thirty parts with long names: the reply is several times the output buffer.
+  const auto with_many_parts = [](FakeStore& store) {
+    std::string message = "Content-Type: multipart/mixed; boundary=p\r\n\r\n";
+    for (int i = 0; i < 30; ++i) {
+      message += "--p\r\nContent-Type: text/plain; name=\"" + std::string(100, static_cast<char>('a' + i % 26)) +
+                 "\"\r\n\r\npart\r\n";
+    }
+    message += "--p--\r\n";
+    store.inbox.push_back({message, 20, 0, 0});
+  };
+  const Transcript t = run(after_select("a FETCH 4 BODYSTRUCTURE\r\n"), tls_settings(), with_many_parts);
+  std::string expected = "* 4 FETCH (BODYSTRUCTURE (";
+  for (int i = 0; i < 30; ++i) {
+    expected += "(\"text\" \"plain\" (\"name\" \"" + std::string(100, static_cast<char>('a' + i % 26)) +
+                "\") NIL NIL \"7bit\" 4 1 NIL NIL NIL NIL)";
+  }
+  expected += " \"mixed\" (\"boundary\" \"p\") NIL NIL NIL))\r\na OK FETCH completed\r\n";
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE] SELECT completed\r\n") + 36), expected);
+}
+
+TEST(ImapServer, UnreadableMessageEndsAStructure) {
+  const Transcript t = run(after_select("f FETCH 4 BODYSTRUCTURE\r\nn NOOP\r\n"), tls_settings(), [](FakeStore& store) {
+    with_mime_message(store);
+    store.unreadable_at = 3;
+  });
+  EXPECT_TRUE(t.output.ends_with("* BYE Message unreadable, try again later\r\n")) << t.output;
+  EXPECT_EQ(t.calls.back(), "release");
 }
 
 TEST(ImapServer, UnreadableMessageEndsTheSession) {
