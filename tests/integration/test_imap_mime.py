@@ -1,0 +1,165 @@
+"""MIME structure over IMAP with Python imaplib: a message built by Python's
+email package is submitted over SMTP; BODYSTRUCTURE must describe the parts
+that the email package finds in it, and BODY.PEEK[n] / BODY.PEEK[n.MIME]
+must be those parts' bytes exactly."""
+import email
+import email.policy
+import imaplib
+import re
+from email.message import EmailMessage
+
+from conftest import strip_received
+
+BINARY_DATA = bytes(range(256)) * 3
+
+
+def mime_message():
+    inner = EmailMessage()
+    inner["From"] = "Inner <inner@example.org>"
+    inner["Subject"] = "forwarded"
+    inner.set_content("the embedded message\n")
+    message = EmailMessage()
+    message["From"] = "Ann <ann@example.org>"
+    message["To"] = "user@localhost"
+    message["Subject"] = "parts"
+    message.set_content("caf\u00e9 au lait\nsecond line\n", cte="quoted-printable")
+    message.add_alternative("<p>caf\u00e9</p>\n", subtype="html")
+    message.add_attachment(inner)
+    message.add_attachment(BINARY_DATA, maintype="application", subtype="octet-stream", filename="data.bin")
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def tokens(text):
+    """The tokens of an IMAP response: parentheses, NIL, numbers, strings."""
+    pattern = re.compile(rb'\(|\)|NIL|\d+|"(?:[^"\\]|\\.)*"|\s+')
+    position = 0
+    while position < len(text):
+        match = pattern.match(text, position)
+        assert match, text[position:position + 40]
+        position = match.end()
+        token = match.group(0)
+        if token.isspace():
+            continue
+        if token.startswith(b'"'):
+            yield re.sub(rb"\\(.)", rb"\1", token[1:-1]).decode()
+        elif token == b"NIL":
+            yield None
+        elif token.isdigit():
+            yield int(token)
+        else:
+            yield token.decode()
+
+
+def parse_list(text):
+    """Nested Python lists from a parenthesised IMAP list."""
+    stack = [[]]
+    for token in tokens(text):
+        if token == "(":
+            stack.append([])
+        elif token == ")":
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(token)
+    assert len(stack) == 1
+    return stack[0][0]
+
+
+def fetch_one(client, items):
+    typ, data = client.fetch("1", items)
+    assert typ == "OK", data
+    return data
+
+
+def body_structure(client, name="BODYSTRUCTURE"):
+    data = fetch_one(client, name)
+    line = data[0]
+    assert isinstance(line, bytes), data  # nothing in this message needs a literal
+    start = line.index(name.encode() + b" ") + len(name) + 1
+    return parse_list(line[start:-1])
+
+
+def raw_payload(part):
+    """A part's body as it is in the message: the email package hands an 8-bit
+    body out decoded by its charset, so encoding it again gives the bytes."""
+    return part.get_payload(decode=False).encode(part.get_content_charset() or "ascii", "surrogateescape")
+
+
+def check_part(structure, part, extensible):
+    """Compares one BODYSTRUCTURE body with what the email package found."""
+    if part.get_content_maintype() == "multipart":
+        children = structure[:[isinstance(item, list) for item in structure].index(False)]
+        subtype = structure[len(children)]
+        assert subtype.lower() == part.get_content_subtype()
+        assert len(children) == len(part.get_payload())
+        for child_structure, child in zip(children, part.get_payload()):
+            check_part(child_structure, child, extensible)
+        if extensible:
+            parameters = dict(zip(structure[len(children) + 1][::2], structure[len(children) + 1][1::2]))
+            assert parameters == {"boundary": part.get_boundary()}
+        return
+    media_type, subtype, parameters, content_id, description, encoding, size = structure[:7]
+    assert (media_type.lower(), subtype.lower()) == (part.get_content_maintype(), part.get_content_subtype())
+    assert content_id == part["Content-ID"] and description == part["Content-Description"]
+    assert encoding.lower() == (part["Content-Transfer-Encoding"] or "7bit").lower()
+    if parameters is not None:
+        assert dict(zip(parameters[::2], parameters[1::2])) == dict(part.get_params()[1:])
+    if part.get_content_type() == "message/rfc822":
+        embedded = part.get_payload()[0]
+        envelope, embedded_structure, lines = structure[7:10]
+        assert envelope[1] == embedded["Subject"]
+        assert envelope[2] == [["Inner", None, "inner", "example.org"]]
+        check_part(embedded_structure, embedded, extensible)
+        return
+    payload = raw_payload(part)
+    assert size == len(payload)
+    if media_type.lower() == "text":
+        assert structure[7] == len(payload.splitlines())
+    if extensible and part.get_content_disposition():
+        disposition = structure[8]
+        assert disposition[0] == part.get_content_disposition()
+        assert dict(zip(disposition[1][::2], disposition[1][1::2])) == {"filename": part.get_filename()}
+
+
+def test_bodystructure_matches_the_email_package(pigeon):
+    submitted = mime_message()
+    assert pigeon.submit(submitted) == {}
+    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
+    client.login(pigeon.user, pigeon.password)
+    client.select("INBOX")
+    stored = strip_received(fetch_one(client, "BODY.PEEK[]")[0][1])
+    assert stored == submitted
+    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
+    check_part(body_structure(client), parsed, extensible=True)
+    check_part(body_structure(client, "BODY"), parsed, extensible=False)
+    client.logout()
+
+
+def test_parts_are_the_bytes_the_email_package_finds(pigeon):
+    submitted = mime_message()
+    assert pigeon.submit(submitted) == {}
+    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
+    client.login(pigeon.user, pigeon.password)
+    client.select("INBOX")
+    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
+    alternative, forwarded, attachment = parsed.get_payload()
+    plain, html = alternative.get_payload()
+    data = fetch_one(client, "(BODY.PEEK[1.1] BODY.PEEK[1.2] BODY.PEEK[3] BODY.PEEK[3.MIME] BODY.PEEK[2.HEADER] "
+                             "BODY.PEEK[2.TEXT] BODY.PEEK[3]<10.20>)")
+    literals = [item[1] for item in data if isinstance(item, tuple)]
+    assert literals[0] == raw_payload(plain)
+    assert literals[1] == raw_payload(html)
+    assert literals[2] == raw_payload(attachment)
+    header = "".join(f"{name}: {value}\r\n" for name, value in attachment.items()).encode()
+    assert literals[3] == header + b"\r\n"
+    embedded = forwarded.get_payload()[0]
+    assert literals[4] == "".join(f"{name}: {value}\r\n" for name, value in embedded.items()).encode() + b"\r\n"
+    assert literals[5] == raw_payload(embedded)
+    assert literals[6] == raw_payload(attachment)[10:30]
+    # BODY[2] is the embedded message whole; a part the message lacks is NIL.
+    data = fetch_one(client, "(BODY.PEEK[2] BODY.PEEK[4])")
+    assert data[0][1] == literals[4] + literals[5]
+    assert data[1].endswith(b"BODY[4] NIL)")
+    # Without PEEK, a part sets \Seen.
+    assert b"\\Seen" in fetch_one(client, "(BODY[1.1])")[1]
+    client.logout()
