@@ -216,6 +216,15 @@ class Spool {
   };
   Usage usage() const;
 
+  // Since mount: tail sectors freed by copying their live messages forward
+  // (docs/spool-format.md §7), and the messages copied. A sector that leaves
+  // the log with nothing live in it is no reclaim; erases are the flash's count.
+  struct ReclaimCounters {
+    std::uint32_t sectors = 0;
+    std::uint32_t messages_copied = 0;
+  };
+  const ReclaimCounters& reclaim_counters() const { return reclaim_counters_; }
+
  private:
   using RecordHeader = spool_format::RecordHeader;
   using RecordType = spool_format::RecordType;
@@ -314,6 +323,7 @@ class Spool {
   std::uint32_t writer_share_percent_ = 100;
   std::array<Cursor, PIGEON_POP3_SESSIONS + 2> cursors_{};
   std::size_t next_cursor_ = 0;
+  ReclaimCounters reclaim_counters_;
 };
 
 }  // namespace pigeon

@@ -53,7 +53,9 @@ SpoolStatus Spool::copy_tail_forward() {
     if (const SpoolStatus status = copy_message(entry); status != SpoolStatus::ok) return status;
   }
   log_.drop_dead_tail();
-  return log_.tail_sector() != tail ? SpoolStatus::ok : SpoolStatus::full;
+  if (log_.tail_sector() == tail) return SpoolStatus::full;
+  ++reclaim_counters_.sectors;
+  return SpoolStatus::ok;
 }
 
 bool Spool::copy_plan_pays_off() {
@@ -127,6 +129,7 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   move_begin(entry, begin_address);
   entry.envelope_crc = envelope_crc;
   entry.data_records = records;
+  ++reclaim_counters_.messages_copied;
   return copy_attempt(entry);
 }
 

@@ -162,6 +162,8 @@ void RelayHost::power_cut(std::uint64_t now_ms) {
              static_cast<unsigned long long>(settings_.boot_ms));
   network_.host_down(net_.host());
   tls_before_boot_ = {static_cast<std::uint32_t>(counters_.tls_handshakes), static_cast<std::uint32_t>(counters_.tls_resumed)};
+  reclaims_before_boot_ = {static_cast<std::uint32_t>(counters_.reclaimed_sectors),
+                           static_cast<std::uint32_t>(counters_.reclaim_messages_copied)};
   boot_.reset();
   flash_.restore_power();
   boot_at_ms_ = now_ms + settings_.boot_ms;
@@ -202,6 +204,9 @@ void RelayHost::note_usage() {
   counters_.spool_high_water_percent = std::max(counters_.spool_high_water_percent, spool_fill_percent());
   counters_.tls_handshakes = tls_before_boot_.handshakes + boot_->smarthost_tls.counters().handshakes;
   counters_.tls_resumed = tls_before_boot_.resumed + boot_->smarthost_tls.counters().resumed;
+  const Spool::ReclaimCounters& reclaims = boot_->spool.reclaim_counters();
+  counters_.reclaimed_sectors = reclaims_before_boot_.sectors + reclaims.sectors;
+  counters_.reclaim_messages_copied = reclaims_before_boot_.messages_copied + reclaims.messages_copied;
 }
 
 std::uint16_t RelayHost::port(Service service) const { return boot_ == nullptr ? 0 : boot_->relay.bound_port(service); }

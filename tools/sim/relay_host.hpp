@@ -15,6 +15,7 @@
 #include "firmware/alert.hpp"
 #include "firmware/config.hpp"
 #include "firmware/smarthost_tls.hpp"
+#include "firmware/spool.hpp"
 #include "hal/sim/ram_flash.hpp"
 #include "hal/sim/sim_clock.hpp"
 #include "hal/sim/sim_entropy.hpp"
@@ -46,6 +47,8 @@ struct RelayCounters {
   std::uint64_t power_cuts_scheduled = 0, power_cuts_skipped_down = 0, power_cuts_unfired = 0;
   std::uint32_t spool_high_water_percent = 0;
   std::uint64_t tls_handshakes = 0, tls_resumed = 0;
+  // The spool's reclaims over every boot (Spool::ReclaimCounters).
+  std::uint64_t reclaimed_sectors = 0, reclaim_messages_copied = 0;
 };
 
 class RelayHost final : public Actor {
@@ -144,7 +147,9 @@ class RelayHost final : public Actor {
   std::uint64_t boot_at_ms_ = 0;
   std::string boot_error_;
   RelayCounters counters_;
-  SmarthostTlsClient::Counters tls_before_boot_;  // the boots before this one
+  // What the boots before this one counted.
+  SmarthostTlsClient::Counters tls_before_boot_;
+  Spool::ReclaimCounters reclaims_before_boot_;
 };
 
 }  // namespace pigeon::sim

@@ -438,6 +438,8 @@ RelayCounters World::relay_totals() const {
     relay.spool_high_water_percent = std::max(relay.spool_high_water_percent, c.spool_high_water_percent);
     relay.tls_handshakes += c.tls_handshakes;
     relay.tls_resumed += c.tls_resumed;
+    relay.reclaimed_sectors += c.reclaimed_sectors;
+    relay.reclaim_messages_copied += c.reclaim_messages_copied;
   }
   return relay;
 }
@@ -483,8 +485,9 @@ std::string World::summary(std::uint64_t end_ms) const {
           n(t.duplicates_power_cut) + ", smarthost reply lost " + n(t.duplicates_reply_lost) + ")\n";
   text += "  latency     acknowledgement to smarthost: median " + percentile(50) + ", p99 " + percentile(99) +
           ", max " + percentile(100) + "\n";
-  text += "  spool       high-water " + n(relay.spool_high_water_percent) + "% of the sectors, erases " + n(erases) +
-          ", POP3 deletions committed " + n(t.deletions_committed) + "\n";
+  text += "  spool       high-water " + n(relay.spool_high_water_percent) + "% of the sectors, reclaims " +
+          n(relay.reclaimed_sectors) + " (messages copied " + n(relay.reclaim_messages_copied) + "), erases " +
+          n(erases) + ", POP3 deletions committed " + n(t.deletions_committed) + "\n";
   text += "  tls         smarthost handshakes " + n(relay.tls_handshakes) + ", resumed " + n(relay.tls_resumed) +
           "; failed at the smarthost " + n(smarthost.tls_failures) + " (bad certificates offered " +
           n(smarthost.bad_certificates) + ")\n";
