@@ -3,6 +3,9 @@
 // are counted, not flagged.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include "tools/sim/allocation_guard.hpp"
 #include "tools/sim/ledger.hpp"
 #include "tools/sim/scenario.hpp"
 #include "tools/sim/world.hpp"
@@ -126,9 +129,12 @@ count = 3
 first_address = 10.0.1.1
 relay = r
 interval = 5m
+tls = implicit
+auth = sensor secret
 [reader p]
 address = 10.0.2.1
 relay = r
+tls = starttls
 [alerts a]
 relay = r
 keys = 2
@@ -144,6 +150,10 @@ clock = r at=1h jump=-2h
   EXPECT_EQ(scenario->smarthosts[0].settings.schedule[0].mode, SmarthostMode::greylist);
   EXPECT_EQ(scenario->relays[0].settings.flash.sector_count, 32u);
   EXPECT_EQ(scenario->devices[0].count, 3u);
+  EXPECT_EQ(scenario->devices[0].settings.tls.mode, ClientTls::implicit);
+  EXPECT_EQ(scenario->devices[0].settings.user, "sensor");
+  EXPECT_EQ(scenario->devices[0].settings.password, "secret");
+  EXPECT_EQ(scenario->readers[0].settings.tls.mode, ClientTls::starttls);
   EXPECT_EQ(scenario->cuts[0].count, 3u);
   EXPECT_EQ(scenario->cuts[0].max_ms, 300'000u);
   EXPECT_EQ(*scenario->power_cuts[0].torn, true);
@@ -218,6 +228,96 @@ TEST(PowerCuts, ACutStillWaitingWhenTheFaultsEndIsCountedUnfired) {
   // The second cut waits for the relay to come back from the first, which
   // takes longer than the faults last.
   expect_power_cuts(run_power_cuts("2h", "power = r count=2 at=10m\n"), 2, 1, 0, 1);
+}
+
+TEST(AllocationGuard, CountsOnlyWhileTheRelaysCodeRuns) {
+  // Calls of operator new itself: a new-expression's allocation may be elided.
+  const RelayAllocations before = relay_allocations();
+  ::operator delete(::operator new(16));
+  EXPECT_EQ(relay_allocations().count, before.count);
+  {
+    const RelayCode relay_code;
+    ::operator delete(::operator new(100));
+  }
+  EXPECT_EQ(relay_allocations().count, before.count + 1);
+}
+
+// A relay with clients over every kind of TLS: STARTTLS and 465 with AUTH,
+// POP3 with STLS and POP3S. `password` is the devices' password.
+RunResult run_tls_clients(const std::string& password) {
+  std::string error;
+  const auto scenario = parse_scenario(R"(
+[world]
+name = tls-clients
+duration = 1h
+faults_until = 50m
+drain_limit = 1h
+[smarthost isp]
+address = 10.0.0.1
+tls = starttls
+[relay r]
+address = 10.0.0.2
+smarthost = isp
+user = sensor right-password
+user = user phone-password
+config = local_domains = r.example
+[devices submission]
+count = 2
+first_address = 10.0.1.1
+relay = r
+tls = starttls
+auth = sensor )" + password + R"(
+from = d@r.example
+to = user@r.example
+interval = 5m
+[devices submissions]
+count = 2
+first_address = 10.0.1.11
+relay = r
+tls = implicit
+auth = sensor )" + password + R"(
+from = d@r.example
+to = x@example.net
+interval = 5m
+[reader stls]
+address = 10.0.2.1
+relay = r
+tls = starttls
+user = user
+password = phone-password
+interval = 10m
+[reader pop3s]
+address = 10.0.2.2
+relay = r
+tls = implicit
+user = user
+password = phone-password
+interval = 10m
+)",
+                                       error);
+  EXPECT_TRUE(scenario) << error;
+  return scenario ? run_world(*scenario, RunOptions{}) : RunResult{};
+}
+
+TEST(ClientTls, DevicesAndReadersOverEveryKindOfTlsResume) {
+  const RunResult result = run_tls_clients("right-password");
+  ASSERT_TRUE(result.ok) << result.violation << "\n" << result.summary;
+  // Sessions resume: most handshakes are short ones; none failed.
+  EXPECT_NE(result.summary.find("failed 0; reader handshakes"), std::string::npos) << result.summary;
+  // The readers' sessions over STLS and POP3S commit their deletions.
+  EXPECT_EQ(result.summary.find("POP3 deletions committed 0"), std::string::npos) << result.summary;
+  unsigned handshakes = 0, resumed = 0;
+  const std::size_t at = result.summary.find("device handshakes ");
+  ASSERT_EQ(std::sscanf(result.summary.c_str() + at, "device handshakes %u, resumed %u", &handshakes, &resumed), 2);
+  EXPECT_GT(handshakes, 20u);
+  EXPECT_GE(resumed, handshakes - 4);  // each of the four devices' first is full
+}
+
+TEST(ClientTls, AWrongPasswordKeepsTheMailOut) {
+  const RunResult result = run_tls_clients("wrong-password");
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.violation.find("refuses new mail"), std::string::npos) << result.violation;
+  EXPECT_NE(result.summary.find("acknowledged 0"), std::string::npos) << result.summary;
 }
 
 }  // namespace

@@ -323,16 +323,18 @@ void Device::run(std::uint64_t now_ms) {
     if (more && now_ms >= next_send_ms_) start(now_ms);
   }
   if (step_ != Step::idle) {
-    if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+    // What arrived counts even when the connection ended right after it (the
+    // last reply and the close, or TLS's close_notify, in one flight).
+    bool open = conversation_.pump(net_);
+    while (step_ != Step::idle) {
+      const auto reply = conversation_.smtp_reply();
+      if (!reply) break;
+      advance(*reply, now_ms);
+    }
+    if (step_ != Step::idle && open) open = conversation_.pump(net_);
+    if (step_ != Step::idle && (!open || now_ms >= deadline_ms_)) {
       note_tls_failure(conversation_, tls_failures_, log_);
       give_up(now_ms);
-    } else {
-      while (step_ != Step::idle) {
-        const auto reply = conversation_.smtp_reply();
-        if (!reply) break;
-        advance(*reply, now_ms);
-      }
-      if (step_ != Step::idle) conversation_.pump(net_);
     }
   }
   const bool waiting = step_ == Step::idle && !message_ && now_ms >= settings_.until_ms;
@@ -453,12 +455,14 @@ void Reader::run(std::uint64_t now_ms) {
     }
   }
   if (step_ != Step::idle) {
-    if (!conversation_.pump(net_) || now_ms >= deadline_ms_) {
+    // As for a device: what arrived before the connection ended counts (the
+    // +OK to QUIT and the close in one flight commit the deletions).
+    bool open = conversation_.pump(net_);
+    advance(now_ms);
+    if (step_ != Step::idle && open) open = conversation_.pump(net_);
+    if (step_ != Step::idle && (!open || now_ms >= deadline_ms_)) {
       note_tls_failure(conversation_, tls_failures_, log_);
       end_session(now_ms);
-    } else {
-      advance(now_ms);
-      if (step_ != Step::idle) conversation_.pump(net_);
     }
   }
   net_.set_wake_at_ms(step_ != Step::idle ? deadline_ms_ : next_session_ms_);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "allocation_guard.hpp"
 #include "firmware/alert_spool_store.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
@@ -137,8 +138,11 @@ void RelayHost::run(std::uint64_t now_ms) {
     if (!boot(boot_error_)) return;
     arm_next_power_cut();
   }
-  boot_->alerts.poll(clock_.unix_time_s());
-  if (!flash_.power_lost()) net_.wait(boot_->relay.poll(clock_.monotonic_ms()));
+  {
+    const RelayCode relay_code;
+    boot_->alerts.poll(clock_.unix_time_s());
+    if (!flash_.power_lost()) net_.wait(boot_->relay.poll(clock_.monotonic_ms()));
+  }
   if (flash_.power_lost()) return power_cut(now_ms);
   note_usage();
 }
@@ -146,7 +150,11 @@ void RelayHost::run(std::uint64_t now_ms) {
 AlertStatus RelayHost::send_alert(std::string_view to, std::string_view subject, std::string_view body,
                                   std::string_view key) {
   if (boot_ == nullptr) return AlertStatus::not_ready;
-  const AlertStatus status = boot_->alerts.send(to, subject, body, key, clock_.unix_time_s());
+  AlertStatus status = AlertStatus::not_ready;
+  {
+    const RelayCode relay_code;
+    status = boot_->alerts.send(to, subject, body, key, clock_.unix_time_s());
+  }
   if (flash_.power_lost()) power_cut(network_.now_ms());
   return status;
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "allocation_guard.hpp"
 #include "hal/sim/sim_log.hpp"
 #include "hal/sim/sim_random.hpp"
 
@@ -107,6 +108,7 @@ class World final : public hal::SimLogSink {
   std::uint64_t event_lines_ = 0;
   std::uint64_t cuts_ = 0;
   std::uint64_t alerts_sent_ = 0, alerts_coalesced_ = 0, alerts_refused_ = 0;
+  const RelayAllocations relay_allocations_before_ = relay_allocations();  // of earlier runs in this process
 };
 
 bool World::add_host(const std::string& name, const hal::IpAddress& address, const hal::SimLink& link,
@@ -394,6 +396,11 @@ RunResult World::run() {
     }
     for (RelayHost* relay : relays_) {
       if (relay->failed_boot()) result.violation = "the relay does not boot again: " + relay->boot_error();
+    }
+    if (const RelayAllocations heap = relay_allocations();
+        heap.count != relay_allocations_before_.count && result.violation.empty()) {
+      result.violation = "a relay allocated from the heap after start-up (" +
+                         std::to_string(heap.count - relay_allocations_before_.count) + " times)";
     }
     if (ledger_.violated() || !result.violation.empty()) break;
     if (now >= end_ms && drained()) {
