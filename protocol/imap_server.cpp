@@ -215,7 +215,7 @@ void ImapServer::start() {
 // The capability list without "* CAPABILITY " and the line end: it is also
 // the greeting's response code.
 void ImapServer::on_capability() {
-  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH");
+  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH BINARY");
   if (authenticated()) return;
   const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
   out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -378,6 +378,7 @@ bool ImapServer::begin_append(bool synchronising, std::uint32_t length) {
   if (arguments.peek() == '"' && (!arguments.string() || !arguments.space())) {
     return refuse_append(synchronising, length, true, {}, "Syntax: APPEND date-time"), true;
   }
+  arguments.take('~');  // a literal8 (RFC 3516 §4.4): the message may hold any byte
   if (arguments.peek() != '{') return refuse_append(synchronising, length, true, {}, "Syntax: APPEND literal"), true;
   const auto mailbox = find_mailbox(*name);
   if (!mailbox) return refuse_append(synchronising, length, false, "TRYCREATE", "No such mailbox"), true;
@@ -916,7 +917,9 @@ void ImapServer::finish_job() {
   const Job job = job_;
   job_ = Job::none;
   switch (job) {
-    case Job::fetch: return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
+    case Job::fetch:
+      if (fetch_unknown_encoding_) return no("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding");
+      return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
     case Job::store: return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
     case Job::search:
       if (search_return_.extended) finish_esearch();
@@ -980,6 +983,7 @@ void ImapServer::on_fetch(Cursor& arguments, bool uid) {
   if (!arguments.at_end() || fetch_item_count_ == 0) return bad("Syntax: FETCH sequence-set items");
   fetch_in_message_ = false;
   body_streaming_ = false;
+  fetch_unknown_encoding_ = false;
   structure_writer_.reset();
   structure_index_.reset();  // message indexes may have moved since the last FETCH
   start_job(Job::fetch, set, uid);
@@ -1003,6 +1007,9 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
     return simple(Item::structure);
   }
   if (iequals(name, "BODY") && arguments.peek() != '[') return simple(Item::structure);
+  if (iequals(name, "BINARY") || iequals(name, "BINARY.PEEK") || iequals(name, "BINARY.SIZE")) {
+    return parse_binary(arguments, item, name);
+  }
   item.item = Item::body;
   item.rfc822_name = true;
   if (iequals(name, "RFC822")) return true;
@@ -1026,18 +1033,43 @@ bool ImapServer::parse_fetch_item(Cursor& arguments, FetchItem& item) {
     bad("Syntax: BODY[section]");
     return false;
   }
-  if (arguments.take('<')) {
-    const auto offset = arguments.number();
-    const auto length = offset && arguments.take('.') ? arguments.number() : std::nullopt;
-    if (!length || *length == 0 || !arguments.take('>')) {
-      bad("Syntax: <offset.length>");
-      return false;
-    }
-    item.partial = true;
-    item.partial_offset = *offset;
-    item.partial_length = *length;
+  return parse_partial(arguments, item);
+}
+
+// A partial range "<offset.length>" after a section, if one follows.
+bool ImapServer::parse_partial(Cursor& arguments, FetchItem& item) {
+  if (!arguments.take('<')) return true;
+  const auto offset = arguments.number();
+  const auto length = offset && arguments.take('.') ? arguments.number() : std::nullopt;
+  if (!length || *length == 0 || !arguments.take('>')) {
+    bad("Syntax: <offset.length>");
+    return false;
   }
+  item.partial = true;
+  item.partial_offset = *offset;
+  item.partial_length = *length;
   return true;
+}
+
+// BINARY[part]<partial>, BINARY.PEEK[part]<partial>, BINARY.SIZE[part]
+// (RFC 3516 §4.2): a part number only, or none for the whole message.
+bool ImapServer::parse_binary(Cursor& arguments, FetchItem& item, std::string_view name) {
+  const std::string_view part = arguments.take('[') ? arguments.keyword() : std::string_view{"x"};
+  const bool numbers = std::all_of(part.begin(), part.end(), [](char c) { return ascii::is_digit(c) || c == '.'; }) &&
+                       !part.starts_with('.') && !part.ends_with('.') && part.find("..") == std::string_view::npos;
+  if (!numbers || !arguments.take(']')) {
+    bad("Syntax: BINARY[part]");
+    return false;
+  }
+  item.part = part;
+  if (iequals(name, "BINARY.SIZE")) {
+    item.item = Item::binary_size;
+    return true;
+  }
+  item.item = Item::body;
+  item.binary = true;
+  item.peek = iequals(name, "BINARY.PEEK");
+  return parse_partial(arguments, item);
 }
 
 // The section inside BODY[...] (RFC 9051 §6.4.5): an optional part number
@@ -1116,6 +1148,16 @@ bool ImapServer::fetch_message_start() {
   const std::uint32_t count = policy_.message_count();
   while (job_index_ < count && !in_set(job_index_)) ++job_index_;
   if (job_index_ >= count) return false;
+  const auto known = encodings_known();
+  if (!known) {
+    abort_session("Message unreadable, try again later");
+    return false;
+  }
+  if (!*known) {
+    // Before anything of the message is said: the command fails whole.
+    fetch_unknown_encoding_ = true;
+    return false;
+  }
   fetch_in_message_ = true;
   fetch_item_index_ = 0;
   fetch_flags_changed_ = false;
@@ -1139,7 +1181,8 @@ void ImapServer::write_item_name(const FetchItem& item) {
                                                   : "RFC822.TEXT");
     return;
   }
-  out_.append("BODY[");
+  const bool binary = item.binary || item.item == Item::binary_size;
+  out_.append(!binary ? "BODY[" : item.binary ? "BINARY[" : "BINARY.SIZE[");
   out_.append(item.part);
   if (!item.part.empty() && item.section != Section::whole) out_.append(".");
   switch (item.section) {
@@ -1195,9 +1238,22 @@ bool ImapServer::fetch_item() {
         out_.append(" NIL");  // a part the message does not have
         break;
       }
-      out_.append(builder.text(" {").number(*length).text("}\r\n").view());
+      // BINARY's bytes may hold NUL: a literal8 (RFC 3516 §4.3).
+      out_.append(builder.text(item.binary ? " ~{" : " {").number(*length).text("}\r\n").view());
       body_streaming_ = true;
       return true;
+    }
+    case Item::binary_size: {
+      SectionBytes bytes;
+      const auto exists = locate_section(item, bytes);
+      const auto length = exists && *exists ? decoded_length(bytes) : std::optional<std::uint32_t>(0);
+      if (!exists || !length) {
+        abandon_message();
+        return false;
+      }
+      write_item_name(item);
+      out_.append(builder.text(" ").number(*length).view());  // 0 for a part the message does not have
+      break;
     }
   }
   ++fetch_item_index_;
@@ -1221,6 +1277,50 @@ bool ImapServer::load_structure() {
   parser.finish();
   structure_index_ = job_index_;
   return true;
+}
+
+// Whether every part the FETCH asks BINARY of has an encoding BINARY can undo
+// (RFC 3516 §4.3: else NO [UNKNOWN-CTE]); nullopt when the message could not be read.
+std::optional<bool> ImapServer::encodings_known() {
+  for (std::size_t i = 0; i < fetch_item_count_; ++i) {
+    const FetchItem& item = fetch_items_[i];
+    if ((!item.binary && item.item != Item::binary_size) || item.part.empty()) continue;
+    if (!load_structure()) return std::nullopt;
+    const auto part = structure_.find(item.part);
+    std::optional<mime::Encoding> encoding;
+    if (part && !part_encoding(*part, encoding)) return std::nullopt;
+    if (part && !encoding) return false;
+  }
+  return true;
+}
+
+// The Content-Transfer-Encoding of a part of the message being fetched,
+// unset when it is none that BINARY knows; false when it could not be read.
+bool ImapServer::part_encoding(std::uint8_t part, std::optional<mime::Encoding>& encoding) {
+  imap::FieldValue value;
+  StoredHeaderFields fields(policy_, job_index_);
+  if (!fields.read(structure_.parts[part].header_offset, "Content-Transfer-Encoding", value)) return false;
+  mime::ValueReader reader(value.value());
+  encoding = mime::encoding_named(reader.token());
+  return true;
+}
+
+// The length of a section's bytes with their transfer encoding undone, by a
+// pass over them when there is one to undo; nullopt when they could not be read.
+std::optional<std::uint32_t> ImapServer::decoded_length(const SectionBytes& bytes) {
+  if (bytes.encoding == mime::Encoding::identity) return bytes.end - bytes.begin;
+  mime::TransferDecoder decoder(bytes.encoding);
+  CountingSink counter;
+  std::array<std::uint8_t, piece_bytes / 2> piece{};
+  for (std::uint32_t offset = bytes.begin; offset < bytes.end;) {
+    const std::size_t wanted = std::min<std::size_t>(piece.size(), bytes.end - offset);
+    const auto read = policy_.read_message(job_index_, offset, {piece.data(), wanted});
+    if (!read || *read == 0) return std::nullopt;
+    decoder.feed({piece.data(), *read}, counter);
+    offset += static_cast<std::uint32_t>(*read);
+  }
+  decoder.finish(counter);
+  return counter.count;
 }
 
 // BODY or BODYSTRUCTURE: the name, then a piece of the structure per call
@@ -1272,6 +1372,9 @@ std::optional<bool> ImapServer::locate_section(const FetchItem& item, SectionByt
   if (item.section == Section::whole || item.section == Section::mime) {
     bytes.begin = item.section == Section::whole ? part.body_offset : part.header_offset;
     bytes.end = item.section == Section::whole ? part.body_end : part.body_offset;
+    std::optional<mime::Encoding> encoding;
+    if ((item.binary || item.item == Item::binary_size) && !part_encoding(*index, encoding)) return std::nullopt;
+    bytes.encoding = encoding.value_or(mime::Encoding::identity);
     return true;
   }
   if (part.kind != mime::PartKind::message) return false;
@@ -1287,7 +1390,13 @@ std::optional<bool> ImapServer::locate_section(const FetchItem& item, SectionByt
 std::optional<std::uint32_t> ImapServer::section_length(const FetchItem& item, const SectionBytes& bytes) {
   std::uint32_t length = bytes.end - bytes.begin;
   body_filter_.reset();
-  if (bytes.filtered) {
+  body_decoder_.reset();
+  if (bytes.encoding != mime::Encoding::identity) {
+    const auto decoded = decoded_length(bytes);
+    if (!decoded) return std::nullopt;
+    length = *decoded;
+    body_decoder_.emplace(bytes.encoding);
+  } else if (bytes.filtered) {
     const imap::HeaderSelection selection = item.section == Section::fields       ? imap::HeaderSelection::fields
                                             : item.section == Section::fields_not ? imap::HeaderSelection::fields_not
                                                                                   : imap::HeaderSelection::all;
@@ -1300,7 +1409,7 @@ std::optional<std::uint32_t> ImapServer::section_length(const FetchItem& item, c
   const std::uint32_t end = item.partial ? begin + std::min(item.partial_length, length - begin) : length;
   body_section_offset_ = 0;
   body_raw_end_ = bytes.end;
-  if (body_filter_) {
+  if (body_filter_ || body_decoder_) {
     body_raw_offset_ = bytes.begin;
     body_window_begin_ = begin;
     body_window_end_ = end;
@@ -1348,18 +1457,27 @@ bool ImapServer::stream_body() {
     if (out_.free_space() < filter_slack_bytes + 64) return false;
     const std::size_t room = std::min(piece.size(), out_.free_space() - filter_slack_bytes);
     bool done = false;
-    if (body_filter_) {
+    if (body_filter_ || body_decoder_) {
+      // The section's bytes are made from the raw ones: the window applies to what is made.
       const std::size_t wanted = std::min<std::size_t>(room, body_raw_end_ - body_raw_offset_);
       const auto read = wanted == 0 ? std::optional<std::size_t>(0)
                                     : policy_.read_message(job_index_, body_raw_offset_, {piece.data(), wanted});
-      if (!read) {
+      if (!read || (*read == 0 && wanted > 0)) {
         abandon_message();
         return false;
       }
       WindowSink sink(out_, body_section_offset_, body_window_begin_, body_window_end_);
-      if (*read == 0) body_filter_->finish(sink);
-      body_raw_offset_ += static_cast<std::uint32_t>(body_filter_->feed({piece.data(), *read}, sink));
-      done = *read == 0 || body_filter_->done() || body_section_offset_ >= body_window_end_;
+      const std::span<const std::uint8_t> raw(piece.data(), *read);
+      if (body_filter_) {
+        if (*read == 0) body_filter_->finish(sink);
+        body_raw_offset_ += static_cast<std::uint32_t>(body_filter_->feed(raw, sink));
+        done = *read == 0 || body_filter_->done() || body_section_offset_ >= body_window_end_;
+      } else {
+        if (*read == 0) body_decoder_->finish(sink);
+        body_decoder_->feed(raw, sink);
+        body_raw_offset_ += static_cast<std::uint32_t>(*read);
+        done = *read == 0 || body_section_offset_ >= body_window_end_;
+      }
     } else {
       const std::size_t wanted = std::min<std::size_t>(room, body_window_end_ - body_raw_offset_);
       const auto read = wanted == 0 ? std::optional<std::size_t>(0)

@@ -23,6 +23,7 @@
 #include "imap_header_filter.hpp"
 #include "imap_syntax.hpp"
 #include "imap_text_match.hpp"
+#include "mime_decoder.hpp"
 #include "mime_parser.hpp"
 #include "output_buffer.hpp"
 #include "session_engine.hpp"
@@ -179,14 +180,15 @@ class ImapServer final : public SessionEngine {
   // A command that works through the selected mailbox, a message at a time.
   enum class Job : std::uint8_t { none, fetch, store, search, expunge };
   enum class Section : std::uint8_t { whole, header, fields, fields_not, text, mime };
-  // structure: BODY or BODYSTRUCTURE (extensible).
-  enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body, structure };
+  // structure: BODY or BODYSTRUCTURE (extensible); binary_size: BINARY.SIZE.
+  enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body, structure, binary_size };
 
   struct FetchItem {
     Item item = Item::uid;
     Section section = Section::whole;
     bool peek = false;
     bool extensible = false;   // BODYSTRUCTURE rather than BODY
+    bool binary = false;       // BINARY[part]: the body with its transfer encoding undone (RFC 3516)
     bool rfc822_name = false;  // RFC822, RFC822.HEADER, RFC822.TEXT: named so in the reply
     bool partial = false;
     std::uint32_t partial_offset = 0;
@@ -200,6 +202,7 @@ class ImapServer final : public SessionEngine {
     std::uint32_t begin = 0;
     std::uint32_t end = 0;
     bool filtered = false;
+    mime::Encoding encoding = mime::Encoding::identity;  // BINARY: what to undo
   };
 
   // Input.
@@ -233,6 +236,8 @@ class ImapServer final : public SessionEngine {
   static FetchItem simple_item(Item kind);
   bool parse_fetch_item(imap::Cursor& arguments, FetchItem& item);
   bool parse_section(imap::Cursor& arguments, FetchItem& item);
+  bool parse_binary(imap::Cursor& arguments, FetchItem& item, std::string_view name);
+  bool parse_partial(imap::Cursor& arguments, FetchItem& item);
   void on_store(imap::Cursor& arguments, bool uid);
   void on_search(imap::Cursor& arguments, bool uid);
   void on_close(bool expunge_first);
@@ -252,6 +257,9 @@ class ImapServer final : public SessionEngine {
   std::optional<bool> locate_section(const FetchItem& item, SectionBytes& bytes);
   bool fetch_structure(const FetchItem& item);
   bool load_structure();
+  std::optional<bool> encodings_known();
+  bool part_encoding(std::uint8_t part, std::optional<mime::Encoding>& encoding);
+  std::optional<std::uint32_t> decoded_length(const SectionBytes& bytes);
   bool fetch_envelope_field();
   std::optional<std::uint32_t> header_length(imap::HeaderSelection selection, std::string_view fields,
                                              bool filtered_bytes, std::uint32_t begin = 0,
@@ -345,8 +353,10 @@ class ImapServer final : public SessionEngine {
   std::uint32_t body_section_offset_ = 0;
   std::uint32_t body_window_begin_ = 0;
   std::uint32_t body_window_end_ = 0;
-  std::uint32_t body_raw_end_ = 0;  // where a filtered header must end at the latest
+  std::uint32_t body_raw_end_ = 0;  // where a filtered header or a decoded body ends
   std::optional<imap::HeaderFilter> body_filter_;
+  std::optional<mime::TransferDecoder> body_decoder_;
+  bool fetch_unknown_encoding_ = false;  // a BINARY part's encoding is not known: NO [UNKNOWN-CTE]
   // The MIME structure of the message at structure_index_ (computed by one
   // pass when a FETCH first needs it), and BODY/BODYSTRUCTURE being written.
   mime::Structure structure_{};

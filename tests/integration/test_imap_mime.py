@@ -1,7 +1,7 @@
 """MIME structure over IMAP with Python imaplib: a message built by Python's
 email package is submitted over SMTP; BODYSTRUCTURE must describe the parts
-that the email package finds in it, and BODY.PEEK[n] / BODY.PEEK[n.MIME]
-must be those parts' bytes exactly."""
+that the email package finds in it, BODY.PEEK[n] / BODY.PEEK[n.MIME] must be
+those parts' bytes exactly, and BINARY.PEEK[n] their decoded bytes."""
 import email
 import email.policy
 import imaplib
@@ -162,4 +162,40 @@ def test_parts_are_the_bytes_the_email_package_finds(pigeon):
     assert data[1].endswith(b"BODY[4] NIL)")
     # Without PEEK, a part sets \Seen.
     assert b"\\Seen" in fetch_one(client, "(BODY[1.1])")[1]
+    client.logout()
+
+
+def test_binary_is_what_the_email_package_decodes(pigeon):
+    submitted = mime_message()
+    assert pigeon.submit(submitted) == {}
+    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
+    client.login(pigeon.user, pigeon.password)
+    assert "BINARY" in client.capabilities
+    client.select("INBOX")
+    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
+    alternative, forwarded, attachment = parsed.get_payload()
+    plain, html = alternative.get_payload()
+    data = fetch_one(client, "(BINARY.PEEK[1.1] BINARY.PEEK[1.2] BINARY.PEEK[3] BINARY.PEEK[3]<100.50>)")
+    literals = [item[1] for item in data if isinstance(item, tuple)]
+    assert literals[0] == plain.get_payload(decode=True)
+    assert literals[1] == html.get_payload(decode=True)
+    assert literals[2] == attachment.get_payload(decode=True) == BINARY_DATA
+    assert literals[3] == BINARY_DATA[100:150]
+    typ, data = client.fetch("1", "(BINARY.SIZE[1.1] BINARY.SIZE[3])")
+    assert data == [b"1 (BINARY.SIZE[1.1] %d BINARY.SIZE[3] %d)" % (len(plain.get_payload(decode=True)),
+                                                                       len(BINARY_DATA))]
+    # A message whose part has an encoding BINARY does not know: NO [UNKNOWN-CTE].
+    assert pigeon.submit(b"Subject: uu\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n") == {}
+    client.select("INBOX")
+    typ, data = client.fetch("2", "(BINARY.PEEK[1])")
+    assert typ == "NO" and b"UNKNOWN-CTE" in data[0]
+    # APPEND with a literal8 keeps every byte.
+    stored = b"Subject: nul\r\n\r\nx\x00y\r\n"
+    client.send(b"A1 APPEND INBOX ~{%d}\r\n" % len(stored))
+    assert client.readline().startswith(b"+")
+    client.send(stored + b"\r\n")
+    assert b"A1 OK" in client.readline()
+    client.select("INBOX")
+    typ, data = client.fetch("3", "(BINARY.PEEK[])")
+    assert data[0][1] == stored
     client.logout()

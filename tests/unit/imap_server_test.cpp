@@ -195,7 +195,7 @@ Transcript run(std::string_view input, const ImapServerSettings& settings = tls_
 }
 
 constexpr std::string_view capabilities =
-    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH";
+    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH BINARY";
 const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
 constexpr std::string_view login = "a LOGIN alice secret\r\n";
 constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
@@ -563,6 +563,53 @@ TEST(ImapServer, UnreadableMessageEndsAStructure) {
   });
   EXPECT_TRUE(t.output.ends_with("* BYE Message unreadable, try again later\r\n")) << t.output;
   EXPECT_EQ(t.calls.back(), "release");
+}
+
+TEST(ImapServer, FetchBinaryUndoesTheTransferEncoding) {
+  const Transcript t = run(after_select("a FETCH 4 (BINARY.PEEK[1.1] BINARY.SIZE[1.1] BINARY.PEEK[3] BINARY.SIZE[3])\r\n"
+                                        "b FETCH 4 (BINARY.PEEK[3]<1.2> BINARY.PEEK[2.1] BINARY.PEEK[5] BINARY.SIZE[5])\r\n"
+                                        "c FETCH 3 (BINARY.PEEK[] BINARY.SIZE[1])\r\n"
+                                        "d FETCH 4 (FLAGS BINARY[1.2])\r\n"),
+                           tls_settings(), with_mime_message);
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
+            "s OK [READ-WRITE] SELECT completed\r\n"
+            "* 4 FETCH (BINARY[1.1] ~{13}\r\ncaf\xC3\xA9\r\nline 2 BINARY.SIZE[1.1] 13 "
+            "BINARY[3] ~{4}\r\n" + std::string("\0\1\2\3", 4) + " BINARY.SIZE[3] 4)\r\n"
+            "a OK FETCH completed\r\n"
+            "* 4 FETCH (BINARY[3]<1> ~{2}\r\n\1\2 BINARY[2.1] ~{8}\r\nembedded BINARY[5] NIL BINARY.SIZE[5] 0)\r\n"
+            "b OK FETCH completed\r\n"
+            "* 3 FETCH (BINARY[] ~{" + std::to_string(third_message.size()) + "}\r\n" + third_message +
+            " BINARY.SIZE[1] 3)\r\n"
+            "c OK FETCH completed\r\n"
+            "* 4 FETCH (FLAGS (\\Seen) BINARY[1.2] ~{8}\r\n<p>x</p>)\r\n"
+            "d OK FETCH completed\r\n");
+}
+
+TEST(ImapServer, FetchBinaryOfAnUnknownEncodingFailsWhole) {
+  const auto with_uuencoded = [](FakeStore& store) {
+    store.inbox.push_back({"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nplain\r\n--b\r\n"
+                           "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--b--\r\n",
+                           20, 0, 0});
+  };
+  const Transcript t = run(after_select("a FETCH 1:4 (UID BINARY[2])\r\nb FETCH 4 (BINARY[1] BODY.PEEK[2])\r\n"
+                                        "c FETCH 4 FLAGS\r\nd FETCH 4 BINARY[1.MIME]\r\ne FETCH 4 BINARY.SIZE[1]<0.2>\r\n"
+                                        "f FETCH 4 BINARY[.1]\r\n"),
+                           tls_settings(), with_uuencoded);
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
+            "s OK [READ-WRITE] SELECT completed\r\n"
+            "* 1 FETCH (UID 10 BINARY[2] NIL)\r\n* 2 FETCH (UID 11 BINARY[2] NIL FLAGS (\\Seen))\r\n"
+            "* 3 FETCH (UID 15 BINARY[2] NIL FLAGS (\\Flagged \\Seen))\r\n"
+            "a NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding\r\n"
+            "* 4 FETCH (BINARY[1] ~{5}\r\nplain BODY[2] {11}\r\nbegin 644 x FLAGS (\\Seen))\r\n"
+            "b OK FETCH completed\r\n"
+            "* 4 FETCH (FLAGS (\\Seen))\r\nc OK FETCH completed\r\n"
+            "d BAD Syntax: BINARY[part]\r\ne BAD Syntax: FETCH sequence-set items\r\nf BAD Syntax: BINARY[part]\r\n");
+}
+
+TEST(ImapServer, AppendTakesALiteral8) {
+  const Transcript t = run(std::string(login) + "a APPEND INBOX ~{3+}\r\nx" + std::string(1, '\0') + "y\r\n");
+  EXPECT_EQ(t.output, with_greeting("a OK Logged in\r\na OK [APPENDUID 7 40] APPEND completed\r\n"));
+  EXPECT_EQ(t.calls.back(), "append_end keep x" + std::string(1, '\0') + "y");
 }
 
 TEST(ImapServer, UnreadableMessageEndsTheSession) {
