@@ -28,10 +28,10 @@ constexpr std::uint32_t uid_validity = 1;
 void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
+  unselect();
   user_.reset();
   login_.reset();
   inbox_selected_ = false;
-  view_count_ = 0;
   maildrop_holder_.reset();
   writer_.reset();
   awaiting_sync_ = false;
@@ -57,7 +57,11 @@ std::uint64_t ImapSession::idle_limit_ms() const { return services_->config.imap
 // new and expunged mail as soon as the loop runs after it happened.
 bool ImapSession::produce() {
   const std::size_t before = transport_.output().size();
-  if (engine_->streaming()) {
+  if (view_.lost_track()) {
+    services_->log.write(hal::LogLevel::warning, "imap: more than %u messages removed elsewhere; closing",
+                         static_cast<unsigned>(PIGEON_IMAP_VANISHED));
+    engine_->abort_session("[UNAVAILABLE] Too many messages removed elsewhere, select the mailbox again");
+  } else if (engine_->streaming()) {
     engine_->pump();
   } else if (engine_->idling()) {
     engine_->store_changed();
@@ -91,6 +95,7 @@ void ImapSession::closed(CloseReason) {
   // A commit that waits for the sync lets go of the lock when it is done.
   if (!awaiting_sync_) release_maildrop();
   drop_appended();
+  unselect();
   user_.reset();
   engine_.reset();
 }
@@ -119,62 +124,73 @@ protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
   status.uid_validity = uid_validity;
   status.uid_next = services_->spool.next_message_id();
   if (mailbox != 0) return status;
-  const std::size_t count = services_->spool.list_mailbox(mailbox_name(), listing_);
-  status.messages = static_cast<std::uint32_t>(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    status.size_bytes += listing_[i].size_bytes;
-    // A message this session has not seen is unseen: flags are the session's.
-    const auto shown = std::find_if(view_.begin(), view_.begin() + static_cast<std::ptrdiff_t>(view_count_),
-                                    [&](const ViewEntry& entry) { return entry.id == listing_[i].id; });
-    const bool seen = inbox_selected_ && shown != view_.begin() + static_cast<std::ptrdiff_t>(view_count_) &&
-                      (shown->flags & protocol::imap_seen) != 0;
-    if (!seen) ++status.unseen;
+  MailboxView all = services_->spool.view_mailbox(mailbox_name(), SIZE_MAX);
+  status.messages = static_cast<std::uint32_t>(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::optional<MaildropEntry> entry = services_->spool.view_entry(all, i);
+    if (entry) status.size_bytes += entry->size_bytes;
   }
+  // A message this session does not show is unseen: flags are the session's.
+  status.unseen = status.messages - std::min(status.messages, seen_in_view());
   return status;
 }
 
-void ImapSession::select(std::size_t mailbox) {
-  view_count_ = 0;
-  inbox_selected_ = mailbox == 0;
-  refresh();
+std::uint32_t ImapSession::seen_in_view() {
+  std::uint32_t seen = 0;
+  for (std::uint32_t i = 0; i < view_.size(); ++i) {
+    if ((flags_[i] & protocol::imap_seen) == 0) continue;
+    const MaildropEntry entry = shown(i);
+    if (entry.id != 0 && !entry.vanished) ++seen;
+  }
+  return seen;
 }
 
-// Marks what left the spool (a POP3 session's deletions, another IMAP
-// session's expunge) and appends what arrived, both in id order.
-void ImapSession::refresh() {
+void ImapSession::select(std::size_t mailbox) {
+  unselect();
+  inbox_selected_ = mailbox == 0;
   if (!inbox_selected_) return;
-  const std::size_t count = services_->spool.list_mailbox(mailbox_name(), listing_);
-  std::size_t listed = 0;
-  MessageId newest = 0;
-  for (std::size_t i = 0; i < view_count_; ++i) {
-    ViewEntry& entry = view_[i];
-    while (listed < count && listing_[listed].id < entry.id) ++listed;
-    entry.vanished = listed == count || listing_[listed].id != entry.id;
-    newest = std::max(newest, entry.id);
-  }
-  for (std::size_t i = 0; i < count && view_count_ < view_.size(); ++i) {
-    if (listing_[i].id <= newest) continue;
-    view_[view_count_++] = {listing_[i].id, listing_[i].size_bytes, listing_[i].arrived_s, 0, false};
-  }
+  services_->spool.watch(view_, mailbox_name(), flags_.size());
+  std::fill(flags_.begin(), flags_.end(), 0);
+}
+
+void ImapSession::unselect() {
+  if (services_ != nullptr) services_->spool.unwatch(view_);
+  view_ = {};
+  inbox_selected_ = false;
+}
+
+// New mail joins the view; what left the spool meanwhile (a POP3 session's
+// deletions, another IMAP session's expunge) the spool has noted in it.
+void ImapSession::refresh() {
+  if (inbox_selected_) services_->spool.extend_view(view_);
 }
 
 std::optional<std::uint32_t> ImapSession::take_vanished() {
-  const auto end = view_.begin() + static_cast<std::ptrdiff_t>(view_count_);
-  const auto gone = std::find_if(view_.begin(), end, [](const ViewEntry& entry) { return entry.vanished; });
-  if (gone == end) return std::nullopt;
-  std::copy(gone + 1, end, gone);
-  --view_count_;
-  return static_cast<std::uint32_t>(gone - view_.begin());
+  const std::optional<std::size_t> gone = services_->spool.take_vanished(view_);
+  if (!gone) return std::nullopt;
+  forget_flags(*gone);
+  return static_cast<std::uint32_t>(*gone);
 }
 
-std::uint32_t ImapSession::arrived_s(std::uint32_t index) { return view_[index].arrived_s; }
+void ImapSession::forget_flags(std::size_t index) {
+  std::copy(flags_.begin() + static_cast<std::ptrdiff_t>(index + 1), flags_.end(),
+            flags_.begin() + static_cast<std::ptrdiff_t>(index));
+  flags_.back() = 0;
+}
+
+MaildropEntry ImapSession::shown(std::uint32_t index) {
+  return services_->spool.view_entry(view_, index).value_or(MaildropEntry{});
+}
 
 std::optional<std::size_t> ImapSession::read_message(std::uint32_t index, std::uint32_t offset,
                                                      std::span<std::uint8_t> out) {
-  const std::optional<std::size_t> read = services_->spool.read(view_[index].id, offset, out);
+  const MaildropEntry entry = shown(index);
+  const std::optional<std::size_t> read =
+      entry.id == 0 || entry.vanished ? std::nullopt : services_->spool.read(entry.id, offset, out);
   if (!read) {
-    services_->log.write(hal::LogLevel::error, "imap: message %u unreadable at offset %u: flash read failed",
-                         static_cast<unsigned>(view_[index].id), static_cast<unsigned>(offset));
+    services_->log.write(hal::LogLevel::error, "imap: message %u unreadable at offset %u: %s",
+                         static_cast<unsigned>(entry.id), static_cast<unsigned>(offset),
+                         entry.vanished ? "removed by another session" : "flash read failed");
   }
   return read;
 }
@@ -189,12 +205,10 @@ ImapDecision ImapSession::expunge(std::uint32_t index) {
     }
     maildrop_holder_ = user_;
   }
-  if (services_->spool.mark_deleted(view_[index].id, mailbox_name()) != SpoolStatus::ok) {
+  if (services_->spool.remove_from_view(view_, index) != SpoolStatus::ok) {
     return ImapDecision::rejected("UNAVAILABLE", "Could not remove a message, try again later");
   }
-  std::copy(view_.begin() + index + 1, view_.begin() + static_cast<std::ptrdiff_t>(view_count_),
-            view_.begin() + index);
-  --view_count_;
+  forget_flags(index);
   return ImapDecision::accepted();
 }
 
@@ -273,9 +287,8 @@ void ImapSession::release_maildrop() {
 
 void ImapSession::release() {
   if (!awaiting_sync_) release_maildrop();
+  unselect();
   user_.reset();
-  inbox_selected_ = false;
-  view_count_ = 0;
 }
 
 }  // namespace pigeon

@@ -1,9 +1,10 @@
 // One IMAP client: the session transport, the sans-I/O engine, and the mail
 // store it sees (docs/imap.md): INBOX is the user's mailbox in the spool, as
-// POP3 sees it; Sent, Drafts, Trash and Junk are listed with their RFC 6154
-// attributes and are empty. A message's UID is its spool message id, which the
-// spool never gives out twice. Flags live in the session's view: only an
-// expunge (the spool's deletion) outlives the session.
+// POP3 sees it, through a LiveMailboxView of the spool's index; Sent, Drafts,
+// Trash and Junk are listed with their RFC 6154 attributes and are empty. A
+// message's UID is its spool message id, which the spool never gives out
+// twice. Flags live in the session, a byte per message shown: only an expunge
+// (the spool's deletion) outlives the session.
 #pragma once
 
 #include <array>
@@ -24,15 +25,6 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   SessionTransport& transport() { return transport_; }
 
  private:
-  // A message of the selected mailbox as this session sees it.
-  struct ViewEntry {
-    MessageId id = 0;
-    std::uint32_t size_bytes = 0;
-    std::uint32_t arrived_s = 0;
-    protocol::ImapFlags flags = 0;
-    bool vanished = false;  // gone from the spool; the client is not told yet
-  };
-
   // ImapServerPolicy
   protocol::ImapDecision login(std::string_view authzid, std::string_view user, std::string_view password) override;
   bool reserve_tls() override { return transport_.reserve_tls(); }
@@ -41,13 +33,13 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   protocol::ImapMailboxStatus status(std::size_t mailbox) override;
   protocol::ImapFlags permanent_flags() override { return 0; }
   void select(std::size_t mailbox) override;
-  void unselect() override { view_count_ = 0; }
-  std::uint32_t message_count() override { return static_cast<std::uint32_t>(view_count_); }
-  std::uint32_t uid(std::uint32_t index) override { return view_[index].id; }
-  protocol::ImapFlags flags(std::uint32_t index) override { return view_[index].flags; }
-  void set_flags(std::uint32_t index, protocol::ImapFlags flags) override { view_[index].flags = flags; }
-  std::uint32_t size_bytes(std::uint32_t index) override { return view_[index].size_bytes; }
-  std::uint32_t arrived_s(std::uint32_t index) override;
+  void unselect() override;
+  std::uint32_t message_count() override { return static_cast<std::uint32_t>(view_.size()); }
+  std::uint32_t uid(std::uint32_t index) override { return shown(index).id; }
+  protocol::ImapFlags flags(std::uint32_t index) override { return flags_[index]; }
+  void set_flags(std::uint32_t index, protocol::ImapFlags flags) override { flags_[index] = flags; }
+  std::uint32_t size_bytes(std::uint32_t index) override { return shown(index).size_bytes; }
+  std::uint32_t arrived_s(std::uint32_t index) override { return shown(index).arrived_s; }
   std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
                                           std::span<std::uint8_t> out) override;
   protocol::ImapDecision expunge(std::uint32_t index) override;
@@ -79,6 +71,11 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::string_view mailbox_name() const { return services_->accounts.name(*user_); }
   void release_maildrop();
   void drop_appended();
+  // The view's message at `index`; a message that is gone or unreadable shows as id 0.
+  MaildropEntry shown(std::uint32_t index);
+  // The message at `index` left the view: the flags of later ones move down.
+  void forget_flags(std::size_t index);
+  std::uint32_t seen_in_view();
 
   RelayServices* services_ = nullptr;
   SessionTransport transport_;
@@ -87,10 +84,9 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   SessionLogin login_;
   std::optional<UserIndex> user_;
   bool inbox_selected_ = false;
-  std::array<ViewEntry, PIGEON_IMAP_MAX_MESSAGES> view_{};
-  std::size_t view_count_ = 0;
-  // The spool's listing of INBOX, read when the view is taken or refreshed.
-  std::array<MaildropEntry, PIGEON_IMAP_MAX_MESSAGES> listing_{};
+  // INBOX while it is selected, and the flags of its messages.
+  LiveMailboxView view_;
+  std::array<protocol::ImapFlags, PIGEON_IMAP_MAX_MESSAGES> flags_{};
   // An expunge holds POP3's maildrop lock until its deletions are durable
   // (the user may have logged out meanwhile).
   std::optional<UserIndex> maildrop_holder_;

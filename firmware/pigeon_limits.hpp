@@ -94,10 +94,16 @@
 #define PIGEON_POP3_MAX_MESSAGES 4096
 #endif
 
-// Messages one IMAP session's view of a mailbox holds (its UIDs, sizes and
-// flags: 12 bytes each); more are not shown until some are expunged.
+// Messages one IMAP session shows of a mailbox: it keeps their flags, a byte
+// each; the messages themselves are the spool's index (LiveMailboxView).
 #ifndef PIGEON_IMAP_MAX_MESSAGES
-#define PIGEON_IMAP_MAX_MESSAGES 128
+#define PIGEON_IMAP_MAX_MESSAGES 4096
+#endif
+
+// Messages others may remove from an IMAP session's mailbox before it has
+// told its client (4 bytes each per session); past that it ends with BYE.
+#ifndef PIGEON_IMAP_VANISHED
+#define PIGEON_IMAP_VANISHED 256
 #endif
 
 // The configuration's tables (firmware/config.hpp).

@@ -387,12 +387,15 @@ std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntr
   return view.size();
 }
 
-// A message of the view: listed, not newer than the view, and not one being
-// written when the view was taken.
-bool Spool::in_view(const MailboxView& view, IndexEntry& entry) {
+// Not newer than the view, and not one being written when it was taken.
+bool Spool::within(const MailboxView& view, MessageId id) {
   const auto& then = view.written_then_;
-  return entry.id <= view.last_id_ && std::find(then.begin(), then.end(), entry.id) == then.end() &&
-         listed_in(entry, view.mailbox_);
+  return id <= view.last_id_ && std::find(then.begin(), then.end(), id) == then.end();
+}
+
+// A message of the view: within it and listed.
+bool Spool::in_view(const MailboxView& view, IndexEntry& entry) {
+  return within(view, entry.id) && listed_in(entry, view.mailbox_);
 }
 
 MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messages) {
@@ -413,19 +416,32 @@ MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messag
 }
 
 std::optional<MaildropEntry> Spool::view_entry(MailboxView& view, std::size_t index) {
+  return entry_at(view, {}, index);
+}
+
+// The live messages of the view and its vanished ones (ascending ids), merged
+// in id order: from the message looked up last while it is still in the view
+// and not past `index`; else from the oldest.
+std::optional<MaildropEntry> Spool::entry_at(MailboxView& view, std::span<const MessageId> vanished,
+                                             std::size_t index) {
   if (index >= view.count_) return std::nullopt;
-  // From the message looked up last while it is still in the view and not
-  // past `index`; else from the oldest.
-  std::size_t rank = 0, position = 0;
+  std::size_t rank = 0, position = 0, gone = 0;
   IndexEntry* cursor = view.cursor_id_ != 0 ? index_.find(view.cursor_id_) : nullptr;
   if (cursor != nullptr && view.cursor_index_ <= index && in_view(view, *cursor)) {
     rank = index_.rank_after(view.cursor_id_) - 1;
     position = view.cursor_index_;
+    // The vanished ones below the cursor are counted in its position.
+    gone = static_cast<std::size_t>(std::lower_bound(vanished.begin(), vanished.end(), view.cursor_id_) -
+                                    vanished.begin());
   }
+  const auto vanished_at = [&](std::size_t at) { return MaildropEntry{vanished[at], 0, 0, true}; };
   for (; rank < index_.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
     if (entry.id > view.last_id_) break;
     if (!in_view(view, entry)) continue;
+    for (; gone < vanished.size() && vanished[gone] < entry.id; ++gone, ++position) {
+      if (position == index) return vanished_at(gone);
+    }
     if (position == index) {
       view.cursor_index_ = index;
       view.cursor_id_ = entry.id;
@@ -433,7 +449,115 @@ std::optional<MaildropEntry> Spool::view_entry(MailboxView& view, std::size_t in
     }
     ++position;
   }
+  for (; gone < vanished.size(); ++gone, ++position) {
+    if (position == index) return vanished_at(gone);
+  }
   return std::nullopt;
+}
+
+void Spool::watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages) {
+  unwatch(view);
+  view = LiveMailboxView{};
+  view.view_ = view_mailbox(mailbox, max_messages);
+  view.max_messages_ = max_messages;
+  const auto free = std::find(watchers_.begin(), watchers_.end(), nullptr);
+  const bool one_per_session = free != watchers_.end();
+  PIGEON_ASSERT(one_per_session);
+  *free = &view;
+}
+
+void Spool::unwatch(LiveMailboxView& view) {
+  std::replace(watchers_.begin(), watchers_.end(), &view, static_cast<LiveMailboxView*>(nullptr));
+}
+
+std::size_t Spool::extend_view(LiveMailboxView& live) {
+  MailboxView& view = live.view_;
+  if (view.mailbox_ == remote_mailbox || view.mailbox_ == unknown_mailbox) return 0;
+  // Writers above the newest message have finished when anything above them is taken in.
+  for (MessageId& id : view.written_then_) {
+    if (id > view.last_id_) id = 0;
+  }
+  MessageId open = 0;  // the oldest message above the view still being written
+  for (const Writer& writer : writers_) {
+    if (writer.state == WriterState::writing && writer.id > view.last_id_ && (open == 0 || writer.id < open)) {
+      open = writer.id;
+    }
+  }
+  std::size_t added = 0;
+  for (std::size_t rank = index_.rank_after(view.last_id_); rank < index_.size(); ++rank) {
+    IndexEntry& entry = index_.by_rank(rank);
+    if (view.count_ == live.max_messages_ || (open != 0 && entry.id > open)) break;
+    if (!listed_in(entry, view.mailbox_)) continue;
+    view.last_id_ = entry.id;
+    ++view.count_;
+    ++added;
+  }
+  return added;
+}
+
+std::optional<MaildropEntry> Spool::view_entry(LiveMailboxView& view, std::size_t index) {
+  const std::span<const MessageId> vanished = std::span(view.vanished_).first(view.vanished_count_);
+  if (index + 1 == view.view_.count_) return last_entry(view);
+  return entry_at(view.view_, vanished, index);
+}
+
+// The newest message of the view (IMAP's "*"), a walk back from its newest id.
+std::optional<MaildropEntry> Spool::last_entry(LiveMailboxView& live) {
+  const MailboxView& view = live.view_;
+  if (view.count_ == 0) return std::nullopt;
+  const MessageId newest_vanished = live.vanished_count_ == 0 ? 0 : live.vanished_[live.vanished_count_ - 1];
+  for (std::size_t rank = index_.rank_after(view.last_id_); rank-- > 0;) {
+    IndexEntry& entry = index_.by_rank(rank);
+    if (entry.id < newest_vanished) break;
+    if (in_view(view, entry)) return MaildropEntry{entry.id, entry.size_bytes, entry.arrived_s};
+  }
+  if (newest_vanished == 0) return std::nullopt;
+  return MaildropEntry{newest_vanished, 0, 0, true};
+}
+
+std::optional<std::size_t> Spool::take_vanished(LiveMailboxView& live) {
+  if (live.vanished_count_ == 0) return std::nullopt;
+  MailboxView& view = live.view_;
+  const MessageId id = live.vanished_[0];
+  std::size_t position = 0;
+  for (std::size_t rank = 0; rank < index_.size(); ++rank) {
+    IndexEntry& entry = index_.by_rank(rank);
+    if (entry.id > id) break;
+    if (in_view(view, entry)) ++position;
+  }
+  std::copy(live.vanished_.begin() + 1, live.vanished_.begin() + static_cast<std::ptrdiff_t>(live.vanished_count_),
+            live.vanished_.begin());
+  --live.vanished_count_;
+  --view.count_;
+  view.cursor_id_ = 0;  // the numbers after it moved
+  return position;
+}
+
+SpoolStatus Spool::remove_from_view(LiveMailboxView& live, std::size_t index) {
+  const std::optional<MaildropEntry> shown = view_entry(live, index);
+  if (!shown || shown->vanished) return SpoolStatus::not_found;
+  IndexEntry* entry = find_committed(shown->id);
+  if (entry == nullptr) return SpoolStatus::not_found;
+  const SpoolStatus status = delete_for(*entry, live.view_.mailbox_, &live);
+  if (status != SpoolStatus::ok) return status;
+  --live.view_.count_;
+  live.view_.cursor_id_ = 0;
+  return status;
+}
+
+// Every watched view of the mailbox but the remover's keeps the message's place.
+void Spool::note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxView* remover) {
+  for (LiveMailboxView* live : watchers_) {
+    if (live == nullptr || live == remover || live->view_.mailbox_ != mailbox || !within(live->view_, id)) continue;
+    if (live->vanished_count_ == live->vanished_.size()) {
+      live->lost_track_ = true;
+      continue;
+    }
+    const auto end = live->vanished_.begin() + static_cast<std::ptrdiff_t>(live->vanished_count_);
+    std::copy_backward(std::upper_bound(live->vanished_.begin(), end, id), end, end + 1);
+    *std::upper_bound(live->vanished_.begin(), end, id) = id;
+    ++live->vanished_count_;
+  }
 }
 
 std::optional<MessageId> Spool::oldest_open_message() const {
@@ -553,12 +677,20 @@ SpoolStatus Spool::mark_deleted(MessageId id, std::string_view mailbox) {
   IndexEntry* entry = find_committed(id);
   const std::uint8_t number = mailbox_number_of(mailbox);
   if (entry == nullptr || number == remote_mailbox || number == unknown_mailbox) return SpoolStatus::not_found;
-  const auto in_mailbox = recipients_in(*entry, number);
+  return delete_for(*entry, number, nullptr);
+}
+
+SpoolStatus Spool::delete_for(IndexEntry& entry, std::uint8_t mailbox, const LiveMailboxView* remover) {
+  const auto in_mailbox = recipients_in(entry, mailbox);
   if (!in_mailbox) return SpoolStatus::flash_error;
   if (in_mailbox->none()) return SpoolStatus::not_found;
-  const RecipientSet owed = *in_mailbox & owed_recipients(*entry);
+  const RecipientSet owed = *in_mailbox & owed_recipients(entry);
   if (owed.none()) return SpoolStatus::ok;
-  return record_outcome(*entry, owed, RecipientOutcome::deleted, false);
+  const bool listed = listed_in(entry, mailbox);
+  const MessageId id = entry.id;  // the entry is gone when the message died
+  const SpoolStatus status = record_outcome(entry, owed, RecipientOutcome::deleted, false);
+  if (status == SpoolStatus::ok && listed) note_removal(id, mailbox, remover);
+  return status;
 }
 
 SpoolStatus Spool::record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt) {

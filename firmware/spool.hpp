@@ -76,6 +76,9 @@ struct MaildropEntry {
   MessageId id = 0;
   std::uint32_t size_bytes = 0;
   std::uint32_t arrived_s = 0;  // wall clock; 0 when unknown (IMAP's INTERNALDATE)
+  // Of a LiveMailboxView: another session removed it, and the view keeps its
+  // place (its id only) until the owner takes it out (Spool::take_vanished).
+  bool vanished = false;
 };
 
 // POP3's view of a mailbox, taken when a session locks it: RFC 1939 keeps a
@@ -98,6 +101,29 @@ class MailboxView {
   // The message looked up last, so that a walk in order costs a step per message.
   std::size_t cursor_index_ = 0;
   MessageId cursor_id_ = 0;  // 0: none (ids start at 1)
+};
+
+// IMAP's view of a mailbox, which lives with it (docs/imap.md): it takes in
+// new mail when its owner asks (Spool::extend_view), and a message another
+// session removes keeps its place, as an id, until the owner has told its
+// client (Spool::take_vanished): RFC 3501 §7.4.1 renumbers messages only
+// through EXPUNGE responses. The spool tells every watched view of a removal
+// from its mailbox as it records it (Spool::watch). A few hundred bytes
+// however large the mailbox.
+class LiveMailboxView {
+ public:
+  std::size_t size() const { return view_.size(); }
+  // More removals came than the view can keep places for: its numbers are
+  // wrong from now on, and its owner must end the session (RFC 3501 §7.1.5 BYE).
+  bool lost_track() const { return lost_track_; }
+
+ private:
+  friend class Spool;
+  MailboxView view_;  // its count includes the vanished messages
+  std::size_t max_messages_ = 0;
+  std::array<MessageId, PIGEON_IMAP_VANISHED> vanished_{};  // ascending
+  std::size_t vanished_count_ = 0;
+  bool lost_track_ = false;
 };
 
 // A committed message that still owes at least one recipient to the smarthost.
@@ -173,6 +199,24 @@ class Spool {
   // when the message left the spool (only the view's own deletions make it).
   // In order, or from the last index looked up onwards, a step per message.
   std::optional<MaildropEntry> view_entry(MailboxView& view, std::size_t index);
+
+  // IMAP: `view` becomes the view of `mailbox` (at most `max_messages`, the
+  // oldest) and is told of removals until unwatch(); it must not move
+  // meanwhile. One view per IMAP session.
+  void watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages);
+  void unwatch(LiveMailboxView& view);
+  // Takes in the messages committed since, up to the view's limit: those
+  // above its newest, as far as no message below them is still being written
+  // (UIDs of new mail only ascend). Returns how many.
+  std::size_t extend_view(LiveMailboxView& view);
+  // As view_entry(), vanished messages included; the last one is found from
+  // the end.
+  std::optional<MaildropEntry> view_entry(LiveMailboxView& view, std::size_t index);
+  // A vanished message's place, which leaves the view (later ones move down).
+  std::optional<std::size_t> take_vanished(LiveMailboxView& view);
+  // The view's owner expunges its message at `index`: mark_deleted(), and the
+  // message leaves this view at once and the other views' later.
+  SpoolStatus remove_from_view(LiveMailboxView& view, std::size_t index);
   // The id the next message will get: above every id given so far, across
   // restarts (docs/spool-format.md §2), so IMAP can predict UIDNEXT.
   MessageId next_message_id() const { return log_.next_message_id(); }
@@ -313,7 +357,12 @@ class Spool {
   static RecipientSet owed_recipients(const IndexEntry& entry);
   // Committed, owed to `mailbox` (a number) and deliverable: a POP3 listing's message.
   bool listed_in(IndexEntry& entry, std::uint8_t mailbox);
+  static bool within(const MailboxView& view, MessageId id);
   bool in_view(const MailboxView& view, IndexEntry& entry);
+  std::optional<MaildropEntry> entry_at(MailboxView& view, std::span<const MessageId> vanished, std::size_t index);
+  std::optional<MaildropEntry> last_entry(LiveMailboxView& view);
+  SpoolStatus delete_for(IndexEntry& entry, std::uint8_t mailbox, const LiveMailboxView* remover);
+  void note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxView* remover);
 
   SpoolLog log_;
   MessageIndex index_;
@@ -322,6 +371,7 @@ class Spool {
   std::array<Writer, PIGEON_SPOOL_WRITERS> writers_{};
   std::uint32_t writer_share_percent_ = 100;
   std::array<Cursor, PIGEON_POP3_SESSIONS + 2> cursors_{};
+  std::array<LiveMailboxView*, PIGEON_IMAP_SESSIONS> watchers_{};
   std::size_t next_cursor_ = 0;
   ReclaimCounters reclaim_counters_;
 };

@@ -410,3 +410,49 @@ def test_append_to_inbox_is_stored_and_read_back(pigeon):
     pop.pass_(pigeon.password)
     assert b"\r\n".join(pop.retr(1)[1]) + b"\r\n" == message
     pop.quit()
+
+
+def test_a_mailbox_of_a_thousand_messages_is_whole_over_imap(pigeon):
+    """A session's view is the spool's index (it copied at most 128 messages
+    into a table before): SELECT, FETCH 1:*, UID SEARCH and EXPUNGE over 1,000
+    messages, a second session told of the expunges, and one that is told of
+    more removals than it can keep places for is closed with BYE."""
+    import smtplib
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", pigeon.ports["smtp"], timeout=60) as smtp:
+        for n in range(1000):
+            smtp.sendmail("s@example.org", ["user@localhost"], f"Subject: number {n}\r\n\r\nbody {n}\r\n")
+    assert time.monotonic() - started < 120
+    client, other = imaps(pigeon), imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"1000"])
+    assert other.select("INBOX") == ("OK", [b"1000"])
+    typ, data = client.fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    headers = [part[1] for part in data if isinstance(part, tuple)]
+    assert headers == [f"Subject: number {n}\r\n\r\n".encode() for n in range(1000)]
+    uids = [int(u) for u in client.uid("SEARCH", "ALL")[1][0].split()]
+    assert len(uids) == 1000 and uids == sorted(uids)
+    assert client.uid("SEARCH", f"UID {uids[500]}:*")[1][0].split() == [str(u).encode() for u in uids[500:]]
+    assert client.search(None, "999:*") == ("OK", [b"999 1000"])
+    client.store("1,500,1000", "+FLAGS", "(\\Deleted)")
+    assert client.expunge() == ("OK", [b"1", b"499", b"998"])
+    assert client.fetch("997", "(UID)")[1] == [f"997 (UID {uids[998]})".encode()]
+    # The other session keeps every number until it is told, then agrees.
+    assert other.fetch("1000", "(UID)")[1] == [f"1000 (UID {uids[999]})".encode()]
+    other.noop()
+    assert other.untagged_responses.get("EXPUNGE") == [b"1", b"499", b"998"]
+    kept = uids[1:499] + uids[500:999]
+    assert [int(u) for u in other.uid("SEARCH", "ALL")[1][0].split()] == kept
+    assert client.status("INBOX", "(MESSAGES)")[1] == [b"INBOX (MESSAGES 997)"]
+
+    # More removals elsewhere than a session keeps places for (256 on the host).
+    pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=60)
+    pop.user(pigeon.user)
+    pop.pass_(pigeon.password)
+    for n in range(1, 301):
+        pop.dele(n)
+    pop.quit()
+    with pytest.raises(imaplib.IMAP4.abort, match="UNAVAILABLE"):
+        other.noop()
+    client = imaps(pigeon)
+    assert client.select("INBOX") == ("OK", [b"697"])
+    client.logout()

@@ -269,5 +269,136 @@ TEST_F(SpoolMailboxView, DeletingNewestFirstKeepsTheOlderOnesInPlace) {
   EXPECT_EQ(ids_in(after), kept);
 }
 
+// IMAP's view (Spool::watch): it takes in new mail when asked, and a message
+// another session removes keeps its place until its owner takes it out.
+class SpoolLiveView : public SpoolMailboxView {
+ protected:
+  LiveMailboxView mine, theirs;
+
+  void TearDown() override {
+    spool->unwatch(mine);
+    spool->unwatch(theirs);
+  }
+  std::vector<MessageId> ids_in(LiveMailboxView& view) {
+    std::vector<MessageId> ids;
+    for (std::size_t index = 0; index < view.size(); ++index) ids.push_back(spool->view_entry(view, index)->id);
+    return ids;
+  }
+  Outcome deliver_to_alice(std::string_view body) {
+    const std::array to_alice{alice};
+    return store_message(*spool, {"s@lan.example", to_alice, false}, body);
+  }
+};
+
+TEST_F(SpoolLiveView, TakesInNewMailOnlyWhenAskedAndInUidOrder) {
+  spool->watch(mine, "alice", 4096);
+  ASSERT_EQ(mine.size(), 300u);
+  const std::array to_alice{alice};
+  SpoolWriter slow;  // opened first, so its id is below the next delivery's
+  ASSERT_EQ(spool->open_message({"s@lan.example", to_alice, false}, slow), SpoolStatus::ok);
+  const Outcome quick = deliver_to_alice("quick");
+  EXPECT_EQ(mine.size(), 300u);
+  // The quick one waits: shown first, it would make the slow one's UID a lower one than it.
+  EXPECT_EQ(spool->extend_view(mine), 0u);
+  const std::array<std::uint8_t, 4> bytes{'s', 'l', 'o', 'w'};
+  ASSERT_EQ(spool->append(slow, bytes), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(slow), SpoolStatus::ok);
+  EXPECT_EQ(spool->extend_view(mine), 2u);
+  alices.push_back(slow.message_id());
+  alices.push_back(quick.id);
+  EXPECT_EQ(ids_in(mine), alices);
+  EXPECT_EQ(spool->view_entry(mine, 301)->size_bytes, 5u);
+}
+
+TEST_F(SpoolLiveView, AWriterBegunBeforeTheViewNeverHoldsNewMailBack) {
+  const std::array to_alice{alice};
+  SpoolWriter early;
+  ASSERT_EQ(spool->open_message({"s@lan.example", to_alice, false}, early), SpoolStatus::ok);
+  const Outcome before = deliver_to_alice("before");
+  spool->watch(mine, "alice", 4096);
+  ASSERT_EQ(mine.size(), 301u);
+  const Outcome after = deliver_to_alice("after");
+  EXPECT_EQ(spool->extend_view(mine), 1u);
+  alices.push_back(before.id);
+  alices.push_back(after.id);
+  EXPECT_EQ(ids_in(mine), alices);
+  spool->discard(early);
+}
+
+TEST_F(SpoolLiveView, GrowsUpToItsLimit) {
+  spool->watch(mine, "alice", 302);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(deliver_to_alice("more").status, SpoolStatus::ok);
+  EXPECT_EQ(spool->extend_view(mine), 2u);
+  EXPECT_EQ(mine.size(), 302u);
+}
+
+TEST_F(SpoolLiveView, ARemovalElsewhereKeepsItsPlaceUntilTaken) {
+  spool->watch(mine, "alice", 4096);
+  spool->watch(theirs, "alice", 4096);
+  LiveMailboxView bobs;
+  spool->watch(bobs, "bob", 4096);
+  // A POP3 session's deletions, then the other IMAP session's expunge.
+  ASSERT_EQ(spool->mark_deleted(alices[10], "alice"), SpoolStatus::ok);
+  ASSERT_EQ(spool->mark_deleted(alices[299], "alice"), SpoolStatus::ok);
+  ASSERT_EQ(spool->remove_from_view(theirs, 5), SpoolStatus::ok);
+
+  // The remover's view drops its own at once; the others' messages keep their places.
+  EXPECT_EQ(theirs.size(), 299u);
+  EXPECT_TRUE(spool->view_entry(theirs, 9)->vanished);
+  EXPECT_EQ(spool->view_entry(theirs, 9)->id, alices[10]);
+  EXPECT_EQ(mine.size(), 300u);
+  EXPECT_EQ(ids_in(mine), alices);
+  for (const std::size_t index : {5u, 10u, 299u}) EXPECT_TRUE(spool->view_entry(mine, index)->vanished) << index;
+  EXPECT_FALSE(spool->view_entry(mine, 11)->vanished);
+  EXPECT_EQ(spool->view_entry(mine, 299)->id, alices[299]);  // the newest, found from the end
+  EXPECT_EQ(bobs.size(), 300u);
+
+  // Taken oldest first, each numbered as the messages before it are then.
+  EXPECT_EQ(spool->take_vanished(mine), 5u);
+  EXPECT_EQ(spool->take_vanished(mine), 9u);
+  EXPECT_EQ(spool->take_vanished(mine), 297u);
+  EXPECT_FALSE(spool->take_vanished(mine));
+  std::vector<MessageId> kept = alices;
+  for (const std::size_t index : {299u, 10u, 5u}) kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(index));
+  EXPECT_EQ(ids_in(mine), kept);
+  EXPECT_EQ(spool->take_vanished(theirs), 9u);
+  EXPECT_EQ(spool->take_vanished(theirs), 297u);
+  EXPECT_EQ(ids_in(theirs), kept);
+  EXPECT_FALSE(spool->take_vanished(bobs));
+  EXPECT_FALSE(mine.lost_track());
+  spool->unwatch(bobs);
+}
+
+TEST_F(SpoolLiveView, MailThatArrivesAfterARemovalGoesBehindItsPlace) {
+  spool->watch(mine, "alice", 4096);
+  ASSERT_EQ(spool->mark_deleted(alices[299], "alice"), SpoolStatus::ok);
+  const Outcome newer = deliver_to_alice("newer");
+  EXPECT_EQ(spool->extend_view(mine), 1u);
+  EXPECT_TRUE(spool->view_entry(mine, 299)->vanished);
+  EXPECT_EQ(spool->view_entry(mine, 300)->id, newer.id);
+  EXPECT_EQ(spool->take_vanished(mine), 299u);
+  EXPECT_EQ(spool->view_entry(mine, 299)->id, newer.id);
+}
+
+TEST_F(SpoolLiveView, TooManyRemovalsUntoldLoseTrack) {
+  spool->watch(mine, "alice", 4096);
+  for (std::size_t i = 0; i < PIGEON_IMAP_VANISHED; ++i) {
+    ASSERT_EQ(spool->mark_deleted(alices[i], "alice"), SpoolStatus::ok);
+  }
+  EXPECT_FALSE(mine.lost_track());
+  ASSERT_EQ(spool->mark_deleted(alices[PIGEON_IMAP_VANISHED], "alice"), SpoolStatus::ok);
+  EXPECT_TRUE(mine.lost_track());
+}
+
+TEST_F(SpoolLiveView, AnUnwatchedViewHearsOfNoRemoval) {
+  spool->watch(mine, "alice", 4096);
+  spool->unwatch(mine);
+  ASSERT_EQ(spool->mark_deleted(alices[0], "alice"), SpoolStatus::ok);
+  EXPECT_FALSE(spool->take_vanished(mine));
+  // A new watch starts from the spool as it is.
+  spool->watch(mine, "alice", 4096);
+  EXPECT_EQ(mine.size(), 299u);
+}
+
 }  // namespace
 }  // namespace pigeon::testing
