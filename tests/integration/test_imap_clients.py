@@ -456,3 +456,29 @@ def test_a_mailbox_of_a_thousand_messages_is_whole_over_imap(pigeon):
     client = imaps(pigeon)
     assert client.select("INBOX") == ("OK", [b"697"])
     client.logout()
+
+
+def test_an_idle_session_hears_of_expunges_elsewhere_at_once(pigeon):
+    """Another IMAP session's EXPUNGE and a POP3 DELE + QUIT reach a session in
+    IDLE as EXPUNGE responses numbered as its client knows the mailbox."""
+    submit_all(pigeon)
+    idler, other = imaps(pigeon), imaps(pigeon)
+    idler.select("INBOX")
+    other.select("INBOX")
+    tag = idler._new_tag()
+    idler.send(tag + b" IDLE\r\n")
+    assert idler.readline().startswith(b"+ ")
+    other.store("2", "+FLAGS", "(\\Deleted)")
+    assert other.expunge() == ("OK", [b"2"])
+    assert idler.readline() == b"* 2 EXPUNGE\r\n"
+    other.logout()
+    pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=30)
+    pop.user(pigeon.user)
+    pop.pass_(pigeon.password)
+    pop.dele(2)
+    pop.quit()
+    assert idler.readline() == b"* 2 EXPUNGE\r\n"
+    idler.send(b"DONE\r\n")
+    assert idler.readline() == tag + b" OK IDLE terminated\r\n"
+    assert [strip_received(b) for b in fetched_bodies(idler)] == [MESSAGES[0]]
+    idler.logout()
