@@ -165,16 +165,13 @@ void Parser::feed(std::span<const std::uint8_t> bytes) {
 
 void Parser::finish() {
   // A last line without a line break may still be a boundary ("--b--" at the very end).
-  if (line_bytes_ > 0) match_boundary(line_bytes_ - (last_was_cr_ ? 1 : 0));
-  close_to(0, offset_, line_starts_);
+  if (line_bytes_ > 0) match_boundary(line_bytes_ - (last_was_cr_ ? 1 : 0), line_breaks_);
+  close_to(0, offset_, line_breaks_);
 }
 
 void Parser::take(std::uint8_t byte) {
   const char c = static_cast<char>(byte);
-  if (line_bytes_ == 0) {
-    line_start_ = offset_;
-    ++line_starts_;
-  }
+  if (line_bytes_ == 0) line_start_ = offset_;
   if (open_count_ > 0 && top().phase == Phase::header) header_byte(c);
   if (line_bytes_ < line_.size()) {
     line_[line_bytes_] = c;
@@ -183,7 +180,10 @@ void Parser::take(std::uint8_t byte) {
   }
   ++line_bytes_;
   ++offset_;
-  if (c == '\n') line_end();
+  if (c == '\n') {
+    ++line_breaks_;
+    line_end();
+  }
   last_was_cr_ = c == '\r';
 }
 
@@ -219,11 +219,9 @@ void Parser::header_byte(char c) {
 
 void Parser::line_end() {
   const std::uint32_t content_bytes = line_bytes_ - (last_was_cr_ ? 2 : 1);
-  if (!match_boundary(content_bytes) && open_count_ > 0 && top().phase == Phase::header && content_bytes == 0) {
+  if (!match_boundary(content_bytes, line_breaks_ - 1) && open_count_ > 0 && top().phase == Phase::header && content_bytes == 0) {
     end_header();
   }
-  previous_line_start_ = line_start_;
-  previous_line_content_ = content_bytes;
   previous_break_bytes_ = last_was_cr_ ? 2 : 1;
   line_bytes_ = 0;
   line_tail_blank_ = true;
@@ -231,7 +229,7 @@ void Parser::line_end() {
 
 // Whether the line just ended is a boundary of an open multipart, innermost
 // first; one of an outer multipart ends the inner ones (RFC 2046 §5.1.2).
-bool Parser::match_boundary(std::uint32_t content_bytes) {
+bool Parser::match_boundary(std::uint32_t content_bytes, std::uint32_t breaks_before_line) {
   const std::size_t kept = std::min<std::size_t>(content_bytes, line_.size());
   const std::string_view line(line_.data(), kept);
   if (!line.starts_with("--")) return false;
@@ -246,8 +244,7 @@ bool Parser::match_boundary(std::uint32_t content_bytes) {
     if (!std::all_of(rest.begin(), rest.end(), is_padding) || (content_bytes > kept && !line_tail_blank_)) continue;
     // The line break before the boundary belongs to it.
     const std::uint32_t end = line_start_ - previous_break_bytes_;
-    const std::uint32_t lines_before_end = line_starts_ - 1 - (previous_line_start_ >= end ? 1 : 0);
-    close_to(depth + 1, end, lines_before_end);
+    close_to(depth + 1, end, breaks_before_line - 1);
     if (close) {
       open.phase = Phase::epilogue;
     } else {
@@ -265,7 +262,7 @@ void Parser::end_header() {
   Open& open = top();
   Part& part = out_.parts[open.part];
   part.body_offset = offset_;
-  open.lines_before_body = line_starts_;
+  open.lines_before_body = line_breaks_;
   open.phase = Phase::body;
   std::array<char, max_boundary_bytes + 1> boundary{};
   const ContentType type = content_type_seen_
@@ -339,7 +336,7 @@ void Parser::begin_part(std::uint32_t header_offset, std::uint8_t parent, bool i
 }
 
 // Ends the open parts deeper than `depth` at `end`, before which
-// `lines_before_end` lines began.
+// `lines_before_end` line breaks came.
 void Parser::close_to(std::size_t depth, std::uint32_t end, std::uint32_t lines_before_end) {
   while (open_count_ > depth) {
     Open& open = top();

@@ -47,7 +47,7 @@ struct Part {
   std::uint32_t header_offset = 0;
   std::uint32_t body_offset = 0;
   std::uint32_t body_end = 0;
-  std::uint32_t body_lines = 0;       // lines of the body; the last need not end in a line break
+  std::uint32_t body_lines = 0;       // line breaks (LF) in the body, as Dovecot counts its lines
   std::uint8_t parent = no_parent;    // index in the table; the message itself has none
   PartKind kind = PartKind::text;
   bool in_digest = false;             // a child of multipart/digest: message/rfc822 by default
@@ -153,7 +153,7 @@ class Parser {
   void take(std::uint8_t byte);
   void header_byte(char c);
   void line_end();
-  bool match_boundary(std::uint32_t content_bytes);
+  bool match_boundary(std::uint32_t content_bytes, std::uint32_t breaks_before_line);
   void end_header();
   void begin_part(std::uint32_t header_offset, std::uint8_t parent, bool in_digest);
   void begin_multipart(Open& open, std::string_view boundary);
@@ -163,11 +163,9 @@ class Parser {
 
   Structure& out_;
   std::uint32_t offset_ = 0;            // of the next byte
-  std::uint32_t line_starts_ = 0;       // lines begun so far
+  std::uint32_t line_breaks_ = 0;       // LFs so far
   std::uint32_t line_start_ = 0;        // where the current line began
   std::uint32_t line_bytes_ = 0;        // bytes of it so far
-  std::uint32_t previous_line_start_ = 0;
-  std::uint32_t previous_line_content_ = 0;  // its bytes before the line break
   std::uint8_t previous_break_bytes_ = 0;    // 2 for CRLF, 1 for LF, 0 at the start
   bool last_was_cr_ = false;
   bool line_tail_blank_ = true;         // bytes past the kept prefix are spaces, tabs or CR

@@ -477,21 +477,21 @@ TEST(ImapServer, FetchBodyStructure) {
   EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE]")),
             "s OK [READ-WRITE] SELECT completed\r\n"
             "* 4 FETCH (BODYSTRUCTURE ("
-            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 2 NIL NIL NIL NIL)"
-            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1 NIL NIL (\"en\" \"de\") NIL)"
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 1 NIL NIL NIL NIL)"
+            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0 NIL NIL (\"en\" \"de\") NIL)"
             " \"alternative\" (\"boundary\" \"inner\") NIL NIL NIL)"
             "(\"message\" \"rfc822\" NIL NIL \"forwarded\" \"7bit\" 48 " + embedded_envelope +
-            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)"
+            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)"
             "(\"application\" \"pdf\" (\"name\" \"a \\\"b\\\".pdf\") \"<pdf@x>\" NIL \"base64\" 8"
             " \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"attachment\" (\"filename\" \"a.pdf\" \"size\" \"4\")) NIL"
             " \"http://example.org/a.pdf\")"
             " \"mixed\" (\"boundary\" \"outer b\") NIL NIL NIL))\r\n"
             "a OK FETCH completed\r\n"
             "* 4 FETCH (BODY ("
-            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 2)"
-            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1) \"alternative\")"
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\" \"format\" \"flowed\") NIL NIL \"quoted-printable\" 17 1)"
+            "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0) \"alternative\")"
             "(\"message\" \"rfc822\" NIL NIL \"forwarded\" \"7bit\" 48 " + embedded_envelope +
-            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 1) 4)"
+            " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 0) 3)"
             "(\"application\" \"pdf\" (\"name\" \"a \\\"b\\\".pdf\") \"<pdf@x>\" NIL \"base64\" 8)"
             " \"mixed\"))\r\n"
             "b OK FETCH completed\r\n"
@@ -550,7 +550,7 @@ TEST(ImapServer, ALongBodyStructureStreamsThroughTheOutput) {
   std::string expected = "* 4 FETCH (BODYSTRUCTURE (";
   for (int i = 0; i < 30; ++i) {
     expected += "(\"text\" \"plain\" (\"name\" \"" + std::string(100, static_cast<char>('a' + i % 26)) +
-                "\") NIL NIL \"7bit\" 4 1 NIL NIL NIL NIL)";
+                "\") NIL NIL \"7bit\" 4 0 NIL NIL NIL NIL)";
   }
   expected += " \"mixed\" (\"boundary\" \"p\") NIL NIL NIL))\r\na OK FETCH completed\r\n";
   EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE] SELECT completed\r\n") + 36), expected);
