@@ -12,6 +12,12 @@ bool same_address(const IpAddress& a, const IpAddress& b) {
   return a.is_v6 == b.is_v6 && std::memcmp(a.bytes, b.bytes, a.is_v6 ? 16 : 4) == 0;
 }
 
+bool loopback(const IpAddress& address) {
+  if (!address.is_v6) return address.bytes[0] == 127;
+  return std::all_of(address.bytes, address.bytes + 15, [](std::uint8_t byte) { return byte == 0; }) &&
+         address.bytes[15] == 1;
+}
+
 bool unspecified(const IpAddress& address) {
   const std::size_t length = address.is_v6 ? 16 : 4;
   return std::all_of(address.bytes, address.bytes + length, [](std::uint8_t byte) { return byte == 0; });
@@ -24,7 +30,7 @@ bool SimNetwork::add_host(const IpAddress& address, const SimLink& link, SimHost
   for (std::size_t i = 0; i < host_count_; ++i) {
     if (same_address(hosts_[i].address, address)) return false;
   }
-  hosts_[host_count_] = Host{address, link};
+  hosts_[host_count_] = Host{address, link, static_cast<SimHostId>(host_count_)};
   out = static_cast<SimHostId>(host_count_++);
   return true;
 }
@@ -124,17 +130,22 @@ std::uint32_t SimNetwork::one_way_ms(SimHostId from, SimHostId to) {
 
 NetStatus SimNetwork::listen(SimHostId host, const Endpoint& local, ListenerId& out) {
   if (!hosts_[host].powered) return NetStatus::no_resources;
-  if (!unspecified(local.address) && !same_address(local.address, hosts_[host].address)) return NetStatus::error;
+  const bool on_loopback = loopback(local.address);
+  if (!unspecified(local.address) && !on_loopback && !same_address(local.address, hosts_[host].address)) {
+    return NetStatus::error;
+  }
   std::uint16_t port = local.port;
   if (port == 0) port = hosts_[host].next_port++;
   std::size_t free_slot = max_listeners;
   for (std::size_t i = 0; i < max_listeners; ++i) {
     const Listener& listener = listeners_[i];
-    if (listener.used && listener.host == host && listener.port == port) return NetStatus::address_in_use;
+    if (listener.used && listener.host == host && listener.port == port && listener.loopback == on_loopback) {
+      return NetStatus::address_in_use;
+    }
     if (!listener.used && free_slot == max_listeners) free_slot = i;
   }
   if (free_slot == max_listeners) return NetStatus::no_resources;
-  listeners_[free_slot] = Listener{true, host, port, true};
+  listeners_[free_slot] = Listener{true, host, port, true, on_loopback};
   out = static_cast<ListenerId>(free_slot);
   return NetStatus::ok;
 }
@@ -196,14 +207,19 @@ NetStatus SimNetwork::connect(SimHostId host, const Endpoint& remote, StreamId& 
   out = stream_id(slot, 0);
   ++counters_.connections;
 
-  std::size_t peer_host = host_count_;
-  for (std::size_t i = 0; i < host_count_; ++i) {
+  // A loopback address leads to the caller's machine, and only to its loopback listeners.
+  const bool to_loopback = loopback(remote.address);
+  std::size_t peer_host = to_loopback ? hosts_[host].machine : host_count_;
+  for (std::size_t i = 0; !to_loopback && i < host_count_; ++i) {
     if (same_address(hosts_[i].address, remote.address)) peer_host = i;
   }
   std::size_t listener = max_listeners;
   for (std::size_t i = 0; peer_host < host_count_ && i < max_listeners; ++i) {
     const Listener& candidate = listeners_[i];
-    if (candidate.used && candidate.host == peer_host && candidate.port == remote.port) listener = i;
+    if (candidate.used && candidate.host == peer_host && candidate.port == remote.port &&
+        candidate.loopback == to_loopback) {
+      listener = i;
+    }
   }
   if (peer_host == host_count_) {  // nobody has that address: unreachable
     connection.refused_at_ms = now() + hosts_[host].link.latency_ms;

@@ -61,6 +61,11 @@ class SimNetwork {
   bool add_host(const IpAddress& address, const SimLink& link, SimHostId& out);
   const IpAddress& address(SimHostId host) const { return hosts_[host].address; }
   void set_link(SimHostId host, const SimLink& link) { hosts_[host].link = link; }
+  // `host` runs on the machine of `machine_host` (a program beside a relay):
+  // a connect from it to a loopback address (127.0.0.0/8, ::1) reaches that
+  // machine's loopback listeners, which nobody else reaches. Hosts are their
+  // own machine otherwise.
+  void share_machine(SimHostId host, SimHostId machine_host) { hosts_[host].machine = hosts_[machine_host].machine; }
 
   // Nothing passes between `a` and `b` until `until_ms`: flights wait, new
   // connections wait, streams between them reset once the cut has lasted
@@ -102,6 +107,7 @@ class SimNetwork {
   struct Host {
     IpAddress address;
     SimLink link;
+    SimHostId machine = 0;  // the host whose loopback listeners its loopback connects reach
     std::uint16_t next_port = 49152;
     bool powered = true;
   };
@@ -143,6 +149,7 @@ class SimNetwork {
     SimHostId host = 0;
     std::uint16_t port = 0;
     bool watched = true;
+    bool loopback = false;  // reached only through a loopback address, from the host's machine
   };
   struct Cut {
     SimHostId a = 0, b = 0;

@@ -251,7 +251,7 @@ RunResult run_tls_clients(const std::string& password) {
 name = tls-clients
 duration = 1h
 faults_until = 50m
-drain_limit = 1h
+drain_limit = 10m
 [smarthost isp]
 address = 10.0.0.1
 tls = starttls
@@ -318,6 +318,48 @@ TEST(ClientTls, AWrongPasswordKeepsTheMailOut) {
   EXPECT_FALSE(result.ok);
   EXPECT_NE(result.violation.find("refuses new mail"), std::string::npos) << result.violation;
   EXPECT_NE(result.summary.find("acknowledged 0"), std::string::npos) << result.summary;
+}
+
+// A program beside the relay raises alerts through its alert endpoint; what
+// the endpoint answered sent is acknowledged and must come out.
+TEST(AlertEndpoint, AlertsThroughTheEndpointAreAcknowledgedAndDelivered) {
+  std::string error;
+  const auto scenario = parse_scenario(R"(
+[world]
+name = endpoint
+duration = 2h
+faults_until = 90m
+[smarthost isp]
+address = 10.0.0.1
+[relay r]
+address = 10.0.0.2
+smarthost = isp
+config = alert_window_s = 60
+[alerts watchdog]
+relay = r
+via = endpoint
+address = 10.0.0.3
+to = ops@example.net
+keys = 2
+interval = 2m
+[faults]
+power = r at=30m
+)",
+                                       error);
+  ASSERT_TRUE(scenario) << error;
+  const RunResult result = run_world(*scenario, RunOptions{});
+  ASSERT_TRUE(result.ok) << result.violation << "\n" << result.summary;
+  unsigned sent = 0, coalesced = 0;
+  const std::size_t at = result.summary.find("endpoint: sent ");
+  ASSERT_NE(at, std::string::npos) << result.summary;
+  ASSERT_EQ(std::sscanf(result.summary.c_str() + at, "endpoint: sent %u, coalesced or rate-limited %u", &sent,
+                        &coalesced),
+            2);
+  // Each key every 4 minutes, past its 60 s window: 45 alerts, nearly all
+  // sent (one may meet the power cut).
+  EXPECT_GE(sent, 43u);
+  EXPECT_EQ(coalesced, 0u);
+  EXPECT_NE(result.summary.find("acknowledged " + std::to_string(sent)), std::string::npos) << result.summary;
 }
 
 }  // namespace

@@ -140,6 +140,34 @@ TEST(SimNetwork, APortNobodyListensOnRefuses) {
   EXPECT_EQ(hosts.network->counters().refused, 1u);
 }
 
+// A loopback listener is reached through a loopback address from a host on
+// its machine, and by nobody else; the host's own address does not reach it.
+TEST(SimNetwork, ALoopbackListenerServesOnlyItsMachine) {
+  TwoHosts hosts;
+  SimHostId beside_host = 0;
+  ASSERT_TRUE(hosts.network->add_host(v4(3), {5, 0, 0, 0, 200}, beside_host));
+  SimNet beside_net{*hosts.network, beside_host};
+  hosts.network->share_machine(beside_host, hosts.server_host);
+  IpAddress loopback;
+  loopback.bytes[0] = 127;
+  loopback.bytes[3] = 1;
+  ListenerId listener = invalid_id;
+  ASSERT_EQ(hosts.server_net.listen({loopback, 2600}, listener), NetStatus::ok);
+  StreamId from_beside = invalid_id, from_client = invalid_id, to_address = invalid_id;
+  ASSERT_EQ(beside_net.connect({loopback, 2600}, from_beside), NetStatus::ok);
+  ASSERT_EQ(hosts.client_net.connect({loopback, 2600}, from_client), NetStatus::ok);
+  ASSERT_EQ(beside_net.connect({v4(2), 2600}, to_address), NetStatus::ok);
+  hosts.time.advance_to(100);
+  EXPECT_TRUE(beside_net.connected(from_beside));
+  std::uint8_t byte[1];
+  EXPECT_EQ(hosts.client_net.receive(from_client, byte).status, NetStatus::refused);  // its own machine has none
+  EXPECT_EQ(beside_net.receive(to_address, byte).status, NetStatus::refused);
+  StreamId accepted = invalid_id;
+  Endpoint peer;
+  EXPECT_EQ(hosts.server_net.accept(listener, accepted, peer), NetStatus::ok);
+  EXPECT_EQ(hosts.server_net.accept(listener, accepted, peer), NetStatus::would_block);
+}
+
 TEST(SimNetwork, AShortCutHoldsFlightsUntilItHeals) {
   TwoHosts hosts;
   StreamId client = invalid_id, server = invalid_id;

@@ -158,11 +158,11 @@ std::optional<std::string> Conversation::smtp_reply() {
   return std::nullopt;
 }
 
-std::optional<std::string> Conversation::line() {
-  const std::size_t end = input_.find("\r\n");
+std::optional<std::string> Conversation::line(bool lf_only) {
+  const std::size_t end = input_.find(lf_only ? "\n" : "\r\n");
   if (end == std::string::npos) return std::nullopt;
   std::string text = input_.substr(0, end);
-  input_.erase(0, end + 2);
+  input_.erase(0, end + (lf_only ? 1 : 2));
   return text;
 }
 
@@ -466,6 +466,59 @@ void Reader::run(std::uint64_t now_ms) {
     }
   }
   net_.set_wake_at_ms(step_ != Step::idle ? deadline_ms_ : next_session_ms_);
+}
+
+// ---- Alert sources ----
+
+void AlertCounts::count(AlertStatus status) {
+  if (status == AlertStatus::sent) ++sent;
+  else if (status == AlertStatus::coalesced || status == AlertStatus::rate_limited) ++coalesced;
+  else ++refused;
+}
+
+std::string alert_body(std::uint64_t id, std::string_view key) {
+  return "sim-id " + std::to_string(id) + " from " + std::string(key);
+}
+
+AlertClient::AlertClient(hal::SimNetwork& network, hal::SimHostId host, const AlertClientSettings& settings,
+                         Ledger& ledger, hal::SimLogSink& log_sink)
+    : net_(network, host), settings_(settings), ledger_(ledger),
+      log_(network.time(), settings_.name, hal::LogLevel::info, log_sink), next_ms_(settings.from_ms) {}
+
+void AlertClient::start(std::uint64_t now_ms) {
+  const std::string key = settings_.name + "-" + std::to_string(raised_++ % settings_.keys);
+  alert_ = ledger_.submit(true, now_ms);
+  conversation_.open(net_, settings_.relay);
+  conversation_.send(key + "\t" + settings_.to + "\tsim alert " + key + "\t" + alert_body(*alert_, key) + "\n");
+  deadline_ms_ = now_ms + client_timeout_ms;
+}
+
+// Only a sent alert is a promise; the others, and one whose answer never
+// came, may still come out in their key's summary.
+void AlertClient::finish(std::optional<AlertStatus> status, std::uint64_t now_ms) {
+  conversation_.close(net_);
+  if (status) counts_.count(*status);
+  else ++counts_.unanswered;
+  if (!status) log_.write(hal::LogLevel::warning, "alert %llu: no answer", static_cast<unsigned long long>(*alert_));
+  ledger_.answer(*alert_, status == AlertStatus::sent ? Answer::acknowledged : Answer::unknown, now_ms);
+  alert_.reset();
+  next_ms_ += settings_.interval_ms;
+}
+
+void AlertClient::run(std::uint64_t now_ms) {
+  if (!alert_ && now_ms >= next_ms_ && next_ms_ < settings_.until_ms) start(now_ms);
+  if (alert_) {
+    const bool open = conversation_.pump(net_);
+    if (const auto answer = conversation_.line(true)) {
+      int number = 0;
+      const bool parsed = std::from_chars(answer->data(), answer->data() + answer->size(), number).ec == std::errc{};
+      finish(parsed ? std::optional(static_cast<AlertStatus>(number)) : std::nullopt, now_ms);
+    } else if (!open || now_ms >= deadline_ms_) {
+      finish(std::nullopt, now_ms);
+    }
+  }
+  const bool more = next_ms_ < settings_.until_ms;
+  net_.set_wake_at_ms(alert_ ? deadline_ms_ : more ? std::max(next_ms_, now_ms) : hal::SimNetwork::never);
 }
 
 // ---- Smarthost ----

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "firmware/alert.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/smarthost_tls.hpp"
 #include "hal/sim/sim_entropy.hpp"
@@ -74,8 +75,9 @@ class Conversation {
   void close(hal::SimNet& net);
   // A complete SMTP reply (every line of a multi-line one), or nothing yet.
   std::optional<std::string> smtp_reply();
-  // One line without its CRLF; a POP3 multi-line answer up to its final dot.
-  std::optional<std::string> line();
+  // One line without its CRLF (or its LF: `lf_only`); a POP3 multi-line
+  // answer up to its final dot.
+  std::optional<std::string> line(bool lf_only = false);
   std::optional<std::string> multiline();
   bool connected(hal::SimNet& net) const { return active() && net.connected(stream_); }
 
@@ -207,6 +209,54 @@ class Reader final : public Actor {
   std::vector<std::uint64_t> deleted_;
   std::optional<std::uint64_t> current_id_;
   std::uint64_t sessions_committed_ = 0;
+};
+
+// The answers an alert source got: only `sent` is a promise (Answer::acknowledged).
+struct AlertCounts {
+  std::uint64_t sent = 0, coalesced = 0, refused = 0;
+  std::uint64_t unanswered = 0;  // the endpoint's connection ended or timed out first
+  void count(AlertStatus status);
+};
+
+// The message body an alert source sends: the ledger's number, which the
+// message (or its key's summary) carries out.
+std::string alert_body(std::uint64_t id, std::string_view key);
+
+struct AlertClientSettings {
+  std::string name;   // also the alert keys' prefix
+  hal::Endpoint relay;  // the relay's alert endpoint
+  std::string to;
+  std::uint32_t keys = 1;
+  std::uint64_t interval_ms = 60'000;
+  std::uint64_t from_ms = 0, until_ms = UINT64_MAX;
+};
+
+// A program beside the relay that raises alerts through its alert endpoint
+// (firmware/alert_endpoint.hpp) as tools/pigeon-alert does: one request per
+// connection, "key TAB to TAB subject TAB body LF", answered with the alert's
+// status and closed. One alert at a time, every interval; the keys cycle.
+class AlertClient final : public Actor {
+ public:
+  AlertClient(hal::SimNetwork& network, hal::SimHostId host, const AlertClientSettings& settings, Ledger& ledger,
+              hal::SimLogSink& log_sink);
+  void run(std::uint64_t now_ms) override;
+  hal::SimNet& net() override { return net_; }
+  const AlertCounts& counts() const { return counts_; }
+
+ private:
+  void start(std::uint64_t now_ms);
+  void finish(std::optional<AlertStatus> status, std::uint64_t now_ms);
+
+  hal::SimNet net_;
+  AlertClientSettings settings_;
+  Ledger& ledger_;
+  hal::SimLog log_;
+  Conversation conversation_;
+  std::optional<std::uint64_t> alert_;  // the ledger's number of the alert in flight
+  std::uint64_t next_ms_ = 0;
+  std::uint64_t deadline_ms_ = 0;
+  std::uint64_t raised_ = 0;
+  AlertCounts counts_;
 };
 
 enum class SmarthostMode : std::uint8_t { accept, greylist, refuse, hang, drop, lose_reply, bad_cert };

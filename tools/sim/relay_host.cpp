@@ -4,6 +4,7 @@
 #include <array>
 
 #include "allocation_guard.hpp"
+#include "firmware/alert_endpoint.hpp"
 #include "firmware/alert_spool_store.hpp"
 #include "firmware/crypto_random.hpp"
 #include "firmware/delivery_scheduler.hpp"
@@ -41,7 +42,8 @@ struct RelayHost::Boot {
         services{config, host.net_, host.clock_, host.log_, spool, tls, accounts, logins}, smarthost_tls(random),
         resolver(host.settings_),
         scheduler(services, smarthost_tls, resolver), relay(services, &scheduler), alert_store(services),
-        alerts({config.alert_window_s, config.alert_max_per_window}, alert_store) {}
+        alerts({config.alert_window_s, config.alert_max_per_window}, alert_store),
+        alert_endpoint(host.net_, host.clock_, host.log_, alerts) {}
 
   RelayConfig config;
   hal::SimEntropy entropy;
@@ -57,6 +59,7 @@ struct RelayHost::Boot {
   Relay relay;
   SpoolAlertStore alert_store;
   Alerts alerts;
+  AlertEndpoint alert_endpoint;
 };
 
 RelayHost::RelayHost(hal::SimNetwork& network, hal::SimHostId host, const hal::SimTime& time,
@@ -119,7 +122,11 @@ bool RelayHost::boot(std::string& error) {
     error = settings_.name + ": " + std::string(problem);
   } else {
     Service failed = Service::smtp;
-    if (boot.relay.start(failed) != hal::NetStatus::ok) error = settings_.name + ": a listener does not start";
+    if (boot.relay.start(failed) != hal::NetStatus::ok) {
+      error = settings_.name + ": a listener does not start";
+    } else if (settings_.alert_port != 0 && boot.alert_endpoint.start(settings_.alert_port) != hal::NetStatus::ok) {
+      error = settings_.name + ": the alert endpoint does not start";
+    }
   }
   if (!error.empty()) {
     boot_.reset();
@@ -140,6 +147,7 @@ void RelayHost::run(std::uint64_t now_ms) {
   }
   {
     const RelayCode relay_code;
+    boot_->alert_endpoint.poll();
     boot_->alerts.poll(clock_.unix_time_s());
     if (!flash_.power_lost()) net_.wait(boot_->relay.poll(clock_.monotonic_ms()));
   }

@@ -37,6 +37,7 @@ struct RelaySettings {
   std::vector<std::pair<std::string, hal::IpAddress>> host_names;
   std::int64_t epoch_s = 1'767'225'600;  // 2026-01-01 UTC
   std::uint64_t boot_ms = 2'000;         // from power back to serving
+  std::uint16_t alert_port = 0;          // the alert endpoint's; 0: off (as the host's default)
 };
 
 struct RelayCounters {

@@ -257,6 +257,13 @@ class Parser {
     if (key == "interval") return duration(spec.interval_ms);
     if (key == "from") return duration(spec.from_ms);
     if (key == "until") return duration(spec.until_ms);
+    if (key == "via") {
+      if (value_ != "api" && value_ != "endpoint") return "via is api or endpoint";
+      spec.via_endpoint = value_ == "endpoint";
+      return "";
+    }
+    if (key == "address") return address(spec.address);
+    if (key == "link") return link(spec.link);
     return "unknown key '" + key + "' in [alerts]";
   }
 

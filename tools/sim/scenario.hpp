@@ -44,6 +44,11 @@ struct ReaderSpec {
 
 struct AlertSpec {
   std::string name, relay, to;
+  // Through the relay's alert endpoint, from a host of its own at `address`
+  // (the simulated network has no loopback), rather than by calling the API.
+  bool via_endpoint = false;
+  hal::IpAddress address;
+  hal::SimLink link;
   std::uint32_t keys = 1;
   std::uint64_t interval_ms = 60'000;
   std::uint64_t from_ms = 0, until_ms = UINT64_MAX;

@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::uint64_t hour_ms = 3'600'000;
 constexpr std::uint64_t sample_ms = 600'000;
+// The port of a relay's alert endpoint when a scenario's alerts go through it.
+constexpr std::uint16_t alert_endpoint_port = 2600;
 // A host that asks to run again at the same instant this many times in a row
 // spins: the relay's loop must not (docs/security.md, "no busy loop").
 constexpr std::uint64_t spin_limit = 200'000;
@@ -107,7 +109,8 @@ class World final : public hal::SimLogSink {
   std::uint64_t event_hash_ = 0xcbf29ce484222325u;
   std::uint64_t event_lines_ = 0;
   std::uint64_t cuts_ = 0;
-  std::uint64_t alerts_sent_ = 0, alerts_coalesced_ = 0, alerts_refused_ = 0;
+  AlertCounts api_alerts_;
+  std::vector<AlertClient*> alert_clients_;
   const RelayAllocations relay_allocations_before_ = relay_allocations();  // of earlier runs in this process
 };
 
@@ -157,6 +160,9 @@ bool World::set_up(std::string& error) {
                                     "smarthost_port = " + std::to_string(found->second->settings.port),
                                     tls ? "smarthost_tls = starttls" : "smarthost_tls = none",
                                     "listen_address = 0.0.0.0"});
+    }
+    for (const AlertSpec& alerts : scenario_.alerts) {
+      if (alerts.via_endpoint && alerts.relay == spec.settings.name) settings.alert_port = alert_endpoint_port;
     }
     if (!add_host(spec.settings.name, spec.address, spec.link, id, error)) return false;
     auto relay = std::make_unique<RelayHost>(*network_, id, time_, settings, *this, ledger_, random_.next());
@@ -216,10 +222,21 @@ bool World::set_up(std::string& error) {
     hosts_.push_back(std::move(reader));
   }
   for (const AlertSpec& spec : scenario_.alerts) {
-    hal::Endpoint ignored;
-    if (!relay_endpoint(spec.relay, Service::smtp, ignored)) return false;
-    RelayHost* relay = static_cast<RelayHost*>(hosts_[names_[spec.relay]].get());
-    alert_sources_.push_back({spec, relay, spec.from_ms});
+    hal::Endpoint endpoint;
+    if (!relay_endpoint(spec.relay, Service::smtp, endpoint)) return false;
+    if (!spec.via_endpoint) {
+      alert_sources_.push_back({spec, static_cast<RelayHost*>(hosts_[names_[spec.relay]].get()), spec.from_ms});
+      continue;
+    }
+    // A program on the relay's machine: its endpoint listens on loopback only.
+    const hal::Endpoint loopback{{false, {127, 0, 0, 1}}, alert_endpoint_port};
+    const AlertClientSettings settings{spec.name, loopback, spec.to, spec.keys, spec.interval_ms, spec.from_ms,
+                                       std::min(spec.until_ms, scenario_.faults_until_ms)};
+    if (!add_host(spec.name, spec.address, spec.link, id, error)) return false;
+    network_->share_machine(id, names_[spec.relay]);
+    auto client = std::make_unique<AlertClient>(*network_, id, settings, ledger_, *this);
+    alert_clients_.push_back(client.get());
+    hosts_.push_back(std::move(client));
   }
   due_.resize(hosts_.size());
   return schedule_faults(error);
@@ -302,15 +319,13 @@ void World::fire_alerts() {
     while (source.next_ms <= time_.now_ms() && source.next_ms < std::min(source.spec.until_ms, scenario_.faults_until_ms)) {
       const std::uint64_t id = ledger_.submit(true, time_.now_ms());
       const std::string key = source.spec.name + "-" + std::to_string(source.fired++ % source.spec.keys);
-      const std::string body = "sim-id " + std::to_string(id) + " from " + key;
-      const AlertStatus status = source.relay->send_alert(source.spec.to, "sim alert " + key, body, key);
+      const AlertStatus status =
+          source.relay->send_alert(source.spec.to, "sim alert " + key, alert_body(id, key), key);
       // Only a sent alert is a promise. The others may still come out: the
       // key's summary carries the body of its latest occurrence, even one the
       // caller was told failed.
       ledger_.answer(id, status == AlertStatus::sent ? Answer::acknowledged : Answer::unknown, time_.now_ms());
-      (status == AlertStatus::sent            ? alerts_sent_
-       : status == AlertStatus::coalesced || status == AlertStatus::rate_limited ? alerts_coalesced_
-                                                                                  : alerts_refused_) += 1;
+      api_alerts_.count(status);
       source.next_ms += source.spec.interval_ms;
     }
   }
@@ -482,8 +497,20 @@ std::string World::summary(std::uint64_t end_ms) const {
   text += "  messages    submitted " + n(t.submitted) + ", acknowledged " + n(t.acknowledged) + ", refused " +
           n(t.refused) + ", answer lost or coalesced " + n(t.unknown) + "\n";
   if (!alert_sources_.empty()) {
-    text += "  alerts      sent " + n(alerts_sent_) + ", coalesced or rate-limited " + n(alerts_coalesced_) +
-            ", refused " + n(alerts_refused_) + "\n";
+    text += "  alerts      API: sent " + n(api_alerts_.sent) + ", coalesced or rate-limited " +
+            n(api_alerts_.coalesced) + ", refused " + n(api_alerts_.refused) + "\n";
+  }
+  if (!alert_clients_.empty()) {
+    AlertCounts endpoint;
+    for (const AlertClient* client : alert_clients_) {
+      endpoint.sent += client->counts().sent;
+      endpoint.coalesced += client->counts().coalesced;
+      endpoint.refused += client->counts().refused;
+      endpoint.unanswered += client->counts().unanswered;
+    }
+    text += "  alerts      endpoint: sent " + n(endpoint.sent) + ", coalesced or rate-limited " +
+            n(endpoint.coalesced) + ", refused " + n(endpoint.refused) + ", no answer " + n(endpoint.unanswered) +
+            "\n";
   }
   text += "  out         smarthost " + n(t.delivered_smarthost) + ", mailbox " + n(t.delivered_mailbox) + ", bounced " +
           n(t.bounced) + ", lost " + n(t.lost) + ", out without an acknowledgement " + n(t.delivered_unacknowledged) +
