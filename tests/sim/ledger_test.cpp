@@ -243,14 +243,15 @@ TEST(AllocationGuard, CountsOnlyWhileTheRelaysCodeRuns) {
 }
 
 // A relay with clients over every kind of TLS: STARTTLS and 465 with AUTH,
-// POP3 with STLS and POP3S. `password` is the devices' password.
-RunResult run_tls_clients(const std::string& password) {
+// POP3 with STLS and POP3S. `password` is the devices' password; new mail
+// stops at `mail_until`, the run ends ten minutes later.
+RunResult run_tls_clients(const std::string& password, const std::string& mail_until, const std::string& duration) {
   std::string error;
   const auto scenario = parse_scenario(R"(
 [world]
 name = tls-clients
-duration = 1h
-faults_until = 50m
+duration = )" + duration + R"(
+faults_until = )" + mail_until + R"(
 drain_limit = 10m
 [smarthost isp]
 address = 10.0.0.1
@@ -300,7 +301,7 @@ interval = 10m
 }
 
 TEST(ClientTls, DevicesAndReadersOverEveryKindOfTlsResume) {
-  const RunResult result = run_tls_clients("right-password");
+  const RunResult result = run_tls_clients("right-password", "50m", "1h");
   ASSERT_TRUE(result.ok) << result.violation << "\n" << result.summary;
   // Sessions resume: most handshakes are short ones; none failed.
   EXPECT_NE(result.summary.find("failed 0; reader handshakes"), std::string::npos) << result.summary;
@@ -314,7 +315,7 @@ TEST(ClientTls, DevicesAndReadersOverEveryKindOfTlsResume) {
 }
 
 TEST(ClientTls, AWrongPasswordKeepsTheMailOut) {
-  const RunResult result = run_tls_clients("wrong-password");
+  const RunResult result = run_tls_clients("wrong-password", "10m", "20m");
   EXPECT_FALSE(result.ok);
   EXPECT_NE(result.violation.find("refuses new mail"), std::string::npos) << result.violation;
   EXPECT_NE(result.summary.find("acknowledged 0"), std::string::npos) << result.summary;
