@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <random>
 
 #include "tests/spool/spool_fixture.hpp"
 
@@ -399,6 +400,136 @@ TEST_F(SpoolLiveView, AnUnwatchedViewHearsOfNoRemoval) {
   spool->watch(mine, "alice", 4096);
   EXPECT_EQ(mine.size(), 299u);
 }
+
+// The view against a model of what its client knows, over random deliveries,
+// a slow writer, removals elsewhere, its own expunges, announcements and
+// extensions: every message keeps its number until it is taken, new mail
+// comes in id order, and each lookup finds what the model says.
+class SpoolLiveViewModel : public ::testing::TestWithParam<unsigned> {
+ protected:
+  struct Shown {
+    MessageId id;
+    bool vanished;
+    bool operator==(const Shown&) const = default;
+  };
+  SimulatedChip chip{hal::FlashGeometry{65536, 16, 16}};
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  LiveMailboxView view;
+  std::vector<Shown> shown;           // what the client knows, in order
+  std::vector<MessageId> not_shown;   // committed above the view, ascending
+  std::optional<SpoolWriter> slow;    // one message being written at a time
+  std::mt19937 random{GetParam()};
+
+  void TearDown() override { spool->unwatch(view); }
+  std::size_t pick(std::size_t count) { return std::uniform_int_distribution<std::size_t>(0, count - 1)(random); }
+  std::vector<std::size_t> live_places() const {
+    std::vector<std::size_t> places;
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+      if (!shown[i].vanished) places.push_back(i);
+    }
+    return places;
+  }
+  void deliver() {
+    const std::array to_alice{alice};
+    const Outcome stored = store_message(*spool, {"s@lan.example", to_alice, false}, "m");
+    ASSERT_EQ(stored.status, SpoolStatus::ok);
+    not_shown.push_back(stored.id);
+  }
+  void finish_slow() {
+    if (pick(2) == 0) {
+      const std::array<std::uint8_t, 1> byte{'s'};
+      ASSERT_EQ(spool->append(*slow, byte), SpoolStatus::ok);
+      ASSERT_EQ(spool->commit(*slow), SpoolStatus::ok);
+      not_shown.insert(std::lower_bound(not_shown.begin(), not_shown.end(), slow->message_id()), slow->message_id());
+    } else {
+      spool->discard(*slow);
+    }
+    slow.reset();
+  }
+  void remove_elsewhere() {
+    const std::vector<std::size_t> places = live_places();
+    const std::size_t vanished = shown.size() - places.size();
+    if (places.empty() || vanished + 1 >= PIGEON_IMAP_VANISHED) return;
+    Shown& victim = shown[places[pick(places.size())]];
+    ASSERT_EQ(spool->mark_deleted(victim.id, "alice"), SpoolStatus::ok);
+    victim.vanished = true;
+  }
+  void expunge_own() {
+    const std::vector<std::size_t> places = live_places();
+    if (places.empty()) return;
+    const std::size_t place = places[pick(places.size())];
+    ASSERT_EQ(spool->remove_from_view(view, place), SpoolStatus::ok);
+    shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(place));
+  }
+  void announce() {
+    std::optional<std::size_t> oldest;
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+      if (shown[i].vanished && (!oldest || shown[i].id < shown[*oldest].id)) oldest = i;
+    }
+    EXPECT_EQ(spool->take_vanished(view), oldest);
+    if (oldest) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(*oldest));
+  }
+  void extend() {
+    // New mail waits while a message below it is still being written.
+    std::size_t taken = 0;
+    while (taken < not_shown.size() && (!slow || not_shown[taken] < slow->message_id())) {
+      shown.push_back({not_shown[taken++], false});
+    }
+    not_shown.erase(not_shown.begin(), not_shown.begin() + static_cast<std::ptrdiff_t>(taken));
+    EXPECT_EQ(spool->extend_view(view), taken);
+  }
+  std::vector<Shown> seen_by_view() {
+    std::vector<Shown> seen;
+    for (std::size_t i = 0; i < view.size(); ++i) {
+      const std::optional<MaildropEntry> entry = spool->view_entry(view, i);
+      seen.push_back(entry ? Shown{entry->id, entry->vanished} : Shown{0, false});
+    }
+    return seen;
+  }
+};
+
+TEST_P(SpoolLiveViewModel, AgreesWithTheClientsModel) {
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  for (int i = 0; i < 40; ++i) deliver();
+  spool->watch(view, "alice", 4096);
+  for (MessageId id : not_shown) shown.push_back({id, false});
+  not_shown.clear();
+  const std::array to_alice{alice};
+  for (int step = 0; step < 1500 && !HasFailure(); ++step) {
+    switch (pick(8)) {
+      case 0:
+      case 1: deliver(); break;
+      case 2:
+        if (slow) {
+          finish_slow();
+        } else {
+          slow.emplace();
+          ASSERT_EQ(spool->open_message({"s@lan.example", to_alice, false}, *slow), SpoolStatus::ok);
+        }
+        break;
+      case 3: remove_elsewhere(); break;
+      case 4: expunge_own(); break;
+      case 5: announce(); break;
+      case 6: extend(); break;
+      default: {
+        // Lookups out of order too: each finds its own message.
+        if (shown.empty()) break;
+        const std::size_t place = pick(shown.size());
+        const std::optional<MaildropEntry> entry = spool->view_entry(view, place);
+        ASSERT_TRUE(entry);
+        EXPECT_EQ((Shown{entry->id, entry->vanished}), shown[place]) << place;
+      }
+    }
+    ASSERT_EQ(view.size(), shown.size()) << "step " << step;
+    if (step % 50 == 0) {
+      ASSERT_EQ(seen_by_view(), shown) << "step " << step;
+    }
+  }
+  EXPECT_EQ(seen_by_view(), shown);
+  EXPECT_FALSE(view.lost_track());
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, SpoolLiveViewModel, ::testing::Values(1u, 2u, 3u, 4u));
 
 }  // namespace
 }  // namespace pigeon::testing
