@@ -69,7 +69,7 @@ bool BodyStructureWriter::write_step(TextBuilder& out, HeaderFields& fields) {
       return write_field(out, fields, "Content-Description");
     case Step::encoding_size: {
       FieldValue value;
-      if (!fields.read(header_offset(), "Content-Transfer-Encoding", value)) return false;
+      if (!fields.read(header(), "Content-Transfer-Encoding", value)) return false;
       ValueReader reader(value.value());
       const std::string_view encoding = reader.token();
       out.character(' ');
@@ -86,8 +86,7 @@ bool BodyStructureWriter::write_step(TextBuilder& out, HeaderFields& fields) {
     }
     case Step::envelope: {
       out.text(envelope_field_ == 0 ? " (" : " ");
-      const std::uint32_t embedded = structure_.parts[*structure_.first_child(part_)].header_offset;
-      if (!write_envelope_field(out, envelope_field_, fields, embedded)) return false;
+      if (!write_envelope_field(out, envelope_field_, fields, header(*structure_.first_child(part_)))) return false;
       if (++envelope_field_ == envelope_fields.size()) {
         out.character(')');
         step_ = Step::embedded;
@@ -132,7 +131,7 @@ bool BodyStructureWriter::write_type(TextBuilder& out, HeaderFields& fields) {
     return true;
   }
   FieldValue value;
-  if (part.has_content_type && !fields.read(header_offset(), "Content-Type", value)) return false;
+  if (part.has_content_type && !fields.read(header(), "Content-Type", value)) return false;
   ValueReader reader(value.value());
   const std::string_view type = reader.token();
   const std::string_view subtype = reader.take('/') ? reader.token() : std::string_view{};
@@ -153,7 +152,7 @@ bool BodyStructureWriter::write_type(TextBuilder& out, HeaderFields& fields) {
 // A multipart's subtype after its children, and its parameters in BODYSTRUCTURE.
 bool BodyStructureWriter::write_multipart_end(TextBuilder& out, HeaderFields& fields) {
   FieldValue value;
-  if (!fields.read(header_offset(), "Content-Type", value)) return false;
+  if (!fields.read(header(), "Content-Type", value)) return false;
   ValueReader reader(value.value());
   reader.token();
   const std::string_view subtype = reader.take('/') ? reader.token() : std::string_view{};
@@ -169,7 +168,7 @@ bool BodyStructureWriter::write_multipart_end(TextBuilder& out, HeaderFields& fi
 
 bool BodyStructureWriter::write_field(TextBuilder& out, HeaderFields& fields, std::string_view name) {
   FieldValue value;
-  if (!fields.read(header_offset(), name, value)) return false;
+  if (!fields.read(header(), name, value)) return false;
   write_nstring(out, value.value(), value.present());
   return true;
 }
@@ -178,7 +177,7 @@ bool BodyStructureWriter::write_field(TextBuilder& out, HeaderFields& fields, st
 bool BodyStructureWriter::write_disposition(TextBuilder& out, HeaderFields& fields) {
   step_ = Step::language;
   FieldValue value;
-  if (!fields.read(header_offset(), "Content-Disposition", value)) return false;
+  if (!fields.read(header(), "Content-Disposition", value)) return false;
   ValueReader reader(value.value());
   const std::string_view type = reader.token();
   out.character(' ');
@@ -198,7 +197,7 @@ bool BodyStructureWriter::write_disposition(TextBuilder& out, HeaderFields& fiel
 bool BodyStructureWriter::write_language(TextBuilder& out, HeaderFields& fields) {
   step_ = Step::location;
   FieldValue value;
-  if (!fields.read(header_offset(), "Content-Language", value)) return false;
+  if (!fields.read(header(), "Content-Language", value)) return false;
   out.character(' ');
   ValueReader reader(value.value());
   bool any = false;
@@ -209,6 +208,10 @@ bool BodyStructureWriter::write_language(TextBuilder& out, HeaderFields& fields)
   }
   out.text(any ? ")" : "NIL");
   return true;
+}
+
+HeaderRange BodyStructureWriter::header(std::uint8_t part) const {
+  return {structure_.parts[part].header_offset, structure_.parts[part].body_offset};
 }
 
 // After a part: its next sibling, or the end of what contains it.

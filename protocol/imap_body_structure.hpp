@@ -56,7 +56,9 @@ class BodyStructureWriter {
   bool write_disposition(TextBuilder& out, HeaderFields& fields);
   bool write_language(TextBuilder& out, HeaderFields& fields);
   void finish_part();
-  std::uint32_t header_offset() const { return structure_.parts[part_].header_offset; }
+  // The header of the part being written (or of any part).
+  HeaderRange header(std::uint8_t part) const;
+  HeaderRange header() const { return header(part_); }
 
   const mime::Structure& structure_;
   bool extensible_;

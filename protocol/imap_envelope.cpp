@@ -212,12 +212,12 @@ void write_address_list(TextBuilder& out, std::string_view value) {
   out.character('(').text(list.view()).character(')');
 }
 
-bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, std::uint32_t header_offset) {
+bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, HeaderRange header) {
   FieldValue value;
-  if (!fields.read(header_offset, envelope_fields[field], value)) return false;
+  if (!fields.read(header, envelope_fields[field], value)) return false;
   // Sender and Reply-To are From's when the message has none.
   const bool sender_or_reply_to = field == 3 || field == 4;
-  if (!value.present() && sender_or_reply_to && !fields.read(header_offset, envelope_fields[2], value)) return false;
+  if (!value.present() && sender_or_reply_to && !fields.read(header, envelope_fields[2], value)) return false;
   if (!value.present()) {
     out.text("NIL");
   } else if (envelope_field_is_address(field)) {

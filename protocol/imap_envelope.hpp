@@ -40,22 +40,28 @@ inline constexpr std::array<std::string_view, 10> envelope_fields{
     "Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID"};
 inline constexpr bool envelope_field_is_address(std::size_t index) { return index >= 2 && index <= 7; }
 
-// The fields of a header that begins at `header_offset` in a stored message,
-// read one at a time (the engine passes the message through HeaderFilter).
+// Where a header lies in a stored message: the message's own, or a MIME
+// part's, which ends where the part's body begins.
+struct HeaderRange {
+  std::uint32_t begin = 0;
+  std::uint32_t end = UINT32_MAX;
+};
+
+// The fields of a header in a stored message, read one at a time (the engine
+// passes the message through HeaderFilter).
 class HeaderFields {
  public:
   // The first `name` field's value into `value` (absent when the header has
   // none); false when the message could not be read.
-  virtual bool read(std::uint32_t header_offset, std::string_view name, FieldValue& value) = 0;
+  virtual bool read(HeaderRange header, std::string_view name, FieldValue& value) = 0;
 
  protected:
   ~HeaderFields() = default;
 };
 
-// Envelope field `field` (its index in envelope_fields) of the header at
-// `header_offset`, as NIL, a string or an address list; false when the
-// message could not be read.
-bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, std::uint32_t header_offset);
+// Envelope field `field` (its index in envelope_fields) of `header`, as NIL,
+// a string or an address list; false when the message could not be read.
+bool write_envelope_field(TextBuilder& out, std::size_t field, HeaderFields& fields, HeaderRange header);
 
 // NIL, a quoted string, or a literal when `text` holds bytes a quoted string
 // may not (RFC 3501 §4.3).

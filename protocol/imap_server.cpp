@@ -136,9 +136,9 @@ bool scan_header(ImapServerPolicy& policy, std::uint32_t index, imap::HeaderFilt
 class StoredHeaderFields final : public imap::HeaderFields {
  public:
   StoredHeaderFields(ImapServerPolicy& policy, std::uint32_t index) : policy_(policy), index_(index) {}
-  bool read(std::uint32_t header_offset, std::string_view name, imap::FieldValue& value) override {
+  bool read(imap::HeaderRange header, std::string_view name, imap::FieldValue& value) override {
     imap::HeaderFilter filter(imap::HeaderSelection::fields, name);
-    return scan_header(policy_, index_, filter, value, header_offset);
+    return scan_header(policy_, index_, filter, value, header.begin, header.end);
   }
 
  private:
@@ -1299,7 +1299,8 @@ std::optional<bool> ImapServer::encodings_known() {
 bool ImapServer::part_encoding(std::uint8_t part, std::optional<mime::Encoding>& encoding) {
   imap::FieldValue value;
   StoredHeaderFields fields(policy_, job_index_);
-  if (!fields.read(structure_.parts[part].header_offset, "Content-Transfer-Encoding", value)) return false;
+  const mime::Part& stored = structure_.parts[part];
+  if (!fields.read({stored.header_offset, stored.body_offset}, "Content-Transfer-Encoding", value)) return false;
   mime::ValueReader reader(value.value());
   encoding = mime::encoding_named(reader.token());
   return true;
@@ -1437,7 +1438,7 @@ bool ImapServer::fetch_envelope_field() {
   std::array<char, reply_reserve_bytes - 32> text{};
   TextBuilder builder(text);
   StoredHeaderFields fields(policy_, job_index_);
-  if (!imap::write_envelope_field(builder, envelope_field_, fields, 0)) {
+  if (!imap::write_envelope_field(builder, envelope_field_, fields, imap::HeaderRange{})) {
     abandon_message();
     return false;
   }

@@ -524,6 +524,20 @@ TEST(ImapServer, FetchMimeParts) {
             "e OK FETCH completed\r\n");
 }
 
+TEST(ImapServer, APartsFieldsAreReadFromItsOwnHeaderOnly) {
+  // The first part's header meets the next boundary without a blank line: the
+  // second part's Content-ID is not the first's.
+  const Transcript t = run(after_select("a FETCH 4 BODYSTRUCTURE\r\n"), tls_settings(), [](FakeStore& store) {
+    store.inbox.push_back({"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n--b\r\n"
+                           "Content-ID: <x>\r\n\r\ntwo\r\n--b--\r\n",
+                           20, 0, 0});
+  });
+  EXPECT_EQ(t.output.substr(t.output.find("s OK [READ-WRITE] SELECT completed\r\n") + 36),
+            "* 4 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)"
+            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") \"<x>\" NIL \"7bit\" 3 0 NIL NIL NIL NIL)"
+            " \"mixed\" (\"boundary\" \"b\") NIL NIL NIL))\r\na OK FETCH completed\r\n");
+}
+
 TEST(ImapServer, FetchFullAndItemsAfterEnvelope) {
   const Transcript t = run(after_select("a FETCH 3 FULL\r\nb FETCH 3 (ENVELOPE UID)\r\n"));
   EXPECT_EQ(t.output, selected_then("* 3 FETCH (FLAGS (\\Flagged) INTERNALDATE \"08-Dec-2025 13:20:00 +0000\" RFC822.SIZE " +
