@@ -538,6 +538,36 @@ TEST(ImapServer, APartsFieldsAreReadFromItsOwnHeaderOnly) {
             " \"mixed\" (\"boundary\" \"b\") NIL NIL NIL))\r\na OK FETCH completed\r\n");
 }
 
+TEST(ImapServer, TheLongestFieldValuesFitAPieceOfTheStructure) {
+  // Values that grow most when written: escaped quotes, short parameters,
+  // 8-bit bytes as literals, one-letter languages; each cut at 160 bytes.
+  const auto with_worst_fields = [](FakeStore& store) {
+    std::string quotes = "text/plain; q=\"";
+    while (quotes.size() < 170) quotes += "\\\"";
+    quotes += "\"";
+    std::string short_parameters = "attachment";
+    while (short_parameters.size() < 170) short_parameters += ";a=b";
+    std::string languages = "a";
+    while (languages.size() < 170) languages += ",a";
+    store.inbox.push_back({"Content-Type: " + quotes + "\r\nContent-Disposition: " + short_parameters +
+                               "\r\nContent-Language: " + languages + "\r\nContent-Description: " +
+                               std::string(170, '\xE9') + "\r\nContent-ID: " + std::string(170, '"') +
+                               "\r\n\r\nbody\r\n",
+                           20, 0, 0});
+  };
+  const Transcript t = run(after_select("a FETCH 4 BODYSTRUCTURE\r\nb NOOP\r\n"), tls_settings(), with_worst_fields);
+  // Each value is cut at 160 bytes: the quoted parameter loses its end (and
+  // so is dropped), 37 whole "a=b" and 80 languages remain.
+  std::string expected = "* 4 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") \"";
+  for (int i = 0; i < 160; ++i) expected += "\\\"";
+  expected += "\" {160}\r\n" + std::string(160, '\xE9') + " \"7bit\" 6 1 NIL (\"attachment\" (";
+  for (int i = 0; i < 37; ++i) expected += i == 0 ? "\"a\" \"b\"" : " \"a\" \"b\"";
+  expected += ")) (";
+  for (int i = 0; i < 80; ++i) expected += i == 0 ? "\"a\"" : " \"a\"";
+  expected += ") NIL))\r\na OK FETCH completed\r\nb OK NOOP completed\r\n";
+  EXPECT_EQ(t.output.substr(t.output.find("* 4 FETCH")), expected);
+}
+
 TEST(ImapServer, FetchFullAndItemsAfterEnvelope) {
   const Transcript t = run(after_select("a FETCH 3 FULL\r\nb FETCH 3 (ENVELOPE UID)\r\n"));
   EXPECT_EQ(t.output, selected_then("* 3 FETCH (FLAGS (\\Flagged) INTERNALDATE \"08-Dec-2025 13:20:00 +0000\" RFC822.SIZE " +
