@@ -130,27 +130,32 @@ def check_part(structure, part, extensible):
         assert dict(zip(disposition[1][::2], disposition[1][1::2])) == {"filename": part.get_filename()}
 
 
-def test_bodystructure_matches_the_email_package(pigeon):
+def imaps(relay):
+    client = imaplib.IMAP4_SSL("127.0.0.1", relay.ports["imaps"], ssl_context=relay.tls_context(), timeout=30)
+    client.login(relay.user, relay.password)
+    return client
+
+
+def submitted_and_selected(relay):
+    """Submits mime_message() over SMTP; returns its bytes, what the email
+    package parses of them, and a client with INBOX selected."""
     submitted = mime_message()
-    assert pigeon.submit(submitted) == {}
-    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
-    client.login(pigeon.user, pigeon.password)
+    assert relay.submit(submitted) == {}
+    client = imaps(relay)
     client.select("INBOX")
-    stored = strip_received(fetch_one(client, "BODY.PEEK[]")[0][1])
-    assert stored == submitted
-    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
+    return submitted, email.message_from_bytes(submitted, policy=email.policy.default), client
+
+
+def test_bodystructure_matches_the_email_package(pigeon):
+    submitted, parsed, client = submitted_and_selected(pigeon)
+    assert strip_received(fetch_one(client, "BODY.PEEK[]")[0][1]) == submitted
     check_part(body_structure(client), parsed, extensible=True)
     check_part(body_structure(client, "BODY"), parsed, extensible=False)
     client.logout()
 
 
 def test_parts_are_the_bytes_the_email_package_finds(pigeon):
-    submitted = mime_message()
-    assert pigeon.submit(submitted) == {}
-    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
-    client.login(pigeon.user, pigeon.password)
-    client.select("INBOX")
-    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
+    _, parsed, client = submitted_and_selected(pigeon)
     alternative, forwarded, attachment = parsed.get_payload()
     plain, html = alternative.get_payload()
     data = fetch_one(client, "(BODY.PEEK[1.1] BODY.PEEK[1.2] BODY.PEEK[3] BODY.PEEK[3.MIME] BODY.PEEK[2.HEADER] "
@@ -175,13 +180,8 @@ def test_parts_are_the_bytes_the_email_package_finds(pigeon):
 
 
 def test_binary_is_what_the_email_package_decodes(pigeon):
-    submitted = mime_message()
-    assert pigeon.submit(submitted) == {}
-    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
-    client.login(pigeon.user, pigeon.password)
+    _, parsed, client = submitted_and_selected(pigeon)
     assert "BINARY" in client.capabilities
-    client.select("INBOX")
-    parsed = email.message_from_bytes(submitted, policy=email.policy.default)
     alternative, forwarded, attachment = parsed.get_payload()
     plain, html = alternative.get_payload()
     data = fetch_one(client, "(BINARY.PEEK[1.1] BINARY.PEEK[1.2] BINARY.PEEK[3] BINARY.PEEK[3]<100.50>)")
@@ -281,8 +281,7 @@ def pigeon_body_structures(client, count):
 @pytest.mark.skipif(not os.path.exists(DOVECOT_IMAP), reason="Dovecot's imap is not installed (tools/deps installs it)")
 def test_bodystructure_is_dovecots_but_where_documented(pigeon):
     messages = [mime_message()] + ALIKE + [message for message, _, _ in UNLIKE]
-    client = imaplib.IMAP4_SSL("127.0.0.1", pigeon.ports["imaps"], ssl_context=pigeon.tls_context(), timeout=30)
-    client.login(pigeon.user, pigeon.password)
+    client = imaps(pigeon)
     for message in messages:
         assert client.append("INBOX", None, None, message)[0] == "OK"
     ours = pigeon_body_structures(client, len(messages))
