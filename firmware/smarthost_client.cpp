@@ -230,14 +230,7 @@ std::optional<std::string_view> SmarthostClient::recipient_address(std::size_t i
 void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpClientReply& reply) {
   const std::uint8_t r = spool_recipient(index);
   const SmarthostReply answer = SmarthostReply::of(reply);
-  std::array<char, max_diagnostic_bytes> text{};
-  const std::string_view diagnostic = answer.describe(text);
-  std::array<char, protocol::max_path_bytes> address_bytes{};
-  const std::string_view address =
-      services_->spool.read_recipient(attempt_.id, r, address_bytes).value_or("(address unreadable)");
-  services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s",
-                       static_cast<unsigned>(attempt_.id), static_cast<int>(address.size()), address.data(),
-                       static_cast<int>(diagnostic.size()), diagnostic.data());
+  log_result(r, answer);
   if (reply.positive()) {
     attempt_.relayed_mask[r] = true;
   } else if (reply.permanent()) {
@@ -245,6 +238,19 @@ void SmarthostClient::recipient_result(std::size_t index, const protocol::SmtpCl
   } else {
     attempt_.last_temporary = answer;
   }
+}
+
+// Out of line: its buffers stay out of the frame under which note_refusal()
+// may write a delivery report (the board's stack is 6 KiB).
+[[gnu::noinline]] void SmarthostClient::log_result(std::uint8_t recipient, const SmarthostReply& answer) {
+  std::array<char, max_diagnostic_bytes> text{};
+  const std::string_view diagnostic = answer.describe(text);
+  std::array<char, protocol::max_path_bytes> address_bytes{};
+  const std::string_view address =
+      services_->spool.read_recipient(attempt_.id, recipient, address_bytes).value_or("(address unreadable)");
+  services_->log.write(hal::LogLevel::info, "relay: message %u to <%.*s>: %.*s",
+                       static_cast<unsigned>(attempt_.id), static_cast<int>(address.size()), address.data(),
+                       static_cast<int>(diagnostic.size()), diagnostic.data());
 }
 
 // A refusal whose text finds no slot first has the refusals so far reported

@@ -145,6 +145,7 @@ class SmarthostClient final : private protocol::SmtpClientEvents, private Sessio
   bool load_sender();
   std::uint8_t spool_recipient(std::size_t index) const;
   void note_refusal(std::uint8_t recipient, const SmarthostReply& reply);
+  void log_result(std::uint8_t recipient, const SmarthostReply& answer);
   void end_attempt();
   void fail(std::string_view reason);
   std::string_view failure(CloseReason reason) const;

@@ -95,19 +95,19 @@ protocol::SmtpServerSettings SmtpSession::settings_for(Service service) const {
 // RFC 5321 §4.5.3.2: inside DATA the client gets data_timeout_s, elsewhere
 // command_timeout_s.
 std::uint64_t SmtpSession::idle_limit_ms() const {
-  return (writer_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
+  return (in_data_ ? services_->config.data_timeout_s : services_->config.command_timeout_s) * ms_per_s;
 }
 
 // The session's time limit, or its DATA phase's while a message is open.
 std::uint64_t SmtpSession::time_limit_ms() const {
   const RelayConfig& config = services_->config;
   const std::uint64_t session_end_ms = started_ms_ + config.session_time_limit_s * ms_per_s;
-  if (!writer_) return session_end_ms;
+  if (!in_data_) return session_end_ms;
   return std::min(session_end_ms, data_started_ms_ + config.data_time_limit_s * ms_per_s);
 }
 
 bool SmtpSession::data_time_limit_first() const {
-  return writer_ && data_started_ms_ + services_->config.data_time_limit_s * ms_per_s <
+  return in_data_ && data_started_ms_ + services_->config.data_time_limit_s * ms_per_s <
                         started_ms_ + services_->config.session_time_limit_s * ms_per_s;
 }
 
@@ -173,12 +173,28 @@ SmtpDecision SmtpSession::rcpt_to(std::string_view forward_path) {
   return add_recipient(forward_path, *mailbox);
 }
 
+// The recipient is on flash before it gets its 250 (docs/spool-format.md §3.6).
 SmtpDecision SmtpSession::add_recipient(std::string_view forward_path, UserIndex mailbox) {
-  const std::size_t position = recipients_.size();
-  if (!recipients_.add(forward_path)) {
-    return SmtpDecision::rejected({452, "4.5.3", "Too many recipients"});
+  if (envelope_lost_) return storage_rejection(SpoolStatus::aborted);
+  if (recipient_count_ == PIGEON_MAX_RECIPIENTS) return SmtpDecision::rejected({452, "4.5.3", "Too many recipients"});
+  if (!writer_) {
+    const SpoolEnvelope envelope{sender_.view(), {}, body_8bit_, spool_time_s(services_->clock)};
+    SpoolWriter writer;
+    const SpoolStatus status = services_->spool.open_streamed(envelope, writer);
+    if (status != SpoolStatus::ok) return storage_rejection(status);
+    writer_ = writer;
   }
-  recipient_mailboxes_[position] = mailbox;
+  // An empty mailbox name: the spool owes the recipient to the smarthost.
+  const SpoolRecipient recipient{forward_path, mailbox == relayed_recipient ? "" : services_->accounts.name(mailbox)};
+  const SpoolStatus status = services_->spool.add_recipient(*writer_, recipient);
+  if (status == SpoolStatus::full || status == SpoolStatus::too_many) return storage_rejection(status);
+  if (status != SpoolStatus::ok) {
+    // Aborted for its sector, or a failed program: the message is gone.
+    data_abort();
+    envelope_lost_ = true;
+    return storage_rejection(status);
+  }
+  if (recipient_count_++ == 0) first_recipient_.assign(forward_path);
   return SmtpDecision::accepted();
 }
 
@@ -189,18 +205,8 @@ bool SmtpSession::may_relay() const {
 }
 
 SmtpDecision SmtpSession::data_begin() {
-  std::array<SpoolRecipient, PIGEON_MAX_RECIPIENTS> recipients{};
-  for (std::size_t i = 0; i < recipients_.size(); ++i) {
-    const UserIndex mailbox = recipient_mailboxes_[i];
-    // An empty mailbox name: the spool owes the recipient to the smarthost.
-    recipients[i] = {recipients_[i], mailbox == relayed_recipient ? "" : services_->accounts.name(mailbox)};
-  }
-  const SpoolEnvelope envelope{sender_.view(), {recipients.data(), recipients_.size()}, body_8bit_,
-                               spool_time_s(services_->clock)};
-  SpoolWriter writer;
-  const SpoolStatus status = services_->spool.open_message(envelope, writer);
-  if (status != SpoolStatus::ok) return storage_rejection(status);
-  writer_ = writer;
+  if (envelope_lost_ || !writer_) return storage_rejection(SpoolStatus::aborted);
+  in_data_ = true;
   storage_status_ = SpoolStatus::ok;
   data_started_ms_ = services_->clock.monotonic_ms();
   if (!write_received_header()) {
@@ -221,7 +227,7 @@ bool SmtpSession::write_received_header() {
   trace.host_name = services_->config.host_name.view();
   trace.protocol = protocol_name();
   trace.id = {id.data(), id_length};
-  trace.recipient = recipients_.size() == 1 ? recipients_[0] : std::string_view{};
+  trace.recipient = recipient_count_ == 1 ? first_recipient_.view() : std::string_view{};
   trace.unix_time_s = services_->clock.unix_time_s();
   std::array<char, 768> header{};
   const std::size_t length = protocol::write_received_header(trace, header);
@@ -257,6 +263,7 @@ SmtpDecision SmtpSession::data_end() {
   }
   const SpoolStatus status = services_->spool.commit(*writer_);
   writer_.reset();
+  in_data_ = false;
   if (status != SpoolStatus::ok) return storage_rejection(status);
   awaiting_sync_ = true;
   return SmtpDecision::later();
@@ -277,13 +284,16 @@ void SmtpSession::sync_finished(bool durable) {
 void SmtpSession::data_abort() {
   if (writer_) services_->spool.discard(*writer_);
   writer_.reset();
+  in_data_ = false;
 }
 
 void SmtpSession::transaction_reset() {
-  if (writer_) data_abort();
+  data_abort();
   sender_.assign("");
   body_8bit_ = false;
-  recipients_.clear();
+  recipient_count_ = 0;
+  first_recipient_.assign("");
+  envelope_lost_ = false;
 }
 
 SmtpDecision SmtpSession::authenticate(std::string_view authzid, std::string_view authcid,

@@ -53,7 +53,7 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   // A message is programmed: 250 waits for the sync that makes it durable.
   bool awaiting_sync() const override { return awaiting_sync_; }
   void sync_finished(bool durable) override;
-  bool keeps_slot() const override { return engine_->authenticated() || writer_.has_value() || awaiting_sync_; }
+  bool keeps_slot() const override { return engine_->authenticated() || in_data_ || awaiting_sync_; }
   std::uint64_t time_limit_ms() const override;
   bool data_time_limit_first() const;
   void closed(CloseReason reason) override;
@@ -73,15 +73,21 @@ class SmtpSession final : private protocol::SmtpServerPolicy, private SessionHoo
   SessionTransport transport_;
   std::optional<protocol::SmtpServer> engine_;
 
-  // The transaction's envelope.
+  // The transaction's envelope. Its recipients go to flash as each is
+  // accepted (Spool::add_recipient), into a message opened at the first one,
+  // so that the session's RAM does not grow with them; the first is kept for
+  // the Received header of a message to one recipient.
   FixedString<protocol::max_path_bytes> sender_;
   bool body_8bit_ = false;
-  PackedStrings<PIGEON_ENVELOPE_BYTES, PIGEON_MAX_RECIPIENTS> recipients_;
-  // The local user each recipient delivers to, by position, or relayed_recipient.
-  static constexpr UserIndex relayed_recipient = SIZE_MAX;
-  std::array<UserIndex, PIGEON_MAX_RECIPIENTS> recipient_mailboxes_{};
+  static constexpr UserIndex relayed_recipient = SIZE_MAX;  // a recipient no local user takes
+  std::size_t recipient_count_ = 0;
+  FixedString<protocol::max_path_bytes> first_recipient_;
+  // The open message failed while recipients went to flash: the ones accepted
+  // so far are gone with it, so the transaction can only fail (451).
+  bool envelope_lost_ = false;
   protocol::TraceHeaderCounter trace_headers_;
   std::optional<SpoolWriter> writer_;
+  bool in_data_ = false;  // DATA began: its time limit runs and the slot is kept
   SpoolStatus storage_status_ = SpoolStatus::ok;  // of the message's failed append
   bool awaiting_sync_ = false;
   // The session's and its DATA phase's start, for their time limits.

@@ -28,9 +28,10 @@ std::optional<std::uint32_t> envelope_payload_bytes(const SpoolEnvelope& envelop
 }
 
 // The begin payload of a new message: no outcomes and no attempts yet.
-void encode_envelope(const SpoolEnvelope& envelope, std::span<std::uint8_t> out) {
+void encode_envelope(const SpoolEnvelope& envelope, bool streamed, std::span<std::uint8_t> out) {
   format::Envelope head;
-  head.flags = envelope.body_8bit ? format::Envelope::flag_8bit : 0;
+  head.flags = static_cast<std::uint8_t>((envelope.body_8bit ? format::Envelope::flag_8bit : 0) |
+                                         (streamed ? format::Envelope::flag_streamed : 0));
   head.recipient_count = static_cast<std::uint8_t>(envelope.recipients.size());
   head.arrived_s = envelope.arrived_s;
   head.sender = envelope.sender;
@@ -66,6 +67,46 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
   if (envelope.recipients.empty() || envelope.recipients.size() > PIGEON_MAX_RECIPIENTS) {
     return SpoolStatus::too_many;
   }
+  return open_writer(envelope, false, handle);
+}
+
+SpoolStatus Spool::open_streamed(const SpoolEnvelope& envelope, SpoolWriter& handle) {
+  const bool sender_only = envelope.recipients.empty();
+  PIGEON_ASSERT(sender_only);
+  return open_writer(envelope, true, handle);
+}
+
+// Each recipient record is programmed before the next RCPT is answered; the
+// message exists only with its commit, which counts them (§3.3, §3.6).
+SpoolStatus Spool::add_recipient(const SpoolWriter& handle, const SpoolRecipient& recipient) {
+  Writer* writer = writer_of(handle);
+  if (const SpoolStatus status = writing_status(writer); status != SpoolStatus::ok) return status;
+  IndexEntry& entry = *writer->entry;
+  const bool before_the_body = entry.streamed && writer->length == 0 && writer->buffered == 0;
+  PIGEON_ASSERT(before_the_body);
+  if (entry.recipient_count == PIGEON_MAX_RECIPIENTS || recipient.address.size() > format::max_sender_bytes ||
+      recipient.mailbox.size() > PIGEON_SPOOL_MAILBOX_NAME_BYTES) {
+    return SpoolStatus::too_many;
+  }
+  const format::RecipientRecord record{entry.recipient_count, 0, {recipient.address, recipient.mailbox}};
+  std::array<std::uint8_t, spool_max_recipient_record_bytes> payload{};
+  const std::size_t length = record.encode(payload);
+  if (const SpoolStatus status = prepare_for_writer(*writer, static_cast<std::uint32_t>(length));
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  if (const SpoolStatus status = log_.append(RecordType::recipient, writer->id, std::span(payload).first(length));
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  ++entry.recipient_count;
+  entry.recipient_record_bytes = static_cast<std::uint16_t>(entry.recipient_record_bytes +
+                                                            log_.record_bytes(static_cast<std::uint32_t>(length)));
+  entry.owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+  return SpoolStatus::ok;
+}
+
+SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, SpoolWriter& handle) {
   const auto payload_bytes = envelope_payload_bytes(envelope);
   const auto writer = std::find_if(writers_.begin(), writers_.end(),
                                    [](const Writer& w) { return w.state == WriterState::free; });
@@ -78,7 +119,7 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
   }
   // Built only now, in the scratch: making room may have used it for copies.
   const SpoolLog::ScratchPayload payload = log_.draft(*payload_bytes);
-  encode_envelope(envelope, payload.bytes);
+  encode_envelope(envelope, streamed, payload.bytes);
   const std::uint32_t envelope_crc = crc32(payload.bytes);
   const MessageId id = log_.next_message_id();
   if (id == UINT32_MAX) return SpoolStatus::too_many;  // ids are never reused: they must not wrap
@@ -91,6 +132,7 @@ SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& hand
   const bool indexed = entry != nullptr;  // there was room, and making room only frees entries
   PIGEON_ASSERT(indexed);
   entry->body_8bit = envelope.body_8bit;
+  entry->streamed = streamed;
   entry->recipient_count = static_cast<std::uint8_t>(envelope.recipients.size());
   entry->envelope_bytes = static_cast<std::uint16_t>(*payload_bytes);
   entry->envelope_crc = envelope_crc;
@@ -207,6 +249,8 @@ SpoolStatus Spool::commit(const SpoolWriter& handle) {
   std::uint32_t address = 0;
   if (status == SpoolStatus::ok) {
     IndexEntry& entry = *writer->entry;
+    const bool has_recipients = entry.recipient_count > 0;  // a streamed one is given them before its body
+    PIGEON_ASSERT(has_recipients);
     entry.size_bytes = writer->length;
     entry.body_crc = writer->crc;
     entry.data_records = writer->records;
@@ -253,8 +297,13 @@ SpoolStatus Spool::append_record(RecordType type, MessageId id, std::span<const 
 
 SpoolStatus Spool::write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
                                 std::uint32_t* address_out) {
-  const format::Commit commit{begin_address,      shape.envelope_crc, shape.size_bytes, shape.body_crc,
-                              shape.data_records, shape.envelope_bytes};
+  const format::Commit commit{begin_address,
+                              shape.envelope_crc,
+                              shape.size_bytes,
+                              shape.body_crc,
+                              shape.data_records,
+                              shape.envelope_bytes,
+                              static_cast<std::uint8_t>(shape.streamed ? shape.recipient_count : 0)};
   std::array<std::uint8_t, format::Commit::bytes> payload{};
   commit.encode(payload);
   return append_record(RecordType::commit, shape.id, payload, purpose, address_out);
@@ -282,30 +331,64 @@ RecipientSet Spool::owed_recipients(const IndexEntry& entry) {
   return owed;
 }
 
+template <class Visit>
+bool Spool::visit_recipients(const IndexEntry& entry, Visit visit) {
+  if (!entry.streamed) {
+    const auto envelope = read_envelope(entry);
+    if (!envelope) return false;
+    envelope->for_each_recipient(visit);
+    return true;
+  }
+  // The recipient records follow the begin, before the body (§3.6).
+  std::uint8_t next = 0;
+  std::uint32_t address = entry.begin_address;
+  const auto begin = log_.read_header(address);
+  if (!begin) return false;
+  address = log_.next_address(address, *begin);
+  for (std::optional<RecordHeader> header; next < entry.recipient_count &&
+                                           (header = log_.next_record_of(entry.id, address)) &&
+                                           header->type == RecordType::recipient;
+       address = log_.next_address(address, *header)) {
+    const auto record = log_.read_decoded<format::RecipientRecord>(address, *header);
+    if (!record || record->index != next) return false;
+    visit(next++, record->recipient);
+  }
+  return next == entry.recipient_count;
+}
+
 std::optional<RecipientSet> Spool::recipients_in(const IndexEntry& entry, std::uint8_t mailbox) {
-  const auto envelope = read_envelope(entry);
-  if (!envelope) return std::nullopt;
   RecipientSet found;
-  envelope->for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+  const bool read = visit_recipients(entry, [&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
     found[r] = mailbox_number_of(recipient.mailbox) == mailbox;
   });
+  if (!read) return std::nullopt;
   return found;
 }
 
 std::uint32_t Spool::owed_mailboxes(IndexEntry& entry) {
-  if (entry.mailboxes_known) return entry.owed_mailboxes;
-  const auto envelope = read_envelope(entry);
-  if (!envelope) return 0;
-  note_owed_mailboxes(entry, *envelope);
+  if (!entry.mailboxes_known && !note_owed_mailboxes(entry)) return 0;
   return entry.owed_mailboxes;
 }
 
-void Spool::note_owed_mailboxes(IndexEntry& entry, const spool_format::Envelope& envelope) const {
-  entry.owed_mailboxes = 0;
-  envelope.for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
-    if (entry.owed(r)) entry.owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+bool Spool::note_recipient_record_bytes(IndexEntry& entry) {
+  std::uint32_t record_bytes = 0;
+  const bool read = visit_recipients(entry, [&](std::uint8_t, const format::EnvelopeRecipient& recipient) {
+    record_bytes +=
+        log_.record_bytes(static_cast<std::uint32_t>(format::RecipientRecord::fixed_bytes + recipient.encoded_bytes()));
   });
+  entry.recipient_record_bytes = static_cast<std::uint16_t>(record_bytes);
+  return read;
+}
+
+bool Spool::note_owed_mailboxes(IndexEntry& entry) {
+  std::uint32_t owed = 0;
+  const bool read = visit_recipients(entry, [&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+    if (entry.owed(r)) owed |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+  });
+  if (!read) return false;
+  entry.owed_mailboxes = owed;
   entry.mailboxes_known = true;
+  return true;
 }
 
 IndexEntry* Spool::find_committed(MessageId id) {
@@ -594,15 +677,13 @@ std::optional<std::string_view> Spool::read_recipient(MessageId id, std::uint8_t
                                                       std::span<char> out) {
   const IndexEntry* entry = find_committed(id);
   if (entry == nullptr || recipient_index >= entry->recipient_count) return std::nullopt;
-  const auto envelope = read_envelope(*entry);
   std::optional<std::string_view> found;
-  if (!envelope) return std::nullopt;
-  envelope->for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+  const bool read = visit_recipients(*entry, [&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
     if (r != recipient_index || recipient.address.size() > out.size()) return;
     std::copy(recipient.address.begin(), recipient.address.end(), out.begin());
     found = std::string_view(out.data(), recipient.address.size());
   });
-  return found;
+  return read ? found : std::nullopt;
 }
 
 std::optional<std::size_t> Spool::read(MessageId id, std::uint32_t offset, std::span<std::uint8_t> out) {

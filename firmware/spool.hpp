@@ -176,6 +176,14 @@ class Spool {
   // discard). full / too_many mean 452 4.3.1; the spool is unchanged for every
   // other message.
   SpoolStatus open_message(const SpoolEnvelope& envelope, SpoolWriter& writer);
+  // The same for an envelope whose recipients come one at a time, each onto
+  // flash as it is accepted (`envelope.recipients` is empty): the SMTP
+  // session's, so that its RAM does not grow with them (docs/spool-format.md
+  // §3.6). add_recipient() gives each the next index; all before the body.
+  // too_many past PIGEON_MAX_RECIPIENTS; full, aborted and flash_error as for
+  // append(). A recipient counts only once the message commits.
+  SpoolStatus open_streamed(const SpoolEnvelope& envelope, SpoolWriter& writer);
+  SpoolStatus add_recipient(const SpoolWriter& writer, const SpoolRecipient& recipient);
   SpoolStatus append(const SpoolWriter& writer, std::span<const std::uint8_t> bytes);
   // Programs the commit record and reads it back. Durable after sync().
   SpoolStatus commit(const SpoolWriter& writer);
@@ -311,7 +319,7 @@ class Spool {
   void replay_commit(std::uint32_t address, const RecordHeader& header);
   void replay_outcome(std::uint32_t address, const RecordHeader& header);
   void replay_attempt(std::uint32_t address, const RecordHeader& header);
-  bool load_envelope(IndexEntry& entry);
+  bool load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients);
 
   // Reclaim (spool_reclaim.cpp).
   SpoolStatus prepare_space(std::uint32_t record_bytes, SpaceFor purpose);
@@ -323,8 +331,10 @@ class Spool {
   SpoolStatus copy_message(IndexEntry& entry);
   SpoolStatus copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc);
   SpoolStatus copy_attempt(IndexEntry& entry);
+  SpoolStatus copy_outcomes(const IndexEntry& entry);
 
   // Messages.
+  SpoolStatus open_writer(const SpoolEnvelope& envelope, bool streamed, SpoolWriter& handle);
   SpoolStatus append_record(RecordType type, MessageId id, std::span<const std::uint8_t> payload, SpaceFor purpose,
                             std::uint32_t* address_out = nullptr);
   SpoolStatus write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
@@ -350,7 +360,17 @@ class Spool {
   // IndexEntry::owed_mailboxes, read again from the envelope after an
   // outcome; 0 when the envelope cannot be read.
   std::uint32_t owed_mailboxes(IndexEntry& entry);
-  void note_owed_mailboxes(IndexEntry& entry, const spool_format::Envelope& envelope) const;
+  // False when the envelope cannot be read.
+  bool note_owed_mailboxes(IndexEntry& entry);
+  // IndexEntry::recipient_record_bytes of a streamed message, from flash.
+  bool note_recipient_record_bytes(IndexEntry& entry);
+  // Calls visit(index, recipient) for every recipient of `entry`, from the
+  // begin's list or, for a streamed envelope, its recipient records (each
+  // recipient's views last until the next read). False when the envelope or
+  // a recipient record cannot be read, or the records do not number the
+  // entry's recipients in order.
+  template <class Visit>
+  bool visit_recipients(const IndexEntry& entry, Visit visit);
   // The recipients of `entry` in `mailbox` (a number), whatever their state,
   // from the envelope on flash; nullopt when it cannot be read.
   std::optional<RecipientSet> recipients_in(const IndexEntry& entry, std::uint8_t mailbox);

@@ -116,7 +116,7 @@ std::size_t RecordHeader::encode(std::span<std::uint8_t> out) const {
 
 std::optional<RecordHeader> RecordHeader::decode(std::span<const std::uint8_t> in) {
   if (in.size() < bytes || in[0] < static_cast<std::uint8_t>(RecordType::begin) ||
-      in[0] > static_cast<std::uint8_t>(RecordType::attempt) || !sealed(in.data(), 12)) {
+      in[0] > static_cast<std::uint8_t>(RecordType::recipient) || !sealed(in.data(), 12)) {
     return std::nullopt;
   }
   return RecordHeader{static_cast<RecordType>(in[0]), in[1], get_u16(in.data() + 2), get_u32(in.data() + 4),
@@ -219,10 +219,11 @@ std::optional<Envelope> Envelope::decode(std::span<const std::uint8_t> in) {
   envelope.attempts = get_u16(at + 8);
   envelope.reserved = get_u16(at + 10);
   envelope.next_retry_s = get_u32(at + 12);
-  if (envelope.recipient_count == 0 || envelope.recipient_count > PIGEON_MAX_RECIPIENTS ||
-      envelope.sender_offset() + sender_bytes > in.size()) {
-    return std::nullopt;
-  }
+  // An inline envelope lists at least one recipient; a streamed one none (§3.6 records hold them).
+  const bool count_fits = envelope.streamed() ? envelope.recipient_count == 0
+                                              : envelope.recipient_count >= 1 &&
+                                                    envelope.recipient_count <= PIGEON_MAX_RECIPIENTS;
+  if (!count_fits || envelope.sender_offset() + sender_bytes > in.size()) return std::nullopt;
   const auto outcome_bytes = in.subspan(fixed_bytes, RecipientOutcomes::encoded_bytes(envelope.recipient_count));
   std::copy(outcome_bytes.begin(), outcome_bytes.end(), envelope.outcomes.bytes.begin());
   envelope.sender = text_at(at + envelope.sender_offset(), sender_bytes);
@@ -254,7 +255,8 @@ std::size_t Commit::encode(std::span<std::uint8_t> out) const {
   put_u32(at + 12, body_crc);
   put_u32(at + 16, data_records);
   put_u16(at + 20, envelope_bytes);
-  put_u16(at + 22, reserved);
+  at[22] = streamed_recipients;
+  at[23] = reserved;
   return bytes;
 }
 
@@ -262,7 +264,21 @@ std::optional<Commit> Commit::decode(std::span<const std::uint8_t> in) {
   if (in.size() != bytes) return std::nullopt;
   const std::uint8_t* at = in.data();
   return Commit{get_u32(at),      get_u32(at + 4),  get_u32(at + 8), get_u32(at + 12),
-                get_u32(at + 16), get_u16(at + 20), get_u16(at + 22)};
+                get_u32(at + 16), get_u16(at + 20), at[22],           at[23]};
+}
+
+std::size_t RecipientRecord::encode(std::span<std::uint8_t> out) const {
+  PIGEON_ASSERT(out.size() >= encoded_bytes());
+  out[0] = index;
+  out[1] = reserved;
+  return fixed_bytes + recipient.encode(out.subspan(fixed_bytes));
+}
+
+std::optional<RecipientRecord> RecipientRecord::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < fixed_bytes) return std::nullopt;
+  const auto recipient = EnvelopeRecipient::decode(in.subspan(fixed_bytes));
+  if (!recipient || fixed_bytes + recipient->encoded_bytes() != in.size()) return std::nullopt;
+  return RecipientRecord{in[0], in[1], *recipient};
 }
 
 std::size_t Outcome::encode(std::span<std::uint8_t> out) const {

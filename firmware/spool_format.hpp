@@ -1,4 +1,4 @@
-// The spool's on-flash format (docs/spool-format.md, version 4) as pure codecs:
+// The spool's on-flash format (docs/spool-format.md, version 5) as pure codecs:
 // one struct per table of that page, field for field, reserved fields
 // included, so that a structure decoded from flash encodes back to the same
 // bytes. encode() writes the structure (not the padding to the program unit)
@@ -21,7 +21,7 @@
 namespace pigeon::spool_format {
 
 inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory order
-inline constexpr std::uint16_t format_version = 4;
+inline constexpr std::uint16_t format_version = 5;
 inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
 inline constexpr std::uint32_t max_sender_bytes = protocol::max_path_bytes;
@@ -77,7 +77,7 @@ struct EraseIntent {
 };
 
 // §3 Record types; 0x00 and 0xFF (erased) are never types.
-enum class RecordType : std::uint8_t { begin = 1, data = 2, commit = 3, outcome = 4, attempt = 5 };
+enum class RecordType : std::uint8_t { begin = 1, data = 2, commit = 3, outcome = 4, attempt = 5, recipient = 6 };
 
 // §3 Record header. Whether the record ends inside its sector is the log's
 // check (spool_log.hpp): the header alone does not know where it is.
@@ -130,9 +130,13 @@ struct EnvelopeRecipient {
 // view the bytes it was decoded from (or will be encoded from); the list is
 // `recipient_count` EnvelopeRecipient entries back to back. The outcomes
 // (RecipientOutcomes::encoded_bytes(recipient_count)) follow the fixed part.
+// With flag_streamed the recipients are recipient records (§3.6), the commit
+// counts them, and the begin has neither outcomes nor a list
+// (`recipient_count` is 0).
 struct Envelope {
   static constexpr std::size_t fixed_bytes = 16;
   static constexpr std::uint8_t flag_8bit = 1;
+  static constexpr std::uint8_t flag_streamed = 2;
   std::uint8_t flags = 0;
   std::uint8_t recipient_count = 0;
   std::uint32_t arrived_s = 0;
@@ -144,6 +148,7 @@ struct Envelope {
   std::span<const std::uint8_t> recipient_list;
 
   bool body_8bit() const { return (flags & flag_8bit) != 0; }
+  bool streamed() const { return (flags & flag_streamed) != 0; }
   // Where the sender starts: after the fixed part and the outcomes.
   std::size_t sender_offset() const { return fixed_bytes + RecipientOutcomes::encoded_bytes(recipient_count); }
   std::size_t encoded_bytes() const { return sender_offset() + sender.size() + recipient_list.size(); }
@@ -173,11 +178,26 @@ struct Commit {
   std::uint32_t body_crc = 0;
   std::uint32_t data_records = 0;
   std::uint16_t envelope_bytes = 0;
-  std::uint16_t reserved = 0;
+  std::uint8_t streamed_recipients = 0;  // recipient records of a streamed envelope; 0 for an inline one
+  std::uint8_t reserved = 0;
 
   std::size_t encode(std::span<std::uint8_t> out) const;
   static std::optional<Commit> decode(std::span<const std::uint8_t> in);
   bool operator==(const Commit&) const = default;
+};
+
+// §3.6 Recipient record payload: recipient `index` of a streamed envelope.
+struct RecipientRecord {
+  static constexpr std::size_t fixed_bytes = 2;
+  std::uint8_t index = 0;
+  std::uint8_t reserved = 0;
+  EnvelopeRecipient recipient;
+
+  std::size_t encoded_bytes() const { return fixed_bytes + recipient.encoded_bytes(); }
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  // The entry must end the payload.
+  static std::optional<RecipientRecord> decode(std::span<const std::uint8_t> in);
+  bool operator==(const RecipientRecord&) const = default;
 };
 
 // §3.4 Outcome record payload; decode() accepts the three outcome codes only.

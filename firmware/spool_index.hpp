@@ -27,8 +27,10 @@ struct IndexEntry {
   // owed_mailboxes follows the outcomes; false after an outcome until the
   // envelope on flash is read again (Spool::owed_mailboxes).
   bool mailboxes_known = false;
+  bool streamed = false;  // recipients in recipient records (docs/spool-format.md §3.6)
   std::uint8_t recipient_count = 0;
   std::uint16_t envelope_bytes = 0;
+  std::uint16_t recipient_record_bytes = 0;  // flash its recipient records take, when streamed (reclaim's plan)
   std::uint32_t envelope_crc = 0;
   std::uint32_t begin_address = 0;
   std::uint32_t size_bytes = 0;

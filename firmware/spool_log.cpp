@@ -22,6 +22,7 @@ bool payload_decodes(format::RecordType type, std::span<const std::uint8_t> payl
     case format::RecordType::commit: return format::Commit::decode(payload).has_value();
     case format::RecordType::outcome: return format::Outcome::decode(payload).has_value();
     case format::RecordType::attempt: return format::Attempt::decode(payload).has_value();
+    case format::RecordType::recipient: return format::RecipientRecord::decode(payload).has_value();
   }
   return false;
 }

@@ -39,6 +39,14 @@ inline constexpr std::uint32_t spool_max_envelope_bytes =
     spool_format::max_sender_bytes + PIGEON_ENVELOPE_BYTES +
     PIGEON_MAX_RECIPIENTS * (spool_format::EnvelopeRecipient::fixed_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES);
 
+// The largest recipient record payload (§3.6).
+inline constexpr std::uint32_t spool_max_recipient_record_bytes =
+    spool_format::RecipientRecord::fixed_bytes + spool_format::EnvelopeRecipient::fixed_bytes +
+    spool_format::max_sender_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES;
+static_assert(PIGEON_MAX_RECIPIENTS * (spool_format::RecordHeader::bytes + spool_max_recipient_record_bytes + 256) <=
+                  0xFFFF,
+              "IndexEntry::recipient_record_bytes holds every recipient record of a message");
+
 class SpoolLog {
  public:
   using RecordHeader = spool_format::RecordHeader;
@@ -48,6 +56,7 @@ class SpoolLog {
       spool_max_envelope_bytes > PIGEON_SPOOL_WRITE_BUFFER_BYTES ? spool_max_envelope_bytes
                                                                  : PIGEON_SPOOL_WRITE_BUFFER_BYTES;
   static_assert(max_payload_bytes <= 0xFFFF, "payload lengths are 16 bits");
+  static_assert(max_payload_bytes >= spool_max_recipient_record_bytes, "a recipient record is read in the scratch");
 
   // A payload in the log's scratch buffer, from read_payload() or draft().
   // `lease` says which hand-out of the scratch it is; append() refuses a

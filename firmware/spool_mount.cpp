@@ -146,7 +146,7 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
   candidate.size_bytes = commit->body_bytes;
   candidate.body_crc = commit->body_crc;
   candidate.data_records = commit->data_records;
-  if (!load_envelope(candidate)) return;
+  if (!load_envelope(candidate, commit->streamed_recipients)) return;
 
   IndexEntry* entry = index_.find(header.message_id);
   if (entry != nullptr) {
@@ -197,18 +197,23 @@ void Spool::replay_attempt(std::uint32_t address, const RecordHeader& header) {
   entry->attempt_address = address;
 }
 
-// Reads the envelope a commit names: its CRC must match the commit's.
-bool Spool::load_envelope(IndexEntry& entry) {
+// Reads the envelope a commit names: its CRC must match the commit's, and a
+// streamed one must have the recipient records the commit counts (§4).
+bool Spool::load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients) {
   const auto envelope = read_envelope(entry);
-  if (!envelope) return false;
+  if (!envelope || envelope->streamed() != (streamed_recipients != 0) ||
+      streamed_recipients > PIGEON_MAX_RECIPIENTS) {
+    return false;
+  }
   entry.body_8bit = envelope->body_8bit();
-  entry.recipient_count = envelope->recipient_count;
+  entry.streamed = envelope->streamed();
+  entry.recipient_count = entry.streamed ? streamed_recipients : envelope->recipient_count;
   entry.outcomes = envelope->outcomes;
   entry.arrived_s = envelope->arrived_s;
   entry.attempts = envelope->attempts;
   entry.next_retry_s = envelope->next_retry_s;
-  note_owed_mailboxes(entry, *envelope);
-  return true;
+  if (entry.streamed && !note_recipient_record_bytes(entry)) return false;
+  return note_owed_mailboxes(entry);
 }
 
 }  // namespace pigeon

@@ -80,16 +80,21 @@ bool Spool::copy_plan_pays_off() {
 // The most flash the records of a copy of `entry` can take.
 std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
   const std::uint32_t attempt = entry.attempt_address != 0 ? log_.record_bytes(format::Attempt::max_bytes) : 0;
+  // A streamed envelope's recipient records, and the outcome records (one per
+  // outcome code) that carry its outcomes after the copy's commit.
+  const std::uint32_t streamed =
+      entry.streamed ? entry.recipient_record_bytes + 3 * log_.record_bytes(format::Outcome::max_bytes) : 0;
   return log_.record_bytes(entry.envelope_bytes) + entry.data_records * log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
-         log_.record_bytes(format::Commit::bytes) + attempt;
+         log_.record_bytes(format::Commit::bytes) + attempt + streamed;
 }
 
 std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
-  return std::max(log_.record_bytes(entry.envelope_bytes), log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES));
+  return std::max({log_.record_bytes(entry.envelope_bytes), log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES),
+                   entry.streamed ? log_.record_bytes(spool_max_recipient_record_bytes) : 0});
 }
 
-// Begin (carrying the outcomes so far), data, commit: the copy takes over
-// when its commit is on flash; until then the original stands.
+// Begin (carrying the outcomes so far), recipient records, data, commit: the
+// copy takes over when its commit is on flash; until then the original stands.
 SpoolStatus Spool::copy_message(IndexEntry& entry) {
   if (!deliverable(entry)) {
     release_entry(entry);  // never deliverable: not worth the flash
@@ -104,16 +109,18 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   for (std::optional<RecordHeader> header; (header = log_.next_record_of(entry.id, address)) &&
                                            header->type != RecordType::commit;
        address = log_.next_address(address, *header)) {
-    if (header->type != RecordType::data) continue;
+    const bool copied = header->type == RecordType::data || header->type == RecordType::recipient;
+    if (!copied) continue;
     if (const SpoolStatus status = prepare_space(log_.record_bytes(header->payload_bytes), SpaceFor::copy);
         status != SpoolStatus::ok) {
       return status;
     }
     const auto payload = log_.read_payload(address, *header);
     if (!payload) return SpoolStatus::flash_error;
-    if (const SpoolStatus status = log_.append(RecordType::data, entry.id, *payload); status != SpoolStatus::ok) {
+    if (const SpoolStatus status = log_.append(header->type, entry.id, *payload); status != SpoolStatus::ok) {
       return status;
     }
+    if (header->type == RecordType::recipient) continue;
     ++records;
     body_bytes += header->payload_bytes;
   }
@@ -130,7 +137,30 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   entry.envelope_crc = envelope_crc;
   entry.data_records = records;
   ++reclaim_counters_.messages_copied;
+  if (const SpoolStatus status = copy_outcomes(entry); status != SpoolStatus::ok) return status;
   return copy_attempt(entry);
+}
+
+// A streamed begin keeps no outcomes (its recipients were not counted when it
+// was written): the copy's outcome records follow its commit, one per outcome
+// code. Mount keeps the original's outcomes for the copy (§5 step 2), and the
+// original's sectors are erased only after a sync that makes these durable.
+SpoolStatus Spool::copy_outcomes(const IndexEntry& entry) {
+  if (!entry.streamed) return SpoolStatus::ok;
+  for (std::uint8_t code = 1; code <= 3; ++code) {
+    RecipientSet with_code;
+    for (std::uint8_t r = 0; r < entry.recipient_count; ++r) with_code[r] = entry.outcomes.code(r) == code;
+    if (with_code.none()) continue;
+    const format::MaskBytes mask = format::encode_mask(with_code);
+    std::array<std::uint8_t, format::Outcome::max_bytes> payload{};
+    const std::size_t length = format::Outcome{code, 0, mask.bytes()}.encode(payload);
+    if (const SpoolStatus status =
+            append_record(RecordType::outcome, entry.id, std::span(payload).first(length), SpaceFor::copy);
+        status != SpoolStatus::ok) {
+      return status;
+    }
+  }
+  return SpoolStatus::ok;
 }
 
 // The latest attempt record goes after the copy's commit, where replay finds

@@ -12,11 +12,12 @@
 #define PIGEON_RECEIVE_BUFFER_BYTES 1024
 #define PIGEON_OUTPUT_BUFFER_BYTES 1024
 #define PIGEON_ENVELOPE_BYTES 512
-/* RFC 5321 wants 100 recipients. The smarthost client no longer keeps a list of them
- * (nor a refusal per recipient), but the SMTP sessions' recipient lists, the spool's
- * envelope buffer and the index's outcome bits still grow with this number and with
- * PIGEON_ENVELOPE_BYTES. */
-#define PIGEON_MAX_RECIPIENTS 24
+/* RFC 5321's 100 recipients, of any length: the SMTP session writes each to flash as it
+ * is accepted and the smarthost client reads each back as it sends its RCPT, so neither
+ * keeps a list (docs/spool-format.md §3.6). What still grows with this number: the
+ * index's two outcome bits per recipient and message, and the spool's buffer for an
+ * inline envelope (delivery reports and alerts), PIGEON_ENVELOPE_BYTES of addresses. */
+#define PIGEON_MAX_RECIPIENTS 100
 #define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
 #define PIGEON_MAX_USERS 2
 #define PIGEON_MAX_LOCAL_DOMAINS 2

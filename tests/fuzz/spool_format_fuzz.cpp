@@ -84,10 +84,10 @@ void built_from_fields(std::span<const std::uint8_t> in) {
   encode_decode(format::SectorHeader{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(),
                                      fields.u16(), fields.u16()});
   encode_decode(format::EraseIntent{fields.u32(), fields.u32()});
-  encode_decode(format::RecordHeader{static_cast<format::RecordType>(1 + fields.u8() % 5), fields.u8(), fields.u16(),
+  encode_decode(format::RecordHeader{static_cast<format::RecordType>(1 + fields.u8() % 6), fields.u8(), fields.u16(),
                                      fields.u32(), fields.u32()});
   encode_decode(format::Commit{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u16(),
-                               fields.u16()});
+                               fields.u8(), fields.u8()});
   std::array<std::uint8_t, format::max_mask_bytes> mask{};
   const auto outcome = static_cast<std::uint8_t>(1 + fields.u8() % 3);
   const std::uint8_t reserved = fields.u8();
@@ -106,7 +106,7 @@ void built_from_fields(std::span<const std::uint8_t> in) {
     list_bytes += recipient.encode(std::span(list).subspan(list_bytes));
   }
   format::Envelope envelope;
-  envelope.flags = fields.u8();
+  envelope.flags = static_cast<std::uint8_t>(fields.u8() & ~format::Envelope::flag_streamed);
   envelope.recipient_count = count;
   for (std::size_t b = 0; b < format::RecipientOutcomes::encoded_bytes(count); ++b) envelope.outcomes.bytes[b] = fields.u8();
   envelope.arrived_s = fields.u32();
@@ -122,6 +122,18 @@ void built_from_fields(std::span<const std::uint8_t> in) {
   std::uint8_t seen = 0;
   decoded->for_each_recipient([&](std::uint8_t r, const format::EnvelopeRecipient&) { require(r == seen++); });
   require(seen == count);
+  // A streamed envelope (§3.1 flag bit 1): the fixed part and the sender only,
+  // and its recipients as records (§3.6).
+  format::Envelope streamed = envelope;
+  streamed.flags |= format::Envelope::flag_streamed;
+  streamed.recipient_count = 0;
+  streamed.outcomes = {};
+  streamed.recipient_list = {};
+  std::vector<std::uint8_t> streamed_out(streamed.encoded_bytes());
+  require(streamed.encode(streamed_out) == streamed_out.size());
+  const auto streamed_decoded = format::Envelope::decode(streamed_out);
+  require(streamed_decoded && *streamed_decoded == streamed && streamed_decoded->streamed());
+  encode_decode(format::RecipientRecord{fields.u8(), fields.u8(), {fields.text(255), fields.text(255)}});
 }
 
 }  // namespace
@@ -138,6 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<format::Envelope>(in);
   round_trip<format::Attempt>(in);
   round_trip<format::EnvelopeRecipient>(in);
+  round_trip<format::RecipientRecord>(in);
   built_from_fields(in);
   return 0;
 }

@@ -60,13 +60,18 @@ std::string body_of(std::uint32_t seed, std::size_t length) {
 }
 
 // Stores one message for `mailbox` (empty: the smarthost); its id when the
-// spool acknowledged it (committed and synced), 0 otherwise.
-MessageId store(Spool& spool, std::string_view mailbox, std::string_view body) {
+// spool acknowledged it (committed and synced), 0 otherwise. `streamed`: its
+// recipient as a recipient record (docs/spool-format.md §3.6), as the SMTP
+// session writes it.
+MessageId store(Spool& spool, std::string_view mailbox, std::string_view body, bool streamed) {
   const SpoolRecipient recipient{mailbox.empty() ? "friend@example.net" : "user@localhost", mailbox};
-  const SpoolEnvelope envelope{"device@localhost", {&recipient, 1}, false, 0};
+  const SpoolEnvelope envelope{"device@localhost", {&recipient, streamed ? 0u : 1u}, false, 0};
   SpoolWriter writer;
-  if (spool.open_message(envelope, writer) != SpoolStatus::ok) return 0;
-  if (spool.append(writer, bytes_of(body)) != SpoolStatus::ok) {
+  if ((streamed ? spool.open_streamed(envelope, writer) : spool.open_message(envelope, writer)) != SpoolStatus::ok) {
+    return 0;
+  }
+  if ((streamed && spool.add_recipient(writer, recipient) != SpoolStatus::ok) ||
+      spool.append(writer, bytes_of(body)) != SpoolStatus::ok) {
     spool.discard(writer);
     return 0;
   }
@@ -112,7 +117,7 @@ std::vector<Listed> write_valid_image(std::span<std::uint8_t> image, const Tape&
     const std::uint8_t choice = tape.at(2 + m);
     const std::string_view mailbox = choice % 3 == 2 ? std::string_view() : mailbox_names[choice % 3];
     const std::string body = body_of(static_cast<std::uint32_t>(m), 40 + choice * 3);
-    const MessageId id = store(spool, mailbox, body);
+    const MessageId id = store(spool, mailbox, body, (choice & 0x40) != 0);
     require(id != 0);  // seven small messages fit in eight sectors
     if (mailbox.empty()) {
       if (choice & 0x80) require(spool.mark_recipient(id, 0, RecipientOutcome::relayed) == SpoolStatus::ok);
@@ -174,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const std::string body = body_of(99, 120);
-  const MessageId id = store(spool, "bob", body);
+  const MessageId id = store(spool, "bob", body, true);
   if (id == 0) return 0;
   Spool remounted(flash, mailboxes);
   require(remounted.mount() == SpoolStatus::ok);

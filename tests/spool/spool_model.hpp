@@ -39,13 +39,24 @@ class SpoolModel {
  public:
   // Stores a message through `spool` and records what was promised. Returns
   // the spool's status (ok only when commit and sync both succeeded).
-  SpoolStatus store(Spool& spool, const std::vector<ModelRecipient>& recipients, std::string body) {
+  // `streamed`: the recipients go to flash one by one, as the SMTP session
+  // writes them (Spool::open_streamed, add_recipient).
+  SpoolStatus store(Spool& spool, const std::vector<ModelRecipient>& recipients, std::string body,
+                    bool streamed = false) {
     std::vector<SpoolRecipient> views;
     for (const ModelRecipient& r : recipients) views.push_back({r.address, r.mailbox});
     SpoolWriter writer;
     const std::uint32_t arrived_s = next_arrival_s_++;
-    SpoolStatus status = spool.open_message({"sender@lan.example", views, false, arrived_s}, writer);
+    SpoolStatus status = streamed ? spool.open_streamed({"sender@lan.example", {}, false, arrived_s}, writer)
+                                  : spool.open_message({"sender@lan.example", views, false, arrived_s}, writer);
     if (status != SpoolStatus::ok) return status;
+    for (std::size_t r = 0; streamed && r < views.size() && status == SpoolStatus::ok; ++r) {
+      status = spool.add_recipient(writer, views[r]);
+    }
+    if (status != SpoolStatus::ok) {
+      spool.discard(writer);
+      return status;
+    }
     ModelMessage& message = messages_[writer.message_id()];
     message.arrived_s = arrived_s;
     message.body = body;

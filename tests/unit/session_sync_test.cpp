@@ -8,6 +8,7 @@
 // or a half-close, so that the close falls between the commit and the sync.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <string>
@@ -212,6 +213,58 @@ TEST_F(SessionSyncTest, Pop3ClientResetWhileItsDeletionWaitsForTheSync) {
   await(again, "+OK");
   say(again, "USER user\r\n", "+OK");
   say(again, "PASS " + std::string(password) + "\r\n", "+OK Logged in, 0 messages");
+}
+
+// Each accepted RCPT is on flash before its 250 (docs/spool-format.md §3.6),
+// yet counts only with the commit: a mount in between finds no message, and
+// RSET leaves nothing behind.
+TEST_F(SessionSyncTest, RecipientsGoToFlashAsAcceptedAndCountOnlyWithTheCommit) {
+  const hal::StreamId smtp = connect(Service::smtp);
+  await(smtp, "220 ");
+  say(smtp, "EHLO client.example\r\n", "250 ");
+  say(smtp, "MAIL FROM:<sender@example.org>\r\n", "250 ");
+  const std::vector<std::uint8_t> before_rcpt(flash_bytes.begin(), flash_bytes.end());
+  say(smtp, "RCPT TO:<user@localhost>\r\n", "250 ");
+  say(smtp, "RCPT TO:<postmaster@localhost>\r\n", "250 ");
+  EXPECT_FALSE(std::equal(flash_bytes.begin(), flash_bytes.end(), before_rcpt.begin())) << "the recipients are on flash";
+  // What a restart now would find, on a copy of the flash.
+  const auto mounted_now = [&] {
+    std::vector<std::uint8_t> bytes(flash_bytes.size()), units(flash_units.size());
+    hal::RamFlash copy{geometry, bytes, units};  // starts erased: the live contents go in after
+    std::copy(flash_bytes.begin(), flash_bytes.end(), bytes.begin());
+    std::copy(flash_units.begin(), flash_units.end(), units.begin());
+    Spool other{copy, accounts};
+    EXPECT_EQ(other.mount(), SpoolStatus::ok);
+    std::array<MaildropEntry, 8> entries{};
+    return other.list_mailbox("user", entries);
+  };
+  EXPECT_EQ(mounted_now(), 0u) << "not a message before its commit";
+  say(smtp, "RSET\r\n", "250 ");
+  EXPECT_EQ(messages_of_user(), 0u);
+  say(smtp, "MAIL FROM:<sender@example.org>\r\n", "250 ");
+  say(smtp, "RCPT TO:<user@localhost>\r\n", "250 ");
+  say(smtp, "DATA\r\n", "354 ");
+  say(smtp, "Subject: one\r\n\r\nbody\r\n.\r\n", "250 ");
+  EXPECT_EQ(messages_of_user(), 1u);
+  EXPECT_EQ(mounted_now(), 1u);
+}
+
+// The open message fails while recipients go to flash (here a program that
+// fails): the RCPT gets 451, and since the recipients accepted before went
+// with the message, so does every later RCPT and DATA until the transaction
+// starts again.
+TEST_F(SessionSyncTest, RecipientThatCannotBeWrittenFailsTheWholeTransaction) {
+  const hal::StreamId smtp = connect(Service::smtp);
+  await(smtp, "220 ");
+  say(smtp, "EHLO client.example\r\n", "250 ");
+  say(smtp, "MAIL FROM:<sender@example.org>\r\n", "250 ");
+  say(smtp, "RCPT TO:<user@localhost>\r\n", "250 ");
+  flash.cut_power_after(0, false, 0);
+  say(smtp, "RCPT TO:<postmaster@localhost>\r\n", "451 4.3.0");
+  flash.restore_power();
+  say(smtp, "RCPT TO:<user@localhost>\r\n", "451 4.3.0");
+  say(smtp, "DATA\r\n", "451 4.3.0");
+  EXPECT_EQ(messages_of_user(), 0u);
 }
 
 }  // namespace

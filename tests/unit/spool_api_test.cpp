@@ -4,6 +4,8 @@
 
 #include <array>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "tests/spool/spool_fixture.hpp"
 
@@ -68,6 +70,67 @@ TEST_P(SpoolApi, OutboundListsOwedRemoteRecipientsWithEnvelopeFromFlash) {
   ASSERT_EQ(spool->mark_recipient(stored.id, 2, RecipientOutcome::bounced), SpoolStatus::ok);
   EXPECT_FALSE(spool->next_outbound(0));
   EXPECT_EQ(list("alice").size(), 1u);  // still owed to alice
+}
+
+// docs/spool-format.md §3.6: the SMTP session's envelope, a recipient record
+// per accepted RCPT. 100 recipients of 100 octets (bob the last): none counts
+// before the commit, all after it, each read back from its record.
+TEST_P(SpoolApi, StreamedRecipientsCountOnlyWithTheCommitAndReadBackFromFlash) {
+  std::vector<std::string> addresses;
+  for (int r = 0; r < 99; ++r) addresses.push_back("r" + std::to_string(r) + "-" + std::string(84, 'x') + "@far.example");
+  SpoolWriter writer;
+  ASSERT_EQ(spool->open_streamed({"sender@lan.example", {}, true, 1234}, writer), SpoolStatus::ok);
+  for (const std::string& address : addresses) ASSERT_EQ(spool->add_recipient(writer, {address, ""}), SpoolStatus::ok);
+  ASSERT_EQ(spool->add_recipient(writer, bob), SpoolStatus::ok);
+  EXPECT_EQ(spool->add_recipient(writer, alice), SpoolStatus::too_many) << "PIGEON_MAX_RECIPIENTS is 100";
+  const std::string body = make_body(9, 3000);
+  ASSERT_EQ(spool->append(writer, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  {
+    // What a restart before the commit would find: nothing.
+    auto before = make_spool(chip.flash());
+    ASSERT_EQ(before->mount(), SpoolStatus::ok);
+    EXPECT_FALSE(before->next_outbound(0));
+    EXPECT_EQ(before->usage().messages, 0u);
+  }
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  const auto outbound = spool->next_outbound(0);
+  ASSERT_TRUE(outbound);
+  EXPECT_EQ(outbound->recipient_count, 100);
+  EXPECT_EQ(outbound->owed_remote_mask.count(), 99u);
+  EXPECT_FALSE(outbound->owed_remote_mask[99]);
+  EXPECT_TRUE(outbound->body_8bit);
+  EXPECT_EQ(outbound->arrived_s, 1234u);
+  std::array<char, 256> text{};
+  EXPECT_EQ(spool->read_sender(outbound->id, text), "sender@lan.example");
+  for (std::uint8_t r = 0; r < 99; ++r) EXPECT_EQ(spool->read_recipient(outbound->id, r, text), addresses[r]);
+  EXPECT_EQ(spool->read_recipient(outbound->id, 99, text), "bob@home.example");
+  EXPECT_EQ(list("bob").size(), 1u);
+  EXPECT_TRUE(list("alice").empty());
+  EXPECT_EQ(read_message(*spool, outbound->id), body);
+}
+
+// A transaction reset after its recipients went to flash leaves dead records
+// only; the next message beside them reads back whole.
+TEST_P(SpoolApi, DiscardedStreamedEnvelopeLeavesTheNextMessageWhole) {
+  SpoolWriter reset;
+  ASSERT_EQ(spool->open_streamed({"sender@lan.example", {}, false, 0}, reset), SpoolStatus::ok);
+  ASSERT_EQ(spool->add_recipient(reset, alice), SpoolStatus::ok);
+  ASSERT_EQ(spool->add_recipient(reset, bob), SpoolStatus::ok);
+  spool->discard(reset);
+  SpoolWriter writer;
+  ASSERT_EQ(spool->open_streamed({"sender@lan.example", {}, false, 0}, writer), SpoolStatus::ok);
+  ASSERT_EQ(spool->add_recipient(writer, alice), SpoolStatus::ok);
+  const std::string body = make_body(10, 100);
+  ASSERT_EQ(spool->append(writer, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  ASSERT_EQ(list("alice").size(), 1u);
+  EXPECT_EQ(read_message(*spool, list("alice")[0].id), body);
+  EXPECT_TRUE(list("bob").empty());
 }
 
 TEST_P(SpoolApi, MessageDiesWhenEveryRecipientIsDone) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <string>
 #include <vector>
 
 #include "firmware/crc32.hpp"
@@ -23,7 +24,7 @@ TEST(SpoolFormat, SectorHeaderBytesFollowSection2_1) {
   out.fill(0xEE);
   ASSERT_EQ(header.encode(out), 36u);
   EXPECT_EQ(std::string(out.begin(), out.begin() + 4), "PGSP");
-  EXPECT_EQ(out[4], 4);   // format version
+  EXPECT_EQ(out[4], 5);   // format version
   EXPECT_EQ(out[6], 36);  // header bytes
   EXPECT_EQ(u32_at(out, 8), 7u);
   EXPECT_EQ(u32_at(out, 12), 3u);
@@ -76,11 +77,11 @@ TEST(SpoolFormat, RecordHeaderBytesFollowSection3) {
   EXPECT_EQ(RecordHeader::decode(out), header);
 }
 
-TEST(SpoolFormat, RecordHeaderRefusesTypesOutsideOneToFiveAndErasedFlash) {
+TEST(SpoolFormat, RecordHeaderRefusesTypesOutsideOneToSixAndErasedFlash) {
   std::array<std::uint8_t, 16> erased{};
   erased.fill(0xFF);
   EXPECT_FALSE(RecordHeader::decode(erased));
-  for (const std::uint8_t type : std::initializer_list<std::uint8_t>{0, 6, 0xFF}) {
+  for (const std::uint8_t type : std::initializer_list<std::uint8_t>{0, 7, 0xFF}) {
     std::array<std::uint8_t, 16> out{};
     RecordHeader{RecordType::data, 0, 1, 1, 0}.encode(out);
     out[0] = type;
@@ -184,17 +185,52 @@ TEST(SpoolFormat, EnvelopeRewrittenInPlaceKeepsSenderAndRecipients) {
 }
 
 TEST(SpoolFormat, CommitIsExactly24BytesFollowingSection3_3) {
-  const Commit commit{0x1000, 0xAABBCCDD, 5000, 0x11223344, 5, 300, 0};
+  const Commit commit{0x1000, 0xAABBCCDD, 5000, 0x11223344, 5, 300, 100, 0};
   std::array<std::uint8_t, 24> out{};
   ASSERT_EQ(commit.encode(out), 24u);
   EXPECT_EQ(u32_at(out, 0), 0x1000u);
   EXPECT_EQ(u32_at(out, 8), 5000u);
   EXPECT_EQ(u32_at(out, 16), 5u);
   EXPECT_EQ(out[20] | out[21] << 8, 300);
+  EXPECT_EQ(out[22], 100);  // recipient records of a streamed envelope
   EXPECT_EQ(Commit::decode(out), commit);
   EXPECT_FALSE(Commit::decode(std::span(out).first(23)));
   std::array<std::uint8_t, 25> longer{};
   EXPECT_FALSE(Commit::decode(longer));
+}
+
+// §3.1 with flag 2 and §3.6: the begin of a streamed envelope has no
+// outcomes and no list; each recipient is a record of its own.
+TEST(SpoolFormat, StreamedEnvelopeAndRecipientRecordsFollowSections3_1And3_6) {
+  Envelope head;
+  head.flags = Envelope::flag_streamed | Envelope::flag_8bit;
+  head.sender = "alice@home.example";
+  std::array<std::uint8_t, 64> out{};
+  const std::size_t length = head.encode(out);
+  EXPECT_EQ(length, Envelope::fixed_bytes + head.sender.size());
+  EXPECT_EQ(out[0], 3);
+  EXPECT_EQ(out[1], 0);  // no outcomes in a streamed begin
+  const auto decoded = Envelope::decode(std::span(out).first(length));
+  ASSERT_TRUE(decoded);
+  EXPECT_TRUE(decoded->streamed() && decoded->body_8bit());
+  EXPECT_EQ(*decoded, head);
+  std::array<std::uint8_t, 64> longer = out;
+  longer[length] = 0;  // a list after the sender is refused
+  EXPECT_FALSE(Envelope::decode(std::span(longer).first(length + 1)));
+  out[1] = 1;  // nor are outcomes
+  EXPECT_FALSE(Envelope::decode(std::span(out).first(length + 1)));
+
+  const std::string address(250, 'a');
+  const RecipientRecord record{99, 0, {address, "bob"}};
+  std::array<std::uint8_t, 300> bytes{};
+  ASSERT_EQ(record.encode(bytes), 2u + 3u + 250u + 3u);
+  EXPECT_EQ(bytes[0], 99);
+  EXPECT_EQ(bytes[2] | bytes[3] << 8, 250);
+  EXPECT_EQ(bytes[4], 3);
+  EXPECT_EQ(RecipientRecord::decode(std::span(bytes).first(258)), record);
+  EXPECT_FALSE(RecipientRecord::decode(std::span(bytes).first(257)));  // cut
+  EXPECT_FALSE(RecipientRecord::decode(std::span(bytes).first(259)));  // trailing bytes
+  EXPECT_FALSE(RecipientRecord::decode(std::span(bytes).first(1)));
 }
 
 TEST(SpoolFormat, OutcomeAcceptsTheThreeCodesOnly) {

@@ -265,6 +265,45 @@ const Scenario hundred_recipients_relayed{
       model.finish(spool, id, {97});  // bob's POP3 session
     }};
 
+// The same hundred recipients, each onto flash as the SMTP session accepts it
+// (docs/spool-format.md §3.6), with 40-octet addresses, relayed while reclaim
+// copies the message (its recipient records, and its outcomes as records
+// after the copy's commit).
+std::vector<ModelRecipient> hundred_recipients_of(std::size_t address_bytes) {
+  std::vector<ModelRecipient> recipients = hundred_recipients();
+  for (std::size_t r = 0; r < recipients.size(); ++r) {
+    if (!recipients[r].mailbox.empty()) continue;
+    const std::string domain = "@far.example";
+    std::string local = "r" + std::to_string(r) + "-";
+    local.resize(address_bytes - domain.size(), 'x');
+    recipients[r].address = local + domain;
+  }
+  return recipients;
+}
+
+const Scenario streamed_hundred_relayed{
+    "a hundred streamed recipients relayed while reclaim copies them",
+    [](Spool& spool, SpoolModel& model) {
+      EXPECT_EQ(model.store(spool, hundred_recipients_of(40), make_body(720, 1500), true), SpoolStatus::ok);
+    },
+    hundred_recipients_relayed.run};
+
+// A cut while the recipients are being written loses nothing acknowledged
+// and never makes a half-written envelope deliverable: 100 recipients of 250
+// octets (RFC 5321 §4.5.3.1.3's longest path less its brackets and some).
+const Scenario streamed_hundred_long{"a hundred streamed 250-octet recipients", nothing,
+                                     [](Spool& spool, SpoolModel& model) {
+                                       model.store(spool, hundred_recipients_of(250), make_body(730, 2000), true);
+                                     }};
+
+TEST(SpoolPowerLoss, StreamedHundredRecipientsRelayedWhileReclaimCopiesThem) {
+  report_and_expect_none(streamed_hundred_relayed, cut_everywhere(streamed_hundred_relayed, small_flash));
+}
+
+TEST(SpoolPowerLoss, StreamedHundredLongRecipients) {
+  report_and_expect_none(streamed_hundred_long, cut_everywhere(streamed_hundred_long, hal::FlashGeometry{4096, 16, 16}));
+}
+
 TEST(SpoolPowerLoss, AcceptOneMessage) {
   for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}, hal::FlashGeometry{8192, 6, 256}}) {
     report_and_expect_none(accept_one, cut_everywhere(accept_one, geometry));
