@@ -736,6 +736,7 @@ SpoolStatus Spool::record_outcome(IndexEntry& entry, const RecipientSet& recipie
       append_record(RecordType::outcome, entry.id, std::span(payload).first(length), SpaceFor::outcome);
   const bool settle = status == SpoolStatus::ok || (status == SpoolStatus::full && settle_when_full);
   if (!settle) return status;
+  if (status != SpoolStatus::ok) ++unrecorded_outcomes_;
   entry.outcomes.record(recipients, code, entry.recipient_count);
   entry.mailboxes_known = false;
   if (entry.dead()) {

@@ -276,6 +276,10 @@ class Spool {
     std::uint32_t messages_copied = 0;
   };
   const ReclaimCounters& reclaim_counters() const { return reclaim_counters_; }
+  // Since mount: outcomes settled in the index without their record, the
+  // spool being full (record_outcome). Each such recipient may be relayed
+  // once more after a power cut.
+  std::uint32_t unrecorded_outcomes() const { return unrecorded_outcomes_; }
 
  private:
   using RecordHeader = spool_format::RecordHeader;
@@ -394,6 +398,7 @@ class Spool {
   std::array<LiveMailboxView*, PIGEON_IMAP_SESSIONS> watchers_{};
   std::size_t next_cursor_ = 0;
   ReclaimCounters reclaim_counters_;
+  std::uint32_t unrecorded_outcomes_ = 0;
 };
 
 }  // namespace pigeon

@@ -90,6 +90,24 @@ TEST(Ledger, APowerCutLongAfterTheCopyExplainsNothing) {
   EXPECT_TRUE(ledger.violated());
 }
 
+// long-outage seed 5: with the spool full the relay settles an outcome
+// without its record, and a power cut minutes later sends the message again.
+TEST(Ledger, APowerCutAfterAnUnrecordedOutcomeExplainsOneCopy) {
+  Ledger ledger;
+  const auto first = ledger.submit(false, 0), second = ledger.submit(false, 0);
+  ledger.answer(first, Answer::acknowledged, 1);
+  ledger.answer(second, Answer::acknowledged, 1);
+  ledger.came_out(first, Outlet::smarthost, 1'000);
+  ledger.came_out(second, Outlet::smarthost, 2'000);
+  ledger.outcomes_unrecorded(1);  // the latest copy: `second`
+  ledger.relay_power_cut(2'000 + 10 * Ledger::outcome_window_ms);
+  ledger.came_out(second, Outlet::smarthost, 900'000);
+  EXPECT_FALSE(ledger.violated()) << ledger.violation();
+  EXPECT_EQ(ledger.totals().duplicates_unrecorded, 1u);
+  ledger.came_out(first, Outlet::smarthost, 900'000);  // its outcome was recorded
+  EXPECT_TRUE(ledger.violated());
+}
+
 TEST(Ledger, ADeletedMessageMustNotReappear) {
   Ledger ledger;
   const auto id = ledger.submit(false, 0);

@@ -65,6 +65,9 @@ void Ledger::came_out(std::uint64_t id, Outlet outlet, std::uint64_t now_ms) {
     } else if (entry->cut_after_copy) {
       ++totals_.duplicates_power_cut;
       entry->cut_after_copy = false;
+    } else if (entry->cut_after_unrecorded) {
+      ++totals_.duplicates_unrecorded;
+      entry->cut_after_unrecorded = false;
     } else {
       fail("message " + std::to_string(id) + " came out twice with no power cut or lost reply to explain it");
       return;
@@ -75,7 +78,18 @@ void Ledger::came_out(std::uint64_t id, Outlet outlet, std::uint64_t now_ms) {
   count_out(*entry, now_ms);
   ++entry->copies;
   entry->last_copy_ms = now_ms;
+  entry->unrecorded = false;
   recent_copies_.push_back(id);
+}
+
+void Ledger::outcomes_unrecorded(std::uint64_t count) {
+  for (auto copy = recent_copies_.rbegin(); count > 0 && copy != recent_copies_.rend(); ++copy) {
+    Entry& entry = entries_[*copy];
+    if (entry.unrecorded) continue;
+    entry.unrecorded = true;
+    unrecorded_.push_back(*copy);
+    --count;
+  }
 }
 
 void Ledger::forget_old_copies(std::uint64_t now_ms) {
@@ -92,6 +106,12 @@ void Ledger::relay_power_cut(std::uint64_t now_ms) {
     if (now_ms - entry.last_copy_ms <= outcome_window_ms) entry.cut_after_copy = true;
   }
   recent_copies_.clear();
+  for (std::uint64_t id : unrecorded_) {
+    Entry& entry = entries_[id];
+    if (entry.unrecorded) entry.cut_after_unrecorded = true;
+    entry.unrecorded = false;
+  }
+  unrecorded_.clear();
 }
 
 void Ledger::deletion_committed(std::uint64_t id) {

@@ -22,6 +22,7 @@ enum class Outlet : std::uint8_t { smarthost, mailbox, bounce };
 // Why a second copy of a message reached the smarthost.
 enum class DuplicateCause : std::uint8_t {
   power_cut,   // the relay lost power between the smarthost's 250 and its outcome record
+  unrecorded,  // the relay lost power after a 250 whose outcome a full spool could not record
   reply_lost,  // the smarthost's 250 never reached the relay (connection dropped or reset)
 };
 
@@ -30,7 +31,7 @@ struct LedgerTotals {
   std::uint64_t delivered_smarthost = 0, delivered_mailbox = 0, bounced = 0;
   std::uint64_t delivered_unacknowledged = 0;  // delivered although the reply to the dot was lost
   std::uint64_t lost = 0;
-  std::uint64_t duplicates_power_cut = 0, duplicates_reply_lost = 0;
+  std::uint64_t duplicates_power_cut = 0, duplicates_unrecorded = 0, duplicates_reply_lost = 0;
   std::uint64_t deletions_committed = 0;
 };
 
@@ -47,6 +48,12 @@ class Ledger {
   // may come again).
   void reply_at_risk(std::uint64_t id);
   void relay_power_cut(std::uint64_t now_ms);
+  // A relay settled `count` outcomes without their records (its spool was
+  // full): the latest copies to come out have no record, so a power cut at
+  // any later time may send each once more. The relay reports after the
+  // round that took the smarthost's 250 (one smarthost connection per relay:
+  // the latest copies are those).
+  void outcomes_unrecorded(std::uint64_t count);
   // Drops copies older than the window from the list a power cut looks at.
   void forget_old_copies(std::uint64_t now_ms);
   // A power cut explains a second copy only this soon after the first: the
@@ -82,6 +89,8 @@ class Ledger {
     std::uint64_t first_out_ms = 0;
     std::uint64_t last_copy_ms = 0;
     bool cut_after_copy = false;  // a power cut came within outcome_window_ms of the last copy
+    bool unrecorded = false;       // its last copy's outcome was settled without a record
+    bool cut_after_unrecorded = false;  // and a power cut came after it
   };
 
   Entry* find(std::uint64_t id, const char* what);
@@ -91,6 +100,7 @@ class Ledger {
   std::vector<Entry> entries_;
   LedgerTotals totals_;
   std::vector<std::uint64_t> recent_copies_;  // ids whose last copy may still await its outcome record
+  std::vector<std::uint64_t> unrecorded_;     // ids whose last copy's outcome has no record
   std::string violation_;
 };
 

@@ -133,6 +133,7 @@ bool RelayHost::boot(std::string& error) {
     return false;
   }
   ++counters_.boots;
+  unrecorded_outcomes_seen_ = 0;
   return true;
 }
 
@@ -151,6 +152,7 @@ void RelayHost::run(std::uint64_t now_ms) {
     boot_->alerts.poll(clock_.unix_time_s());
     if (!flash_.power_lost()) net_.wait(boot_->relay.poll(clock_.monotonic_ms()));
   }
+  report_unrecorded_outcomes();
   if (flash_.power_lost()) return power_cut(now_ms);
   note_usage();
 }
@@ -214,6 +216,15 @@ void RelayHost::cancel_power_cuts() {
   counters_.power_cuts_unfired += pending_cuts_.size() + (cut_armed_ ? 1 : 0);
   pending_cuts_.clear();
   cut_armed_ = false;
+}
+
+// Outcomes the full spool settled without a record (Spool::unrecorded_outcomes)
+// in this round: the ledger learns that a later power cut may send those
+// copies again.
+void RelayHost::report_unrecorded_outcomes() {
+  const std::uint32_t unrecorded = boot_->spool.unrecorded_outcomes();
+  if (unrecorded > unrecorded_outcomes_seen_) ledger_.outcomes_unrecorded(unrecorded - unrecorded_outcomes_seen_);
+  unrecorded_outcomes_seen_ = unrecorded;
 }
 
 void RelayHost::note_usage() {

@@ -127,6 +127,7 @@ class RelayHost final : public Actor {
   void power_cut(std::uint64_t now_ms);
   void arm_next_power_cut();
   void note_usage();
+  void report_unrecorded_outcomes();
 
   hal::SimNet net_;
   hal::SimNetwork& network_;
@@ -151,6 +152,7 @@ class RelayHost final : public Actor {
   // What the boots before this one counted.
   SmarthostTlsClient::Counters tls_before_boot_;
   Spool::ReclaimCounters reclaims_before_boot_;
+  std::uint32_t unrecorded_outcomes_seen_ = 0;  // of this boot
 };
 
 }  // namespace pigeon::sim

@@ -515,8 +515,10 @@ std::string World::summary(std::uint64_t end_ms) const {
   text += "  out         smarthost " + n(t.delivered_smarthost) + ", mailbox " + n(t.delivered_mailbox) + ", bounced " +
           n(t.bounced) + ", lost " + n(t.lost) + ", out without an acknowledgement " + n(t.delivered_unacknowledged) +
           "\n";
-  text += "  duplicates  " + n(t.duplicates_power_cut + t.duplicates_reply_lost) + " (power cut between 250 and outcome " +
-          n(t.duplicates_power_cut) + ", smarthost reply lost " + n(t.duplicates_reply_lost) + ")\n";
+  text += "  duplicates  " + n(t.duplicates_power_cut + t.duplicates_unrecorded + t.duplicates_reply_lost) +
+          " (power cut between 250 and outcome " + n(t.duplicates_power_cut) +
+          ", power cut after an outcome a full spool could not record " + n(t.duplicates_unrecorded) +
+          ", smarthost reply lost " + n(t.duplicates_reply_lost) + ")\n";
   text += "  latency     acknowledgement to smarthost: median " + percentile(50) + ", p99 " + percentile(99) +
           ", max " + percentile(100) + "\n";
   text += "  spool       high-water " + n(relay.spool_high_water_percent) + "% of the sectors, reclaims " +
