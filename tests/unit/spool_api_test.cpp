@@ -234,6 +234,51 @@ namespace {
 // spool takes new mail again. Before, the outcomes that found no room were
 // lost, their messages stayed live, and the spool refused mail for good
 // (tools/simulate, long-outage seed 1).
+// Reclaim moves a streamed envelope of 100 recipients: its recipient
+// records, and its outcomes so far as outcome records after the copy's
+// commit (docs/spool-format.md §7). After a remount the copy is the message.
+TEST(SpoolReclaim, MovesAStreamedEnvelopeOfAHundredRecipientsWithItsOutcomes) {
+  SimulatedChip chip(hal::FlashGeometry{4096, 8, 16});
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  std::vector<std::string> addresses;
+  for (int r = 0; r < 99; ++r) addresses.push_back("r" + std::to_string(r) + "-" + std::string(24, 'x') + "@far.example");
+  SpoolWriter writer;
+  ASSERT_EQ(spool->open_streamed({"sender@lan.example", {}, false, 0}, writer), SpoolStatus::ok);
+  for (const std::string& address : addresses) ASSERT_EQ(spool->add_recipient(writer, {address, ""}), SpoolStatus::ok);
+  ASSERT_EQ(spool->add_recipient(writer, bob), SpoolStatus::ok);
+  const std::string body = make_body(20, 1000);
+  ASSERT_EQ(spool->append(writer, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  const MessageId id = writer.message_id();
+  for (std::uint8_t r = 0; r < 40; ++r) ASSERT_EQ(spool->mark_recipient(id, r, RecipientOutcome::relayed), SpoolStatus::ok);
+  for (std::uint8_t r = 40; r < 50; ++r) ASSERT_EQ(spool->mark_recipient(id, r, RecipientOutcome::bounced), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  // Mail that comes and goes until the ring has gone round past the message.
+  const std::array recipients{remote};
+  for (std::uint32_t i = 0; spool->reclaim_counters().messages_copied == 0; ++i) {
+    ASSERT_LT(i, 200u) << "reclaim never copied the message";
+    const Outcome filler = store_message(*spool, {"sensor@lan.example", recipients, false}, make_body(30 + i, 1500));
+    ASSERT_EQ(filler.status, SpoolStatus::ok);
+    ASSERT_EQ(spool->mark_recipient(filler.id, 0, RecipientOutcome::relayed), SpoolStatus::ok);
+  }
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  const auto outbound = spool->next_outbound(0);
+  ASSERT_TRUE(outbound);
+  EXPECT_EQ(outbound->id, id);
+  EXPECT_EQ(outbound->recipient_count, 100);
+  RecipientSet owed;
+  for (std::uint8_t r = 50; r < 99; ++r) owed[r] = true;
+  EXPECT_EQ(outbound->owed_remote_mask, owed) << "the outcomes moved with the message";
+  std::array<char, 256> text{};
+  for (std::uint8_t r = 0; r < 99; ++r) EXPECT_EQ(spool->read_recipient(id, r, text), addresses[r]);
+  std::vector<MaildropEntry> entries(4);
+  ASSERT_EQ(spool->list_mailbox("bob", entries), 1u);
+  EXPECT_EQ(read_message(*spool, id), body);
+}
+
 TEST(SpoolFull, OutcomesOutOfLogOrderStillFreeTheSpool) {
   SimulatedChip chip(hal::FlashGeometry{4096, 16, 256});
   std::unique_ptr<Spool> spool = make_spool(chip.flash());
