@@ -64,11 +64,13 @@
 #define PIGEON_OUTPUT_BUFFER_BYTES 2048
 #endif
 
-// One SMTP transaction: its recipients, kept packed in this many bytes (a path
-// is at most protocol::max_path_bytes), and the largest message. RFC 5321
-// §4.5.3.1.8 asks for 100 recipients; a board short of RAM takes fewer. The
-// configuration's max_recipients and max_message_bytes default to these when
-// they are lower than the documented defaults, and may not exceed them.
+// One message: its recipients (RFC 5321 §4.5.3.1.8 asks for 100; the SMTP
+// session writes each to the spool as it is accepted, docs/spool-format.md
+// §3.6), the bytes of the addresses of an envelope written whole into its
+// begin record (PIGEON_SPOOL_INLINE_RECIPIENTS of them; a path is at most
+// protocol::max_path_bytes), and the largest message. The configuration's
+// max_recipients and max_message_bytes default to these when they are lower
+// than the documented defaults, and may not exceed them.
 #ifndef PIGEON_ENVELOPE_BYTES
 #define PIGEON_ENVELOPE_BYTES 2048
 #endif
@@ -77,6 +79,13 @@
 #endif
 #ifndef PIGEON_MAX_MESSAGE_BYTES
 #define PIGEON_MAX_MESSAGE_BYTES (1024u * 1024u)
+#endif
+// Recipients of an envelope written whole into its begin record: delivery
+// reports, alerts and IMAP APPEND write one; the SMTP session writes each
+// recipient as a record of its own (docs/spool-format.md §3.6). The spool's
+// buffer for a begin record holds this many.
+#ifndef PIGEON_SPOOL_INLINE_RECIPIENTS
+#define PIGEON_SPOOL_INLINE_RECIPIENTS PIGEON_MAX_RECIPIENTS
 #endif
 // Distinct permanent refusals one smarthost transaction keeps for its delivery
 // report (DeliveryAttempt::refusals): each refused recipient names one of
@@ -199,6 +208,8 @@ static_assert(PIGEON_TLS_SESSIONS >= 1, "TLS is required for submission and POP3
 static_assert(PIGEON_ENVELOPE_BYTES >= 512, "at least one full-length recipient");
 static_assert(PIGEON_MAX_RECIPIENTS >= 1 && PIGEON_MAX_RECIPIENTS <= 255,
               "the spool counts a message's recipients in one byte (docs/spool-format.md §3.1)");
+static_assert(PIGEON_SPOOL_INLINE_RECIPIENTS >= 1 && PIGEON_SPOOL_INLINE_RECIPIENTS <= PIGEON_MAX_RECIPIENTS,
+              "a delivery report or an alert writes one recipient into its begin record");
 static_assert(PIGEON_SMARTHOST_REFUSAL_TEXTS >= 1 && PIGEON_SMARTHOST_REFUSAL_TEXTS <= 255,
               "a refused recipient names its refusal text in one byte");
 static_assert(PIGEON_MAX_RECIPIENTS <= pigeon::protocol::SmtpClient::max_recipients,

@@ -64,7 +64,7 @@ void Spool::log_mount_report(hal::Log& log) const {
 // Writing a message.
 
 SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& handle) {
-  if (envelope.recipients.empty() || envelope.recipients.size() > PIGEON_MAX_RECIPIENTS) {
+  if (envelope.recipients.empty() || envelope.recipients.size() > PIGEON_SPOOL_INLINE_RECIPIENTS) {
     return SpoolStatus::too_many;
   }
   return open_writer(envelope, false, handle);

@@ -174,7 +174,8 @@ class Spool {
 
   // Writing a message: open, append the body in any pieces, commit (or
   // discard). full / too_many mean 452 4.3.1; the spool is unchanged for every
-  // other message.
+  // other message. open_message() writes the recipients into the begin record
+  // (at most PIGEON_SPOOL_INLINE_RECIPIENTS).
   SpoolStatus open_message(const SpoolEnvelope& envelope, SpoolWriter& writer);
   // The same for an envelope whose recipients come one at a time, each onto
   // flash as it is accepted (`envelope.recipients` is empty): the SMTP

@@ -33,11 +33,13 @@ enum class SpoolStatus : std::uint8_t {
 
 using MessageId = std::uint32_t;
 
-// The largest begin (envelope) payload this build writes (§8).
+// The largest begin (envelope) payload this build writes (§8): an inline one
+// of PIGEON_SPOOL_INLINE_RECIPIENTS (a streamed one is smaller).
 inline constexpr std::uint32_t spool_max_envelope_bytes =
-    spool_format::Envelope::fixed_bytes + spool_format::RecipientOutcomes::encoded_bytes(PIGEON_MAX_RECIPIENTS) +
-    spool_format::max_sender_bytes + PIGEON_ENVELOPE_BYTES +
-    PIGEON_MAX_RECIPIENTS * (spool_format::EnvelopeRecipient::fixed_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES);
+    spool_format::Envelope::fixed_bytes +
+    spool_format::RecipientOutcomes::encoded_bytes(PIGEON_SPOOL_INLINE_RECIPIENTS) + spool_format::max_sender_bytes +
+    PIGEON_ENVELOPE_BYTES +
+    PIGEON_SPOOL_INLINE_RECIPIENTS * (spool_format::EnvelopeRecipient::fixed_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES);
 
 // The largest recipient record payload (§3.6).
 inline constexpr std::uint32_t spool_max_recipient_record_bytes =
