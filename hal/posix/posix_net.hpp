@@ -48,6 +48,9 @@ class PosixNet final : public Net {
     bool wants_write = false;   // the last send could not take everything
     bool unflushed = false;     // sent with MSG_MORE since the last wait()
     bool wants_read = true;     // wait() watches for input (set_receive_interest)
+    // Input may be waiting: the last wait() saw some, or no read since came
+    // back short. receive() skips the system call otherwise.
+    bool may_have_input = true;
   };
 
   void flush_flights();

@@ -61,6 +61,47 @@ TEST(PosixNet, ConnectsSendsReceivesAndSeesClose) {
   ASSERT_TRUE(eventually(net, [&] { return net.receive(server, buffer).status == NetStatus::closed; }));
 }
 
+// After a read that came back short, receive() does not ask the socket again
+// until wait() has seen input: bytes that arrive meanwhile wait for the next
+// round (the level-triggered poll sees them at once), and so does the close.
+TEST(PosixNet, AShortReadWaitsForTheNextRoundBeforeReadingAgain) {
+  PosixNet net;
+  ListenerId listener = invalid_id;
+  ASSERT_EQ(net.listen(loopback(0), listener), NetStatus::ok);
+  StreamId client = invalid_id;
+  ASSERT_EQ(net.connect(loopback(net.local_port(listener)), client), NetStatus::ok);
+  StreamId server = invalid_id;
+  Endpoint peer;
+  ASSERT_TRUE(eventually(net, [&] { return net.accept(listener, server, peer) == NetStatus::ok; }));
+  ASSERT_TRUE(eventually(net, [&] { return net.connected(client); }));
+
+  std::uint8_t buffer[64];
+  ASSERT_EQ(net.send(client, bytes_of("one")).bytes, 3u);
+  ASSERT_TRUE(eventually(net, [&] { return net.receive(server, buffer).bytes == 3; }));
+  ASSERT_EQ(net.send(client, bytes_of("two")).bytes, 3u);
+  ASSERT_TRUE(eventually(net, [&] { return net.receive(server, buffer).bytes == 3; }));
+
+  // A full read may leave more: the next receive() asks the socket.
+  ASSERT_EQ(net.send(client, bytes_of("0123456789")).bytes, 10u);
+  std::uint8_t small[4];
+  ASSERT_TRUE(eventually(net, [&] { return net.receive(server, small).bytes == 4; }));
+  EXPECT_EQ(net.receive(server, small).bytes, 4u);
+  EXPECT_EQ(net.receive(server, small).bytes, 2u);
+
+  // The short read emptied the queue: what comes before the next wait() is
+  // not read until then.
+  ASSERT_EQ(net.send(client, bytes_of("late")).bytes, 4u);
+  net.close(client);
+  EXPECT_EQ(net.receive(server, buffer).status, NetStatus::would_block);
+  std::string received;
+  ASSERT_TRUE(eventually(net, [&] {
+    const IoResult got = net.receive(server, buffer);
+    if (got.status == NetStatus::ok) received.append(reinterpret_cast<char*>(buffer), got.bytes);
+    return got.status == NetStatus::closed;
+  }));
+  EXPECT_EQ(received, "late");
+}
+
 TEST(PosixNet, ReportsAPortInUse) {
   PosixNet net;
   ListenerId first = invalid_id;
