@@ -339,6 +339,47 @@ TEST(ClientTls, AWrongPasswordKeepsTheMailOut) {
   EXPECT_NE(result.summary.find("acknowledged 0"), std::string::npos) << result.summary;
 }
 
+// More clients than the relay's TLS sessions (tls_sessions = 2, slow links so
+// that handshakes overlap): the relay turns the others away, they retry, and
+// every message is delivered.
+TEST(ClientTls, ClientsTurnedAwayWhenTlsSessionsRunOutRetryAndDeliver) {
+  std::string error;
+  const auto scenario = parse_scenario(R"(
+[world]
+name = tls-limit
+duration = 1h
+faults_until = 40m
+[smarthost isp]
+address = 10.0.0.1
+[relay r]
+address = 10.0.0.2
+smarthost = isp
+user = sensor pw
+config = tls_sessions = 2
+[devices d]
+count = 12
+first_address = 10.0.1.1
+link = latency=300ms jitter=100ms
+relay = r
+tls = implicit
+auth = sensor pw
+from = d@r.example
+to = x@example.net
+interval = 20s
+)",
+                                       error);
+  ASSERT_TRUE(scenario) << error;
+  const RunResult result = run_world(*scenario, RunOptions{});
+  ASSERT_TRUE(result.ok) << result.violation << "\n" << result.summary;
+  unsigned handshakes = 0, resumed = 0, failed = 0;
+  const std::size_t at = result.summary.find("device handshakes ");
+  ASSERT_EQ(std::sscanf(result.summary.c_str() + at, "device handshakes %u, resumed %u, failed %u", &handshakes,
+                        &resumed, &failed),
+            3);
+  EXPECT_GT(failed, 50u) << result.summary;  // turned away: the relay had no TLS session free
+  EXPECT_GT(handshakes, 300u) << result.summary;
+}
+
 // A program beside the relay raises alerts through its alert endpoint; what
 // the endpoint answered sent is acknowledged and must come out.
 TEST(AlertEndpoint, AlertsThroughTheEndpointAreAcknowledgedAndDelivered) {
