@@ -51,6 +51,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::uint32_t appended_uid() override { return appended_uid_; }
   void refresh() override;
   std::optional<std::uint32_t> take_vanished() override;
+  bool expunged_elsewhere(std::uint32_t index) override { return shown(index).vanished; }
   void release() override;
 
   // SessionHooks

@@ -893,6 +893,7 @@ void ImapServer::start_job(Job job, std::string_view set, bool uid) {
   job_uid_ = uid;
   job_set_ = set;
   job_index_ = 0;
+  job_met_expunged_ = false;
   const std::uint32_t count = policy_.message_count();
   job_largest_ = !uid ? count : (count == 0 ? 0 : policy_.uid(count - 1));
 }
@@ -901,6 +902,17 @@ bool ImapServer::in_set(std::uint32_t index) {
   if (job_set_.empty()) return true;
   const std::uint32_t number = job_uid_ ? policy_.uid(index) : index + 1;
   return imap::sequence_set_contains(job_set_, number, job_largest_);
+}
+
+// Moves job_index_ to the next message of the set that still has content,
+// noting the removed ones passed by; false when none is left.
+bool ImapServer::next_in_set(std::uint32_t count) {
+  for (; job_index_ < count; ++job_index_) {
+    if (!in_set(job_index_)) continue;
+    if (!policy_.expunged_elsewhere(job_index_)) return true;
+    job_met_expunged_ = true;
+  }
+  return false;
 }
 
 void ImapServer::pump() {
@@ -919,8 +931,11 @@ void ImapServer::finish_job() {
   switch (job) {
     case Job::fetch:
       if (fetch_unknown_encoding_) return no("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding");
+      if (job_met_expunged_) return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
       return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
-    case Job::store: return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
+    case Job::store:
+      if (job_met_expunged_) return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
+      return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
     case Job::search:
       if (search_return_.extended) finish_esearch();
       out_.append("\r\n");
@@ -1145,9 +1160,7 @@ void ImapServer::pump_fetch() {
 // The next message of the set: "* n FETCH (", and \Seen set when a body part
 // is fetched without PEEK (RFC 9051 §6.4.5). False when none is left.
 bool ImapServer::fetch_message_start() {
-  const std::uint32_t count = policy_.message_count();
-  while (job_index_ < count && !in_set(job_index_)) ++job_index_;
-  if (job_index_ >= count) return false;
+  if (!next_in_set(policy_.message_count())) return false;
   const auto known = encodings_known();
   if (!known) {
     abort_session("Message unreadable, try again later");
@@ -1531,9 +1544,8 @@ void ImapServer::on_store(Cursor& arguments, bool uid) {
 
 void ImapServer::pump_store() {
   const std::uint32_t count = policy_.message_count();
-  for (; job_index_ < count; ++job_index_) {
+  for (; next_in_set(count); ++job_index_) {
     if (out_.free_space() < reply_reserve_bytes) return;
-    if (!in_set(job_index_)) continue;
     const ImapFlags old_flags = policy_.flags(job_index_);
     ImapFlags flags = store_flags_;
     if (store_mode_ == '+') flags = static_cast<ImapFlags>(old_flags | store_flags_);
@@ -1832,6 +1844,7 @@ void ImapServer::finish_esearch() {
 }
 
 bool ImapServer::search_matches(std::uint32_t index) {
+  if (policy_.expunged_elsewhere(index)) return false;
   SearchProgram program(policy_, index, policy_.message_count());
   bool matches = false;
   return program.evaluate(search_program_, matches) && matches;

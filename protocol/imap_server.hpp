@@ -122,6 +122,9 @@ class ImapServerPolicy {
   virtual std::uint32_t appended_uid() = 0;
   // Takes in what other sessions and deliveries changed in the store.
   virtual void refresh() = 0;
+  // A message another session (or POP3) removed whose EXPUNGE this session has
+  // not announced yet: it keeps its number until then, but has no content.
+  virtual bool expunged_elsewhere(std::uint32_t index) = 0;
   // A message that refresh() found gone: its index now; the view drops it.
   virtual std::optional<std::uint32_t> take_vanished() = 0;
   // The session ends (LOGOUT, or the connection is lost).
@@ -249,6 +252,7 @@ class ImapServer final : public SessionEngine {
   // Jobs.
   void start_job(Job job, std::string_view set, bool uid);
   bool in_set(std::uint32_t index);
+  bool next_in_set(std::uint32_t count);
   void pump_fetch();
   bool fetch_message_start();
   bool fetch_item();
@@ -329,6 +333,9 @@ class ImapServer final : public SessionEngine {
   SearchReturn search_return_;
   std::uint32_t job_index_ = 0;
   std::uint32_t job_largest_ = 0;  // what '*' stands for
+  // The set named a message removed elsewhere: FETCH and STORE pass it by and
+  // end with NO [EXPUNGEISSUED] (RFC 2180 §4.1.3, RFC 5530).
+  bool job_met_expunged_ = false;
   ImapFlags store_flags_ = 0;
   char store_mode_ = '=';          // '+', '-' or '='
   ImapDecision expunge_refusal_;   // the first message an EXPUNGE could not remove

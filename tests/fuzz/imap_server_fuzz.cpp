@@ -114,6 +114,7 @@ class TapeStore final : public protocol::ImapServerPolicy {
   std::uint32_t appended_uid() override { return 77; }
   void refresh() override {}
   std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
+  bool expunged_elsewhere(std::uint32_t) override { return false; }
   void release() override { calls.emplace_back("release"); }
 
  private:

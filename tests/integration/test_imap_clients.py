@@ -436,8 +436,12 @@ def test_a_mailbox_of_a_thousand_messages_is_whole_over_imap(pigeon):
     client.store("1,500,1000", "+FLAGS", "(\\Deleted)")
     assert client.expunge() == ("OK", [b"1", b"499", b"998"])
     assert client.fetch("997", "(UID)")[1] == [f"997 (UID {uids[998]})".encode()]
-    # The other session keeps every number until it is told, then agrees.
-    assert other.fetch("1000", "(UID)")[1] == [f"1000 (UID {uids[999]})".encode()]
+    # The other session keeps every number until it is told, then agrees;
+    # meanwhile a removed message has no content (RFC 2180 §4.1.3).
+    assert other.fetch("999", "(UID)")[1] == [f"999 (UID {uids[998]})".encode()]
+    typ, data = other.fetch("1000", "(UID BODY.PEEK[])")
+    assert typ == "NO" and data == [b"[EXPUNGEISSUED] Some of the requested messages no longer exist"]
+    assert other.search(None, "ALL")[1][0].split()[-1] == b"999"
     other.noop()
     assert other.untagged_responses.get("EXPUNGE") == [b"1", b"499", b"998"]
     kept = uids[1:499] + uids[500:999]

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
@@ -138,6 +139,9 @@ class FakeStore final : public ImapServerPolicy {
     vanishing.erase(vanishing.begin());
     inbox.erase(inbox.begin() + index);
     return index;
+  }
+  bool expunged_elsewhere(std::uint32_t index) override {
+    return std::find(vanishing.begin(), vanishing.end(), index) != vanishing.end();
   }
   void release() override { calls.emplace_back("release"); }
 
@@ -810,6 +814,24 @@ TEST(ImapServer, NoopAndIdleAnnounceOthersChanges) {
     return session.transcript();
   });
   EXPECT_EQ(idle.output, selected_then("+ idling\r\n* 4 EXISTS\r\ni OK IDLE terminated\r\n+ idling\r\nj BAD Expected DONE\r\n"));
+}
+
+// A message another session removed keeps its number until NOOP announces
+// the EXPUNGE; meanwhile FETCH and STORE pass it by and say so (RFC 2180
+// §4.1.3), and SEARCH does not find it.
+TEST(ImapServer, AMessageExpungedElsewhereIsPassedByUntilAnnounced) {
+  const Transcript t = run(after_select("f FETCH 1:3 (UID FLAGS)\r\nu UID FETCH 11 BODY.PEEK[]\r\n"
+                                        "s STORE 2:3 +FLAGS.SILENT (\\Answered)\r\nr SEARCH ALL\r\n"
+                                        "g FETCH 1 UID\r\nn NOOP\r\nh FETCH 1:* (UID FLAGS)\r\n"),
+                           tls_settings(), [](FakeStore& store) { store.vanishing = {1}; });
+  const std::string expunge_issued = " NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n";
+  EXPECT_EQ(t.output, selected_then("* 1 FETCH (UID 10 FLAGS (\\Seen))\r\n* 3 FETCH (UID 15 FLAGS (\\Flagged))\r\nf" + expunge_issued +
+                                    "u" + expunge_issued + "s" + expunge_issued +
+                                    "* SEARCH 1 3\r\nr OK SEARCH completed\r\n"
+                                    "* 1 FETCH (UID 10)\r\ng OK FETCH completed\r\n"
+                                    "* 2 EXPUNGE\r\nn OK NOOP completed\r\n"
+                                    "* 1 FETCH (UID 10 FLAGS (\\Seen))\r\n* 2 FETCH (UID 15 FLAGS (\\Answered \\Flagged))\r\n"
+                                    "h OK FETCH completed\r\n"));
 }
 
 TEST(ImapServer, AbortAfterLoginReleasesTheStore) {
