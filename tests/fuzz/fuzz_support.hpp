@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "protocol/assert.hpp"
+#include "protocol/output_buffer.hpp"
 
 // PIGEON_ASSERT's handler for the fuzz targets (each includes this header once):
 // a failed invariant is a crash that libFuzzer reports and keeps as an input.
@@ -153,6 +155,26 @@ void settle_streaming(Engine& engine, Policy& policy, Output& out, std::string& 
       return;
     }
   }
+}
+
+// One whole session of a mailbox engine (POP3, IMAP) over `policy`: the
+// greeting, the tape's session cut in `pieces`, a timeout if the client did not
+// end it, each step settled as above. Returns everything the engine sent.
+template <class Engine, class Policy, class Settings>
+std::string run_streaming_session(Policy& policy, const Settings& settings, const Tape& tape,
+                                  const std::vector<std::size_t>& pieces, std::size_t read_step_bytes) {
+  std::array<std::uint8_t, 1024> storage{};
+  protocol::OutputBuffer out(storage);
+  Engine server(policy, out, settings);
+  std::string sent;
+  auto settle = [&] { settle_streaming(server, policy, out, sent, read_step_bytes); };
+  server.start();
+  settle();
+  play(tape, pieces, server, settle);
+  if (!server.finished()) server.abort_session("Timeout");
+  settle();
+  require(server.finished());
+  return sent;
 }
 
 template <class Run>

@@ -176,18 +176,8 @@ void require_well_formed(std::string_view sent) {
 
 Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_t read_step_bytes) {
   TapeStore store(tape);
-  std::array<std::uint8_t, 1024> storage{};
-  protocol::OutputBuffer out(storage);
-  protocol::ImapServer server(store, out, settings_from(tape));
-  std::string sent;
-
-  auto settle = [&] { settle_streaming(server, store, out, sent, read_step_bytes); };
-  server.start();
-  settle();
-  play(tape, pieces, server, settle);
-  if (!server.finished()) server.abort_session("Timeout");
-  settle();
-  require(server.finished());
+  const std::string sent =
+      run_streaming_session<protocol::ImapServer>(store, settings_from(tape), tape, pieces, read_step_bytes);
   require_well_formed(sent);
   return {sent, store.calls};
 }

@@ -91,18 +91,8 @@ protocol::Pop3ServerSettings settings_from(const Tape& tape) {
 // `read_step_bytes` 0 reads all output at once.
 Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_t read_step_bytes) {
   TapeMaildrop maildrop(tape);
-  std::array<std::uint8_t, 1024> storage{};
-  protocol::OutputBuffer out(storage);
-  protocol::Pop3Server server(maildrop, out, settings_from(tape));
-  std::string sent;
-
-  auto settle = [&] { settle_streaming(server, maildrop, out, sent, read_step_bytes); };
-  server.start();
-  settle();
-  play(tape, pieces, server, settle);
-  if (!server.finished()) server.abort_session("Timeout");
-  settle();
-  require(server.finished());
+  const std::string sent =
+      run_streaming_session<protocol::Pop3Server>(maildrop, settings_from(tape), tape, pieces, read_step_bytes);
   return {sent, maildrop.calls};
 }
 
