@@ -286,8 +286,11 @@ IMTEST = "/usr/lib/cyrus/bin/imtest"
 @pytest.mark.skipif(not os.path.exists(IMTEST), reason="cyrus-clients is installed by tools/deps")
 @pytest.mark.parametrize("implicit_tls", [True, False])
 def test_cyrus_imtest_logs_in_and_reads_capability(pigeon, tmp_path, implicit_tls):
+    # No LOGOUT in the file: imtest sends its own (Q01) after it, and a relay that
+    # had already closed at ours would reset that connection, and the reset
+    # could drop replies imtest had not read yet.
     commands = tmp_path / "commands"
-    commands.write_bytes(b"c1 CAPABILITY\r\nc2 SELECT INBOX\r\nc3 LOGOUT\r\n")
+    commands.write_bytes(b"c1 CAPABILITY\r\nc2 SELECT INBOX\r\n")
     tls = ["-s"] if implicit_tls else ["-t", ""]
     port = pigeon.ports["imaps" if implicit_tls else "imap"]
     result = subprocess.run([IMTEST, *tls, "-p", str(port), "-a", pigeon.user, "-w", pigeon.password, "-m", "PLAIN",
@@ -296,7 +299,7 @@ def test_cyrus_imtest_logs_in_and_reads_capability(pigeon, tmp_path, implicit_tl
     assert "Authenticated." in output
     assert "c1 OK CAPABILITY completed" in output
     assert "c2 OK [READ-WRITE] SELECT completed" in output
-    assert "c3 OK LOGOUT completed" in output
+    assert "Q01 OK LOGOUT completed" in output
 
 
 def run_in_terminal(argv, env, timeout_s=60):
