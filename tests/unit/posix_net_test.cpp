@@ -29,20 +29,23 @@ std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
+// A client connected to a new loopback listener, and the server's side of it
+// accepted (bounded); false when either side did not come up.
+bool connect_pair(PosixNet& net, StreamId& client, StreamId& server, Endpoint& peer) {
+  ListenerId listener = invalid_id;
+  if (net.listen(loopback(0), listener) != NetStatus::ok || net.local_port(listener) == 0) return false;
+  if (net.connect(loopback(net.local_port(listener)), client) != NetStatus::ok) return false;
+  return eventually(net, [&] { return net.accept(listener, server, peer) == NetStatus::ok; }) &&
+         eventually(net, [&] { return net.connected(client); });
+}
+
 TEST(PosixNet, ConnectsSendsReceivesAndSeesClose) {
   PosixNet net;
-  ListenerId listener = invalid_id;
-  ASSERT_EQ(net.listen(loopback(0), listener), NetStatus::ok);
-  const std::uint16_t port = net.local_port(listener);
-  ASSERT_NE(port, 0);
-
   StreamId client = invalid_id;
-  ASSERT_EQ(net.connect(loopback(port), client), NetStatus::ok);
   StreamId server = invalid_id;
   Endpoint peer;
-  ASSERT_TRUE(eventually(net, [&] { return net.accept(listener, server, peer) == NetStatus::ok; }));
+  ASSERT_TRUE(connect_pair(net, client, server, peer));
   EXPECT_EQ(peer.address.bytes[0], 127);
-  ASSERT_TRUE(eventually(net, [&] { return net.connected(client); }));
 
   const IoResult sent = net.send(client, bytes_of("EHLO test\r\n"));
   ASSERT_EQ(sent.status, NetStatus::ok);
@@ -66,14 +69,10 @@ TEST(PosixNet, ConnectsSendsReceivesAndSeesClose) {
 // round (the level-triggered poll sees them at once), and so does the close.
 TEST(PosixNet, AShortReadWaitsForTheNextRoundBeforeReadingAgain) {
   PosixNet net;
-  ListenerId listener = invalid_id;
-  ASSERT_EQ(net.listen(loopback(0), listener), NetStatus::ok);
   StreamId client = invalid_id;
-  ASSERT_EQ(net.connect(loopback(net.local_port(listener)), client), NetStatus::ok);
   StreamId server = invalid_id;
   Endpoint peer;
-  ASSERT_TRUE(eventually(net, [&] { return net.accept(listener, server, peer) == NetStatus::ok; }));
-  ASSERT_TRUE(eventually(net, [&] { return net.connected(client); }));
+  ASSERT_TRUE(connect_pair(net, client, server, peer));
 
   std::uint8_t buffer[64];
   ASSERT_EQ(net.send(client, bytes_of("one")).bytes, 3u);
