@@ -7,10 +7,6 @@
 namespace pigeon {
 namespace {
 
-// A client that does not finish its request in this time is dropped, so it
-// cannot hold the endpoint.
-constexpr std::uint64_t request_timeout_ms = 5000;
-
 const char* status_name(AlertStatus status) {
   switch (status) {
     case AlertStatus::sent: return "sent";
