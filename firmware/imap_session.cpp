@@ -252,6 +252,10 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
   return ImapDecision::accepted();
 }
 
+ImapDecision ImapSession::copy_begin(std::size_t, bool) {
+  return ImapDecision::rejected("CANNOT", "Messages are kept only in INBOX");
+}
+
 bool ImapSession::append_data(std::span<const std::uint8_t> bytes) {
   return writer_ && services_->spool.append(*writer_, bytes) == SpoolStatus::ok;
 }

@@ -49,6 +49,14 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   bool append_data(std::span<const std::uint8_t> bytes) override;
   protocol::ImapDecision append_end(bool keep) override;
   std::uint32_t appended_uid() override { return appended_uid_; }
+  // The spool keeps only INBOX, and a copy into INBOX is not made either:
+  // COPY and MOVE answer NO [CANNOT] at copy_begin, so nothing is ever
+  // copied, committed or discarded.
+  protocol::ImapDecision copy_begin(std::size_t mailbox, bool move) override;
+  protocol::ImapDecision copy_message(std::uint32_t) override { return copy_begin(0, false); }
+  std::uint32_t copied_uid() override { return 0; }
+  protocol::ImapDecision copy_commit() override { return copy_begin(0, false); }
+  void copy_discard() override {}
   void refresh() override;
   std::optional<std::uint32_t> take_vanished() override;
   bool expunged_elsewhere(std::uint32_t index) override { return shown(index).vanished; }

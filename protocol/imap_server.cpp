@@ -166,7 +166,7 @@ ImapServer::ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapSe
     : policy_(policy), out_(out), settings_(settings) {}
 
 bool ImapServer::awaiting_decision() const {
-  return wait_ == Wait::login || wait_ == Wait::commit || wait_ == Wait::append;
+  return wait_ == Wait::login || wait_ == Wait::commit || wait_ == Wait::copy || wait_ == Wait::append;
 }
 bool ImapServer::streaming() const { return job_ != Job::none; }
 bool ImapServer::idling() const { return wait_ == Wait::idle; }
@@ -215,7 +215,7 @@ void ImapServer::start() {
 // The capability list without "* CAPABILITY " and the line end: it is also
 // the greeting's response code.
 void ImapServer::on_capability() {
-  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH BINARY");
+  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH BINARY");
   if (authenticated()) return;
   const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
   out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -599,7 +599,9 @@ void ImapServer::resume(const ImapDecision& decision) {
     builder.text("APPENDUID ").number(policy_.status(append_mailbox_).uid_validity).character(' ');
     return tagged("OK", builder.number(policy_.appended_uid()).view(), "APPEND completed");
   }
+  if (waited == Wait::copy) return copy_kept();
   if (waited == Wait::commit) {
+    if (copy_move_) return move_removed();
     // CLOSE leaves the mailbox once what it expunged is durable.
     const bool close = state_ == State::selected && job_silent_;
     if (close) leave_mailbox();
@@ -852,6 +854,11 @@ bool ImapServer::selected_state(std::string_view name, Cursor& arguments, bool u
     }
     return true;
   }
+  const bool move = iequals(name, "MOVE");
+  if ((move || iequals(name, "COPY")) && arguments.space()) {
+    on_copy(arguments, uid, move);
+    return true;
+  }
   if (uid) return false;
   if (iequals(name, "CHECK") && arguments.at_end()) {
     announce_changes();
@@ -869,10 +876,6 @@ bool ImapServer::selected_state(std::string_view name, Cursor& arguments, bool u
   const bool close = iequals(name, "CLOSE");
   if ((close || iequals(name, "UNSELECT")) && arguments.at_end()) {
     on_close(close && !read_only_);
-    return true;
-  }
-  if ((iequals(name, "COPY") || iequals(name, "MOVE")) && arguments.space()) {
-    no("CANNOT", "Messages are kept only in INBOX");
     return true;
   }
   return false;
@@ -893,6 +896,7 @@ void ImapServer::start_job(Job job, std::string_view set, bool uid) {
   job_uid_ = uid;
   job_set_ = set;
   job_index_ = 0;
+  job_removed_ = 0;
   job_met_expunged_ = false;
   const std::uint32_t count = policy_.message_count();
   job_largest_ = !uid ? count : (count == 0 ? 0 : policy_.uid(count - 1));
@@ -900,7 +904,7 @@ void ImapServer::start_job(Job job, std::string_view set, bool uid) {
 
 bool ImapServer::in_set(std::uint32_t index) {
   if (job_set_.empty()) return true;
-  const std::uint32_t number = job_uid_ ? policy_.uid(index) : index + 1;
+  const std::uint32_t number = job_uid_ ? policy_.uid(index) : index + 1 + job_removed_;
   return imap::sequence_set_contains(job_set_, number, job_largest_);
 }
 
@@ -921,6 +925,7 @@ void ImapServer::pump() {
     case Job::store: return pump_store();
     case Job::search: return pump_search();
     case Job::expunge: return pump_expunge();
+    case Job::copy: return pump_copy();
     case Job::none: return;
   }
 }
@@ -946,6 +951,7 @@ void ImapServer::finish_job() {
       if (decision.kind != ImapDecision::Kind::pending) resume(decision);
       return;
     }
+    case Job::copy:
     case Job::none: return;
   }
 }
@@ -1854,6 +1860,7 @@ bool ImapServer::search_matches(std::uint32_t index) {
 
 void ImapServer::begin_expunge(bool silent, std::string_view uid_set) {
   job_silent_ = silent;
+  copy_move_ = false;
   expunge_refusal_ = ImapDecision::accepted();
   start_job(Job::expunge, uid_set, !uid_set.empty());
   pump_expunge();
@@ -1863,9 +1870,9 @@ void ImapServer::begin_expunge(bool silent, std::string_view uid_set) {
 // the numbers of later messages go down by one after each).
 void ImapServer::pump_expunge() {
   std::array<char, 32> text{};
-  while (job_index_ < policy_.message_count()) {
+  while (job_index_ < (copy_move_ ? copy_batch_end_ : policy_.message_count())) {
     if (out_.free_space() < reply_reserve_bytes) return;
-    if ((policy_.flags(job_index_) & imap_deleted) == 0 || !in_set(job_index_)) {
+    if (!removes(job_index_)) {
       ++job_index_;
       continue;
     }
@@ -1877,9 +1884,152 @@ void ImapServer::pump_expunge() {
       continue;
     }
     --known_messages_;
+    if (copy_move_) {
+      --copy_batch_end_;
+      ++job_removed_;
+    }
     if (!job_silent_) untagged(TextBuilder(text).number(job_index_ + 1).text(" EXPUNGE").view());
   }
   finish_job();
+}
+
+// EXPUNGE removes the \Deleted messages (of the UID set); a MOVE the batch
+// it just copied, whatever their flags.
+bool ImapServer::removes(std::uint32_t index) {
+  if (!copy_move_ && (policy_.flags(index) & imap_deleted) == 0) return false;
+  return in_set(index);
+}
+
+// ---------------------------------------------------------------- COPY, MOVE
+
+// COPY/MOVE sequence-set mailbox, and their UID forms (RFC 9051 §6.4.7,
+// §6.4.8, RFC 6851).
+void ImapServer::on_copy(Cursor& arguments, bool uid, bool move) {
+  const std::string_view set = arguments.token();
+  std::array<char, 256> buffer{};
+  const auto name = arguments.space() ? astring_argument(arguments, buffer) : std::nullopt;
+  if (!name || !arguments.at_end()) return bad(move ? "Syntax: MOVE sequence-set mailbox" : "Syntax: COPY sequence-set mailbox");
+  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  const auto mailbox = find_mailbox(*name);
+  // The client may CREATE it and try again (RFC 9051 §6.4.7).
+  if (!mailbox) return no("TRYCREATE", "No such mailbox");
+  if (move && read_only_) return no("READ-ONLY", "Mailbox is read-only");
+  start_job(Job::copy, set, uid);
+  copy_move_ = move;
+  copy_mailbox_ = *mailbox;
+  expunge_refusal_ = ImapDecision::accepted();
+  job_silent_ = false;
+  // A COPY copies all or nothing: a message removed elsewhere, which has no
+  // content, fails it before anything is copied (RFC 2180 §4.4.1).
+  if (set_has_expunged_elsewhere()) {
+    job_ = Job::none;
+    return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
+  }
+  if (begin_copy_batch()) pump_copy();
+}
+
+bool ImapServer::set_has_expunged_elsewhere() {
+  const std::uint32_t count = policy_.message_count();
+  for (std::uint32_t index = 0; index < count; ++index) {
+    if (in_set(index) && policy_.expunged_elsewhere(index)) return true;
+  }
+  return false;
+}
+
+// Opens the transaction of the next batch at the next message of the set;
+// false when the command was answered instead (none is left, or refused).
+bool ImapServer::begin_copy_batch() {
+  if (!next_in_set(policy_.message_count())) {
+    finish_copy();
+    return false;
+  }
+  copy_batch_begin_ = job_index_;
+  copy_uids_complete_ = true;
+  copy_source_uids_.clear();
+  copy_destination_uids_.clear();
+  const ImapDecision decision = policy_.copy_begin(copy_mailbox_, copy_move_);
+  PIGEON_ASSERT(decision.kind != ImapDecision::Kind::pending);
+  if (decision.kind == ImapDecision::Kind::accept) return true;
+  job_ = Job::none;
+  no(decision.response_code, decision.text);
+  return false;
+}
+
+// Copies the batch's messages (writing nothing until its end, so it runs to
+// the end of the batch at once) and notes their UIDs for COPYUID.
+void ImapServer::pump_copy() {
+  const std::uint32_t count = policy_.message_count();
+  for (; next_in_set(count); ++job_index_) {
+    const bool room = copy_source_uids_.has_room() && copy_destination_uids_.has_room();
+    if (!room && copy_move_) return end_copy_batch();
+    const ImapDecision copied = policy_.copy_message(job_index_);
+    PIGEON_ASSERT(copied.kind != ImapDecision::Kind::pending);
+    if (copied.kind != ImapDecision::Kind::accept) return refuse_copy(copied);
+    copy_uids_complete_ = copy_uids_complete_ && room;
+    if (!copy_uids_complete_) continue;
+    copy_source_uids_.add(policy_.uid(job_index_));
+    copy_destination_uids_.add(policy_.copied_uid());
+  }
+  end_copy_batch();
+}
+
+void ImapServer::refuse_copy(const ImapDecision& decision) {
+  policy_.copy_discard();
+  job_ = Job::none;
+  no(decision.response_code, decision.text);
+}
+
+// The batch, from copy_batch_begin_ to job_index_, is copied: its copies are
+// made durable while the engine waits.
+void ImapServer::end_copy_batch() {
+  job_ = Job::none;
+  copy_batch_end_ = job_index_;
+  wait_ = Wait::copy;
+  const ImapDecision decision = policy_.copy_commit();
+  if (decision.kind != ImapDecision::Kind::pending) resume(decision);
+}
+
+// The batch's copies are durable: a COPY is done; a MOVE tells where they
+// went before it removes them (RFC 9051 §6.4.8: COPYUID in an untagged OK
+// before the EXPUNGEs).
+void ImapServer::copy_kept() {
+  std::array<char, reply_reserve_bytes - 80> code{};
+  const std::string_view copyuid = copyuid_code(code);
+  if (!copy_move_) return tagged("OK", copyuid, job_uid_ ? "UID COPY completed" : "COPY completed");
+  std::array<char, reply_reserve_bytes - 8> line{};
+  untagged(TextBuilder(line).text("OK [").text(copyuid).text("] Moved").view());
+  job_ = Job::expunge;
+  job_index_ = copy_batch_begin_;
+  pump_expunge();
+}
+
+// A batch of a MOVE is copied and its sources are removed durably: on to
+// the next batch.
+void ImapServer::move_removed() {
+  job_ = Job::copy;
+  job_index_ = copy_batch_end_;
+  if (begin_copy_batch()) pump_copy();
+}
+
+// No message of the set is left to copy.
+void ImapServer::finish_copy() {
+  job_ = Job::none;
+  if (expunge_refusal_.kind == ImapDecision::Kind::reject) {
+    return no(expunge_refusal_.response_code, expunge_refusal_.text);
+  }
+  if (copy_move_) return tagged_ok(job_uid_ ? "UID MOVE completed" : "MOVE completed");
+  tagged_ok(job_uid_ ? "UID COPY completed" : "COPY completed");
+}
+
+// "COPYUID uidvalidity source-uids destination-uids" (RFC 4315 §3); empty
+// when a COPY's sets outgrew their buffers.
+std::string_view ImapServer::copyuid_code(std::span<char> out) {
+  if (!copy_uids_complete_) return {};
+  TextBuilder builder(out);
+  builder.text("COPYUID ").number(policy_.status(copy_mailbox_).uid_validity).character(' ');
+  builder.text(copy_source_uids_.text()).character(' ').text(copy_destination_uids_.text());
+  PIGEON_ASSERT(builder.ok());
+  return builder.view();
 }
 
 // ---------------------------------------------------------------- the end

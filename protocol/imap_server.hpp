@@ -1,13 +1,13 @@
 // IMAP server engine (RFC 3501 IMAP4rev1, with RFC 2177 IDLE, 2342 NAMESPACE,
-// 2971 ID, 3691 UNSELECT, 4959 SASL-IR, 5161 ENABLE, 6154 SPECIAL-USE and
-// 7888 LITERAL-). Sans-I/O like the POP3 engine: bytes in through feed(),
+// 2971 ID, 3691 UNSELECT, 4315 UIDPLUS, 4959 SASL-IR, 5161 ENABLE, 6154
+// SPECIAL-USE, 6851 MOVE and 7888 LITERAL-). Sans-I/O like the POP3 engine: bytes in through feed(),
 // responses and message bytes out into a caller-owned OutputBuffer, every
 // decision about the mailboxes through ImapServerPolicy. What it offers and
 // what not, and why: docs/imap.md.
 //
 // Memory is bounded: a command, with the literals it carries, is assembled in
-// a fixed buffer (max_command_bytes); FETCH, SEARCH, STORE and EXPUNGE work
-// through the mailbox one message at a time while the output drains, and a
+// a fixed buffer (max_command_bytes); FETCH, SEARCH, STORE, EXPUNGE, COPY and
+// MOVE work through the mailbox one message at a time while the output drains, and a
 // message's bytes are read from the policy in pieces, never held whole.
 #pragma once
 
@@ -120,6 +120,36 @@ class ImapServerPolicy {
   virtual ImapDecision append_end(bool keep) = 0;
   // The UID the message kept by the last append_end() got.
   virtual std::uint32_t appended_uid() = 0;
+
+  // COPY, MOVE and their UID forms (RFC 9051 §6.4.7, §6.4.8): the engine
+  // copies the messages of the set one at a time, in ascending order, in one
+  // transaction of the destination: copy_begin(), copy_message() for each,
+  // then copy_commit() or, when a copy was refused, copy_discard().
+  //
+  // copy_begin: copies into `mailbox` are about to be made; never pending.
+  // `move`: they are for a MOVE: once copy_commit() has accepted them, the
+  // engine removes their sources through expunge() and commit(), as EXPUNGE
+  // does (a MOVE never sets \Deleted). A policy that could not remove them
+  // (POP3 holds the mailbox) refuses here, before anything is copied. A
+  // refusal's words answer the command: CANNOT (the mailbox takes no copies),
+  // OVERQUOTA, INUSE, UNAVAILABLE. A MOVE of many messages is made in
+  // batches, so that each batch's COPYUID fits a response line; each batch
+  // is a transaction of its own, then its removals and their commit().
+  virtual ImapDecision copy_begin(std::size_t mailbox, bool move) = 0;
+  // Copies the message at `index` (with its flags) into the transaction's
+  // mailbox; never pending. Accept: copied_uid() is the copy's UID, greater
+  // than any the mailbox gave before. A refusal's words answer the command,
+  // and copy_discard() follows.
+  virtual ImapDecision copy_message(std::uint32_t index) = 0;
+  virtual std::uint32_t copied_uid() = 0;
+  // The transaction's copies become part of the mailbox, durable before the
+  // decision accepts (usually pending, resumed like commit()). A refusal
+  // keeps none of them.
+  virtual ImapDecision copy_commit() = 0;
+  // Drops every copy of the transaction: the mailbox is as it was ("partial
+  // copy MUST NOT be done", RFC 9051 §6.4.7; only its UIDNEXT may have grown).
+  virtual void copy_discard() = 0;
+
   // Takes in what other sessions and deliveries changed in the store.
   virtual void refresh() = 0;
   // A message another session (or POP3) removed whose EXPUNGE this session has
@@ -175,13 +205,14 @@ class ImapServer final : public SessionEngine {
 
  private:
   enum class State : std::uint8_t { not_authenticated, authenticated, selected, logout };
-  enum class Wait : std::uint8_t { none, login, commit, append, tls, auth_plain_response, idle };
+  enum class Wait : std::uint8_t { none, login, commit, copy, append, tls, auth_plain_response, idle };
   // How the bytes that come next are read.
   enum class Input : std::uint8_t { line, literal, append_literal, skip_literal, discard_line };
   // An APPEND whose literal streams to the store, or is dropped to be refused.
   enum class Append : std::uint8_t { none, streaming, refused };
   // A command that works through the selected mailbox, a message at a time.
-  enum class Job : std::uint8_t { none, fetch, store, search, expunge };
+  // MOVE's removals are an expunge job that removes the batch just copied.
+  enum class Job : std::uint8_t { none, fetch, store, search, expunge, copy };
   enum class Section : std::uint8_t { whole, header, fields, fields_not, text, mime };
   // structure: BODY or BODYSTRUCTURE (extensible); binary_size: BINARY.SIZE.
   enum class Item : std::uint8_t { uid, flags, internal_date, size, envelope, body, structure, binary_size };
@@ -245,6 +276,16 @@ class ImapServer final : public SessionEngine {
   void on_search(imap::Cursor& arguments, bool uid);
   void on_close(bool expunge_first);
   void begin_expunge(bool silent, std::string_view uid_set);
+  void on_copy(imap::Cursor& arguments, bool uid, bool move);
+  bool set_has_expunged_elsewhere();
+  bool begin_copy_batch();
+  void pump_copy();
+  void end_copy_batch();
+  void finish_copy();
+  void copy_kept();
+  void move_removed();
+  void refuse_copy(const ImapDecision& decision);
+  std::string_view copyuid_code(std::span<char> out);
   std::optional<std::size_t> find_mailbox(std::string_view name);
   void leave_mailbox();
   void announce_changes();
@@ -252,6 +293,7 @@ class ImapServer final : public SessionEngine {
   // Jobs.
   void start_job(Job job, std::string_view set, bool uid);
   bool in_set(std::uint32_t index);
+  bool removes(std::uint32_t index);
   bool next_in_set(std::uint32_t count);
   void pump_fetch();
   bool fetch_message_start();
@@ -339,6 +381,23 @@ class ImapServer final : public SessionEngine {
   ImapFlags store_flags_ = 0;
   char store_mode_ = '=';          // '+', '-' or '='
   ImapDecision expunge_refusal_;   // the first message an EXPUNGE could not remove
+  // Messages of the set a MOVE removed: later ones' sequence numbers are
+  // their indexes plus this plus one.
+  std::uint32_t job_removed_ = 0;
+
+  // COPY and MOVE: the destination, the batch being copied (from
+  // copy_batch_begin_ to job_index_; MOVE removes it, then copies the next),
+  // and the batch's COPYUID sets (RFC 4315 §3) as the copies are made. A
+  // COPY, one transaction, whose sets outgrow their buffers answers without
+  // COPYUID; a MOVE ends a batch before they would.
+  static constexpr std::size_t copyuid_set_bytes = 192;
+  bool copy_move_ = false;
+  std::size_t copy_mailbox_ = 0;
+  std::uint32_t copy_batch_begin_ = 0;
+  std::uint32_t copy_batch_end_ = 0;
+  bool copy_uids_complete_ = true;
+  imap::SequenceSetText<copyuid_set_bytes> copy_source_uids_;
+  imap::SequenceSetText<copyuid_set_bytes> copy_destination_uids_;
 
   Append append_ = Append::none;
   bool append_failed_ = false;       // the store refused a piece

@@ -4,11 +4,14 @@
 // allocation-free: everything is a view into the command's buffer.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
 
+#include "assert.hpp"
 #include "text_builder.hpp"
 
 namespace pigeon::protocol::imap {
@@ -80,6 +83,8 @@ std::optional<std::int32_t> parse_message_date(std::string_view value);
 // a gap ends it or at finish(). Each call writes at most 22 bytes.
 class SequenceSetWriter {
  public:
+  static constexpr std::size_t max_write_bytes = 22;  // ",4294967295:4294967295"
+
   void add(std::uint32_t number, TextBuilder& out);
   void finish(TextBuilder& out);
 
@@ -88,6 +93,38 @@ class SequenceSetWriter {
   std::uint32_t last_ = 0;
   bool has_run_ = false;
   bool written_ = false;  // a run went out: the next one needs a comma
+};
+
+// Ascending numbers kept as a compact sequence set in a fixed buffer, as
+// COPYUID's UID sets are built while the copies are made (RFC 4315 §3).
+template <std::size_t capacity_bytes>
+class SequenceSetText {
+ public:
+  // Whether one more number, and the run that finish() writes, still fit.
+  bool has_room() const { return length_ + 2 * SequenceSetWriter::max_write_bytes <= text_.size(); }
+  bool empty() const { return length_ == 0 && !pending_; }
+  void add(std::uint32_t number) {
+    PIGEON_ASSERT(has_room());
+    TextBuilder out(std::span<char>(text_).subspan(length_));
+    writer_.add(number, out);
+    length_ += out.view().size();
+    pending_ = true;
+  }
+  // The set with its last run; more may be added after.
+  std::string_view text() {
+    TextBuilder out(std::span<char>(text_).subspan(length_));
+    writer_.finish(out);
+    length_ += out.view().size();
+    pending_ = false;
+    return {text_.data(), length_};
+  }
+  void clear() { *this = {}; }
+
+ private:
+  std::array<char, capacity_bytes> text_{};
+  std::size_t length_ = 0;
+  bool pending_ = false;  // the writer holds a run not yet in text_
+  SequenceSetWriter writer_;
 };
 
 // Seconds since the epoch as an IMAP date-time "dd-Mon-yyyy hh:mm:ss +0000".

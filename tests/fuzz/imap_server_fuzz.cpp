@@ -87,13 +87,17 @@ class TapeStore final : public protocol::ImapServerPolicy {
     return length;
   }
   ImapDecision expunge(std::uint32_t index) override {
-    require((at(index).flags & 8) != 0);
+    // EXPUNGE removes \Deleted messages; MOVE the copies it just committed.
+    require((at(index).flags & 8) != 0 || removing_moved_);
     calls.push_back("expunge " + std::to_string(at(index).uid));
     if (at(index).uid == 9) return ImapDecision::rejected("INUSE", "Locked");
     messages_.erase(messages_.begin() + index);
     return ImapDecision::accepted();
   }
-  ImapDecision commit() override { return decide("commit"); }
+  ImapDecision commit() override {
+    removing_moved_ = false;
+    return decide("commit");
+  }
   ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes, ImapFlags flags) override {
     require(mailbox < 2 && flags < 32);
     // Never pending (the contract): a deferred answer is taken at once.
@@ -112,6 +116,36 @@ class TapeStore final : public protocol::ImapServerPolicy {
     return decide("append_end " + (keep ? std::to_string(appended) : std::string("dropped")));
   }
   std::uint32_t appended_uid() override { return 77; }
+  ImapDecision copy_begin(std::size_t mailbox, bool move) override {
+    require(mailbox < 2 && !copying_);
+    // Never pending (the contract): a deferred answer is taken at once.
+    ImapDecision decision = decide("copy_begin " + std::to_string(mailbox) + (move ? " move" : ""));
+    if (decision.kind == ImapDecision::Kind::pending) decision = resumed();
+    copying_ = decision.kind == ImapDecision::Kind::accept;
+    moving_ = move;
+    return decision;
+  }
+  ImapDecision copy_message(std::uint32_t index) override {
+    require(copying_);
+    ImapDecision decision = decide("copy " + std::to_string(at(index).uid));
+    if (decision.kind == ImapDecision::Kind::pending) decision = resumed();
+    if (decision.kind == ImapDecision::Kind::accept) ++copied_uid_;
+    return decision;
+  }
+  std::uint32_t copied_uid() override { return copied_uid_; }
+  ImapDecision copy_commit() override {
+    require(copying_);
+    copying_ = false;
+    const ImapDecision decision = decide("copy_commit");
+    const ImapDecision final = decision.kind == ImapDecision::Kind::pending ? resumed() : decision;
+    removing_moved_ = moving_ && final.kind == ImapDecision::Kind::accept;
+    return decision;
+  }
+  void copy_discard() override {
+    require(copying_);
+    copying_ = false;
+    calls.emplace_back("copy_discard");
+  }
   void refresh() override {}
   std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
   bool expunged_elsewhere(std::uint32_t) override { return false; }
@@ -134,6 +168,10 @@ class TapeStore final : public protocol::ImapServerPolicy {
   bool tls_session_free_;
   bool unreadable_;
   std::size_t appended_ = 0;  // bytes of the message being appended
+  bool copying_ = false;       // between copy_begin and copy_commit or copy_discard
+  bool moving_ = false;        // the transaction is a MOVE's
+  bool removing_moved_ = false;  // a MOVE's copies are kept: its sources go next
+  std::uint32_t copied_uid_ = 100;
   TapeDecisions<ImapDecision> decisions_;
 };
 

@@ -169,7 +169,11 @@ def test_list_status_and_the_fixed_folders(pigeon):
     assert re.match(rb"INBOX \(MESSAGES 1 UNSEEN 1 UIDNEXT \d+ UIDVALIDITY 1\)", data[0])
     assert client.select("Sent") == ("OK", [b"0"])
     assert client.create("Work")[0] == "NO"
-    assert client.copy("1:*", "Trash")[0] == "NO"
+    # The spool keeps only INBOX: a COPY or MOVE out of it is refused whole.
+    client.select("INBOX")
+    assert client.copy("1:*", "Trash") == ("NO", [b"[CANNOT] Messages are kept only in INBOX"])
+    assert client.uid("MOVE", "1:*", "Trash") == ("NO", [b"[CANNOT] Messages are kept only in INBOX"])
+    assert client.fetch("1", "(UID)")[0] == "OK"
     client.logout()
 
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,41 @@ class FakeStore final : public ImapServerPolicy {
   }
   std::uint32_t appended_uid() override { return 40; }
   FakeMessage appending;
+
+  // COPY and MOVE: each folder but INBOX keeps its copies here (a copy into
+  // INBOX arrives at the next refresh), with UIDs from 100 on.
+  std::map<std::size_t, std::vector<FakeMessage>> folder;
+  std::size_t refuses_copies_to = 4;  // Junk
+  std::uint32_t refused_copy_uid = 0;  // copy_message() refuses this message
+  ImapDecision copy_begin(std::size_t mailbox, bool move) override {
+    calls.push_back("copy_begin " + std::to_string(mailbox) + (move ? " move" : ""));
+    if (mailbox == refuses_copies_to) return ImapDecision::rejected("CANNOT", "No copies here");
+    copying_to = mailbox;
+    return ImapDecision::accepted();
+  }
+  ImapDecision copy_message(std::uint32_t index) override {
+    calls.push_back("copy uid " + std::to_string(inbox.at(index).uid));
+    if (inbox.at(index).uid == refused_copy_uid) return ImapDecision::rejected("OVERQUOTA", "Folder full");
+    copying.push_back(inbox.at(index));
+    copying.back().uid = next_copy_uid++;
+    return ImapDecision::accepted();
+  }
+  std::uint32_t copied_uid() override { return copying.back().uid; }
+  ImapDecision copy_commit() override {
+    calls.push_back("copy_commit " + std::to_string(copying.size()));
+    std::vector<FakeMessage>& into = copying_to == 0 ? arriving : folder[copying_to];
+    into.insert(into.end(), copying.begin(), copying.end());
+    copying.clear();
+    resumed = ImapDecision::accepted();
+    return ImapDecision::later();
+  }
+  void copy_discard() override {
+    calls.emplace_back("copy_discard");
+    copying.clear();
+  }
+  std::vector<FakeMessage> copying;
+  std::size_t copying_to = 0;
+  std::uint32_t next_copy_uid = 100;
   void refresh() override {
     for (FakeMessage& message : arriving) inbox.push_back(message);
     arriving.clear();
@@ -199,7 +235,7 @@ Transcript run(std::string_view input, const ImapServerSettings& settings = tls_
 }
 
 constexpr std::string_view capabilities =
-    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS SPECIAL-USE ESEARCH BINARY";
+    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH BINARY";
 const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
 constexpr std::string_view login = "a LOGIN alice secret\r\n";
 constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
@@ -870,6 +906,155 @@ TEST(ImapServer, StreamsABigMessageThroughAFullOutputBuffer) {
     wanted.replace(wanted.find("* 3 EXISTS"), 10, "* 4 EXISTS");
     EXPECT_EQ(t.output, wanted);
   }
+}
+
+// ---------------------------------------------------------------- COPY, MOVE
+
+TEST(ImapServer, CopyAnswersWithCopyuid) {
+  const Transcript t = same_result_for_every_split([](const SplitPlan& plan) {
+    Session session(tls_settings());
+    session.send(after_select("c COPY 1:2 Sent\r\nu UID COPY 15,10 \"Trash\"\r\nv UID COPY 99 Sent\r\n"
+                              "i COPY 3 inbox\r\nn NOOP\r\n"),
+                 plan);
+    Transcript transcript = session.transcript();
+    // The copies keep their flags and get the destination's UIDs.
+    for (const auto& [mailbox, messages] : session.store.folder) {
+      for (const FakeMessage& message : messages) {
+        transcript.calls.push_back("in " + std::to_string(mailbox) + ": " + std::to_string(message.uid) + " flags " +
+                                   std::to_string(message.flags) + " " + message.bytes.substr(0, 12));
+      }
+    }
+    return transcript;
+  });
+  EXPECT_EQ(t.output, selected_then("c OK [COPYUID 7 10:11 100:101] COPY completed\r\n"
+                                    "u OK [COPYUID 7 10,15 102:103] UID COPY completed\r\n"
+                                    "v OK UID COPY completed\r\n"
+                                    "i OK [COPYUID 7 15 104] COPY completed\r\n* 4 EXISTS\r\nn OK NOOP completed\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "copy_begin 1", "copy uid 10", "copy uid 11",
+                            "copy_commit 2", "copy_begin 3", "copy uid 10", "copy uid 15", "copy_commit 2",
+                            "copy_begin 0", "copy uid 15", "copy_commit 1",
+                            "in 1: 100 flags 1 From: Ann <a", "in 1: 101 flags 0 Subject: two",
+                            "in 3: 102 flags 1 From: Ann <a", "in 3: 103 flags 4 Subject: thr"}));
+}
+
+TEST(ImapServer, MoveSaysCopyuidThenExpungesTheSources) {
+  const Transcript t = run(after_select("m MOVE 1,3 Trash\r\nf FETCH 1:* UID\r\nu UID MOVE 11:* Sent\r\nn NOOP\r\n"));
+  EXPECT_EQ(t.output, selected_then("* OK [COPYUID 7 10,15 100:101] Moved\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n"
+                                    "m OK MOVE completed\r\n* 1 FETCH (UID 11)\r\nf OK FETCH completed\r\n"
+                                    "* OK [COPYUID 7 11 102] Moved\r\n* 1 EXPUNGE\r\nu OK UID MOVE completed\r\n"
+                                    "n OK NOOP completed\r\n"));
+  // No \Deleted is set on the way (RFC 9051 §6.4.8): the sources are expunged as they are.
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "copy_begin 3 move", "copy uid 10", "copy uid 15",
+                            "copy_commit 2", "expunge uid 10", "expunge uid 15", "commit", "copy_begin 1 move",
+                            "copy uid 11", "copy_commit 1", "expunge uid 11", "commit"}));
+}
+
+TEST(ImapServer, CopyAndMoveRefusals) {
+  const Transcript t = run(after_select("a COPY 1 Nowhere\r\nb COPY 4 Sent\r\nc COPY 1\r\nd MOVE x Sent\r\n"
+                                        "e MOVE 1 Junk\r\nf COPY 1:3 Sent\r\ng MOVE 1:3 Sent\r\nh COPY 1 Sent extra\r\n"
+                                        "i UID COPY 1:* {4}\r\nSent\r\nj COPY 2,1 Drafts\r\n"),
+                           tls_settings(), [](FakeStore& store) { store.refused_copy_uid = 15; });
+  // The UIDs the dropped copies took are not given again (RFC 9051 §6.4.7:
+  // only UIDNEXT may show that a COPY failed).
+  EXPECT_EQ(t.output, selected_then("a NO [TRYCREATE] No such mailbox\r\nb BAD Invalid sequence set\r\n"
+                                    "c BAD Syntax: COPY sequence-set mailbox\r\nd BAD Invalid sequence set\r\n"
+                                    "e NO [CANNOT] No copies here\r\nf NO [OVERQUOTA] Folder full\r\n"
+                                    "g NO [OVERQUOTA] Folder full\r\nh BAD Syntax: COPY sequence-set mailbox\r\n"
+                                    "+ Ready for literal data\r\ni NO [OVERQUOTA] Folder full\r\n"
+                                    "j OK [COPYUID 7 10:11 106:107] COPY completed\r\n"));
+  // A refused copy drops the transaction's others: nothing partial is kept.
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "copy_begin 4 move", "copy_begin 1", "copy uid 10",
+                            "copy uid 11", "copy uid 15", "copy_discard", "copy_begin 1 move", "copy uid 10",
+                            "copy uid 11", "copy uid 15", "copy_discard", "copy_begin 1", "copy uid 10", "copy uid 11",
+                            "copy uid 15", "copy_discard", "copy_begin 2", "copy uid 10", "copy uid 11",
+                            "copy_commit 2"}));
+
+  // A MOVE from a read-only mailbox would expunge: refused; a COPY is not.
+  const Transcript read_only = run(std::string(login) + "x EXAMINE INBOX\r\nk MOVE 1 Sent\r\nl COPY 1 Sent\r\n");
+  EXPECT_TRUE(read_only.output.ends_with("x OK [READ-ONLY] EXAMINE completed\r\nk NO [READ-ONLY] Mailbox is read-only\r\n"
+                                         "l OK [COPYUID 7 10 100] COPY completed\r\n"));
+}
+
+// A set that names a message removed elsewhere copies nothing (RFC 2180
+// §4.4.1: a COPY is all or nothing, and that message has no content left).
+TEST(ImapServer, CopyOfAMessageExpungedElsewhereFailsWhole) {
+  const Transcript t = run(after_select("c COPY 1:3 Sent\r\nm UID MOVE 11 Sent\r\nd COPY 1 Sent\r\n"), tls_settings(),
+                           [](FakeStore& store) { store.vanishing = {1}; });
+  const std::string expunge_issued = " NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n";
+  EXPECT_EQ(t.output, selected_then("c" + expunge_issued + "m" + expunge_issued +
+                                    "d OK [COPYUID 7 10 100] COPY completed\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "copy_begin 1", "copy uid 10", "copy_commit 1"}));
+}
+
+// A MOVE whose source stays (POP3 took the lock meanwhile) says so: the
+// message is then in both mailboxes, never in neither (RFC 9051 §6.4.8).
+TEST(ImapServer, MoveWhoseSourceCannotBeRemovedSaysWhy) {
+  const Transcript t = run(after_select("m MOVE 1:2 Sent\r\nf FETCH 1:* UID\r\n"), tls_settings(),
+                           [](FakeStore& store) { store.locked_uid = 10; });
+  EXPECT_EQ(t.output, selected_then("* OK [COPYUID 7 10:11 100:101] Moved\r\n* 2 EXPUNGE\r\n"
+                                    "m NO [INUSE] Mailbox in use by POP3\r\n* 1 FETCH (UID 10)\r\n* 2 FETCH (UID 15)\r\n"
+                                    "f OK FETCH completed\r\n"));
+}
+
+// Hundreds of messages whose UIDs leave gaps: a MOVE goes in batches, each
+// with a COPYUID that fits a line; a COPY is one transaction, and when its
+// UID sets outgrow their bound it answers without COPYUID.
+TEST(ImapServer, BigMoveGoesInBatchesAndBigCopyOmitsCopyuid) {
+  const auto many = [](FakeStore& store) {
+    store.inbox.clear();
+    for (std::uint32_t i = 0; i < 300; ++i) store.inbox.push_back({"Subject: m\r\n\r\nx\r\n", 1000 + 2 * i, 0, 0});
+  };
+  const Transcript t = same_result_for_every_split(
+      [&](const SplitPlan& plan) {
+        Session session(tls_settings(), 97);
+        many(session.store);
+        session.send(std::string(login) + "s SELECT INBOX\r\nc COPY 1:* Sent\r\nm MOVE 2:300 Trash\r\nf FETCH 1:* UID\r\n",
+                     plan);
+        Transcript transcript = session.transcript();
+        transcript.calls = {std::to_string(session.store.folder[1].size()), std::to_string(session.store.folder[3].size())};
+        return transcript;
+      },
+      3);
+  EXPECT_EQ(t.calls, (Calls{"300", "299"}));
+  const std::string& out = t.output;
+  EXPECT_NE(out.find("c OK COPY completed\r\n"), std::string::npos);
+  EXPECT_TRUE(out.ends_with("m OK MOVE completed\r\n* 1 FETCH (UID 1000)\r\nf OK FETCH completed\r\n"));
+  // Every source UID is in one COPYUID, paired in order with a destination
+  // UID, and every line fits the reply reserve.
+  std::vector<std::uint32_t> sources;
+  std::uint32_t expunges = 0;
+  std::uint32_t batches = 0;
+  for (std::size_t at = out.find("c OK"); at < out.size();) {
+    const std::size_t end = out.find("\r\n", at);
+    const std::string line = out.substr(at, end - at);
+    EXPECT_LE(line.size() + 2, ImapServer::reply_reserve_bytes);
+    if (line == "* 2 EXPUNGE") ++expunges;
+    if (line.starts_with("* OK [COPYUID 7 ")) {
+      std::istringstream sets(line.substr(16, line.find(']') - 16));
+      std::string source, destination;
+      sets >> source >> destination;
+      std::vector<std::uint32_t> from, to;
+      for (const auto& [text, numbers] : {std::pair{source, &from}, std::pair{destination, &to}}) {
+        std::istringstream runs(text);
+        for (std::string run; std::getline(runs, run, ',');) {
+          const std::size_t colon = run.find(':');
+          const auto low = static_cast<std::uint32_t>(std::stoul(run.substr(0, colon)));
+          const auto high = colon == std::string::npos ? low : static_cast<std::uint32_t>(std::stoul(run.substr(colon + 1)));
+          for (std::uint32_t n = low; n <= high; ++n) numbers->push_back(n);
+        }
+      }
+      EXPECT_EQ(from.size(), to.size());
+      ++batches;
+      EXPECT_EQ(to.front(), 400 + sources.size());  // the 300 copies of COPY took 100..399
+      sources.insert(sources.end(), from.begin(), from.end());
+    }
+    at = end + 2;
+  }
+  std::vector<std::uint32_t> moved;
+  for (std::uint32_t i = 1; i < 300; ++i) moved.push_back(1000 + 2 * i);
+  EXPECT_EQ(sources, moved);
+  EXPECT_EQ(expunges, 299u);
+  EXPECT_GT(batches, 5u);
 }
 
 }  // namespace
