@@ -28,12 +28,13 @@ std::optional<std::uint32_t> envelope_payload_bytes(const SpoolEnvelope& envelop
 }
 
 // The begin payload of a new message: no outcomes and no attempts yet.
-void encode_envelope(const SpoolEnvelope& envelope, bool streamed, std::span<std::uint8_t> out) {
+void encode_envelope(const SpoolEnvelope& envelope, bool streamed, MailboxState state, std::span<std::uint8_t> out) {
   format::Envelope head;
   head.flags = static_cast<std::uint8_t>((envelope.body_8bit ? format::Envelope::flag_8bit : 0) |
                                          (streamed ? format::Envelope::flag_streamed : 0));
   head.recipient_count = static_cast<std::uint8_t>(envelope.recipients.size());
   head.arrived_s = envelope.arrived_s;
+  head.mailbox_state = state.encode();
   head.sender = envelope.sender;
   std::size_t at = head.encode(out);  // the fixed part and the sender: the list follows
   for (const SpoolRecipient& recipient : envelope.recipients) {
@@ -63,17 +64,17 @@ void Spool::log_mount_report(hal::Log& log) const {
 // ---------------------------------------------------------------------------
 // Writing a message.
 
-SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& handle) {
+SpoolStatus Spool::open_message(const SpoolEnvelope& envelope, SpoolWriter& handle, MailboxState state) {
   if (envelope.recipients.empty() || envelope.recipients.size() > PIGEON_SPOOL_INLINE_RECIPIENTS) {
     return SpoolStatus::too_many;
   }
-  return open_writer(envelope, false, handle);
+  return open_writer(envelope, false, state, handle);
 }
 
 SpoolStatus Spool::open_streamed(const SpoolEnvelope& envelope, SpoolWriter& handle) {
   const bool sender_only = envelope.recipients.empty();
   PIGEON_ASSERT(sender_only);
-  return open_writer(envelope, true, handle);
+  return open_writer(envelope, true, {}, handle);
 }
 
 // Each recipient record is programmed before the next RCPT is answered; the
@@ -106,7 +107,8 @@ SpoolStatus Spool::add_recipient(const SpoolWriter& handle, const SpoolRecipient
   return SpoolStatus::ok;
 }
 
-SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, SpoolWriter& handle) {
+SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, MailboxState state,
+                               SpoolWriter& handle) {
   const auto payload_bytes = envelope_payload_bytes(envelope);
   const auto writer = std::find_if(writers_.begin(), writers_.end(),
                                    [](const Writer& w) { return w.state == WriterState::free; });
@@ -119,7 +121,7 @@ SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, Spo
   }
   // Built only now, in the scratch: making room may have used it for copies.
   const SpoolLog::ScratchPayload payload = log_.draft(*payload_bytes);
-  encode_envelope(envelope, streamed, payload.bytes);
+  encode_envelope(envelope, streamed, state, payload.bytes);
   const std::uint32_t envelope_crc = crc32(payload.bytes);
   const MessageId id = log_.next_message_id();
   if (id == UINT32_MAX) return SpoolStatus::too_many;  // ids are never reused: they must not wrap
@@ -138,6 +140,7 @@ SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, Spo
   entry->envelope_crc = envelope_crc;
   entry->begin_address = address;
   entry->arrived_s = envelope.arrived_s;
+  entry->begin_state = state.encode();
   for (const SpoolRecipient& recipient : envelope.recipients) {
     entry->owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
   }
@@ -797,6 +800,80 @@ SpoolStatus Spool::record_attempt(MessageId id, const RecipientSet& recipients_m
   entry->attempts = attempt.attempts;
   entry->next_retry_s = attempt.next_retry_s;
   entry->attempt_address = address;
+  return SpoolStatus::ok;
+}
+
+// ---------------------------------------------------------------------------
+// IMAP's flags and folders (docs/spool-format.md §3.7).
+
+std::optional<std::uint8_t> Spool::first_recipient_in(const IndexEntry& entry, std::uint8_t mailbox) {
+  if (mailbox == remote_mailbox || mailbox == unknown_mailbox) return std::nullopt;
+  const auto in_mailbox = recipients_in(entry, mailbox);
+  if (!in_mailbox) return std::nullopt;
+  for (std::uint8_t r = 0; r < entry.recipient_count; ++r) {
+    if ((*in_mailbox)[r]) return r;
+  }
+  return std::nullopt;
+}
+
+// The latest mailbox state record, in the log's scratch.
+std::optional<format::MailboxStates> Spool::read_mailbox_states(const IndexEntry& entry) {
+  const auto header = log_.read_header(entry.state_address);
+  if (!header || header->type != RecordType::mailbox_state || header->message_id != entry.id) return std::nullopt;
+  return log_.read_decoded<format::MailboxStates>(entry.state_address, *header);
+}
+
+std::optional<MailboxState> Spool::mailbox_state(MessageId id, std::string_view mailbox) {
+  const IndexEntry* entry = find_committed(id);
+  if (entry == nullptr) return std::nullopt;
+  const auto recipient = first_recipient_in(*entry, mailbox_number_of(mailbox));
+  if (!recipient) return std::nullopt;
+  const MailboxState from_begin = *MailboxState::decode(entry->begin_state);  // checked when the begin was read
+  if (entry->state_address == 0) return from_begin;
+  const auto states = read_mailbox_states(*entry);
+  if (!states) return std::nullopt;
+  return states->state_of(*recipient).value_or(from_begin);
+}
+
+// The new record names every recipient the latest one named, in order, with
+// this user's recipient in its place: the latest record is the whole state.
+SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state) {
+  const IndexEntry* entry = find_committed(id);
+  if (entry == nullptr) return SpoolStatus::not_found;
+  const auto recipient = first_recipient_in(*entry, mailbox_number_of(mailbox));
+  if (!recipient) return SpoolStatus::not_found;
+  std::array<std::uint8_t, 2 * PIGEON_MAX_RECIPIENTS> pairs{};
+  std::size_t length = 0;
+  const auto put = [&](std::uint8_t r, std::uint8_t byte) {
+    pairs[length++] = r;
+    pairs[length++] = byte;
+  };
+  bool placed = false;
+  if (entry->state_address != 0) {
+    const auto latest = read_mailbox_states(*entry);
+    if (!latest) return SpoolStatus::flash_error;
+    for (std::size_t at = 0; at < latest->pairs.size(); at += 2) {
+      const std::uint8_t r = latest->pairs[at];
+      if (!placed && r >= *recipient) {
+        put(*recipient, state.encode());
+        placed = true;
+      }
+      if (r != *recipient) put(r, latest->pairs[at + 1]);
+    }
+  }
+  if (!placed) put(*recipient, state.encode());
+  std::array<std::uint8_t, format::MailboxStates::max_bytes> payload{};
+  const std::size_t payload_bytes =
+      format::MailboxStates{static_cast<std::uint8_t>(length / 2), 0, std::span(pairs).first(length)}.encode(payload);
+  const SpaceFor purpose = (state.flags & MailboxState::deleted) != 0 ? SpaceFor::outcome : SpaceFor::new_mail;
+  std::uint32_t address = 0;
+  if (const SpoolStatus status =
+          append_record(RecordType::mailbox_state, id, std::span(payload).first(payload_bytes), purpose, &address);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  // Making room may have copied the message (and its previous state) forward.
+  if (IndexEntry* now = find_committed(id)) now->state_address = address;
   return SpoolStatus::ok;
 }
 

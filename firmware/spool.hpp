@@ -47,6 +47,10 @@ class MailboxDirectory {
 // Recipients of one message by index: bit r is recipient r.
 using RecipientSet = spool_format::RecipientSet;
 
+// What IMAP keeps of a message for one user: its flags and folder
+// (docs/spool-format.md §3.7).
+using MailboxState = spool_format::MailboxState;
+
 struct SpoolRecipient {
   std::string_view address;
   std::string_view mailbox;  // the local user's name; empty when relayed onward
@@ -175,8 +179,10 @@ class Spool {
   // Writing a message: open, append the body in any pieces, commit (or
   // discard). full / too_many mean 452 4.3.1; the spool is unchanged for every
   // other message. open_message() writes the recipients into the begin record
-  // (at most PIGEON_SPOOL_INLINE_RECIPIENTS).
-  SpoolStatus open_message(const SpoolEnvelope& envelope, SpoolWriter& writer);
+  // (at most PIGEON_SPOOL_INLINE_RECIPIENTS), and with them `state`, the flags
+  // and folder of its local recipients (an IMAP APPEND's), so that no power
+  // cut shows the message without them (docs/spool-format.md §3.7).
+  SpoolStatus open_message(const SpoolEnvelope& envelope, SpoolWriter& writer, MailboxState state = {});
   // The same for an envelope whose recipients come one at a time, each onto
   // flash as it is accepted (`envelope.recipients` is empty): the SMTP
   // session's, so that its RAM does not grow with them (docs/spool-format.md
@@ -262,6 +268,17 @@ class Spool {
   // cut only means the next retry comes sooner.
   SpoolStatus record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt);
 
+  // IMAP: the flags and folder of a message for the user `mailbox`, kept per
+  // recipient (docs/spool-format.md §3.7): those of its lowest recipient in
+  // that mailbox. nullopt when the message is not the user's, or its records
+  // cannot be read.
+  std::optional<MailboxState> mailbox_state(MessageId id, std::string_view mailbox);
+  // Records the user's new state of the message in a mailbox state record,
+  // which carries the other recipients' states on. Durable after sync(). A
+  // state with \Deleted may take the reserve, as outcomes do: that is how a
+  // user frees space; other changes are refused when only the reserve is left.
+  SpoolStatus set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state);
+
   struct Usage {
     std::uint32_t messages;      // committed and not dead
     std::uint32_t free_sectors;  // not in the log (erased, or dead and not yet erased)
@@ -324,6 +341,7 @@ class Spool {
   void replay_commit(std::uint32_t address, const RecordHeader& header);
   void replay_outcome(std::uint32_t address, const RecordHeader& header);
   void replay_attempt(std::uint32_t address, const RecordHeader& header);
+  void replay_mailbox_state(std::uint32_t address, const RecordHeader& header);
   bool load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients);
 
   // Reclaim (spool_reclaim.cpp).
@@ -335,11 +353,11 @@ class Spool {
   std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
   SpoolStatus copy_message(IndexEntry& entry);
   SpoolStatus copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc);
-  SpoolStatus copy_attempt(IndexEntry& entry);
+  SpoolStatus copy_latest(RecordType type, MessageId id, std::uint32_t& address);
   SpoolStatus copy_outcomes(const IndexEntry& entry);
 
   // Messages.
-  SpoolStatus open_writer(const SpoolEnvelope& envelope, bool streamed, SpoolWriter& handle);
+  SpoolStatus open_writer(const SpoolEnvelope& envelope, bool streamed, MailboxState state, SpoolWriter& handle);
   SpoolStatus append_record(RecordType type, MessageId id, std::span<const std::uint8_t> payload, SpaceFor purpose,
                             std::uint32_t* address_out = nullptr);
   SpoolStatus write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
@@ -380,6 +398,10 @@ class Spool {
   // from the envelope on flash; nullopt when it cannot be read.
   std::optional<RecipientSet> recipients_in(const IndexEntry& entry, std::uint8_t mailbox);
   static RecipientSet owed_recipients(const IndexEntry& entry);
+  // The lowest recipient of `entry` in `mailbox` (a user's number); nullopt
+  // when it has none there or the envelope cannot be read.
+  std::optional<std::uint8_t> first_recipient_in(const IndexEntry& entry, std::uint8_t mailbox);
+  std::optional<spool_format::MailboxStates> read_mailbox_states(const IndexEntry& entry);
   // Committed, owed to `mailbox` (a number) and deliverable: a POP3 listing's message.
   bool listed_in(IndexEntry& entry, std::uint8_t mailbox);
   static bool within(const MailboxView& view, MessageId id);

@@ -66,7 +66,9 @@ std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
   PIGEON_ASSERT(out.size() >= bytes);
   std::uint8_t* at = out.data();
   put_u32(at, sector_magic);
-  put_u16(at + 4, format_version);
+  const bool readable = version >= oldest_readable_version && version <= format_version;
+  PIGEON_ASSERT(readable);
+  put_u16(at + 4, version);
   put_u16(at + 6, bytes);
   put_u32(at + 8, sequence);
   put_u32(at + 12, erase_count);
@@ -82,12 +84,13 @@ std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
 std::optional<SectorHeader> SectorHeader::decode(std::span<const std::uint8_t> in) {
   if (in.size() < bytes) return std::nullopt;
   const std::uint8_t* at = in.data();
-  if (get_u32(at) != sector_magic || get_u16(at + 4) != format_version || get_u16(at + 6) != bytes ||
-      !sealed(at, 32)) {
+  const std::uint16_t version = get_u16(at + 4);
+  if (get_u32(at) != sector_magic || version < oldest_readable_version || version > format_version ||
+      get_u16(at + 6) != bytes || !sealed(at, 32)) {
     return std::nullopt;
   }
   return SectorHeader{get_u32(at + 8),  get_u32(at + 12), get_u32(at + 16), get_u32(at + 20),
-                      get_u32(at + 24), get_u16(at + 28), get_u16(at + 30)};
+                      get_u32(at + 24), get_u16(at + 28), get_u16(at + 30), version};
 }
 
 std::size_t EraseIntent::encode(std::span<std::uint8_t> out) const {
@@ -116,7 +119,7 @@ std::size_t RecordHeader::encode(std::span<std::uint8_t> out) const {
 
 std::optional<RecordHeader> RecordHeader::decode(std::span<const std::uint8_t> in) {
   if (in.size() < bytes || in[0] < static_cast<std::uint8_t>(RecordType::begin) ||
-      in[0] > static_cast<std::uint8_t>(RecordType::recipient) || !sealed(in.data(), 12)) {
+      in[0] > static_cast<std::uint8_t>(RecordType::mailbox_state) || !sealed(in.data(), 12)) {
     return std::nullopt;
   }
   return RecordHeader{static_cast<RecordType>(in[0]), in[1], get_u16(in.data() + 2), get_u32(in.data() + 4),
@@ -171,6 +174,18 @@ bool RecipientOutcomes::all_done(std::uint32_t recipients) const {
   return true;
 }
 
+std::uint8_t MailboxState::encode() const {
+  const bool a_state = (flags & ~flag_bits) == 0 && folder < folders;
+  PIGEON_ASSERT(a_state);
+  return static_cast<std::uint8_t>(flags | folder << folder_shift);
+}
+
+std::optional<MailboxState> MailboxState::decode(std::uint8_t byte) {
+  const auto folder = static_cast<std::uint8_t>(byte >> folder_shift);
+  if (folder >= folders) return std::nullopt;
+  return MailboxState{static_cast<std::uint8_t>(byte & flag_bits), folder};
+}
+
 std::size_t EnvelopeRecipient::encode(std::span<std::uint8_t> out) const {
   const bool fits = address.size() <= 0xFFFF && mailbox.size() <= 0xFF && out.size() >= encoded_bytes();
   PIGEON_ASSERT(fits);
@@ -201,7 +216,8 @@ std::size_t Envelope::encode(std::span<std::uint8_t> out) const {
   put_u16(at + 2, static_cast<std::uint16_t>(sender.size()));
   put_u32(at + 4, arrived_s);
   put_u16(at + 8, attempts);
-  put_u16(at + 10, reserved);
+  at[10] = mailbox_state;
+  at[11] = reserved;
   put_u32(at + 12, next_retry_s);
   put_bytes(at + fixed_bytes, std::span(outcomes.bytes).first(RecipientOutcomes::encoded_bytes(recipient_count)));
   put_text(at + sender_offset(), sender);
@@ -217,7 +233,9 @@ std::optional<Envelope> Envelope::decode(std::span<const std::uint8_t> in) {
   const std::size_t sender_bytes = get_u16(at + 2);
   envelope.arrived_s = get_u32(at + 4);
   envelope.attempts = get_u16(at + 8);
-  envelope.reserved = get_u16(at + 10);
+  envelope.mailbox_state = at[10];
+  envelope.reserved = at[11];
+  if (!MailboxState::decode(envelope.mailbox_state)) return std::nullopt;
   envelope.next_retry_s = get_u32(at + 12);
   // An inline envelope lists at least one recipient; a streamed one none (§3.6 records hold them).
   const bool count_fits = envelope.streamed() ? envelope.recipient_count == 0
@@ -241,7 +259,8 @@ std::optional<Envelope> Envelope::decode(std::span<const std::uint8_t> in) {
 
 bool Envelope::operator==(const Envelope& other) const {
   return flags == other.flags && recipient_count == other.recipient_count && outcomes == other.outcomes &&
-         arrived_s == other.arrived_s && attempts == other.attempts && reserved == other.reserved &&
+         arrived_s == other.arrived_s && attempts == other.attempts && mailbox_state == other.mailbox_state &&
+         reserved == other.reserved &&
          next_retry_s == other.next_retry_s && sender == other.sender &&
          std::ranges::equal(recipient_list, other.recipient_list);
 }
@@ -336,6 +355,36 @@ std::optional<Attempt> Attempt::decode(std::span<const std::uint8_t> in) {
 bool Attempt::operator==(const Attempt& other) const {
   return attempts == other.attempts && reply_code == other.reply_code && next_retry_s == other.next_retry_s &&
          std::ranges::equal(recipient_mask, other.recipient_mask) && enhanced == other.enhanced && text == other.text;
+}
+
+std::size_t MailboxStates::encode(std::span<std::uint8_t> out) const {
+  const bool fits = pairs.size() == 2u * count && out.size() >= encoded_bytes();
+  PIGEON_ASSERT(fits);
+  out[0] = count;
+  out[1] = reserved;
+  put_bytes(out.data() + fixed_bytes, pairs);
+  return encoded_bytes();
+}
+
+std::optional<MailboxStates> MailboxStates::decode(std::span<const std::uint8_t> in) {
+  if (in.size() < fixed_bytes || in.size() > max_bytes || in.size() != fixed_bytes + 2u * in[0]) return std::nullopt;
+  const std::span<const std::uint8_t> pairs = in.subspan(fixed_bytes);
+  for (std::size_t at = 0; at < pairs.size(); at += 2) {
+    const bool ascending = at == 0 || pairs[at] > pairs[at - 2];
+    if (!ascending || pairs[at] >= PIGEON_MAX_RECIPIENTS || !MailboxState::decode(pairs[at + 1])) return std::nullopt;
+  }
+  return MailboxStates{in[0], in[1], pairs};
+}
+
+std::optional<MailboxState> MailboxStates::state_of(std::uint8_t recipient) const {
+  for (std::size_t at = 0; at < pairs.size(); at += 2) {
+    if (pairs[at] == recipient) return MailboxState::decode(pairs[at + 1]);
+  }
+  return std::nullopt;
+}
+
+bool MailboxStates::operator==(const MailboxStates& other) const {
+  return count == other.count && reserved == other.reserved && std::ranges::equal(pairs, other.pairs);
 }
 
 }  // namespace pigeon::spool_format

@@ -1,4 +1,4 @@
-// The spool's on-flash format (docs/spool-format.md, version 5) as pure codecs:
+// The spool's on-flash format (docs/spool-format.md, version 6) as pure codecs:
 // one struct per table of that page, field for field, reserved fields
 // included, so that a structure decoded from flash encodes back to the same
 // bytes. encode() writes the structure (not the padding to the program unit)
@@ -21,7 +21,10 @@
 namespace pigeon::spool_format {
 
 inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory order
-inline constexpr std::uint16_t format_version = 5;
+inline constexpr std::uint16_t format_version = 6;
+// §2.1: version 5 has no mailbox state records and a zero byte where version 6
+// keeps a begin's mailbox state: its sectors are read as they are.
+inline constexpr std::uint16_t oldest_readable_version = 5;
 inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
 inline constexpr std::uint32_t max_sender_bytes = protocol::max_path_bytes;
@@ -48,7 +51,7 @@ RecipientSet decode_mask(std::span<const std::uint8_t> mask);
 // "Erased" means every byte 0xFF.
 bool erased(std::span<const std::uint8_t> bytes);
 
-// §2.1 Sector header. Magic, version, header bytes and the CRC are not fields:
+// §2.1 Sector header. Magic, header bytes and the CRC are not fields:
 // encode() writes them, decode() checks them.
 struct SectorHeader {
   static constexpr std::size_t bytes = 36;
@@ -59,6 +62,8 @@ struct SectorHeader {
   std::uint32_t sector_bytes = 0;
   std::uint16_t unit_bytes = 0;
   std::uint16_t reserved = 0;
+  // Decoded from oldest_readable_version up; the spool writes format_version.
+  std::uint16_t version = format_version;
 
   std::size_t encode(std::span<std::uint8_t> out) const;
   static std::optional<SectorHeader> decode(std::span<const std::uint8_t> in);
@@ -77,7 +82,15 @@ struct EraseIntent {
 };
 
 // §3 Record types; 0x00 and 0xFF (erased) are never types.
-enum class RecordType : std::uint8_t { begin = 1, data = 2, commit = 3, outcome = 4, attempt = 5, recipient = 6 };
+enum class RecordType : std::uint8_t {
+  begin = 1,
+  data = 2,
+  commit = 3,
+  outcome = 4,
+  attempt = 5,
+  recipient = 6,
+  mailbox_state = 7,
+};
 
 // §3 Record header. Whether the record ends inside its sector is the log's
 // check (spool_log.hpp): the header alone does not know where it is.
@@ -113,6 +126,25 @@ struct RecipientOutcomes {
   bool operator==(const RecipientOutcomes&) const = default;
 };
 
+// §3.7: what IMAP keeps of a message for one local recipient, in one byte:
+// the system flags in bits 0-4 (\Seen 1, \Answered 2, \Flagged 4, \Deleted 8,
+// \Draft 16: protocol::ImapFlag's bits) and the folder in bits 5-7.
+struct MailboxState {
+  static constexpr std::uint8_t seen = 1, answered = 2, flagged = 4, deleted = 8, draft = 16;
+  static constexpr std::uint8_t flag_bits = 0x1F;
+  static constexpr std::uint8_t folder_shift = 5;
+  // RFC 6154's special-use folders, by number.
+  static constexpr std::uint8_t inbox = 0, sent = 1, drafts = 2, trash = 3, junk = 4;
+  static constexpr std::uint8_t folders = 5;
+  std::uint8_t flags = 0;
+  std::uint8_t folder = inbox;
+
+  std::uint8_t encode() const;
+  // nullopt for a folder number above junk.
+  static std::optional<MailboxState> decode(std::uint8_t byte);
+  bool operator==(const MailboxState&) const = default;
+};
+
 // §3.1: one recipient entry of the envelope.
 struct EnvelopeRecipient {
   static constexpr std::size_t fixed_bytes = 3;
@@ -141,7 +173,8 @@ struct Envelope {
   std::uint8_t recipient_count = 0;
   std::uint32_t arrived_s = 0;
   std::uint16_t attempts = 0;
-  std::uint16_t reserved = 0;
+  std::uint8_t mailbox_state = 0;  // MailboxState::encode() of every local recipient until a §3.7 record
+  std::uint8_t reserved = 0;
   std::uint32_t next_retry_s = 0;
   RecipientOutcomes outcomes;
   std::string_view sender;
@@ -233,6 +266,25 @@ struct Attempt {
   std::size_t encode(std::span<std::uint8_t> out) const;
   static std::optional<Attempt> decode(std::span<const std::uint8_t> in);
   bool operator==(const Attempt& other) const;
+};
+
+// §3.7 Mailbox state record payload: `count` pairs (recipient index, state
+// byte), indexes ascending; `pairs` views their bytes.
+struct MailboxStates {
+  static constexpr std::size_t fixed_bytes = 2;
+  static constexpr std::size_t max_bytes = fixed_bytes + 2 * PIGEON_MAX_RECIPIENTS;
+  std::uint8_t count = 0;
+  std::uint8_t reserved = 0;
+  std::span<const std::uint8_t> pairs;
+
+  std::size_t encoded_bytes() const { return fixed_bytes + pairs.size(); }
+  std::size_t encode(std::span<std::uint8_t> out) const;
+  // Checks the length, the order of the indexes (below PIGEON_MAX_RECIPIENTS)
+  // and every state byte.
+  static std::optional<MailboxStates> decode(std::span<const std::uint8_t> in);
+  // The state the record gives `recipient`; nullopt when it names it not.
+  std::optional<MailboxState> state_of(std::uint8_t recipient) const;
+  bool operator==(const MailboxStates& other) const;
 };
 
 }  // namespace pigeon::spool_format

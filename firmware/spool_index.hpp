@@ -29,6 +29,9 @@ struct IndexEntry {
   bool mailboxes_known = false;
   bool streamed = false;  // recipients in recipient records (docs/spool-format.md §3.6)
   std::uint8_t recipient_count = 0;
+  // The begin's mailbox state (docs/spool-format.md §3.7): every local
+  // recipient's until a mailbox state record names it.
+  std::uint8_t begin_state = 0;
   std::uint16_t envelope_bytes = 0;
   std::uint16_t recipient_record_bytes = 0;  // flash its recipient records take, when streamed (reclaim's plan)
   std::uint32_t envelope_crc = 0;
@@ -41,6 +44,9 @@ struct IndexEntry {
   std::uint32_t next_retry_s = 0;
   std::uint16_t attempts = 0;
   std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
+  // The latest mailbox state record (§3.7); 0 when there is none. The IMAP
+  // flags and folders of its users stay on flash, read when asked for.
+  std::uint32_t state_address = 0;
   // Bit per mailbox with a recipient still owed (Spool::mailbox_bit): which
   // recipient is where stays on flash, in the envelope, so that an entry
   // does not grow with the recipients a message may have.

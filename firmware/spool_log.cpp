@@ -23,6 +23,7 @@ bool payload_decodes(format::RecordType type, std::span<const std::uint8_t> payl
     case format::RecordType::outcome: return format::Outcome::decode(payload).has_value();
     case format::RecordType::attempt: return format::Attempt::decode(payload).has_value();
     case format::RecordType::recipient: return format::RecipientRecord::decode(payload).has_value();
+    case format::RecordType::mailbox_state: return format::MailboxStates::decode(payload).has_value();
   }
   return false;
 }

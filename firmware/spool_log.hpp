@@ -59,6 +59,7 @@ class SpoolLog {
                                                                  : PIGEON_SPOOL_WRITE_BUFFER_BYTES;
   static_assert(max_payload_bytes <= 0xFFFF, "payload lengths are 16 bits");
   static_assert(max_payload_bytes >= spool_max_recipient_record_bytes, "a recipient record is read in the scratch");
+  static_assert(max_payload_bytes >= spool_format::MailboxStates::max_bytes, "a mailbox state record is read in the scratch");
 
   // A payload in the log's scratch buffer, from read_payload() or draft().
   // `lease` says which hand-out of the scratch it is; append() refuses a

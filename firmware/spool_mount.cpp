@@ -129,6 +129,7 @@ void Spool::replay_record(std::uint32_t address, const RecordHeader& header) {
   if (header.type == RecordType::commit) replay_commit(address, header);
   if (header.type == RecordType::outcome) replay_outcome(address, header);
   if (header.type == RecordType::attempt) replay_attempt(address, header);
+  if (header.type == RecordType::mailbox_state) replay_mailbox_state(address, header);
   // Begin and data records are read through their commit, when needed.
 }
 
@@ -159,6 +160,8 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
       candidate.next_retry_s = entry->next_retry_s;
       candidate.attempt_address = entry->attempt_address;
     }
+    // The original's latest state record stands until the copy's follows its commit.
+    candidate.state_address = entry->state_address;
     move_begin(*entry, candidate.begin_address);
     *entry = candidate;
   } else {
@@ -197,6 +200,13 @@ void Spool::replay_attempt(std::uint32_t address, const RecordHeader& header) {
   entry->attempt_address = address;
 }
 
+// The last valid mailbox state record of a message is its state (§3.7).
+void Spool::replay_mailbox_state(std::uint32_t address, const RecordHeader& header) {
+  IndexEntry* entry = index_.find(header.message_id);
+  if (entry == nullptr || !log_.read_decoded<format::MailboxStates>(address, header)) return;
+  entry->state_address = address;
+}
+
 // Reads the envelope a commit names: its CRC must match the commit's, and a
 // streamed one must have the recipient records the commit counts (§4).
 bool Spool::load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients) {
@@ -210,6 +220,7 @@ bool Spool::load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients) {
   entry.recipient_count = entry.streamed ? streamed_recipients : envelope->recipient_count;
   entry.outcomes = envelope->outcomes;
   entry.arrived_s = envelope->arrived_s;
+  entry.begin_state = envelope->mailbox_state;
   entry.attempts = envelope->attempts;
   entry.next_retry_s = envelope->next_retry_s;
   if (entry.streamed && !note_recipient_record_bytes(entry)) return false;

@@ -80,12 +80,13 @@ bool Spool::copy_plan_pays_off() {
 // The most flash the records of a copy of `entry` can take.
 std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
   const std::uint32_t attempt = entry.attempt_address != 0 ? log_.record_bytes(format::Attempt::max_bytes) : 0;
+  const std::uint32_t state = entry.state_address != 0 ? log_.record_bytes(format::MailboxStates::max_bytes) : 0;
   // A streamed envelope's recipient records, and the outcome records (one per
   // outcome code) that carry its outcomes after the copy's commit.
   const std::uint32_t streamed =
       entry.streamed ? entry.recipient_record_bytes + 3 * log_.record_bytes(format::Outcome::max_bytes) : 0;
   return log_.record_bytes(entry.envelope_bytes) + entry.data_records * log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
-         log_.record_bytes(format::Commit::bytes) + attempt + streamed;
+         log_.record_bytes(format::Commit::bytes) + attempt + state + streamed;
 }
 
 std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
@@ -138,7 +139,11 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   entry.data_records = records;
   ++reclaim_counters_.messages_copied;
   if (const SpoolStatus status = copy_outcomes(entry); status != SpoolStatus::ok) return status;
-  return copy_attempt(entry);
+  if (const SpoolStatus status = copy_latest(RecordType::attempt, entry.id, entry.attempt_address);
+      status != SpoolStatus::ok) {
+    return status;
+  }
+  return copy_latest(RecordType::mailbox_state, entry.id, entry.state_address);
 }
 
 // A streamed begin keeps no outcomes (its recipients were not counted when it
@@ -163,23 +168,25 @@ SpoolStatus Spool::copy_outcomes(const IndexEntry& entry) {
   return SpoolStatus::ok;
 }
 
-// The latest attempt record goes after the copy's commit, where replay finds
-// the message already indexed. The copied begin already carries the count and
-// the retry time: a cut before this record loses only the reply text.
-SpoolStatus Spool::copy_attempt(IndexEntry& entry) {
-  if (entry.attempt_address == 0) return SpoolStatus::ok;
-  const auto header = log_.read_header(entry.attempt_address);
+// The latest attempt record and the latest mailbox state record go after the
+// copy's commit, where replay finds the message already indexed. Until they
+// are on flash the original's stand (§5 step 2); the copied begin also
+// carries the attempt count and retry time, so losing an attempt record
+// later costs only its reply text.
+SpoolStatus Spool::copy_latest(RecordType type, MessageId id, std::uint32_t& address) {
+  if (address == 0) return SpoolStatus::ok;
+  const auto header = log_.read_header(address);
   if (!header) return SpoolStatus::ok;
   if (const SpoolStatus status = prepare_space(log_.record_bytes(header->payload_bytes), SpaceFor::copy);
       status != SpoolStatus::ok) {
     return status;
   }
-  const auto payload = log_.read_payload(entry.attempt_address, *header);
+  const auto payload = log_.read_payload(address, *header);
   if (!payload) {
-    entry.attempt_address = 0;
+    address = 0;
     return SpoolStatus::ok;
   }
-  return log_.append(RecordType::attempt, entry.id, *payload, &entry.attempt_address);
+  return log_.append(type, id, *payload, &address);
 }
 
 // The begin again, with the outcomes and attempt state known so far.

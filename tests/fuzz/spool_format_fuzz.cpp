@@ -79,12 +79,19 @@ void encode_decode(const Structure& value) {
   require(decoded && *decoded == value);
 }
 
+// A valid §3.7 state byte: any flags, one of the five folders.
+std::uint8_t state_from(Fields& fields) {
+  const auto flags = static_cast<std::uint8_t>(fields.u8() & format::MailboxState::flag_bits);
+  return format::MailboxState{flags, static_cast<std::uint8_t>(fields.u8() % format::MailboxState::folders)}.encode();
+}
+
 void built_from_fields(std::span<const std::uint8_t> in) {
   Fields fields(in);
   encode_decode(format::SectorHeader{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(),
-                                     fields.u16(), fields.u16()});
+                                     fields.u16(), fields.u16(),
+                                     static_cast<std::uint16_t>(format::oldest_readable_version + fields.u8() % 2)});
   encode_decode(format::EraseIntent{fields.u32(), fields.u32()});
-  encode_decode(format::RecordHeader{static_cast<format::RecordType>(1 + fields.u8() % 6), fields.u8(), fields.u16(),
+  encode_decode(format::RecordHeader{static_cast<format::RecordType>(1 + fields.u8() % 7), fields.u8(), fields.u16(),
                                      fields.u32(), fields.u32()});
   encode_decode(format::Commit{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u16(),
                                fields.u8(), fields.u8()});
@@ -111,7 +118,8 @@ void built_from_fields(std::span<const std::uint8_t> in) {
   for (std::size_t b = 0; b < format::RecipientOutcomes::encoded_bytes(count); ++b) envelope.outcomes.bytes[b] = fields.u8();
   envelope.arrived_s = fields.u32();
   envelope.attempts = fields.u16();
-  envelope.reserved = fields.u16();
+  envelope.mailbox_state = state_from(fields);
+  envelope.reserved = fields.u8();
   envelope.next_retry_s = fields.u32();
   envelope.sender = fields.text(255);
   envelope.recipient_list = std::span(list).first(list_bytes);
@@ -134,6 +142,15 @@ void built_from_fields(std::span<const std::uint8_t> in) {
   const auto streamed_decoded = format::Envelope::decode(streamed_out);
   require(streamed_decoded && *streamed_decoded == streamed && streamed_decoded->streamed());
   encode_decode(format::RecipientRecord{fields.u8(), fields.u8(), {fields.text(255), fields.text(255)}});
+  // A mailbox state record (§3.7): recipients in ascending order, each with a valid state.
+  std::array<std::uint8_t, 2 * PIGEON_MAX_RECIPIENTS> pairs{};
+  std::size_t pair_bytes = 0;
+  for (std::uint32_t r = fields.u8() % 4; r < PIGEON_MAX_RECIPIENTS && fields.u8() % 8 != 0; r += 1 + fields.u8() % 4) {
+    pairs[pair_bytes++] = static_cast<std::uint8_t>(r);
+    pairs[pair_bytes++] = state_from(fields);
+  }
+  encode_decode(format::MailboxStates{static_cast<std::uint8_t>(pair_bytes / 2), fields.u8(),
+                                      std::span(pairs).first(pair_bytes)});
 }
 
 }  // namespace
@@ -151,6 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<format::Attempt>(in);
   round_trip<format::EnvelopeRecipient>(in);
   round_trip<format::RecipientRecord>(in);
+  round_trip<format::MailboxStates>(in);
   built_from_fields(in);
   return 0;
 }

@@ -12,7 +12,10 @@
 // - mount programs nothing unless it formats, so mounting again lists the same;
 // - a message stored after the mount (250 given) is listed after a remount,
 //   and so is every message listed before it: a damaged image may lose what
-//   it damaged, never what was acknowledged on it afterwards.
+//   it damaged, never what was acknowledged on it afterwards;
+// - IMAP's flags and folders (mailbox state records, docs/spool-format.md
+//   §3.7) of an unchanged image mount as they were set, and the state set
+//   after the mount is there after a remount.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -42,6 +45,7 @@ constexpr std::string_view mailbox_names[] = {"alice", "bob"};
 struct Listed {
   std::string mailbox;
   MaildropEntry entry;
+  MailboxState state;  // not compared: a damaged image may lose it
   bool operator==(const Listed& other) const {
     return mailbox == other.mailbox && entry.id == other.entry.id && entry.size_bytes == other.entry.size_bytes;
   }
@@ -87,7 +91,7 @@ std::vector<Listed> list_all(Spool& spool) {
     require(count <= entries.size());
     for (std::size_t i = 0; i < count; ++i) {
       require(i == 0 || entries[i - 1].id < entries[i].id);  // oldest first
-      listed.push_back({std::string(mailbox), entries[i]});
+      listed.push_back({std::string(mailbox), entries[i], {}});
     }
   }
   return listed;
@@ -124,8 +128,14 @@ std::vector<Listed> write_valid_image(std::span<std::uint8_t> image, const Tape&
     } else if (choice & 0x80) {
       require(spool.mark_deleted(id, mailbox) == SpoolStatus::ok);
     } else {
-      expected.push_back({std::string(mailbox), {id, static_cast<std::uint32_t>(body.size())}});
+      expected.push_back({std::string(mailbox), {id, static_cast<std::uint32_t>(body.size())}, {}});
       require(read_all(spool, id) == body);
+      if (choice & 0x20) {
+        const std::uint8_t byte = tape.at(10 + m);
+        expected.back().state = {static_cast<std::uint8_t>(byte & MailboxState::flag_bits),
+                                 static_cast<std::uint8_t>(byte % MailboxState::folders)};
+        require(spool.set_mailbox_state(id, mailbox, expected.back().state) == SpoolStatus::ok);
+      }
     }
   }
   require(spool.sync() == SpoolStatus::ok);
@@ -143,8 +153,13 @@ void damage(std::span<std::uint8_t> image, std::span<const std::uint8_t> changes
   }
 }
 
+// Every listed message reads back to its size and has a state of its user's
+// (a damaged image may have lost which).
 void check_listed_messages_read_back(Spool& spool, const std::vector<Listed>& listed) {
-  for (const Listed& message : listed) require(read_all(spool, message.entry.id).size() == message.entry.size_bytes);
+  for (const Listed& message : listed) {
+    require(read_all(spool, message.entry.id).size() == message.entry.size_bytes);
+    require(spool.mailbox_state(message.entry.id, message.mailbox).has_value());
+  }
 }
 
 }  // namespace
@@ -170,7 +185,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::uint8_t> before_mount = image;
   if (spool.mount() != SpoolStatus::ok) return 0;
   const std::vector<Listed> listed = list_all(spool);
-  if (!damaged) require(listed == written);
+  if (!damaged) {
+    require(listed == written);
+    for (const Listed& message : written) {
+      require(spool.mailbox_state(message.entry.id, message.mailbox) == message.state);
+    }
+  }
   check_listed_messages_read_back(spool, listed);
 
   if (image == before_mount) {
@@ -181,12 +201,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string body = body_of(99, 120);
   const MessageId id = store(spool, "bob", body, true);
   if (id == 0) return 0;
+  const MailboxState seen_in_junk{MailboxState::seen, MailboxState::junk};
+  const bool state_kept =
+      spool.set_mailbox_state(id, "bob", seen_in_junk) == SpoolStatus::ok && spool.sync() == SpoolStatus::ok;
   Spool remounted(flash, mailboxes);
   require(remounted.mount() == SpoolStatus::ok);
   const std::vector<Listed> after = list_all(remounted);
   for (const Listed& message : listed) require(std::find(after.begin(), after.end(), message) != after.end());
-  const Listed added{"bob", {id, static_cast<std::uint32_t>(body.size())}};
+  const Listed added{"bob", {id, static_cast<std::uint32_t>(body.size())}, {}};
   require(std::find(after.begin(), after.end(), added) != after.end());
   require(read_all(remounted, id) == body);
+  if (state_kept) require(remounted.mailbox_state(id, "bob") == seen_in_junk);
   return 0;
 }

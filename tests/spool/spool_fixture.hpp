@@ -86,6 +86,17 @@ inline Outcome store_message(Spool& spool, const SpoolEnvelope& envelope, std::s
   return outcome;
 }
 
+// Stores messages of `bytes` bytes from "sensor@lan.example" until the spool
+// refuses one; the ids of those it took.
+inline std::vector<MessageId> fill_spool(Spool& spool, std::span<const SpoolRecipient> recipients, std::size_t bytes) {
+  std::vector<MessageId> stored;
+  for (std::uint32_t i = 0;; ++i) {
+    const Outcome outcome = store_message(spool, {"sensor@lan.example", recipients, false}, make_body(i, bytes));
+    if (outcome.status != SpoolStatus::ok) return stored;
+    stored.push_back(outcome.id);
+  }
+}
+
 // The whole message as the spool returns it, in reads of `chunk` bytes;
 // "<unreadable>" after the bytes read when a read fails.
 inline std::string read_message(Spool& spool, MessageId id, std::size_t chunk = 333) {

@@ -28,6 +28,14 @@ struct ModelMessage {
   std::uint32_t arrived_s = 0;
   std::uint16_t attempts_acknowledged = 0;  // temporary failures recorded and synced
   std::uint16_t attempts_recording = 0;     // ... or being recorded
+  MailboxState begin_state;                 // every local recipient's until one is set
+};
+
+// IMAP's state of a message for one user (docs/spool-format.md §3.7): the
+// last one set and synced, and the one being set when power was cut.
+struct ModelMailboxState {
+  MailboxState acknowledged;
+  MailboxState recording;
 };
 
 // The attempt state record_attempt() writes for the n-th temporary failure.
@@ -41,14 +49,17 @@ class SpoolModel {
   // the spool's status (ok only when commit and sync both succeeded).
   // `streamed`: the recipients go to flash one by one, as the SMTP session
   // writes them (Spool::open_streamed, add_recipient).
+  // `begin_state`: the flags and folder written with the message (an IMAP
+  // APPEND's; inline envelopes only).
   SpoolStatus store(Spool& spool, const std::vector<ModelRecipient>& recipients, std::string body,
-                    bool streamed = false) {
+                    bool streamed = false, MailboxState begin_state = {}) {
     std::vector<SpoolRecipient> views;
     for (const ModelRecipient& r : recipients) views.push_back({r.address, r.mailbox});
     SpoolWriter writer;
     const std::uint32_t arrived_s = next_arrival_s_++;
     SpoolStatus status = streamed ? spool.open_streamed({"sender@lan.example", {}, false, arrived_s}, writer)
-                                  : spool.open_message({"sender@lan.example", views, false, arrived_s}, writer);
+                                  : spool.open_message({"sender@lan.example", views, false, arrived_s}, writer,
+                                                       begin_state);
     if (status != SpoolStatus::ok) return status;
     for (std::size_t r = 0; streamed && r < views.size() && status == SpoolStatus::ok; ++r) {
       status = spool.add_recipient(writer, views[r]);
@@ -59,6 +70,7 @@ class SpoolModel {
     }
     ModelMessage& message = messages_[writer.message_id()];
     message.arrived_s = arrived_s;
+    message.begin_state = begin_state;
     message.body = body;
     message.recipients = recipients;
     const std::string_view all = message.body;
@@ -106,6 +118,19 @@ class SpoolModel {
         id, mask, {attempts, model_next_retry_s(message, attempts), 451, "4.3.0", "Try again later"});
     if (status == SpoolStatus::ok) status = spool.sync();
     if (status == SpoolStatus::ok) message.attempts_acknowledged = attempts;
+    return status;
+  }
+
+  // An IMAP STORE: the user's new state of the message, then a sync before
+  // the tagged OK.
+  SpoolStatus set_state(Spool& spool, MessageId id, const std::string& mailbox, MailboxState state) {
+    const auto known = states_.try_emplace({id, mailbox}, ModelMailboxState{messages_.at(id).begin_state,
+                                                                            messages_.at(id).begin_state});
+    ModelMailboxState& model = known.first->second;
+    model.recording = state;
+    SpoolStatus status = spool.set_mailbox_state(id, mailbox, state);
+    if (status == SpoolStatus::ok) status = spool.sync();
+    if (status == SpoolStatus::ok) model.acknowledged = state;
     return status;
   }
 
@@ -167,6 +192,20 @@ class SpoolModel {
     }
   }
 
+  // A listed message shows the state last acknowledged, or the one a cut
+  // interrupted; never another.
+  void check_mailbox_state(Spool& spool, const ModelMessage& message, MessageId id, const std::string& mailbox,
+                           std::vector<std::string>& problems) const {
+    const auto known = states_.find({id, mailbox});
+    const ModelMailboxState model = known != states_.end()
+                                        ? known->second
+                                        : ModelMailboxState{message.begin_state, message.begin_state};
+    const std::optional<MailboxState> state = spool.mailbox_state(id, mailbox);
+    if (!state || (*state != model.acknowledged && *state != model.recording)) {
+      problems.push_back("message " + std::to_string(id) + " lost its mailbox state for " + mailbox);
+    }
+  }
+
   void collect_mailbox(Spool& spool, const std::string& mailbox, std::map<MessageId, std::set<std::uint8_t>>& delivered,
                        std::vector<std::string>& problems) const {
     std::vector<MaildropEntry> entries(PIGEON_SPOOL_MAX_MESSAGES);
@@ -175,6 +214,7 @@ class SpoolModel {
       check_content(spool, entry.id, problems);
       const auto message = messages_.find(entry.id);
       if (message == messages_.end()) continue;
+      check_mailbox_state(spool, message->second, entry.id, mailbox, problems);
       if (entry.size_bytes != message->second.body.size()) problems.push_back("wrong size listed");
       for (std::uint8_t r = 0; r < message->second.recipients.size(); ++r) {
         if (message->second.recipients[r].mailbox == mailbox) delivered[entry.id].insert(r);
@@ -198,6 +238,7 @@ class SpoolModel {
   }
 
   std::map<MessageId, ModelMessage> messages_;
+  std::map<std::pair<MessageId, std::string>, ModelMailboxState> states_;
   std::uint32_t next_arrival_s_ = 1'700'000'000;
 };
 

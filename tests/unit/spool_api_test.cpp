@@ -284,12 +284,7 @@ TEST(SpoolFull, OutcomesOutOfLogOrderStillFreeTheSpool) {
   std::unique_ptr<Spool> spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);
   const std::array recipients{remote};
-  std::vector<MessageId> stored;
-  for (std::uint32_t i = 0;; ++i) {
-    const Outcome outcome = store_message(*spool, {"sensor@lan.example", recipients, false}, make_body(i, 100));
-    if (outcome.status != SpoolStatus::ok) break;
-    stored.push_back(outcome.id);
-  }
+  const std::vector<MessageId> stored = fill_spool(*spool, recipients, 100);
   ASSERT_GT(stored.size(), 40u);
   std::size_t settled_without_record = 0;
   for (auto id = stored.rbegin(); id != stored.rend(); ++id) {

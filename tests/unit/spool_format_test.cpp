@@ -24,7 +24,7 @@ TEST(SpoolFormat, SectorHeaderBytesFollowSection2_1) {
   out.fill(0xEE);
   ASSERT_EQ(header.encode(out), 36u);
   EXPECT_EQ(std::string(out.begin(), out.begin() + 4), "PGSP");
-  EXPECT_EQ(out[4], 5);   // format version
+  EXPECT_EQ(out[4], 6);   // format version
   EXPECT_EQ(out[6], 36);  // header bytes
   EXPECT_EQ(u32_at(out, 8), 7u);
   EXPECT_EQ(u32_at(out, 12), 3u);
@@ -47,12 +47,21 @@ TEST(SpoolFormat, SectorHeaderRefusesWrongMagicVersionCrcAndShortSpans) {
     bad[offset] ^= 1;
     EXPECT_FALSE(SectorHeader::decode(bad)) << "byte " << offset;
   }
-  // Version 2 with a correct CRC is still not read.
-  std::array<std::uint8_t, 36> old = good;
-  old[4] = 2;
-  const std::uint32_t crc = crc32({old.data(), 32});
-  for (int i = 0; i < 4; ++i) old[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
-  EXPECT_FALSE(SectorHeader::decode(old));
+  // Versions 2 and 4 with a correct CRC are still not read, nor a version
+  // from the future; version 5 is (§2.1), and encodes back as it was.
+  for (const int version : {2, 4, 5, 7}) {
+    std::array<std::uint8_t, 36> other = good;
+    other[4] = static_cast<std::uint8_t>(version);
+    const std::uint32_t crc = crc32({other.data(), 32});
+    for (int i = 0; i < 4; ++i) other[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+    const auto decoded = SectorHeader::decode(other);
+    EXPECT_EQ(decoded.has_value(), version == 5) << version;
+    if (!decoded) continue;
+    EXPECT_EQ(decoded->version, 5);
+    std::array<std::uint8_t, 36> again{};
+    decoded->encode(again);
+    EXPECT_EQ(again, other);
+  }
 }
 
 TEST(SpoolFormat, EraseIntentRoundTripsAndChecksItsCrc) {
@@ -77,11 +86,11 @@ TEST(SpoolFormat, RecordHeaderBytesFollowSection3) {
   EXPECT_EQ(RecordHeader::decode(out), header);
 }
 
-TEST(SpoolFormat, RecordHeaderRefusesTypesOutsideOneToSixAndErasedFlash) {
+TEST(SpoolFormat, RecordHeaderRefusesTypesOutsideOneToSevenAndErasedFlash) {
   std::array<std::uint8_t, 16> erased{};
   erased.fill(0xFF);
   EXPECT_FALSE(RecordHeader::decode(erased));
-  for (const std::uint8_t type : std::initializer_list<std::uint8_t>{0, 7, 0xFF}) {
+  for (const std::uint8_t type : std::initializer_list<std::uint8_t>{0, 8, 0xFF}) {
     std::array<std::uint8_t, 16> out{};
     RecordHeader{RecordType::data, 0, 1, 1, 0}.encode(out);
     out[0] = type;
@@ -119,6 +128,62 @@ TEST(SpoolFormat, EnvelopeEncodesFixedPartSenderAndRecipients) {
   std::vector<EnvelopeRecipient> seen;
   decoded->for_each_recipient([&](std::uint8_t, const EnvelopeRecipient& r) { seen.push_back(r); });
   EXPECT_EQ(seen, (std::vector<EnvelopeRecipient>{{"alice@home.example", "alice"}, {"carol@far.example", ""}}));
+}
+
+// §3.1 byte 10, §3.7: the flags in bits 0-4, the folder in bits 5-7.
+TEST(SpoolFormat, MailboxStateIsOneByteOfFlagsAndFolder) {
+  EXPECT_EQ((MailboxState{MailboxState::seen | MailboxState::draft, MailboxState::drafts}).encode(), 0x11 | 2 << 5);
+  EXPECT_EQ(MailboxState::decode(0x48), (MailboxState{MailboxState::deleted, MailboxState::drafts}));
+  EXPECT_EQ(MailboxState::decode(4 << 5 | 0x1F), (MailboxState{0x1F, MailboxState::junk}));
+  for (const int folder : {5, 6, 7}) EXPECT_FALSE(MailboxState::decode(static_cast<std::uint8_t>(folder << 5)));
+  // A begin keeps its local recipients' state in byte 10; a folder that does
+  // not exist makes it no begin.
+  const std::array<std::uint8_t, 3> recipient{0, 0, 0};
+  Envelope envelope;
+  envelope.recipient_count = 1;
+  envelope.mailbox_state = MailboxState{MailboxState::seen, MailboxState::sent}.encode();
+  envelope.recipient_list = recipient;
+  std::vector<std::uint8_t> out(envelope.encoded_bytes());
+  envelope.encode(out);
+  EXPECT_EQ(out[10], 0x21);
+  EXPECT_EQ(out[11], 0);
+  EXPECT_EQ(Envelope::decode(out), envelope);
+  out[10] = 5 << 5;
+  EXPECT_FALSE(Envelope::decode(out));
+}
+
+// §3.7: a count, a reserved byte, then (recipient, state) pairs in ascending
+// recipient order.
+TEST(SpoolFormat, MailboxStatesNameRecipientsInOrderWithValidStates) {
+  const std::array<std::uint8_t, 6> pairs{0, 0x01, 3, 0x68, 97, 0x10};
+  const MailboxStates states{3, 0, pairs};
+  std::array<std::uint8_t, 8> out{};
+  ASSERT_EQ(states.encode(out), 8u);
+  EXPECT_EQ(out[0], 3);
+  EXPECT_EQ(out[1], 0);
+  EXPECT_EQ(out[4], 3);
+  EXPECT_EQ(out[5], 0x68);
+  const auto decoded = MailboxStates::decode(out);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, states);
+  EXPECT_EQ(decoded->state_of(3), (MailboxState{MailboxState::deleted, MailboxState::trash}));
+  EXPECT_EQ(decoded->state_of(97), (MailboxState{MailboxState::draft, MailboxState::inbox}));
+  EXPECT_FALSE(decoded->state_of(1));
+  EXPECT_FALSE(MailboxStates::decode(std::span(out).first(2)));  // count 3 but no pairs
+  std::array<std::uint8_t, 2> none{0, 0};
+  EXPECT_TRUE(MailboxStates::decode(none));
+  std::array<std::uint8_t, 8> bad = out;
+  bad[4] = 0;  // 0, 0, 97: not ascending
+  EXPECT_FALSE(MailboxStates::decode(bad));
+  bad = out;
+  bad[5] = 0xE0;  // folder 7
+  EXPECT_FALSE(MailboxStates::decode(bad));
+  bad = out;
+  bad[0] = 2;  // the length does not add up
+  EXPECT_FALSE(MailboxStates::decode(bad));
+  bad = out;
+  bad[6] = PIGEON_MAX_RECIPIENTS;  // a recipient this build cannot have
+  EXPECT_FALSE(MailboxStates::decode(bad));
 }
 
 TEST(SpoolFormat, EnvelopeRefusesBadCountsCutEntriesAndTrailingBytes) {

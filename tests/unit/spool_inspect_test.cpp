@@ -148,6 +148,37 @@ TEST(SpoolInspector, ShowsArrivalAttemptsNextRetryAndLastReply) {
       << run.output;
 }
 
+// §3.7: each local user's flags and folder, the latest record's; a message
+// written with a state (an IMAP APPEND to Drafts) shows the begin's; a copy
+// made by reclaim keeps them.
+TEST(SpoolInspector, ShowsEachUsersImapFlagsAndFolder) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  ASSERT_EQ(model.store(*spool, to_alice_and_bob, make_body(4, 700)), SpoolStatus::ok);
+  const MessageId shared = model.messages().begin()->first;
+  ASSERT_EQ(model.store(*spool, to_alice, make_body(5, 300), false, {MailboxState::draft, MailboxState::drafts}),
+            SpoolStatus::ok);
+  ASSERT_EQ(model.set_state(*spool, shared, "bob", {MailboxState::flagged, MailboxState::inbox}), SpoolStatus::ok);
+  ASSERT_EQ(model.set_state(*spool, shared, "alice", {MailboxState::seen | MailboxState::answered, MailboxState::trash}),
+            SpoolStatus::ok);
+  // The ring goes round: the shared message and its state are copied.
+  for (std::uint32_t i = 0; spool->reclaim_counters().messages_copied < 2; ++i) {
+    ASSERT_LT(i, 200u);
+    ASSERT_EQ(model.store(*spool, to_remote, make_body(10 + i, 1500)), SpoolStatus::ok);
+    ASSERT_EQ(model.finish(*spool, model.live().back(), {0}), SpoolStatus::ok);
+  }
+  const InspectorRun run = inspect(chip.bytes(), "");
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  const std::size_t alice = run.output.find("alice@home.example");
+  const std::size_t bob = run.output.find("bob@home.example");
+  ASSERT_NE(bob, std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("imap: \\Seen \\Answered in Trash", alice), run.output.find("imap: ", alice)) << run.output;
+  EXPECT_EQ(run.output.find("imap: \\Flagged in INBOX", bob), run.output.find("imap: ", bob)) << run.output;
+  EXPECT_NE(run.output.find("imap: \\Draft in Drafts"), std::string::npos) << run.output;
+}
+
 TEST(SpoolInspector, ReportsACorruptBodyAndExitsNonzero) {
   SimulatedChip chip(geometry);
   auto spool = make_spool(chip.flash());

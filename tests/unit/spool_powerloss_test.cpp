@@ -296,6 +296,63 @@ const Scenario streamed_hundred_long{"a hundred streamed 250-octet recipients", 
                                        model.store(spool, hundred_recipients_of(250), make_body(730, 2000), true);
                                      }};
 
+// IMAP: STOREs by alice and bob on the messages they share, each synced
+// before its tagged OK, and EXPUNGEs (\Deleted, then the deletion), while
+// other mail makes the ring go round so that reclaim copies the messages with
+// their latest state. No acknowledged state is lost and no expunged message
+// comes back (docs/spool-format.md §9).
+const Scenario imap_store_and_expunge{
+    "IMAP STORE and EXPUNGE while reclaim copies",
+    [](Spool& spool, SpoolModel& model) {
+      for (int i = 0; i < 4; ++i) model.store(spool, i % 2 ? to_alice : to_alice_and_bob, make_body(800 + i, 900));
+    },
+    [](Spool& spool, SpoolModel& model) {
+      constexpr std::array<std::uint8_t, 4> flags{MailboxState::seen, MailboxState::seen | MailboxState::flagged,
+                                                  MailboxState::answered, 0};
+      for (std::uint32_t round = 0; round < 24; ++round) {
+        const std::vector<MessageId> live = model.live();
+        const MessageId id = live[round % live.size()];
+        const bool shared = model.messages().at(id).recipients == to_alice_and_bob;
+        const auto folder = static_cast<std::uint8_t>(round % MailboxState::folders);
+        if (model.messages().at(id).done.count(0) == 0 &&
+            model.set_state(spool, id, "alice", {flags[round % 4], folder}) != SpoolStatus::ok) {
+          return;
+        }
+        if (shared && model.set_state(spool, id, "bob", {flags[(round + 1) % 4], 0}) != SpoolStatus::ok) return;
+        if (round % 6 == 5) {
+          // alice expunges her oldest message: \Deleted, then EXPUNGE.
+          const MessageId oldest = live.front();
+          if (model.messages().at(oldest).done.count(0) == 0) {
+            if (model.set_state(spool, oldest, "alice", {MailboxState::deleted, 0}) != SpoolStatus::ok) return;
+            if (model.finish(spool, oldest, {0}) != SpoolStatus::ok) return;
+          }
+          if (model.store(spool, to_alice_and_bob, make_body(820 + round, 900)) != SpoolStatus::ok) return;
+        }
+        if (model.store(spool, to_remote, make_body(840 + round, 1500)) != SpoolStatus::ok) return;
+        if (model.finish(spool, model.live().back(), {0}) != SpoolStatus::ok) return;
+      }
+    }};
+
+// An IMAP APPEND to Drafts: its flags and folder are in its begin, so a cut
+// never shows it in INBOX (§3.7).
+const Scenario imap_append_to_drafts{
+    "IMAP APPEND to Drafts", nothing, [](Spool& spool, SpoolModel& model) {
+      for (std::uint32_t i = 0; i < 3; ++i) {
+        const MailboxState draft{MailboxState::draft | MailboxState::seen, MailboxState::drafts};
+        if (model.store(spool, to_alice, make_body(860 + i, 2500), false, draft) != SpoolStatus::ok) return;
+      }
+    }};
+
+TEST(SpoolPowerLoss, ImapStoreAndExpungeWhileReclaimCopies) {
+  for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}}) {
+    report_and_expect_none(imap_store_and_expunge, cut_everywhere(imap_store_and_expunge, geometry));
+  }
+}
+
+TEST(SpoolPowerLoss, ImapAppendToDrafts) {
+  report_and_expect_none(imap_append_to_drafts, cut_everywhere(imap_append_to_drafts, small_flash));
+}
+
 TEST(SpoolPowerLoss, StreamedHundredRecipientsRelayedWhileReclaimCopiesThem) {
   report_and_expect_none(streamed_hundred_relayed, cut_everywhere(streamed_hundred_relayed, small_flash));
 }

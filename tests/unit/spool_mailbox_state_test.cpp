@@ -1,0 +1,203 @@
+// IMAP's flags and folders on flash (docs/spool-format.md §3.7): the latest
+// mailbox state record of a message is the state of each recipient it names;
+// it survives a remount and reclaim, and each user of a message has their own.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "firmware/crc32.hpp"
+#include "tests/spool/spool_fixture.hpp"
+
+namespace pigeon::testing {
+namespace {
+
+constexpr MailboxState seen{MailboxState::seen, MailboxState::inbox};
+constexpr MailboxState answered_in_trash{MailboxState::seen | MailboxState::answered, MailboxState::trash};
+constexpr MailboxState flagged_draft{MailboxState::flagged | MailboxState::draft, MailboxState::drafts};
+
+class SpoolMailboxState : public ::testing::TestWithParam<hal::FlashGeometry> {
+ protected:
+  SimulatedChip chip{GetParam()};
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+
+  void SetUp() override { ASSERT_EQ(spool->mount(), SpoolStatus::ok); }
+  void remount() {
+    spool = make_spool(chip.flash());
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  }
+  MessageId store(std::span<const SpoolRecipient> recipients, std::uint32_t seed) {
+    const Outcome stored = store_message(*spool, {"sender@lan.example", recipients, false}, make_body(seed, 900));
+    EXPECT_EQ(stored.status, SpoolStatus::ok);
+    return stored.id;
+  }
+  void set(MessageId id, std::string_view mailbox, MailboxState state) {
+    ASSERT_EQ(spool->set_mailbox_state(id, mailbox, state), SpoolStatus::ok);
+    ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  }
+};
+
+TEST_P(SpoolMailboxState, ANewMessageIsInTheInboxUnflagged) {
+  const std::array recipients{alice};
+  const MessageId id = store(recipients, 1);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), MailboxState{});
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), MailboxState{});
+}
+
+TEST_P(SpoolMailboxState, RemountReplaysTheLatestRecord) {
+  const std::array recipients{alice};
+  const MessageId id = store(recipients, 2);
+  const MessageId other = store(recipients, 3);
+  set(id, "alice", seen);
+  set(other, "alice", flagged_draft);
+  set(id, "alice", answered_in_trash);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+  EXPECT_EQ(spool->mailbox_state(other, "alice"), flagged_draft);
+  set(id, "alice", MailboxState{});
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), MailboxState{}) << "a record that clears every flag is a state too";
+}
+
+TEST_P(SpoolMailboxState, EachUserOfAMessageHasTheirOwnState) {
+  const std::array recipients{remote, bob, alice};
+  const MessageId id = store(recipients, 4);
+  set(id, "bob", seen);
+  set(id, "alice", answered_in_trash);
+  set(id, "bob", flagged_draft);
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+  EXPECT_EQ(spool->mailbox_state(id, "bob"), flagged_draft);
+  // Bob's deletion leaves alice's copy, and her state, as they were.
+  ASSERT_EQ(spool->mark_deleted(id, "bob"), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+}
+
+TEST_P(SpoolMailboxState, OnlyTheUsersOwnMessagesHaveAState) {
+  const std::array recipients{alice, remote};
+  const MessageId id = store(recipients, 5);
+  EXPECT_FALSE(spool->mailbox_state(id, "bob"));
+  EXPECT_FALSE(spool->mailbox_state(id, ""));
+  EXPECT_FALSE(spool->mailbox_state(id + 1, "alice"));
+  EXPECT_EQ(spool->set_mailbox_state(id, "bob", seen), SpoolStatus::not_found);
+  EXPECT_EQ(spool->set_mailbox_state(id, "nobody", seen), SpoolStatus::not_found);
+  EXPECT_EQ(spool->set_mailbox_state(id + 1, "alice", seen), SpoolStatus::not_found);
+}
+
+// An IMAP APPEND's flags and folder are in its begin: no cut can show the
+// message without them (§3.7).
+TEST_P(SpoolMailboxState, TheBeginCarriesTheStateAMessageIsWrittenWith) {
+  const std::array recipients{alice};
+  SpoolWriter writer;
+  ASSERT_EQ(spool->open_message({"", recipients, false, 0}, writer, flagged_draft), SpoolStatus::ok);
+  const std::string body = make_body(6, 300);
+  ASSERT_EQ(spool->append(writer, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  const MessageId id = writer.message_id();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), flagged_draft);
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), flagged_draft);
+  set(id, "alice", seen);
+  remount();
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), seen);
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, SpoolMailboxState,
+                         ::testing::Values(hal::FlashGeometry{4096, 8, 16}, hal::FlashGeometry{4096, 8, 1},
+                                           hal::FlashGeometry{8192, 6, 256}),
+                         geometry_name);
+
+// The ring goes round past a message whose user changed its state: reclaim
+// copies the latest state record after the copy's commit (§7), and the
+// states of alice and bob both come with it.
+TEST(SpoolMailboxStateReclaim, CarriesTheLatestStateOfEveryUser) {
+  SimulatedChip chip(hal::FlashGeometry{4096, 8, 16});
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  const std::array recipients{alice, bob};
+  const Outcome kept = store_message(*spool, {"sender@lan.example", recipients, false}, make_body(10, 700));
+  ASSERT_EQ(kept.status, SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_state(kept.id, "alice", seen), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_state(kept.id, "bob", flagged_draft), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_state(kept.id, "alice", answered_in_trash), SpoolStatus::ok);
+  const std::array filler_recipients{remote};
+  for (std::uint32_t i = 0; spool->reclaim_counters().messages_copied < 2; ++i) {
+    ASSERT_LT(i, 400u) << "reclaim never copied the message twice";
+    const Outcome filler =
+        store_message(*spool, {"sensor@lan.example", filler_recipients, false}, make_body(20 + i, 1500));
+    ASSERT_EQ(filler.status, SpoolStatus::ok);
+    ASSERT_EQ(spool->mark_recipient(filler.id, 0, RecipientOutcome::relayed), SpoolStatus::ok);
+    // The second lap copies the copy: its state record was copied too.
+    EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered_in_trash);
+  }
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered_in_trash);
+  EXPECT_EQ(spool->mailbox_state(kept.id, "bob"), flagged_draft);
+  EXPECT_EQ(read_message(*spool, kept.id), make_body(10, 700));
+}
+
+// When only the reserve is left, a state that marks a message \Deleted is
+// still recorded (expunging it is how the user makes room); others are not.
+TEST(SpoolMailboxStateReclaim, OnlyADeletionMayTakeTheReserve) {
+  SimulatedChip chip(hal::FlashGeometry{4096, 8, 16});
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  const std::array recipients{alice};
+  const std::vector<MessageId> stored = fill_spool(*spool, recipients, 600);
+  ASSERT_FALSE(stored.empty());
+  SpoolStatus refused = SpoolStatus::ok;
+  for (std::size_t i = 0; i < 100 && refused == SpoolStatus::ok; ++i) {
+    refused = spool->set_mailbox_state(stored[i % stored.size()], "alice", {static_cast<std::uint8_t>(i % 2 ? 1 : 4), 0});
+  }
+  EXPECT_EQ(refused, SpoolStatus::full);
+  const MailboxState deleted{MailboxState::deleted, MailboxState::inbox};
+  ASSERT_EQ(spool->set_mailbox_state(stored.front(), "alice", deleted), SpoolStatus::ok);
+  ASSERT_EQ(spool->mark_deleted(stored.front(), "alice"), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+}
+
+// §2.1: version 6 only adds a record type and a begin byte that version 5
+// wrote as 0, so sectors of version 5 are read as they are: an upgrade keeps
+// the mail. New sectors are written as version 6.
+TEST(SpoolMailboxStateUpgrade, VersionFiveSectorsKeepTheirMail) {
+  const hal::FlashGeometry geometry{4096, 8, 16};
+  SimulatedChip chip(geometry);
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  const std::array recipients{alice, remote};
+  const Outcome stored = store_message(*spool, {"sender@lan.example", recipients, false}, make_body(40, 5000));
+  ASSERT_EQ(stored.status, SpoolStatus::ok);
+  std::size_t downgraded = 0;
+  for (std::uint32_t s = 0; s < geometry.sector_count; ++s) {
+    std::uint8_t* header = chip.bytes().data() + s * geometry.sector_size_bytes;
+    if (header[4] != spool_format::format_version) continue;
+    header[4] = 5;
+    const std::uint32_t crc = crc32({header, 32});
+    for (int i = 0; i < 4; ++i) header[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+    ++downgraded;
+  }
+  ASSERT_GT(downgraded, 1u);
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  std::vector<MaildropEntry> entries(4);
+  ASSERT_EQ(spool->list_mailbox("alice", entries), 1u);
+  EXPECT_EQ(read_message(*spool, stored.id), make_body(40, 5000));
+  EXPECT_EQ(spool->mailbox_state(stored.id, "alice"), MailboxState{});
+  ASSERT_EQ(spool->set_mailbox_state(stored.id, "alice", seen), SpoolStatus::ok);
+  ASSERT_EQ(spool->sync(), SpoolStatus::ok);
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  EXPECT_EQ(spool->mailbox_state(stored.id, "alice"), seen);
+  ASSERT_TRUE(spool->next_outbound(0));
+}
+
+}  // namespace
+}  // namespace pigeon::testing
