@@ -376,6 +376,39 @@ TEST_F(DeliverySchedulerTest, MessageCommittedAfterALaterOneIsRelayedToo) {
   EXPECT_FALSE(owes_anything());
 }
 
+// The discovery cursor moves past messages that only local mailboxes hold (so
+// that a round does not walk them all again), but never past one still being
+// written: the slow message below the local ones, and the remote one after
+// them, are each relayed once.
+TEST_F(DeliverySchedulerTest, LocalMessagesNeitherHideNorDelayRemoteOnes) {
+  const std::vector<SpoolRecipient> recipients{{far_recipient, ""}};
+  const SpoolEnvelope envelope{local_sender, recipients, false, spool_time_s(clock_)};
+  const std::vector<SpoolRecipient> alice{{local_sender, "alice"}};
+  const auto store_for_alice = [&] {
+    const SpoolEnvelope local{local_sender, alice, false, spool_time_s(clock_)};
+    ASSERT_EQ(store_message(*spool_, local, "Subject: local\r\n\r\nFor alice.\r\n").status, SpoolStatus::ok);
+  };
+  SpoolWriter slow;
+  ASSERT_EQ(spool_->open_message(envelope, slow), SpoolStatus::ok);
+  for (int local = 0; local < 3; ++local) store_for_alice();
+  run_until(1);
+  EXPECT_TRUE(smarthost_.delivered.empty());
+  const std::string body = "Subject: slow\r\n\r\nAt last.\r\n";
+  ASSERT_EQ(spool_->append(slow, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
+  ASSERT_EQ(spool_->commit(slow), SpoolStatus::ok);
+  ASSERT_EQ(spool_->sync(), SpoolStatus::ok);
+  run_until(2);
+  ASSERT_EQ(smarthost_.delivered.size(), 1u);
+  EXPECT_EQ(smarthost_.delivered[0].body, body);
+  for (int local = 0; local < 3; ++local) store_for_alice();
+  run_until(3);
+  queue_message(local_sender, {far_recipient});
+  run_until(100);
+  EXPECT_EQ(smarthost_.delivered.size(), 2u);
+  EXPECT_FALSE(owes_anything());
+  EXPECT_EQ(mailbox_of_alice().size(), 6u);
+}
+
 // Failures at 0, 10, 30, 60 and 90 s: waits of 10, 20, then 30 (the cap, not 40).
 // A flash read error in the middle of the body: the smarthost never gets the
 // final dot (it would take the part before for the whole message), and the
