@@ -47,6 +47,7 @@ bool FileFlash::open(const char* path, const FlashGeometry& geometry) {
     return false;
   }
   geometry_ = geometry;
+  forget_cached(0, geometry.total_bytes());
   fd_ = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) return false;
   struct stat status{};
@@ -91,7 +92,57 @@ void FileFlash::mark_unit(std::size_t unit, bool programmed) {
 FlashStatus FileFlash::read(std::uint32_t address, std::span<std::uint8_t> out) {
   if (lost_) return FlashStatus::power_lost;
   if (static_cast<std::uint64_t>(address) + out.size() > geometry_.total_bytes()) return FlashStatus::out_of_range;
-  return read_all(fd_, out.data(), out.size(), address) ? FlashStatus::ok : FlashStatus::io_error;
+  for (std::size_t done = 0; done < out.size();) {
+    const auto at = static_cast<std::uint32_t>(address + done);
+    const CachedBlock* block = cached_block(at - at % cache_block_bytes);
+    if (block == nullptr) return FlashStatus::io_error;
+    const std::uint32_t within = at - block->address;
+    const std::size_t length = std::min<std::size_t>(out.size() - done, cache_block_bytes - within);
+    std::copy_n(block->bytes.begin() + within, length, out.begin() + static_cast<std::ptrdiff_t>(done));
+    done += length;
+  }
+  return FlashStatus::ok;
+}
+
+const FileFlash::CachedBlock* FileFlash::cached_block(std::uint32_t address) {
+  ++cache_uses_;
+  CachedBlock* least_recent = &cache_.front();
+  for (CachedBlock& block : cache_) {
+    if (block.address == address) {
+      block.last_used = cache_uses_;
+      return &block;
+    }
+    if (block.last_used < least_recent->last_used) least_recent = &block;
+  }
+  // The image's last block may be shorter: nothing reads past the image's end.
+  const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(cache_block_bytes, geometry_.total_bytes() - address));
+  least_recent->address = no_block;
+  if (!read_all(fd_, least_recent->bytes.data(), length, address)) return nullptr;
+  least_recent->address = address;
+  least_recent->last_used = cache_uses_;
+  return least_recent;
+}
+
+void FileFlash::update_cache(std::uint32_t address, std::span<const std::uint8_t> data) {
+  const std::uint64_t end = std::uint64_t{address} + data.size();
+  for (CachedBlock& block : cache_) {
+    if (block.address == no_block) continue;
+    const std::uint64_t from = std::max<std::uint64_t>(address, block.address);
+    const std::uint64_t to = std::min<std::uint64_t>(end, std::uint64_t{block.address} + cache_block_bytes);
+    if (from >= to) continue;
+    std::copy(data.begin() + static_cast<std::ptrdiff_t>(from - address),
+              data.begin() + static_cast<std::ptrdiff_t>(to - address),
+              block.bytes.begin() + static_cast<std::ptrdiff_t>(from - block.address));
+  }
+}
+
+void FileFlash::forget_cached(std::uint32_t address, std::uint32_t length) {
+  for (CachedBlock& block : cache_) {
+    if (block.address != no_block && block.address < std::uint64_t{address} + length &&
+        address < std::uint64_t{block.address} + cache_block_bytes) {
+      block.address = no_block;
+    }
+  }
 }
 
 FlashStatus FileFlash::program(std::uint32_t address, std::span<const std::uint8_t> data) {
@@ -108,7 +159,11 @@ FlashStatus FileFlash::program(std::uint32_t address, std::span<const std::uint8
     if (faults_.tear()) tear_program(address, data);
     return lose_power();
   }
-  if (!write_all(fd_, data.data(), data.size(), address)) return FlashStatus::io_error;
+  if (!write_all(fd_, data.data(), data.size(), address)) {
+    forget_cached(address, static_cast<std::uint32_t>(data.size()));  // the image may hold part of it
+    return FlashStatus::io_error;
+  }
+  update_cache(address, data);
   for (std::size_t i = first; i < first + count; ++i) mark_unit(i, true);
   faults_.count_operation();
   return FlashStatus::ok;
@@ -122,6 +177,7 @@ FlashStatus FileFlash::erase(std::uint32_t sector_index) {
     return lose_power();
   }
   const std::uint64_t start = std::uint64_t{sector_index} * geometry_.sector_size_bytes;
+  forget_cached(static_cast<std::uint32_t>(start), geometry_.sector_size_bytes);
   if (!fill_erased(start, geometry_.sector_size_bytes)) return FlashStatus::io_error;
   mark_sector(sector_index, 0, geometry_.sector_size_bytes / geometry_.program_unit_bytes, false);
   faults_.count_operation();
@@ -151,6 +207,7 @@ void FileFlash::mark_sector(std::uint32_t sector_index, std::uint32_t first_unit
 void FileFlash::tear_program(std::uint32_t address, std::span<const std::uint8_t> data) {
   const std::uint32_t unit = geometry_.program_unit_bytes;
   const TornProgram torn = faults_.torn_program(static_cast<std::uint32_t>(data.size()), unit);
+  forget_cached(address, static_cast<std::uint32_t>(data.size()));
   (void)write_all(fd_, data.data(), torn.bytes_written, address);
   for (std::uint32_t u = 0; u < torn.units_touched; ++u) mark_unit(address / unit + u, true);
 }
@@ -159,6 +216,7 @@ void FileFlash::tear_erase(std::uint32_t sector_index) {
   const std::uint32_t unit = geometry_.program_unit_bytes;
   const TornErase torn = faults_.torn_erase(geometry_.sector_size_bytes);
   const std::uint64_t start = std::uint64_t{sector_index} * geometry_.sector_size_bytes;
+  forget_cached(static_cast<std::uint32_t>(start), geometry_.sector_size_bytes);
   (void)fill_erased(start + torn.from, torn.to - torn.from);
   mark_sector(sector_index, torn.first_whole_unit(unit), torn.end_whole_unit(unit), false);
 }
