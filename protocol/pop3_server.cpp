@@ -15,6 +15,9 @@ constexpr std::size_t max_line = 1024;
 constexpr std::size_t max_command_line = 255;
 // Output room one LIST/UIDL line needs.
 constexpr std::size_t listing_line_bytes = 96;
+// A message piece is read only into at least this much free output space:
+// with less, the output drains first.
+constexpr std::size_t min_message_piece_bytes = 64;
 
 using ascii::iequals;
 using ascii::next_word;
@@ -270,9 +273,7 @@ void Pop3Server::on_retr_or_top(std::string_view argument, bool top) {
   listing_index_ = *index;
   message_offset_ = 0;
   top_ = top;
-  body_lines_left_ = lines;
-  in_body_ = false;
-  at_line_start_ = line_empty_ = true;
+  top_lines_ = TopLines{.body_lines_left = lines};
   stuffer_.reset();
   pump_message();
 }
@@ -282,25 +283,32 @@ void Pop3Server::pump() {
   if (listing_ != Listing::none) pump_listing();
 }
 
-// Streams the message in pieces that fit the free output space even if every
-// byte needed stuffing; TOP stops after the headers and the asked-for lines.
+// Streams the message in pieces as big as the free output space allows. What
+// the stuffer could not fit (a stuffed dot takes two bytes) is read again next
+// time. (Pieces sized for the worst case, every byte a dot, were half the free
+// space: twelve reads of shrinking size filled the buffer once.) TOP stops
+// after the headers and the asked-for lines.
 void Pop3Server::pump_message() {
   std::array<std::uint8_t, 512> piece{};
   for (;;) {
-    const std::size_t room = std::min(piece.size(), out_.free_space() / 2);
-    if (room == 0) return;
+    const std::size_t room = std::min(piece.size(), out_.free_space());
+    if (room < min_message_piece_bytes) return;  // the output drains first
     const std::optional<std::size_t> read = policy_.read_message(listing_index_, message_offset_, {piece.data(), room});
     if (!read) return abandon_message();
-    const std::size_t got = *read;
-    std::size_t length = got;
-    bool cut = false;
-    if (top_) {
-      length = top_length({piece.data(), got});
-      cut = length < got || (in_body_ && at_line_start_ && body_lines_left_ == 0);
+    const std::span<const std::uint8_t> got(piece.data(), *read);
+    const TopLines top_before = top_lines_;
+    const std::size_t length = top_ ? top_lines_.length(got) : got.size();
+    const std::size_t taken = stuffer_.write(got.first(length), out_);
+    message_offset_ += static_cast<std::uint32_t>(taken);
+    if (taken < length) {
+      if (top_) {
+        top_lines_ = top_before;
+        top_lines_.length(got.first(taken));
+      }
+      return;
     }
-    stuffer_.write({piece.data(), length}, out_);
-    message_offset_ += static_cast<std::uint32_t>(length);
-    if (got == 0 || cut) {
+    const bool cut = top_ && (length < got.size() || top_lines_.done());
+    if (got.empty() || cut) {
       if (stuffer_.finish(out_)) listing_ = Listing::none;
       return;
     }
@@ -315,23 +323,21 @@ void Pop3Server::abandon_message() {
   abort_session("[SYS/TEMP] Message unreadable, try again later");
 }
 
-// How much of `piece` TOP sends: headers, the blank line, then the asked-for
-// number of body lines. Line state carries across pieces.
-std::size_t Pop3Server::top_length(std::span<const std::uint8_t> piece) {
+std::size_t Pop3Server::TopLines::length(std::span<const std::uint8_t> piece) {
   for (std::size_t i = 0; i < piece.size(); ++i) {
-    if (in_body_ && at_line_start_ && body_lines_left_ == 0) return i;
+    if (done()) return i;
     const std::uint8_t byte = piece[i];
     if (byte == '\n') {
-      if (!in_body_ && line_empty_) {
-        in_body_ = true;
-      } else if (in_body_) {
-        --body_lines_left_;
+      if (!in_body && line_empty) {
+        in_body = true;
+      } else if (in_body) {
+        --body_lines_left;
       }
-      at_line_start_ = line_empty_ = true;
+      at_line_start = line_empty = true;
       continue;
     }
-    at_line_start_ = false;
-    if (byte != '\r') line_empty_ = false;
+    at_line_start = false;
+    if (byte != '\r') line_empty = false;
   }
   return piece.size();
 }

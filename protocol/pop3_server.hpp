@@ -123,7 +123,6 @@ class Pop3Server final : public SessionEngine {
   std::optional<std::size_t> message_index(std::string_view argument);
   void abandon_message();
   void pump_message();
-  std::size_t top_length(std::span<const std::uint8_t> piece);
   void pump_listing();
   void write_listing_line(std::size_t index);
   void ok(std::string_view text);
@@ -141,13 +140,23 @@ class Pop3Server final : public SessionEngine {
   DeletionMarks deleted_;
 
   Listing listing_ = Listing::none;
+  // TOP's place in the message, carried across pieces: the headers, the
+  // blank line, then the asked-for number of body lines.
+  struct TopLines {
+    std::uint32_t body_lines_left = 0;
+    bool in_body = false;  // past the blank line after the headers
+    bool at_line_start = true;
+    bool line_empty = true;
+
+    // How much of `piece` TOP sends; counts the lines in that part.
+    std::size_t length(std::span<const std::uint8_t> piece);
+    bool done() const { return in_body && at_line_start && body_lines_left == 0; }
+  };
+
   std::size_t listing_index_ = 0;      // message being sent, or next LIST/UIDL line
-  std::uint32_t message_offset_ = 0;   // bytes of it read so far
-  std::uint32_t body_lines_left_ = 0;  // TOP: body lines still to send
+  std::uint32_t message_offset_ = 0;   // bytes of it sent so far
   bool top_ = false;
-  bool in_body_ = false;               // TOP: past the blank line after the headers
-  bool at_line_start_ = true;          // TOP: line counting across pieces
-  bool line_empty_ = true;
+  TopLines top_lines_;
   DotStuffer stuffer_;
 };
 

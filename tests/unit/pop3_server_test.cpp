@@ -51,6 +51,7 @@ class FakeMaildrop final : public Pop3ServerPolicy {
   std::string_view unique_id(std::size_t index) override { return uids_.at(index); }
   std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
                                           std::span<std::uint8_t> out) override {
+    ++reads;
     const std::string& message = messages_.at(index);
     const std::size_t readable = std::min(message.size(), unreadable_at_.value_or(message.size()));
     if (offset >= readable && readable < message.size()) return std::nullopt;
@@ -70,6 +71,7 @@ class FakeMaildrop final : public Pop3ServerPolicy {
   void release() override { calls.emplace_back("release"); }
   bool reserve_tls() override { return tls_session_free; }
   bool tls_session_free = true;
+  std::size_t reads = 0;  // read_message() calls
 
  private:
   struct Answer {
@@ -396,6 +398,45 @@ TEST(Pop3Server, StreamsABigMessageThroughAFullOutputBuffer) {
         3);
     EXPECT_EQ(t.output, expected);
   }
+}
+
+// TOP of the same kind of message: the line count holds when a piece does not
+// fit the output whole (a stuffed dot) and is read again.
+TEST(Pop3Server, TopCountsLinesThroughAFullOutputBuffer) {
+  std::string headers = "Subject: big\r\n";
+  for (int line = 0; line < 60; ++line) headers += "X-Filler-" + std::to_string(line) + ": " + std::string(20, 'h') + "\r\n";
+  headers += "\r\n";
+  std::string body;
+  for (int line = 0; line < 400; ++line) body += (line % 2 == 0 ? "." : "") + std::to_string(line) + " text\r\n";
+  const std::size_t wanted_lines = 250;
+  std::string wanted = headers;
+  for (std::size_t line = 0, at = 0; line < wanted_lines; ++line) {
+    const std::size_t end = body.find("\r\n", at) + 2;
+    wanted += body.substr(at, end - at);
+    at = end;
+  }
+  const std::string message = headers + body;
+  const std::string expected = with_greeting("+OK Send PASS\r\n+OK Logged in, 1 messages\r\n+OK " +
+                                             std::to_string(message.size()) + " octets\r\n" + stuffed(wanted) +
+                                             "+OK\r\n");
+  for (const std::size_t read_step : {0u, 1u, 7u, 333u}) {
+    SCOPED_TRACE(read_step);
+    Session session(tls_settings(), {message}, read_step);
+    session.send(after_login("TOP 1 " + std::to_string(wanted_lines) + "\r\nNOOP\r\n"), SplitPlan::whole());
+    EXPECT_EQ(session.transcript().output, expected);
+  }
+}
+
+// Reads fill the free output space: a 6 KB message takes about as many reads
+// as 512-byte pieces it has, not a dozen ever smaller ones per output buffer.
+TEST(Pop3Server, RetrReadsTheMessageInFullPieces) {
+  std::string message = "Subject: plain\r\n\r\n";
+  while (message.size() < 6000) message += std::string(76, 'x') + "\r\n";
+  Session session(tls_settings(), {message});
+  session.send(after_login("RETR 1\r\n"), SplitPlan::whole());
+  EXPECT_TRUE(session.transcript().output.ends_with("\r\n.\r\n"));
+  const std::size_t pieces = (message.size() + 511) / 512;
+  EXPECT_LE(session.maildrop.reads, pieces + 8);
 }
 
 }  // namespace
