@@ -113,12 +113,15 @@ bool SessionTransport::step(std::uint64_t now_ms) {
 
 // Input goes to the engine until it stops taking it; output the session makes
 // by itself is sent as it is made, so a long message streams through the
-// output buffer within one round.
+// output buffer within one round. What waits is sent before the session is
+// asked for more: a command's reply that filled the buffer (a POP3 RETR) would
+// otherwise end the round, and its rest would follow a poll later, in a
+// segment of its own.
 bool SessionTransport::feed_engine() {
   bool progressed = false;
   for (;;) {
+    if (!connection_.output_drained()) connection_.pump();
     if (hooks_->produce()) {
-      connection_.pump();
       progressed = true;
       continue;
     }

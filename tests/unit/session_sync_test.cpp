@@ -215,6 +215,27 @@ TEST_F(SessionSyncTest, Pop3ClientResetWhileItsDeletionWaitsForTheSync) {
   say(again, "PASS " + std::string(password) + "\r\n", "+OK Logged in, 0 messages");
 }
 
+// Not about the sync, but this network shows loop rounds: a RETR whose reply
+// is several output buffers long goes out within the round that read the
+// command. (The reply's first buffer once ended the round, and the rest
+// followed a poll later, in a segment of its own.)
+TEST_F(SessionSyncTest, Pop3RetrLongerThanTheOutputBufferGoesOutInOneRound) {
+  const hal::StreamId smtp = open_message();
+  std::string body = "Subject: long\r\n\r\n";
+  while (body.size() < 3 * PIGEON_OUTPUT_BUFFER_BYTES) body += std::string(70, 'b') + "\r\n";
+  say(smtp, body + ".\r\n", "250 ");
+  const hal::StreamId pop3 = connect(Service::pop3);
+  await(pop3, "+OK");
+  say(pop3, "USER user\r\n", "+OK");
+  say(pop3, "PASS " + std::string(password) + "\r\n", "+OK Logged in, 1 messages");
+  const std::size_t before = net.client(pop3).received.size();
+  net.client(pop3).input += "RETR 1\r\n";
+  relay.poll(clock.monotonic_ms());
+  const std::string_view reply = std::string_view(net.client(pop3).received).substr(before);
+  EXPECT_TRUE(reply.starts_with("+OK ")) << reply.substr(0, 80);
+  EXPECT_TRUE(reply.ends_with(std::string(70, 'b') + "\r\n.\r\n")) << reply.size() << " bytes";
+}
+
 // Each accepted RCPT is on flash before its 250 (docs/spool-format.md §3.6),
 // yet counts only with the commit: a mount in between finds no message, and
 // RSET leaves nothing behind.
