@@ -19,6 +19,12 @@ constexpr std::array<protocol::ImapMailbox, 5> mailboxes{{{"INBOX", ""},
                                                           {"Trash", "\\Trash"},
                                                           {"Junk", "\\Junk"}}};
 
+// The spool keeps IMAP's system flags as the bits of protocol::ImapFlag.
+static_assert(protocol::imap_seen == MailboxState::seen && protocol::imap_answered == MailboxState::answered &&
+              protocol::imap_flagged == MailboxState::flagged && protocol::imap_deleted == MailboxState::deleted &&
+              protocol::imap_draft == MailboxState::draft);
+constexpr protocol::ImapFlags system_flags = MailboxState::flag_bits;
+
 // The spool never gives an id out twice (docs/spool-format.md §2), so the ids
 // of one spool stay valid UIDs for good.
 constexpr std::uint32_t uid_validity = 1;
@@ -35,6 +41,8 @@ void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   maildrop_holder_.reset();
   writer_.reset();
   awaiting_sync_ = false;
+  flags_written_ = false;
+  flags_failed_ = false;
   engine_.emplace(static_cast<protocol::ImapServerPolicy&>(*this), transport_.output(), settings_for(service));
   const TransportSetup setup{services.net, services.log, tls, "imap", is_implicit_tls(service),
                              services.config.handshake_timeout_s * ms_per_s};
@@ -128,41 +136,80 @@ protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
   status.messages = static_cast<std::uint32_t>(all.size());
   for (std::size_t i = 0; i < all.size(); ++i) {
     const std::optional<MaildropEntry> entry = services_->spool.view_entry(all, i);
-    if (entry) status.size_bytes += entry->size_bytes;
+    if (!entry) continue;
+    status.size_bytes += entry->size_bytes;
+    const MailboxState state = services_->spool.mailbox_state(entry->id, mailbox_name()).value_or(MailboxState{});
+    if ((state.flags & protocol::imap_seen) == 0) ++status.unseen;
   }
-  // A message this session does not show is unseen: flags are the session's.
-  status.unseen = status.messages - std::min(status.messages, seen_in_view());
   return status;
 }
 
-std::uint32_t ImapSession::seen_in_view() {
-  std::uint32_t seen = 0;
-  for (std::uint32_t i = 0; i < view_.size(); ++i) {
-    if ((flags_[i] & protocol::imap_seen) == 0) continue;
-    const MaildropEntry entry = shown(i);
-    if (entry.id != 0 && !entry.vanished) ++seen;
-  }
-  return seen;
-}
+protocol::ImapFlags ImapSession::permanent_flags() { return system_flags; }
 
 void ImapSession::select(std::size_t mailbox) {
   unselect();
   inbox_selected_ = mailbox == 0;
   if (!inbox_selected_) return;
   services_->spool.watch(view_, mailbox_name(), flags_.size());
-  std::fill(flags_.begin(), flags_.end(), 0);
+  load_flags(0);
+}
+
+void ImapSession::load_flags(std::size_t index) {
+  for (; index < view_.size(); ++index) flags_[index] = stored_flags(static_cast<std::uint32_t>(index));
+}
+
+// A message that cannot be read, or whose EXPUNGE is still to be announced,
+// keeps the flags its client knows.
+protocol::ImapFlags ImapSession::stored_flags(std::uint32_t index) {
+  const MaildropEntry entry = shown(index);
+  if (entry.id == 0 || entry.vanished) return flags_[index];
+  const std::optional<MailboxState> state = services_->spool.mailbox_state(entry.id, mailbox_name());
+  return state ? state->flags : flags_[index];
+}
+
+// STORE, and the \Seen of a FETCH: a mailbox state record now, durable at the
+// commit() that ends the command. The folder stays as it is.
+void ImapSession::set_flags(std::uint32_t index, protocol::ImapFlags flags) {
+  flags_[index] = flags;
+  const MaildropEntry entry = shown(index);
+  const std::optional<MailboxState> state =
+      entry.id == 0 ? std::nullopt : services_->spool.mailbox_state(entry.id, mailbox_name());
+  const bool stored =
+      state && services_->spool.set_mailbox_state(entry.id, mailbox_name(),
+                                                  MailboxState{static_cast<std::uint8_t>(flags & system_flags),
+                                                               state->folder},
+                                                  &view_) == SpoolStatus::ok;
+  flags_written_ |= stored;
+  flags_failed_ |= !stored;
 }
 
 void ImapSession::unselect() {
   if (services_ != nullptr) services_->spool.unwatch(view_);
   view_ = {};
+  flag_scan_ = SIZE_MAX;
   inbox_selected_ = false;
 }
 
 // New mail joins the view; what left the spool meanwhile (a POP3 session's
 // deletions, another IMAP session's expunge) the spool has noted in it.
+// Flags another session changed are found by comparing the view's stored
+// flags with the client's, once the spool says there are some.
 void ImapSession::refresh() {
-  if (inbox_selected_) services_->spool.extend_view(view_);
+  if (!inbox_selected_) return;
+  const std::size_t known = view_.size();
+  services_->spool.extend_view(view_);
+  load_flags(known);
+  if (Spool::take_state_changes(view_)) flag_scan_ = 0;
+}
+
+std::optional<std::uint32_t> ImapSession::take_flag_change() {
+  for (; flag_scan_ < view_.size(); ++flag_scan_) {
+    const protocol::ImapFlags stored = stored_flags(static_cast<std::uint32_t>(flag_scan_));
+    if (stored == flags_[flag_scan_]) continue;
+    flags_[flag_scan_] = stored;
+    return static_cast<std::uint32_t>(flag_scan_++);
+  }
+  return std::nullopt;
 }
 
 std::optional<std::uint32_t> ImapSession::take_vanished() {
@@ -173,6 +220,7 @@ std::optional<std::uint32_t> ImapSession::take_vanished() {
 }
 
 void ImapSession::forget_flags(std::size_t index) {
+  if (flag_scan_ != SIZE_MAX && flag_scan_ > index) --flag_scan_;
   std::copy(flags_.begin() + static_cast<std::ptrdiff_t>(index + 1), flags_.end(),
             flags_.begin() + static_cast<std::ptrdiff_t>(index));
   flags_.back() = 0;
@@ -212,10 +260,15 @@ ImapDecision ImapSession::expunge(std::uint32_t index) {
   return ImapDecision::accepted();
 }
 
-// The deletions are durable after the loop's sync; the tagged OK waits for it.
+// The deletions and flag changes are durable after the loop's sync; the
+// tagged OK waits for it.
 ImapDecision ImapSession::commit() {
-  if (!maildrop_holder_) return ImapDecision::accepted();
-  commit_ = Commit::expunge;
+  if (!maildrop_holder_ && !flags_written_) {
+    if (!std::exchange(flags_failed_, false)) return ImapDecision::accepted();
+    return ImapDecision::rejected("UNAVAILABLE", "Could not keep the flags, try again later");
+  }
+  commit_ = maildrop_holder_ ? Commit::expunge : Commit::flags;
+  flags_written_ = false;
   awaiting_sync_ = true;
   return ImapDecision::later();
 }
@@ -225,16 +278,19 @@ void ImapSession::sync_finished(bool durable) {
   release_maildrop();
   // The peer may have gone while the commit waited: it is durable all the same.
   if (!active()) return;
-  if (durable) return engine_->resume(ImapDecision::accepted());
-  engine_->resume(ImapDecision::rejected("UNAVAILABLE", commit_ == Commit::append
+  const bool flags_failed = std::exchange(flags_failed_, false);
+  if (durable && !flags_failed) return engine_->resume(ImapDecision::accepted());
+  engine_->resume(ImapDecision::rejected("UNAVAILABLE", !durable && commit_ == Commit::append
                                                             ? "Could not store the message, try again later"
-                                                            : "Could not remove messages, try again later"));
+                                                        : !durable && commit_ == Commit::expunge
+                                                            ? "Could not remove messages, try again later"
+                                                            : "Could not keep the flags, try again later"));
 }
 
 // APPEND writes a message into the spool as a delivery to the user's own
-// mailbox would (sender <>, the user as its one recipient): INBOX only, the
-// only mailbox the spool keeps. Its flags are not kept (PERMANENTFLAGS ()).
-ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_bytes, protocol::ImapFlags) {
+// mailbox would (sender <>, the user as its one recipient), with its flags in
+// the begin record: INBOX only, the only mailbox the spool keeps.
+ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_bytes, protocol::ImapFlags flags) {
   if (mailbox != 0) return ImapDecision::rejected("CANNOT", "Only INBOX keeps messages");
   if (size_bytes > services_->config.max_message_bytes || size_bytes > services_->spool.writer_limit_bytes()) {
     return ImapDecision::rejected("TOOBIG", "Message too big");
@@ -245,7 +301,8 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
       mailbox_name()};
   const SpoolEnvelope envelope{{}, {&recipient, 1}, false, spool_time_s(services_->clock)};
   SpoolWriter writer;
-  if (services_->spool.open_message(envelope, writer) != SpoolStatus::ok) {
+  const MailboxState state{static_cast<std::uint8_t>(flags & system_flags), MailboxState::inbox};
+  if (services_->spool.open_message(envelope, writer, state) != SpoolStatus::ok) {
     return ImapDecision::rejected("UNAVAILABLE", "No room for the message now, try again later");
   }
   writer_ = writer;

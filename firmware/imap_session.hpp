@@ -3,11 +3,13 @@
 // POP3 sees it, through a LiveMailboxView of the spool's index; Sent, Drafts,
 // Trash and Junk are listed with their RFC 6154 attributes and are empty. A
 // message's UID is its spool message id, which the spool never gives out
-// twice. Flags live in the session, a byte per message shown: only an expunge
-// (the spool's deletion) outlives the session.
+// twice. Flags are the spool's mailbox state (docs/spool-format.md §3.7),
+// synced before STORE's tagged OK; the session keeps a byte per message shown,
+// to answer FETCH FLAGS and to find what other sessions changed.
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 
 #include "protocol/imap_server.hpp"
@@ -31,13 +33,13 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::size_t mailbox_count() override;
   protocol::ImapMailbox mailbox(std::size_t index) override;
   protocol::ImapMailboxStatus status(std::size_t mailbox) override;
-  protocol::ImapFlags permanent_flags() override { return 0; }
+  protocol::ImapFlags permanent_flags() override;
   void select(std::size_t mailbox) override;
   void unselect() override;
   std::uint32_t message_count() override { return static_cast<std::uint32_t>(view_.size()); }
   std::uint32_t uid(std::uint32_t index) override { return shown(index).id; }
   protocol::ImapFlags flags(std::uint32_t index) override { return flags_[index]; }
-  void set_flags(std::uint32_t index, protocol::ImapFlags flags) override { flags_[index] = flags; }
+  void set_flags(std::uint32_t index, protocol::ImapFlags flags) override;
   std::uint32_t size_bytes(std::uint32_t index) override { return shown(index).size_bytes; }
   std::uint32_t arrived_s(std::uint32_t index) override { return shown(index).arrived_s; }
   std::optional<std::size_t> read_message(std::uint32_t index, std::uint32_t offset,
@@ -59,6 +61,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   void copy_discard() override {}
   void refresh() override;
   std::optional<std::uint32_t> take_vanished() override;
+  std::optional<std::uint32_t> take_flag_change() override;
   bool expunged_elsewhere(std::uint32_t index) override { return shown(index).vanished; }
   void release() override;
 
@@ -84,7 +87,10 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   MaildropEntry shown(std::uint32_t index);
   // The message at `index` left the view: the flags of later ones move down.
   void forget_flags(std::size_t index);
-  std::uint32_t seen_in_view();
+  // The flags the spool keeps for the message at `index` of the view.
+  protocol::ImapFlags stored_flags(std::uint32_t index);
+  // Reads the stored flags of the view's messages from `index` on.
+  void load_flags(std::size_t index);
 
   RelayServices* services_ = nullptr;
   SessionTransport transport_;
@@ -93,9 +99,16 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   SessionLogin login_;
   std::optional<UserIndex> user_;
   bool inbox_selected_ = false;
-  // INBOX while it is selected, and the flags of its messages.
+  // INBOX while it is selected, and the flags of its messages as its client
+  // was last told.
   LiveMailboxView view_;
   std::array<protocol::ImapFlags, PIGEON_IMAP_MAX_MESSAGES> flags_{};
+  // Where the search for flags another session changed goes on (none when
+  // past the view's end).
+  std::size_t flag_scan_ = SIZE_MAX;
+  // Flag changes programmed since the last commit, and whether one failed.
+  bool flags_written_ = false;
+  bool flags_failed_ = false;
   // An expunge holds POP3's maildrop lock until its deletions are durable
   // (the user may have logged out meanwhile).
   std::optional<UserIndex> maildrop_holder_;
@@ -103,7 +116,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::optional<SpoolWriter> writer_;
   std::uint32_t appended_uid_ = 0;
   // What the loop's sync makes durable for this session.
-  enum class Commit : std::uint8_t { expunge, append };
+  enum class Commit : std::uint8_t { expunge, flags, append };
   Commit commit_ = Commit::expunge;
   bool awaiting_sync_ = false;
 };

@@ -646,6 +646,13 @@ void Spool::note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxVi
   }
 }
 
+void Spool::note_state_change(MessageId id, std::uint8_t mailbox, const LiveMailboxView* setter) {
+  for (LiveMailboxView* live : watchers_) {
+    if (live == nullptr || live == setter || live->view_.mailbox_ != mailbox || !within(live->view_, id)) continue;
+    live->states_changed_ = true;
+  }
+}
+
 std::optional<MessageId> Spool::oldest_open_message() const {
   std::optional<MessageId> oldest;
   for (const IndexEntry& entry : index_.slots()) {
@@ -837,10 +844,12 @@ std::optional<MailboxState> Spool::mailbox_state(MessageId id, std::string_view 
 
 // The new record names every recipient the latest one named, in order, with
 // this user's recipient in its place: the latest record is the whole state.
-SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state) {
+SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state,
+                                     const LiveMailboxView* setter) {
   const IndexEntry* entry = find_committed(id);
   if (entry == nullptr) return SpoolStatus::not_found;
-  const auto recipient = first_recipient_in(*entry, mailbox_number_of(mailbox));
+  const std::uint8_t number = mailbox_number_of(mailbox);
+  const auto recipient = first_recipient_in(*entry, number);
   if (!recipient) return SpoolStatus::not_found;
   std::array<std::uint8_t, 2 * PIGEON_MAX_RECIPIENTS> pairs{};
   std::size_t length = 0;
@@ -874,6 +883,7 @@ SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, Mai
   }
   // Making room may have copied the message (and its previous state) forward.
   if (IndexEntry* now = find_committed(id)) now->state_address = address;
+  note_state_change(id, number, setter);
   return SpoolStatus::ok;
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "hal/flash.hpp"
 #include "hal/log.hpp"
@@ -128,6 +129,9 @@ class LiveMailboxView {
   std::array<MessageId, PIGEON_IMAP_VANISHED> vanished_{};  // ascending
   std::size_t vanished_count_ = 0;
   bool lost_track_ = false;
+  // Another session changed the mailbox state of a message of the view
+  // (Spool::take_state_changes): which one, its owner finds by comparing.
+  bool states_changed_ = false;
 };
 
 // A committed message that still owes at least one recipient to the smarthost.
@@ -277,7 +281,13 @@ class Spool {
   // which carries the other recipients' states on. Durable after sync(). A
   // state with \Deleted may take the reserve, as outcomes do: that is how a
   // user frees space; other changes are refused when only the reserve is left.
-  SpoolStatus set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state);
+  // Every watched view of the mailbox that holds the message, but `setter`'s,
+  // is told (take_state_changes).
+  SpoolStatus set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state,
+                                const LiveMailboxView* setter = nullptr);
+  // True once after a state of a message of the view was changed by another
+  // session (RFC 9051 §7.5.2: its client hears of it at its next NOOP).
+  static bool take_state_changes(LiveMailboxView& view) { return std::exchange(view.states_changed_, false); }
 
   struct Usage {
     std::uint32_t messages;      // committed and not dead
@@ -410,6 +420,7 @@ class Spool {
   std::optional<MaildropEntry> last_entry(LiveMailboxView& view);
   SpoolStatus delete_for(IndexEntry& entry, std::uint8_t mailbox, const LiveMailboxView* remover);
   void note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxView* remover);
+  void note_state_change(MessageId id, std::uint8_t mailbox, const LiveMailboxView* setter);
 
   SpoolLog log_;
   MessageIndex index_;

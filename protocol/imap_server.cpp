@@ -166,7 +166,8 @@ ImapServer::ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapSe
     : policy_(policy), out_(out), settings_(settings) {}
 
 bool ImapServer::awaiting_decision() const {
-  return wait_ == Wait::login || wait_ == Wait::commit || wait_ == Wait::copy || wait_ == Wait::append;
+  return wait_ == Wait::login || wait_ == Wait::commit || wait_ == Wait::flags || wait_ == Wait::copy ||
+         wait_ == Wait::append;
 }
 bool ImapServer::streaming() const { return job_ != Job::none; }
 bool ImapServer::idling() const { return wait_ == Wait::idle; }
@@ -600,6 +601,7 @@ void ImapServer::resume(const ImapDecision& decision) {
     return tagged("OK", builder.number(policy_.appended_uid()).view(), "APPEND completed");
   }
   if (waited == Wait::copy) return copy_kept();
+  if (waited == Wait::flags) return finish_flags_job(flags_job_);
   if (waited == Wait::commit) {
     if (copy_move_) return move_removed();
     // CLOSE leaves the mailbox once what it expunged is durable.
@@ -821,9 +823,17 @@ void ImapServer::announce_changes() {
     --known_messages_;
   }
   const std::uint32_t count = policy_.message_count();
-  if (count == known_messages_) return;
-  known_messages_ = count;
-  untagged(TextBuilder(text).number(count).text(" EXISTS").view());
+  if (count != known_messages_) {
+    known_messages_ = count;
+    untagged(TextBuilder(text).number(count).text(" EXISTS").view());
+  }
+  while (out_.free_space() >= reply_reserve_bytes) {
+    const auto changed = policy_.take_flag_change();
+    if (!changed) break;
+    out_.append(TextBuilder(text).text("* ").number(*changed + 1).text(" FETCH (").view());
+    write_flags(policy_.flags(*changed));
+    out_.append(")\r\n");
+  }
 }
 
 void ImapServer::store_changed() {
@@ -898,6 +908,7 @@ void ImapServer::start_job(Job job, std::string_view set, bool uid) {
   job_index_ = 0;
   job_removed_ = 0;
   job_met_expunged_ = false;
+  job_changed_flags_ = false;
   const std::uint32_t count = policy_.message_count();
   job_largest_ = !uid ? count : (count == 0 ? 0 : policy_.uid(count - 1));
 }
@@ -935,12 +946,15 @@ void ImapServer::finish_job() {
   job_ = Job::none;
   switch (job) {
     case Job::fetch:
-      if (fetch_unknown_encoding_) return no("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding");
-      if (job_met_expunged_) return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
-      return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
-    case Job::store:
-      if (job_met_expunged_) return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
-      return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
+    case Job::store: {
+      if (!job_changed_flags_) return finish_flags_job(job);
+      // The flags are durable before the tagged response (RFC 9051 §6.4.6).
+      flags_job_ = job;
+      wait_ = Wait::flags;
+      const ImapDecision decision = policy_.commit();
+      if (decision.kind != ImapDecision::Kind::pending) resume(decision);
+      return;
+    }
     case Job::search:
       if (search_return_.extended) finish_esearch();
       out_.append("\r\n");
@@ -954,6 +968,13 @@ void ImapServer::finish_job() {
     case Job::copy:
     case Job::none: return;
   }
+}
+
+void ImapServer::finish_flags_job(Job job) {
+  if (job == Job::fetch && fetch_unknown_encoding_) return no("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding");
+  if (job_met_expunged_) return no("EXPUNGEISSUED", "Some of the requested messages no longer exist");
+  if (job == Job::fetch) return tagged_ok(job_uid_ ? "UID FETCH completed" : "FETCH completed");
+  return tagged_ok(job_uid_ ? "UID STORE completed" : "STORE completed");
 }
 
 // A message that cannot be read to the end of a literal already announced:
@@ -1187,6 +1208,7 @@ bool ImapServer::fetch_message_start() {
   if (reads_body && !read_only_ && (flags & imap_seen) == 0) {
     policy_.set_flags(job_index_, static_cast<ImapFlags>(flags | imap_seen));
     fetch_flags_changed_ = true;
+    job_changed_flags_ = true;
   }
   std::array<char, 32> text{};
   out_.append(TextBuilder(text).text("* ").number(job_index_ + 1).text(" FETCH (").view());
@@ -1556,7 +1578,10 @@ void ImapServer::pump_store() {
     ImapFlags flags = store_flags_;
     if (store_mode_ == '+') flags = static_cast<ImapFlags>(old_flags | store_flags_);
     if (store_mode_ == '-') flags = static_cast<ImapFlags>(old_flags & ~store_flags_);
-    policy_.set_flags(job_index_, flags);
+    if (flags != old_flags) {
+      policy_.set_flags(job_index_, flags);
+      job_changed_flags_ = true;
+    }
     if (job_silent_) continue;
     std::array<char, 48> text{};
     TextBuilder builder(text);

@@ -105,7 +105,9 @@ class ImapServerPolicy {
   // Removes the message from the store and from the view (later messages move
   // down by one). A refusal keeps it, and its words answer the command.
   virtual ImapDecision expunge(std::uint32_t index) = 0;
-  // Makes the expunges since the last commit durable: usually pending.
+  // Makes the expunges and flag changes (set_flags) since the last commit
+  // durable: usually pending. STORE, and a FETCH that set \Seen, answer
+  // only after it accepts.
   virtual ImapDecision commit() = 0;
   // APPEND (RFC 3501 §6.3.11): a message of `size_bytes` for `mailbox` is
   // about to stream in. Accept opens it, and its bytes go to append_data();
@@ -157,6 +159,10 @@ class ImapServerPolicy {
   virtual bool expunged_elsewhere(std::uint32_t index) = 0;
   // A message that refresh() found gone: its index now; the view drops it.
   virtual std::optional<std::uint32_t> take_vanished() = 0;
+  // After the messages that vanished: a message whose flags another session
+  // changed (RFC 9051 §7.5.2), one at a time; flags() is already the new
+  // flags. nullopt when none is left to announce.
+  virtual std::optional<std::uint32_t> take_flag_change() = 0;
   // The session ends (LOGOUT, or the connection is lost).
   virtual void release() = 0;
 
@@ -205,7 +211,8 @@ class ImapServer final : public SessionEngine {
 
  private:
   enum class State : std::uint8_t { not_authenticated, authenticated, selected, logout };
-  enum class Wait : std::uint8_t { none, login, commit, copy, append, tls, auth_plain_response, idle };
+  // flags: a STORE or FETCH waits for its flag changes to be durable.
+  enum class Wait : std::uint8_t { none, login, commit, flags, copy, append, tls, auth_plain_response, idle };
   // How the bytes that come next are read.
   enum class Input : std::uint8_t { line, literal, append_literal, skip_literal, discard_line };
   // An APPEND whose literal streams to the store, or is dropped to be refused.
@@ -289,6 +296,7 @@ class ImapServer final : public SessionEngine {
   std::optional<std::size_t> find_mailbox(std::string_view name);
   void leave_mailbox();
   void announce_changes();
+  void finish_flags_job(Job job);
 
   // Jobs.
   void start_job(Job job, std::string_view set, bool uid);
@@ -378,6 +386,8 @@ class ImapServer final : public SessionEngine {
   // The set named a message removed elsewhere: FETCH and STORE pass it by and
   // end with NO [EXPUNGEISSUED] (RFC 2180 §4.1.3, RFC 5530).
   bool job_met_expunged_ = false;
+  bool job_changed_flags_ = false;  // the job called set_flags: commit() before its tagged response
+  Job flags_job_ = Job::none;       // the STORE or FETCH that waits for that commit
   ImapFlags store_flags_ = 0;
   char store_mode_ = '=';          // '+', '-' or '='
   ImapDecision expunge_refusal_;   // the first message an EXPUNGE could not remove

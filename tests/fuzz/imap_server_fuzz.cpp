@@ -149,6 +149,7 @@ class TapeStore final : public protocol::ImapServerPolicy {
   void refresh() override {}
   std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
   bool expunged_elsewhere(std::uint32_t) override { return false; }
+  std::optional<std::uint32_t> take_flag_change() override { return std::nullopt; }
   void release() override { calls.emplace_back("release"); }
 
  private:

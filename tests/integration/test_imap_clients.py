@@ -481,6 +481,7 @@ def test_an_idle_session_hears_of_expunges_elsewhere_at_once(pigeon):
     assert idler.readline().startswith(b"+ ")
     other.store("2", "+FLAGS", "(\\Deleted)")
     assert other.expunge() == ("OK", [b"2"])
+    assert idler.readline() == b"* 2 FETCH (FLAGS (\\Deleted))\r\n"  # the STORE, heard at once too
     assert idler.readline() == b"* 2 EXPUNGE\r\n"
     other.logout()
     pop = poplib.POP3_SSL("127.0.0.1", pigeon.ports["pop3s"], context=pigeon.tls_context(), timeout=30)

@@ -104,9 +104,10 @@ class FakeStore final : public ImapServerPolicy {
     return ImapDecision::accepted();
   }
   std::uint32_t locked_uid = 0;  // expunge() refuses this message
+  ImapDecision commit_answer = ImapDecision::accepted();
   ImapDecision commit() override {
     calls.emplace_back("commit");
-    resumed = ImapDecision::accepted();
+    resumed = commit_answer;
     return ImapDecision::later();
   }
   ImapDecision append_begin(std::size_t mailbox, std::uint32_t size_bytes, ImapFlags flags) override {
@@ -178,6 +179,14 @@ class FakeStore final : public ImapServerPolicy {
   }
   bool expunged_elsewhere(std::uint32_t index) override {
     return std::find(vanishing.begin(), vanishing.end(), index) != vanishing.end();
+  }
+  std::vector<std::pair<std::uint32_t, ImapFlags>> flag_changes;  // what refresh() finds another session stored
+  std::optional<std::uint32_t> take_flag_change() override {
+    if (flag_changes.empty()) return std::nullopt;
+    const auto [index, flags] = flag_changes.front();
+    flag_changes.erase(flag_changes.begin());
+    inbox.at(index).flags = flags;
+    return index;
   }
   void release() override { calls.emplace_back("release"); }
 
@@ -814,8 +823,46 @@ TEST(ImapServer, ExpungeAndCloseCommitBeforeTheirOk) {
                                     "* 1 FETCH (UID 11)\r\nc OK FETCH completed\r\nd OK STORE completed\r\n"
                                     "e OK CLOSE completed\r\n"
                                     "f BAD Command not valid in this state or arguments invalid\r\n"));
-  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "expunge uid 10", "expunge uid 15", "commit",
-                            "expunge uid 11", "commit", "unselect"}));
+  // Each STORE commits its flags too, before its OK.
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "commit", "expunge uid 10", "expunge uid 15",
+                            "commit", "commit", "expunge uid 11", "commit", "unselect"}));
+}
+
+// STORE, and a FETCH that sets \Seen, answer once the store has made the
+// flags durable (commit()); one that changes nothing does not wait, and a
+// refused commit answers the command.
+TEST(ImapServer, FlagChangesAreDurableBeforeTheirOk) {
+  const Transcript t = run(after_select("a STORE 1 +FLAGS (\\Seen)\r\nb FETCH 2 BODY[HEADER]\r\nc FETCH 2 BODY[HEADER]\r\n"
+                                        "d UID STORE 15 -FLAGS.SILENT (\\Flagged)\r\n"));
+  // Message 1 is \\Seen already: a's STORE changes nothing; b sets \\Seen, c finds it set.
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "commit", "commit"}));
+  EXPECT_NE(t.output.find("a OK STORE completed"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("d OK UID STORE completed"), std::string::npos) << t.output;
+  const Transcript refused = run(after_select("a STORE 1 +FLAGS.SILENT (\\Answered)\r\nb NOOP\r\n"), tls_settings(),
+                                 [](FakeStore& store) {
+                                   store.commit_answer = ImapDecision::rejected("UNAVAILABLE", "Flags not kept");
+                                 });
+  EXPECT_EQ(refused.output, selected_then("a NO [UNAVAILABLE] Flags not kept\r\nb OK NOOP completed\r\n"));
+}
+
+// Flags another session stored come as unsolicited FETCH at NOOP and in
+// IDLE, after the expunges and new mail (RFC 9051 §7.5.2).
+TEST(ImapServer, NoopAndIdleAnnounceFlagsOthersStored) {
+  const auto others_store = [](FakeStore& store) {
+    store.vanishing = {0};
+    store.flag_changes = {{1, imap_seen | imap_flagged}};
+  };
+  EXPECT_EQ(run(after_select("n NOOP\r\n"), tls_settings(), others_store).output,
+            selected_then("* 1 EXPUNGE\r\n* 2 FETCH (FLAGS (\\Flagged \\Seen))\r\nn OK NOOP completed\r\n"));
+  const Transcript idle = same_result_for_every_split([](const SplitPlan& plan) {
+    Session session(tls_settings());
+    session.send(after_select("i IDLE\r\n"), plan);
+    session.store.flag_changes = {{0, imap_deleted}};
+    session.server().store_changed();
+    session.send("DONE\r\n", plan);
+    return session.transcript();
+  });
+  EXPECT_EQ(idle.output, selected_then("+ idling\r\n* 1 FETCH (FLAGS (\\Deleted))\r\ni OK IDLE terminated\r\n"));
 }
 
 TEST(ImapServer, ExpungeThatTheStoreRefusesKeepsTheMessageAndSaysWhy) {
