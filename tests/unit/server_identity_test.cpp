@@ -53,6 +53,25 @@ TEST(ServerIdentity, IsSelfSignedForTheHostName) {
   });
 }
 
+// RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the key's BIT
+// STRING value, for a P-256 key the 65-byte uncompressed point that ends the
+// SubjectPublicKeyInfo.
+TEST(ServerIdentity, SubjectKeyIdentifierIsTheTruncatedSha256OfThePublicKey) {
+  Identity identity;
+  ASSERT_TRUE(generate_server_identity(random_generator(), "relay.example", 1'800'000'000, identity.pem));
+  with_parsed_certificate(identity, [](const mbedtls_x509_crt& cert) {
+    constexpr std::size_t point_bytes = 65;
+    ASSERT_GT(cert.pk_raw.len, point_bytes);
+    const unsigned char* point = cert.pk_raw.p + cert.pk_raw.len - point_bytes;
+    ASSERT_EQ(point[0], 0x04);  // uncompressed
+    std::array<unsigned char, 32> digest{};
+    ASSERT_EQ(mbedtls_sha256(point, point_bytes, digest.data(), 0), 0);
+    ASSERT_EQ(cert.subject_key_id.len, 20u);
+    EXPECT_EQ(std::string(cert.subject_key_id.p, cert.subject_key_id.p + 20),
+              std::string(digest.begin(), digest.begin() + 20));
+  });
+}
+
 // The fingerprint is the SHA-256 of the DER bytes Mbed TLS parses out of the
 // PEM, whatever the line ends; a PEM without a readable certificate has none.
 TEST(ServerIdentity, FingerprintIsTheSha256OfTheDerCertificate) {
