@@ -50,4 +50,8 @@
 #define LWIP_CHECKSUM_ON_COPY 1
 #define ETH_PAD_SIZE 0
 
+/* lwIP's checks stay on, but a failed one names only its file and line: its
+ * message texts would take 5,964 bytes of flash (hal/lwip/arch/cc.h). */
+#define PIGEON_LWIP_ASSERT_MESSAGES 0
+
 #endif

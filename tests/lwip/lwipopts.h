@@ -41,4 +41,7 @@
 #define MEM_STATS 1
 #define LWIP_STATS_DISPLAY 0
 
+/* A failed lwIP check reports lwIP's message (hal/lwip/arch/cc.h). */
+#define PIGEON_LWIP_ASSERT_MESSAGES 1
+
 #endif

@@ -18,7 +18,11 @@ void pigeon_lwip_assert_failed(const char* message, const char* file, int line);
 #endif
 
 #define LWIP_RAND() ((u32_t)pigeon_lwip_random())
-#define LWIP_PLATFORM_ASSERT(message) pigeon_lwip_assert_failed((message), __FILE__, __LINE__)
+/* Every lwipopts.h says whether a failed check reports lwIP's message or only
+ * "lwIP": file and line name the check either way, and the messages are about
+ * 5 KB of strings that a board short of flash leaves out (PIGEON_LWIP_ASSERT_MESSAGES 0). */
+#define LWIP_PLATFORM_ASSERT(message) \
+  pigeon_lwip_assert_failed(PIGEON_LWIP_ASSERT_MESSAGES ? (message) : "lwIP", __FILE__, __LINE__)
 /* lwIP's debug output stays off (LWIP_DEBUG is not defined). */
 #define LWIP_PLATFORM_DIAG(x) do { } while (0)
 
