@@ -43,7 +43,33 @@ time_t pigeon_mbedtls_time(time_t* out);
 #define MBEDTLS_ECP_WINDOW_SIZE 2
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
 #define MBEDTLS_MPI_MAX_SIZE 512
-#define MBEDTLS_MPI_WINDOW_SIZE 2
 #define MBEDTLS_SHA256_SMALLER
+
+/* Left out so that IMAP fits the board's flash (docs/imap.md, "The board"; each
+ * saving measured on the linked LTO image). Nothing a peer notices:
+ *  - ChaCha20-Poly1305 (3,000 B): every TLS 1.3 peer has AES-128-GCM, and TLS 1.2
+ *    peers that do ECDHE-ECDSA offer AES-GCM;
+ *  - AES decryption (1,868 B): GCM only ever encrypts;
+ *  - PSA algorithms TLS 1.3 does not call (2,308 B; pigeon_psa_config.h);
+ *  - X.509's descriptive strings (1,008 B), SHA-224 (428 B), encrypted private
+ *    keys (PKCS#5, 176 B);
+ *  - the smaller SHA-512 (1,704 B), a little slower for SHA-384 suites.
+ * What peers do notice: no RSA (10,252 B). The board's own key is P-256, so
+ * clients see no difference, but the smarthost's certificate chain, or the key
+ * pinned for it, must be ECDSA. */
+#undef MBEDTLS_CHACHA20_C
+#undef MBEDTLS_POLY1305_C
+#undef MBEDTLS_CHACHAPOLY_C
+#define MBEDTLS_BLOCK_CIPHER_NO_DECRYPT
+#define MBEDTLS_PSA_CRYPTO_CONFIG
+#define MBEDTLS_PSA_CRYPTO_CONFIG_FILE "pigeon_psa_config.h"
+#define MBEDTLS_X509_REMOVE_INFO
+#undef MBEDTLS_SHA224_C
+#undef MBEDTLS_PKCS5_C
+#define MBEDTLS_SHA512_SMALLER
+#undef MBEDTLS_RSA_C
+#undef MBEDTLS_PKCS1_V15
+#undef MBEDTLS_PKCS1_V21
+#undef MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
 
 #endif

@@ -1,10 +1,13 @@
 """Relaying from the board: the firmware hands mail for remote recipients to a
 real smarthost (aiosmtpd on host loopback, reached from the guest as
 10.0.2.2) over TLS verified against a CA provisioned into the board's image.
-Also the Mbed TLS arena's high-water mark with an inbound and an outbound TLS
-session open at once, the case the board's arena is sized for."""
+The board's Mbed TLS has no RSA (boards/mps2-an385/pigeon_mbedtls_config.h): an RSA
+CA stops it at boot, the ECDSA CAs of a mixed bundle serve. Also the Mbed TLS
+arena's high-water mark with an inbound and an outbound TLS session open at
+once, the case the board's arena is sized for."""
 import os
 import smtplib
+import subprocess
 
 import pytest
 
@@ -73,6 +76,31 @@ def test_board_refuses_a_smarthost_certificate_from_another_ca(make_board, smart
     wait_for(lambda: any("certificate chain not trusted" in line for line in board.lines), timeout_s=60,
              what="the logged verification failure")
     assert host.messages == [] and host.handler.data_seen == 0
+
+
+@pytest.fixture(scope="module")
+def rsa_ca_pem(tmp_path_factory):
+    """A CA certificate with an RSA key, which the board's Mbed TLS leaves out."""
+    folder = tmp_path_factory.mktemp("rsa-ca")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa-ca.key",
+                    "-out", "rsa-ca.pem", "-days", "2", "-subj", "/CN=pigeon test rsa-ca"],
+                   cwd=folder, check=True, capture_output=True)
+    return read_pem(folder / "rsa-ca.pem")
+
+
+def test_board_stops_at_boot_when_its_smarthost_cas_are_all_rsa(make_board, rsa_ca_pem):
+    config = f"smarthost_host = {GUEST_HOST_ADDRESS}\nsmarthost_tls = starttls\n"
+    with pytest.raises(RuntimeError, match="the smarthost's CA certificates are missing or do not load"):
+        make_board(config=config, smarthost_ca=rsa_ca_pem)
+
+
+def test_board_relays_with_the_ecdsa_cas_of_a_bundle_that_also_holds_rsa_ones(make_board, smarthosts, ca,
+                                                                               rsa_ca_pem):
+    host = smarthosts("starttls")
+    board = make_board(config=provisioning(host, "starttls"), smarthost_ca=rsa_ca_pem + read_pem(ca.cert))
+    with open_submission(board) as client:
+        client.sendmail("user@localhost", [REMOTE], b"Subject: bundle\r\n\r\nrelayed\r\n")
+    wait_for(lambda: host.messages, timeout_s=60, what="the relayed message")
 
 
 def test_arena_high_water_with_an_inbound_and_an_outbound_tls_session(make_board, smarthosts, ca):
