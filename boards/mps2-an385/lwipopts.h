@@ -29,12 +29,16 @@
 #define MEM_LIBC_MALLOC 0
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 4
-#define MEM_SIZE (8 * 1024) /* TX data copied by tcp_write */
+/* TX data copied by tcp_write: two connections' full send buffers (TCP_SND_BUF) at
+ * once; a third waits for room. 7 KiB, not 8, so that the IMAP session fits RAM. */
+#define MEM_SIZE (7 * 1024)
 #define PBUF_POOL_SIZE 8
 #define PBUF_POOL_BUFSIZE 1536
 #define MEMP_NUM_PBUF 8
-#define MEMP_NUM_TCP_PCB 6
-#define MEMP_NUM_TCP_PCB_LISTEN 5
+/* One per session slot of pigeon_opts.h (2 SMTP, 1 POP3, 1 IMAP) and the smarthost's,
+ * and two for connections being refused or closed; one listener per service. */
+#define MEMP_NUM_TCP_PCB 7
+#define MEMP_NUM_TCP_PCB_LISTEN 7
 #define MEMP_NUM_UDP_PCB 2
 #define MEMP_NUM_TCP_SEG 16
 #define MEMP_NUM_SYS_TIMEOUT 8

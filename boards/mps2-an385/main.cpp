@@ -253,7 +253,7 @@ int run() {
   static RelayConfig config;
   apply_config_line(config, "listen_address = 0.0.0.0");
   for (const char* line : {"smtp_port = 25", "submission_port = 587", "submissions_port = 465", "pop3_port = 110",
-                           "pop3s_port = 995"}) {
+                           "pop3s_port = 995", "imap_port = 143", "imaps_port = 993"}) {
     apply_config_line(config, line);
   }
   static NetworkSettings network;

@@ -6,8 +6,7 @@
 
 #define PIGEON_SMTP_SESSIONS 2
 #define PIGEON_POP3_SESSIONS 1
-/* IMAP is left out of this image for now (docs/imap.md). */
-#define PIGEON_IMAP_SESSIONS 0
+#define PIGEON_IMAP_SESSIONS 1
 #define PIGEON_TLS_SESSIONS 2
 #define PIGEON_RECEIVE_BUFFER_BYTES 1024
 #define PIGEON_OUTPUT_BUFFER_BYTES 1024
@@ -36,6 +35,10 @@
 #define PIGEON_SPOOL_MAILBOX_NAME_BYTES 32
 /* Every spooled message can wait for the smarthost at once, and no more. */
 #define PIGEON_DELIVERY_QUEUE_LENGTH PIGEON_SPOOL_MAX_MESSAGES
+/* An IMAP session's view (a flag byte per message) and the expunges by others it
+ * can owe its client (4 bytes each): no mailbox holds more than the spool. */
+#define PIGEON_IMAP_MAX_MESSAGES PIGEON_SPOOL_MAX_MESSAGES
+#define PIGEON_IMAP_VANISHED PIGEON_SPOOL_MAX_MESSAGES
 
 /* Mbed TLS arena: per session the 16 KiB input and 4 KiB output record buffers
  * plus the handshake's peak, and shared state (our key and certificate). */
