@@ -29,9 +29,11 @@
 #define MEM_LIBC_MALLOC 0
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 4
-/* TX data copied by tcp_write: two connections' full send buffers (TCP_SND_BUF) at
- * once; a third waits for room. 7 KiB, not 8, so that the IMAP session fits RAM. */
-#define MEM_SIZE (7 * 1024)
+/* TX data copied by tcp_write, segments with their headers: about two connections'
+ * full send buffers (TCP_SND_BUF) at once; others wait for room (tcp_write's
+ * ERR_MEM is back-pressure, hal/lwip/lwip_net.cpp). 6 KiB, not 8, so that the IMAP
+ * session fits RAM. */
+#define MEM_SIZE (6 * 1024)
 #define PBUF_POOL_SIZE 8
 #define PBUF_POOL_BUFSIZE 1536
 #define MEMP_NUM_PBUF 8
