@@ -140,6 +140,7 @@ protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
     status.size_bytes += entry->size_bytes;
     const MailboxState state = services_->spool.mailbox_state(entry->id, mailbox_name()).value_or(MailboxState{});
     if ((state.flags & protocol::imap_seen) == 0) ++status.unseen;
+    if ((state.flags & protocol::imap_deleted) != 0) ++status.deleted;
   }
   return status;
 }

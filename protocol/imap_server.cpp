@@ -105,12 +105,6 @@ class WindowSink final : public imap::ByteSink {
   std::uint32_t end_;
 };
 
-// Message sequence numbers name messages the client knows (RFC 9051 §9).
-bool sequence_numbers_valid(std::string_view set, bool uid, std::uint32_t count) {
-  if (!imap::valid_sequence_set(set)) return false;
-  return uid || imap::sequence_set_max(set, count) <= count;
-}
-
 // Passes the header that begins at `begin` (the message's, or a part's) and
 // ends by `end` at the latest through `filter` into `sink`; false when the
 // message could not be read.
@@ -158,6 +152,83 @@ bool scan_rest(ImapServerPolicy& policy, std::uint32_t index, std::uint32_t offs
     offset += static_cast<std::uint32_t>(*read);
   }
   return true;
+}
+
+// What a LIST asks for besides its patterns (RFC 5258). Every mailbox is
+// subscribed and none has children, so SUBSCRIBED selects them all, REMOTE
+// and RECURSIVEMATCH change nothing, and CHILDREN's \HasNoChildren is
+// always said.
+struct ListOptions {
+  bool special_use_only = false;
+  bool subscribed = false;        // \Subscribed in the responses
+  std::string_view status_items;  // RETURN (STATUS (items)), RFC 5819
+};
+
+// Calls `each(atom, cursor)` for the atoms of a parenthesised list's
+// content (it may read an argument after one); false when they are not atoms
+// separated by single spaces, or when `each` refuses one.
+template <class Each>
+bool for_each_atom(std::string_view list, Each each) {
+  Cursor cursor(list);
+  for (bool first = true; !cursor.at_end(); first = false) {
+    const std::string_view atom = first || cursor.space() ? cursor.atom() : std::string_view{};
+    if (atom.empty() || !each(atom, cursor)) return false;
+  }
+  return true;
+}
+
+// The selection options (RFC 5258 §3.1): what is wrong with them, empty
+// when nothing.
+std::string_view read_list_selection(std::string_view selection, ListOptions& options) {
+  bool base = false;  // RECURSIVEMATCH needs an option to modify
+  bool recursive = false;
+  const bool known = for_each_atom(selection, [&](std::string_view option, Cursor&) {
+    if (iequals(option, "SPECIAL-USE")) {
+      options.special_use_only = base = true;
+    } else if (iequals(option, "SUBSCRIBED")) {
+      options.subscribed = base = true;
+    } else if (iequals(option, "RECURSIVEMATCH")) {
+      recursive = true;
+    } else if (!iequals(option, "REMOTE")) {
+      return false;
+    }
+    return true;
+  });
+  if (!known) return "Unsupported LIST selection option";
+  return recursive && !base ? "RECURSIVEMATCH needs another selection option" : "";
+}
+
+// The return options (RFC 5258 §3.2, RFC 5819); STATUS's items are checked
+// by the engine.
+std::string_view read_list_return(std::string_view returns, ListOptions& options) {
+  const bool known = for_each_atom(returns, [&](std::string_view option, Cursor& cursor) {
+    if (iequals(option, "SUBSCRIBED")) {
+      options.subscribed = true;
+      return true;
+    }
+    if (iequals(option, "STATUS")) {
+      const auto items = cursor.space() && cursor.peek() == '(' ? cursor.list() : std::nullopt;
+      options.status_items = items.value_or(std::string_view{});
+      return items.has_value();
+    }
+    return iequals(option, "SPECIAL-USE") || iequals(option, "CHILDREN");
+  });
+  return known ? "" : "Unsupported LIST return option";
+}
+
+// A LIST pattern: a string, or an atom with the wildcards.
+std::optional<std::string_view> list_pattern(Cursor& cursor, std::span<char> buffer) {
+  if (cursor.peek() == '"' || cursor.peek() == '{') return astring_argument(cursor, buffer);
+  const std::string_view atom = cursor.list_pattern_atom();
+  return atom.empty() ? std::nullopt : std::optional(atom);
+}
+
+// Whether reference + pattern names the mailbox; INBOX in any case.
+bool list_pattern_matches(std::string_view reference, std::string_view pattern, std::string_view name) {
+  std::array<char, 300> full_pattern{};
+  const std::string_view wanted = TextBuilder(full_pattern).text(reference).text(pattern).view();
+  if (!iequals(name, "INBOX")) return imap::pattern_matches(wanted, name);
+  return imap::pattern_matches(wanted, "INBOX") || iequals(wanted, "INBOX");
 }
 
 }  // namespace
@@ -216,7 +287,9 @@ void ImapServer::start() {
 // The capability list without "* CAPABILITY " and the line end: it is also
 // the greeting's response code.
 void ImapServer::on_capability() {
-  out_.append("IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH BINARY");
+  out_.append(
+      "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH "
+      "SEARCHRES LIST-EXTENDED LIST-STATUS BINARY");
   if (authenticated()) return;
   const bool login_allowed = settings_.tls_active || !settings_.login_requires_tls;
   out_.append(login_allowed ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -618,13 +691,7 @@ void ImapServer::resume(const ImapDecision& decision) {
 
 bool ImapServer::authenticated_state(std::string_view name, Cursor& arguments) {
   if (iequals(name, "ENABLE") && arguments.space()) {
-    // No extension that ENABLE turns on is offered (RFC 5161 §3.1: the
-    // ENABLED response lists what was enabled, here nothing).
-    while (!arguments.at_end()) {
-      if (arguments.atom().empty() || (!arguments.at_end() && !arguments.space())) return false;
-    }
-    untagged("ENABLED");
-    tagged_ok("ENABLE completed");
+    on_enable(arguments);
     return true;
   }
   if (iequals(name, "NAMESPACE") && arguments.at_end()) {
@@ -669,6 +736,20 @@ bool ImapServer::authenticated_state(std::string_view name, Cursor& arguments) {
   return false;
 }
 
+// IMAP4rev2 is the one extension ENABLE turns on (RFC 9051 §6.3.1); the
+// ENABLED response lists what this command enabled (RFC 5161 §3.1), and
+// names the client gives that are not offered are passed over.
+void ImapServer::on_enable(Cursor& arguments) {
+  bool enabled_now = false;
+  while (!arguments.at_end()) {
+    const std::string_view capability = arguments.atom();
+    if (capability.empty() || (!arguments.at_end() && !arguments.space())) return bad("Syntax: ENABLE capabilities");
+    if (iequals(capability, "IMAP4rev2") && !rev2_) rev2_ = enabled_now = true;
+  }
+  untagged(enabled_now ? "ENABLED IMAP4rev2" : "ENABLED");
+  tagged_ok("ENABLE completed");
+}
+
 std::optional<std::size_t> ImapServer::find_mailbox(std::string_view name) {
   for (std::size_t i = 0; i < policy_.mailbox_count(); ++i) {
     const std::string_view candidate = policy_.mailbox(i).name;
@@ -679,55 +760,72 @@ std::optional<std::size_t> ImapServer::find_mailbox(std::string_view name) {
   return std::nullopt;
 }
 
-// LIST [(selection)] reference pattern [RETURN (options)] (RFC 5258, 6154).
+// LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)]
+// (RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED, 5819 LIST-STATUS, 6154).
 void ImapServer::on_list(Cursor& arguments, bool lsub) {
-  bool special_use_only = false;
+  ListOptions options;
   if (!lsub && arguments.peek() == '(') {
     const auto selection = arguments.list();
     if (!selection || !arguments.space()) return bad("Syntax: LIST [(options)] reference pattern");
-    if (!selection->empty() && !iequals(*selection, "SPECIAL-USE")) return bad("Unsupported LIST selection option");
-    special_use_only = !selection->empty();
+    const std::string_view error = read_list_selection(*selection, options);
+    if (!error.empty()) return bad(error);
   }
   std::array<char, 256> reference_buffer{};
-  std::array<char, 256> pattern_buffer{};
   const auto reference = astring_argument(arguments, reference_buffer);
   if (!reference || !arguments.space()) return bad("Syntax: LIST reference pattern");
-  std::optional<std::string_view> pattern;
-  if (arguments.peek() == '"' || arguments.peek() == '{') {
-    pattern = astring_argument(arguments, pattern_buffer);
-  } else {
-    pattern = arguments.list_pattern_atom();
+  // One pattern, or (RFC 5258 §3) a parenthesised list of them, each read
+  // again for each mailbox.
+  const bool many = !lsub && arguments.peek() == '(';
+  const auto patterns = many ? arguments.list() : std::optional(arguments.rest());
+  if (!patterns) return bad("Syntax: LIST reference (patterns)");
+  std::array<char, 256> pattern_buffer{};
+  Cursor check(*patterns);
+  for (bool first = true; first || (many && !check.at_end()); first = false) {
+    if ((!first && !check.space()) || !list_pattern(check, pattern_buffer)) return bad("Syntax: LIST reference pattern");
   }
-  if (!pattern) return bad("Syntax: LIST reference pattern");
+  if (!many) arguments = check;
   if (!lsub && arguments.space()) {
     const bool returns = iequals(arguments.atom(), "RETURN") && arguments.space();
-    const auto options = returns ? arguments.list() : std::nullopt;
-    if (!options || (!options->empty() && !iequals(*options, "SPECIAL-USE"))) {
-      return bad("Unsupported LIST return option");
-    }
+    const auto list = returns ? arguments.list() : std::nullopt;
+    if (!list) return bad("Syntax: LIST ... RETURN (options)");
+    const std::string_view error = read_list_return(*list, options);
+    if (!error.empty()) return bad(error);
+    if (!write_status(std::nullopt, options.status_items)) return bad("Unknown STATUS item");
   }
   if (!arguments.at_end()) return bad("Syntax: LIST reference pattern");
   const std::string_view kind = lsub ? "LSUB" : "LIST";
-  std::array<char, 64> line{};
-  if (pattern->empty()) {
+  Cursor single(*patterns);
+  if (!many && list_pattern(single, pattern_buffer)->empty()) {
     // The hierarchy delimiter and the root (RFC 9051 §6.3.9).
+    std::array<char, 64> line{};
     untagged(TextBuilder(line).text(kind).text(" (\\Noselect) \"/\" \"\"").view());
+    return tagged_ok(lsub ? "LSUB completed" : "LIST completed");
   }
-  for (std::size_t i = 0; i < policy_.mailbox_count() && !pattern->empty(); ++i) {
+  for (std::size_t i = 0; i < policy_.mailbox_count(); ++i) {
     const ImapMailbox mailbox = policy_.mailbox(i);
-    const bool inbox = iequals(mailbox.name, "INBOX");
-    std::array<char, 300> full_pattern{};
-    const std::string_view wanted = TextBuilder(full_pattern).text(*reference).text(*pattern).view();
-    const bool matches = inbox ? imap::pattern_matches(wanted, "INBOX") || iequals(wanted, "INBOX")
-                               : imap::pattern_matches(wanted, mailbox.name);
-    if (!matches || (special_use_only && mailbox.special_use.empty())) continue;
-    std::array<char, 300> text{};
-    TextBuilder builder(text);
-    builder.text(kind).text(" (\\HasNoChildren");
-    if (!mailbox.special_use.empty()) builder.character(' ').text(mailbox.special_use);
-    untagged(builder.text(") \"/\" ").text(mailbox.name).view());
+    bool matches = false;
+    Cursor each(*patterns);
+    for (bool first = true; first || (many && !each.at_end()); first = false) {
+      if (!first) each.space();
+      matches = list_pattern_matches(*reference, *list_pattern(each, pattern_buffer), mailbox.name) || matches;
+    }
+    if (!matches || (options.special_use_only && mailbox.special_use.empty())) continue;
+    write_list(kind, i, options.subscribed);
+    if (!options.status_items.empty()) write_status(i, options.status_items);
   }
   tagged_ok(lsub ? "LSUB completed" : "LIST completed");
+}
+
+// "* LIST (attributes) "/" name": no mailbox has children, and each has its
+// RFC 6154 attribute.
+void ImapServer::write_list(std::string_view kind, std::size_t mailbox, bool subscribed) {
+  const ImapMailbox listed = policy_.mailbox(mailbox);
+  std::array<char, 300> text{};
+  TextBuilder builder(text);
+  builder.text(kind).text(" (\\HasNoChildren");
+  if (subscribed) builder.text(" \\Subscribed");
+  if (!listed.special_use.empty()) builder.character(' ').text(listed.special_use);
+  untagged(builder.text(") \"/\" ").text(listed.name).view());
 }
 
 void ImapServer::on_status(Cursor& arguments) {
@@ -737,15 +835,22 @@ void ImapServer::on_status(Cursor& arguments) {
   if (!items || !arguments.at_end()) return bad("Syntax: STATUS mailbox (items)");
   const auto mailbox = find_mailbox(*name);
   if (!mailbox) return no("NONEXISTENT", "No such mailbox");
-  const ImapMailboxStatus status = policy_.status(*mailbox);
+  if (!write_status(*mailbox, *items)) return bad("Unknown STATUS item");
+  tagged_ok("STATUS completed");
+}
+
+// "* STATUS name (item value ...)" (RFC 9051 §7.3.2); without a mailbox only
+// checks the items. False, with nothing written, when an item is unknown.
+bool ImapServer::write_status(std::optional<std::size_t> mailbox, std::string_view items) {
+  const ImapMailboxStatus status = mailbox ? policy_.status(*mailbox) : ImapMailboxStatus{};
   std::array<char, 300> text{};
   TextBuilder builder(text);
-  builder.text("STATUS ").text(policy_.mailbox(*mailbox).name).text(" (");
-  Cursor list(*items);
+  builder.text("STATUS ").text(mailbox ? policy_.mailbox(*mailbox).name : std::string_view{}).text(" (");
+  Cursor list(items);
   for (bool first = true; !list.at_end(); first = false) {
-    if (!first && !list.space()) return bad("Syntax: STATUS mailbox (items)");
+    if (!first && !list.space()) return false;
     const std::string_view item = list.atom();
-    std::int64_t value = 0;
+    std::uint64_t value = 0;
     if (iequals(item, "MESSAGES")) {
       value = status.messages;
     } else if (iequals(item, "UIDNEXT")) {
@@ -754,28 +859,33 @@ void ImapServer::on_status(Cursor& arguments) {
       value = status.uid_validity;
     } else if (iequals(item, "UNSEEN")) {
       value = status.unseen;
+    } else if (iequals(item, "DELETED")) {
+      value = status.deleted;
     } else if (iequals(item, "SIZE")) {
-      value = static_cast<std::int64_t>(status.size_bytes);
-    } else if (iequals(item, "RECENT")) {
-      value = 0;  // no session is told a message is new to it alone
-    } else {
-      return bad("Unknown STATUS item");
+      value = status.size_bytes;
+    } else if (!iequals(item, "RECENT")) {  // RECENT (rev1) is 0: no session is told a message is new to it alone
+      return false;
     }
     if (!first) builder.character(' ');
-    builder.text(item).character(' ').number(value);
+    builder.text(item).character(' ').number(static_cast<std::int64_t>(value));
   }
-  untagged(builder.character(')').view());
-  tagged_ok("STATUS completed");
+  if (mailbox) untagged(builder.character(')').view());
+  return true;
 }
 
 void ImapServer::on_select(Cursor& arguments, bool read_only) {
   std::array<char, 256> buffer{};
   const auto name = astring_argument(arguments, buffer);
   if (!name || !arguments.at_end()) return bad("Syntax: SELECT mailbox");
-  if (state_ == State::selected) leave_mailbox();
+  if (state_ == State::selected) {
+    leave_mailbox();
+    // What follows is about the mailbox being selected (RFC 9051 §7.1).
+    if (rev2_) untagged("OK [CLOSED] Previous mailbox closed");
+  }
   const auto mailbox = find_mailbox(*name);
   if (!mailbox) return no("NONEXISTENT", "No such mailbox");
   policy_.select(*mailbox);
+  saved_result_.clear();
   state_ = State::selected;
   read_only_ = read_only;
   known_messages_ = policy_.message_count();
@@ -793,11 +903,16 @@ void ImapServer::on_select(Cursor& arguments, bool read_only) {
   }
   out_.append(")] Flags kept beyond this session\r\n");
   untagged(TextBuilder(text).number(known_messages_).text(" EXISTS").view());
-  untagged("0 RECENT");
-  for (std::uint32_t i = 0; i < known_messages_; ++i) {
-    if ((policy_.flags(i) & imap_seen) != 0) continue;
-    untagged(TextBuilder(text).text("OK [UNSEEN ").number(i + 1).text("] First unseen").view());
-    break;
+  if (rev2_) {
+    // RFC 9051 §6.3.2: the mailbox's LIST; RECENT and UNSEEN are rev1's.
+    write_list("LIST", *mailbox, false);
+  } else {
+    untagged("0 RECENT");
+    for (std::uint32_t i = 0; i < known_messages_; ++i) {
+      if ((policy_.flags(i) & imap_seen) != 0) continue;
+      untagged(TextBuilder(text).text("OK [UNSEEN ").number(i + 1).text("] First unseen").view());
+      break;
+    }
   }
   untagged(TextBuilder(text).text("OK [UIDVALIDITY ").number(status.uid_validity).text("] UIDs valid").view());
   untagged(TextBuilder(text).text("OK [UIDNEXT ").number(status.uid_next).text("] Predicted next UID").view());
@@ -806,6 +921,7 @@ void ImapServer::on_select(Cursor& arguments, bool read_only) {
 
 void ImapServer::leave_mailbox() {
   policy_.unselect();
+  saved_result_.clear();  // RFC 5182 §2.1: "$" belongs to the mailbox
   state_ = State::authenticated;
   known_messages_ = 0;
 }
@@ -855,7 +971,7 @@ bool ImapServer::selected_state(std::string_view name, Cursor& arguments, bool u
   }
   if (uid && iequals(name, "EXPUNGE") && arguments.space()) {
     const std::string_view set = arguments.token();
-    if (!arguments.at_end() || !imap::valid_sequence_set(set)) {
+    if (!arguments.at_end() || !valid_set(set, true, 0)) {
       bad("Syntax: UID EXPUNGE uid-set");
     } else if (read_only_) {
       no("READ-ONLY", "Mailbox is read-only");
@@ -913,8 +1029,17 @@ void ImapServer::start_job(Job job, std::string_view set, bool uid) {
   job_largest_ = !uid ? count : (count == 0 ? 0 : policy_.uid(count - 1));
 }
 
+// A sequence set, or "$": the saved search result (RFC 5182 §2.2). Message
+// sequence numbers name messages the client knows (RFC 9051 §9).
+bool ImapServer::valid_set(std::string_view set, bool uid, std::uint32_t count) {
+  if (set == "$") return true;
+  if (!imap::valid_sequence_set(set)) return false;
+  return uid || imap::sequence_set_max(set, count) <= count;
+}
+
 bool ImapServer::in_set(std::uint32_t index) {
   if (job_set_.empty()) return true;
+  if (job_set_ == "$") return saved_result_.contains(policy_.uid(index));
   const std::uint32_t number = job_uid_ ? policy_.uid(index) : index + 1 + job_removed_;
   return imap::sequence_set_contains(job_set_, number, job_largest_);
 }
@@ -956,8 +1081,13 @@ void ImapServer::finish_job() {
       return;
     }
     case Job::search:
-      if (search_return_.extended) finish_esearch();
-      out_.append("\r\n");
+      if (!search_quiet()) {
+        if (search_return_.extended) finish_esearch();
+        out_.append("\r\n");
+      }
+      if (search_return_.save && !save_search_result()) {
+        return no("LIMIT", "The result is too scattered to save: $ is empty");
+      }
       return tagged_ok(job_uid_ ? "UID SEARCH completed" : "SEARCH completed");
     case Job::expunge: {
       wait_ = Wait::commit;
@@ -993,7 +1123,7 @@ ImapServer::FetchItem ImapServer::simple_item(Item kind) {
 void ImapServer::on_fetch(Cursor& arguments, bool uid) {
   const std::string_view set = arguments.token();
   if (!arguments.space()) return bad("Syntax: FETCH sequence-set items");
-  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  if (!valid_set(set, uid, policy_.message_count())) return bad("Invalid sequence set");
   fetch_item_count_ = 0;
   if (uid) fetch_items_[fetch_item_count_++] = simple_item(Item::uid);
   const std::string_view macro = arguments.peek() == '(' ? std::string_view{} : Cursor(arguments.rest()).keyword();
@@ -1544,7 +1674,7 @@ bool ImapServer::stream_body() {
 void ImapServer::on_store(Cursor& arguments, bool uid) {
   const std::string_view set = arguments.token();
   if (!arguments.space()) return bad("Syntax: STORE sequence-set [+|-]FLAGS[.SILENT] (flags)");
-  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  if (!valid_set(set, uid, policy_.message_count())) return bad("Invalid sequence set");
   store_mode_ = arguments.take('+') ? '+' : arguments.take('-') ? '-' : '=';
   const std::string_view item = arguments.keyword();
   if (!iequals(item, "FLAGS") && !iequals(item, "FLAGS.SILENT")) return bad("Syntax: STORE [+|-]FLAGS[.SILENT]");
@@ -1602,8 +1732,9 @@ namespace {
 // no message, only checks its syntax.
 class SearchProgram {
  public:
-  SearchProgram(ImapServerPolicy& policy, std::optional<std::uint32_t> index, std::uint32_t count)
-      : policy_(policy), index_(index), count_(count) {}
+  SearchProgram(ImapServerPolicy& policy, const imap::SavedResult& saved, std::optional<std::uint32_t> index,
+                std::uint32_t count)
+      : policy_(policy), saved_(saved), index_(index), count_(count) {}
 
   // Every key of the program, ANDed; false when the syntax is wrong.
   bool evaluate(std::string_view program, bool& matches) {
@@ -1628,6 +1759,11 @@ class SearchProgram {
     if (depth > max_search_depth) return false;
     if (cursor.take('(')) return keys(cursor, depth + 1, matches) && cursor.take(')');
     const std::string_view set = Cursor(cursor.rest()).token();
+    if (set == "$") {
+      cursor.token();
+      matches = in_saved_result();
+      return true;
+    }
     if (!set.empty() && (ascii::is_digit(set.front()) || set.front() == '*')) {
       cursor.token();
       if (!imap::valid_sequence_set(set)) return false;
@@ -1652,6 +1788,10 @@ class SearchProgram {
     if (flag_key(name, matches)) return true;
     if (iequals(name, "UID")) {
       const std::string_view uids = cursor.space() ? cursor.token() : std::string_view{};
+      if (uids == "$") {
+        matches = in_saved_result();
+        return true;
+      }
       if (!imap::valid_sequence_set(uids)) return false;
       const std::uint32_t largest = count_ == 0 ? 0 : policy_.uid(count_ - 1);
       matches = index_ && imap::sequence_set_contains(uids, policy_.uid(*index_), largest);
@@ -1775,60 +1915,89 @@ class SearchProgram {
     return false;
   }
 
+  // "$" (RFC 5182): the result the last SEARCH RETURN (SAVE) kept.
+  bool in_saved_result() { return index_ && saved_.contains(policy_.uid(*index_)); }
+
   ImapServerPolicy& policy_;
+  const imap::SavedResult& saved_;
   std::optional<std::uint32_t> index_;
   std::uint32_t count_;
 };
 
 }  // namespace
 
+// A SEARCH that was to SAVE and fails leaves "$" empty (RFC 5182 §2.1).
 void ImapServer::on_search(Cursor& arguments, bool uid) {
   search_return_ = {};
+  if (!start_search(arguments, uid) && search_return_.save) saved_result_.clear();
+}
+
+// False when the command was refused.
+bool ImapServer::start_search(Cursor& arguments, bool uid) {
   if (iequals(Cursor(arguments.rest()).atom(), "RETURN")) {
     arguments.atom();
     const auto options = arguments.space() ? arguments.list() : std::nullopt;
-    if (!options || !arguments.space()) return bad("Syntax: SEARCH RETURN (options) keys");
-    if (!parse_search_return(*options)) return bad("SEARCH RETURN options are MIN, MAX, ALL and COUNT");
+    if (!options || !arguments.space()) return bad("Syntax: SEARCH RETURN (options) keys"), false;
+    if (!parse_search_return(*options)) return bad("SEARCH RETURN options are MIN, MAX, ALL, COUNT and SAVE"), false;
+  } else if (rev2_) {
+    // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 §6.4.4).
+    parse_search_return({});
   }
   if (iequals(Cursor(arguments.rest()).atom(), "CHARSET")) {
     arguments.atom();
     const std::string_view charset = arguments.space() ? arguments.atom() : std::string_view{};
-    if (!iequals(charset, "US-ASCII") && !iequals(charset, "UTF-8")) return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset");
-    if (!arguments.space()) return bad("Syntax: SEARCH [CHARSET name] keys");
+    if (!iequals(charset, "US-ASCII") && !iequals(charset, "UTF-8")) {
+      return no("BADCHARSET (US-ASCII UTF-8)", "Unsupported charset"), false;
+    }
+    if (!arguments.space()) return bad("Syntax: SEARCH [CHARSET name] keys"), false;
   }
-  SearchProgram check(policy_, std::nullopt, policy_.message_count());
+  SearchProgram check(policy_, saved_result_, std::nullopt, policy_.message_count());
   bool ignored = false;
-  if (!check.evaluate(arguments.rest(), ignored)) return bad("Syntax: SEARCH keys");
+  if (!check.evaluate(arguments.rest(), ignored)) return bad("Syntax: SEARCH keys"), false;
   search_program_ = arguments.rest();
   start_job(Job::search, {}, uid);
-  if (search_return_.extended) {
+  if (search_return_.save) saved_result_.begin();
+  if (!search_quiet()) {
     std::array<char, reply_reserve_bytes> opening{};
     TextBuilder builder(opening);
-    builder.text("* ESEARCH (TAG \"").text({tag_.data(), tag_length_}).text("\")").text(uid ? " UID" : "");
+    if (search_return_.extended) {
+      builder.text("* ESEARCH (TAG \"").text({tag_.data(), tag_length_}).text("\")").text(uid ? " UID" : "");
+    } else {
+      builder.text("* SEARCH");
+    }
     out_.append(builder.view());
-  } else {
-    out_.append("* SEARCH");
   }
   pump_search();
+  return true;
 }
 
-// RFC 4731 §3.1: "RETURN ()" means ALL; anything but the four is refused.
+// RFC 4731 §3.1: "RETURN ()" means ALL; RFC 5182 adds SAVE, which alone
+// saves every match and with MIN or MAX but not ALL or COUNT only those.
 bool ImapServer::parse_search_return(std::string_view options) {
-  search_return_.extended = true;
+  SearchReturn& result = search_return_;
+  result.extended = true;
   Cursor cursor(options);
   for (bool first = true; !cursor.at_end(); first = false) {
     if (!first && !cursor.space()) return false;
     const std::string_view option = cursor.atom();
-    bool* const wanted = iequals(option, "MIN")     ? &search_return_.min
-                         : iequals(option, "MAX")   ? &search_return_.max
-                         : iequals(option, "ALL")   ? &search_return_.all
-                         : iequals(option, "COUNT") ? &search_return_.count
+    bool* const wanted = iequals(option, "MIN")     ? &result.min
+                         : iequals(option, "MAX")   ? &result.max
+                         : iequals(option, "ALL")   ? &result.all
+                         : iequals(option, "COUNT") ? &result.count
+                         : iequals(option, "SAVE")  ? &result.save
                                                     : nullptr;
     if (wanted == nullptr) return false;
     *wanted = true;
   }
-  if (options.empty()) search_return_.all = true;
+  if (options.empty()) result.all = true;
+  result.save_all = result.save && (result.all || result.count || !(result.min || result.max));
   return true;
+}
+
+// RETURN (SAVE) alone: no ESEARCH response at all (RFC 5182 §2.1).
+bool ImapServer::search_quiet() const {
+  const SearchReturn& result = search_return_;
+  return result.save && !(result.min || result.max || result.all || result.count);
 }
 
 void ImapServer::pump_search() {
@@ -1838,6 +2007,7 @@ void ImapServer::pump_search() {
     if (out_.free_space() < reply_reserve_bytes) return;
     if (!search_matches(job_index_)) continue;
     const std::uint32_t number = job_uid_ ? policy_.uid(job_index_) : job_index_ + 1;
+    if (search_return_.save_all) saved_result_.add(job_index_, policy_.uid(job_index_));
     TextBuilder builder(text);
     if (search_return_.extended) {
       note_search_match(number, builder);
@@ -1851,8 +2021,12 @@ void ImapServer::pump_search() {
 
 void ImapServer::note_search_match(std::uint32_t number, TextBuilder& out) {
   SearchReturn& result = search_return_;
-  if (result.matches == 0) result.first = number;
+  if (result.matches == 0) {
+    result.first = number;
+    result.first_index = job_index_;
+  }
   result.last = number;
+  result.last_index = job_index_;
   if (result.all) {
     if (result.matches == 0) out.text(" ALL ");
     result.all_set.add(number, out);
@@ -1874,9 +2048,23 @@ void ImapServer::finish_esearch() {
   out_.append(builder.view());
 }
 
+// The search is done: what it found becomes "$". Only the MIN and MAX
+// messages when those are all it returned; a result of more runs than
+// "$" holds is refused whole, and "$" is empty.
+bool ImapServer::save_search_result() {
+  const SearchReturn& result = search_return_;
+  if (!result.save_all && result.matches > 0) {
+    if (result.min) saved_result_.add(result.first_index, policy_.uid(result.first_index));
+    if (result.max && (!result.min || result.last_index != result.first_index)) {
+      saved_result_.add(result.last_index, policy_.uid(result.last_index));
+    }
+  }
+  return saved_result_.commit();
+}
+
 bool ImapServer::search_matches(std::uint32_t index) {
   if (policy_.expunged_elsewhere(index)) return false;
-  SearchProgram program(policy_, index, policy_.message_count());
+  SearchProgram program(policy_, saved_result_, index, policy_.message_count());
   bool matches = false;
   return program.evaluate(search_program_, matches) && matches;
 }
@@ -1934,7 +2122,7 @@ void ImapServer::on_copy(Cursor& arguments, bool uid, bool move) {
   std::array<char, 256> buffer{};
   const auto name = arguments.space() ? astring_argument(arguments, buffer) : std::nullopt;
   if (!name || !arguments.at_end()) return bad(move ? "Syntax: MOVE sequence-set mailbox" : "Syntax: COPY sequence-set mailbox");
-  if (!sequence_numbers_valid(set, uid, policy_.message_count())) return bad("Invalid sequence set");
+  if (!valid_set(set, uid, policy_.message_count())) return bad("Invalid sequence set");
   const auto mailbox = find_mailbox(*name);
   // The client may CREATE it and try again (RFC 9051 §6.4.7).
   if (!mailbox) return no("TRYCREATE", "No such mailbox");

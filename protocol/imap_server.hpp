@@ -1,6 +1,9 @@
-// IMAP server engine (RFC 3501 IMAP4rev1, with RFC 2177 IDLE, 2342 NAMESPACE,
-// 2971 ID, 3691 UNSELECT, 4315 UIDPLUS, 4959 SASL-IR, 5161 ENABLE, 6154
-// SPECIAL-USE, 6851 MOVE and 7888 LITERAL-). Sans-I/O like the POP3 engine: bytes in through feed(),
+// IMAP server engine: RFC 9051 IMAP4rev2 (its responses after ENABLE
+// IMAP4rev2) and RFC 3501 IMAP4rev1, with the extensions rev2 takes in and rev1
+// clients ask for by name: RFC 2177 IDLE, 2342 NAMESPACE, 2971 ID, 3516
+// BINARY, 3691 UNSELECT, 4315 UIDPLUS, 4731 ESEARCH, 4959 SASL-IR, 5161
+// ENABLE, 5182 SEARCHRES, 5258 LIST-EXTENDED, 5819 LIST-STATUS, 6154
+// SPECIAL-USE, 6851 MOVE and 7888 LITERAL-. Sans-I/O like the POP3 engine: bytes in through feed(),
 // responses and message bytes out into a caller-owned OutputBuffer, every
 // decision about the mailboxes through ImapServerPolicy. What it offers and
 // what not, and why: docs/imap.md.
@@ -21,6 +24,7 @@
 #include "imap_body_structure.hpp"
 #include "imap_envelope.hpp"
 #include "imap_header_filter.hpp"
+#include "imap_saved_result.hpp"
 #include "imap_syntax.hpp"
 #include "imap_text_match.hpp"
 #include "mime_decoder.hpp"
@@ -61,6 +65,7 @@ struct ImapMailbox {
 struct ImapMailboxStatus {
   std::uint32_t messages = 0;
   std::uint32_t unseen = 0;
+  std::uint32_t deleted = 0;  // messages with \Deleted (RFC 9051 STATUS DELETED)
   std::uint32_t uid_next = 1;
   std::uint32_t uid_validity = 1;
   std::uint64_t size_bytes = 0;
@@ -270,8 +275,11 @@ class ImapServer final : public SessionEngine {
   void on_authenticate(imap::Cursor& arguments);
   void finish_auth_plain(std::string_view response);
   void begin_login(std::string_view authzid, std::string_view user, std::string_view password);
+  void on_enable(imap::Cursor& arguments);
   void on_list(imap::Cursor& arguments, bool lsub);
+  void write_list(std::string_view kind, std::size_t mailbox, bool subscribed);
   void on_status(imap::Cursor& arguments);
+  bool write_status(std::optional<std::size_t> mailbox, std::string_view items);
   void on_select(imap::Cursor& arguments, bool read_only);
   void on_fetch(imap::Cursor& arguments, bool uid);
   static FetchItem simple_item(Item kind);
@@ -300,6 +308,7 @@ class ImapServer final : public SessionEngine {
 
   // Jobs.
   void start_job(Job job, std::string_view set, bool uid);
+  static bool valid_set(std::string_view set, bool uid, std::uint32_t count);
   bool in_set(std::uint32_t index);
   bool removes(std::uint32_t index);
   bool next_in_set(std::uint32_t count);
@@ -321,7 +330,10 @@ class ImapServer final : public SessionEngine {
   void write_item_name(const FetchItem& item);
   void write_flags(ImapFlags flags);
   void pump_store();
+  bool start_search(imap::Cursor& arguments, bool uid);
   bool parse_search_return(std::string_view options);
+  bool search_quiet() const;
+  bool save_search_result();
   void pump_search();
   bool search_matches(std::uint32_t index);
   void note_search_match(std::uint32_t number, TextBuilder& out);
@@ -343,6 +355,7 @@ class ImapServer final : public SessionEngine {
   State state_ = State::not_authenticated;
   Wait wait_ = Wait::none;
   bool read_only_ = false;
+  bool rev2_ = false;  // ENABLE IMAP4rev2 (RFC 9051 §6.3.1): its responses, not rev1's
   std::uint32_t known_messages_ = 0;  // what the client was told exists
 
   // The command being assembled: its lines and literals as they came, each
@@ -375,12 +388,17 @@ class ImapServer final : public SessionEngine {
     bool max = false;
     bool all = false;
     bool count = false;
+    bool save = false;      // RFC 5182: the result becomes "$"
+    bool save_all = false;  // all of it, not only the MIN and MAX messages
     std::uint32_t matches = 0;
+    std::uint32_t first_index = 0;  // the MIN and MAX messages, for SAVE
+    std::uint32_t last_index = 0;
     std::uint32_t first = 0;
     std::uint32_t last = 0;
     imap::SequenceSetWriter all_set;
   };
   SearchReturn search_return_;
+  imap::SavedResult saved_result_;
   std::uint32_t job_index_ = 0;
   std::uint32_t job_largest_ = 0;  // what '*' stands for
   // The set named a message removed elsewhere: FETCH and STORE pass it by and

@@ -177,6 +177,37 @@ def test_list_status_and_the_fixed_folders(pigeon):
     client.logout()
 
 
+def test_imap4rev2_saves_a_search_result_and_lists_with_status(pigeon):
+    submit_all(pigeon)
+    client = imaps(pigeon)
+    assert "IMAP4REV2" in client.capabilities and "IMAP4REV1" in client.capabilities
+    assert client.enable("IMAP4rev2")[0] == "OK"
+    assert client.untagged_responses.pop("ENABLED") == [b"IMAP4rev2"]
+    # LIST-STATUS (RFC 5819): a STATUS after the mailbox's LIST.
+    typ, data = client._simple_command("LIST", '""', "INBOX", "RETURN", "(STATUS (MESSAGES UNSEEN DELETED))")
+    assert typ == "OK"
+    assert client._untagged_response(typ, data, "LIST")[1] == [b'(\\HasNoChildren) "/" INBOX']
+    assert client.untagged_responses.pop("STATUS") == [b"INBOX (MESSAGES 3 UNSEEN 3 DELETED 0)"]
+    # rev2's SELECT: no RECENT, the mailbox's LIST instead.
+    assert client.select("INBOX") == ("OK", [b"3"])
+    assert "RECENT" not in client.untagged_responses
+    assert client.untagged_responses.pop("LIST") == [b'(\\HasNoChildren) "/" INBOX']
+    client.store("2", "+FLAGS", "(\\Seen)")
+    # SEARCHRES (RFC 5182): RETURN (SAVE) alone answers nothing but OK; "$"
+    # then names the unseen messages 1 and 3 in FETCH, STORE and SEARCH.
+    typ, data = client._simple_command("SEARCH", "RETURN", "(SAVE)", "UNSEEN")
+    assert typ == "OK" and "ESEARCH" not in client.untagged_responses
+    typ, data = client.fetch("$", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    assert [part[1] for part in data if isinstance(part, tuple)] == [b"Subject: first\r\n\r\n", b"Subject: third\r\n\r\n"]
+    assert client.store("$", "+FLAGS", "(\\Flagged)")[0] == "OK"
+    # Every SEARCH answers with ESEARCH after ENABLE IMAP4rev2.
+    typ, data = client._simple_command("SEARCH", "FLAGGED")
+    typ, found = client._untagged_response(typ, data, "ESEARCH")
+    assert typ == "OK" and re.fullmatch(rb'\(TAG "[^"]+"\) ALL 1,3', found[0])
+    client.logout()
+
+
 def test_idle_is_woken_by_an_smtp_delivery(pigeon):
     client = imaps(pigeon)
     client.select("INBOX")

@@ -71,6 +71,7 @@ class FakeStore final : public ImapServerPolicy {
     for (const FakeMessage& message : inbox) {
       status.size_bytes += message.bytes.size();
       if ((message.flags & imap_seen) == 0) ++status.unseen;
+      if ((message.flags & imap_deleted) != 0) ++status.deleted;
     }
     return status;
   }
@@ -244,7 +245,8 @@ Transcript run(std::string_view input, const ImapServerSettings& settings = tls_
 }
 
 constexpr std::string_view capabilities =
-    "IMAP4rev1 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH BINARY";
+    "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ENABLE IDLE NAMESPACE ID UNSELECT UIDPLUS MOVE SPECIAL-USE ESEARCH "
+    "SEARCHRES LIST-EXTENDED LIST-STATUS BINARY";
 const std::string greeting = "* OK [CAPABILITY " + std::string(capabilities) + " AUTH=PLAIN] imap.test IMAP4rev1 pigeon ready\r\n";
 constexpr std::string_view login = "a LOGIN alice secret\r\n";
 constexpr std::string_view select_inbox = "s SELECT INBOX\r\n";
@@ -778,14 +780,14 @@ TEST(ImapServer, SearchSentDates) {
 TEST(ImapServer, SearchReturnAnswersWithEsearch) {
   const Transcript t = run(after_select(
       "a SEARCH RETURN (MIN MAX COUNT) ALL\r\nb UID SEARCH RETURN () ALL\r\nc SEARCH RETURN (ALL COUNT) 1,3\r\n"
-      "d SEARCH RETURN (MIN MAX ALL COUNT) SEEN UNSEEN\r\ne SEARCH RETURN (SAVE) ALL\r\nf SEARCH RETURN ALL\r\n"
+      "d SEARCH RETURN (MIN MAX ALL COUNT) SEEN UNSEEN\r\ne SEARCH RETURN (MIN FROB) ALL\r\nf SEARCH RETURN ALL\r\n"
       "g UID SEARCH RETURN (count) CHARSET UTF-8 NOT SEEN\r\nh SEARCH RETURN (MIN) FROB\r\n"));
   EXPECT_EQ(t.output, selected_then(
                           "* ESEARCH (TAG \"a\") MIN 1 MAX 3 COUNT 3\r\na OK SEARCH completed\r\n"
                           "* ESEARCH (TAG \"b\") UID ALL 10:11,15\r\nb OK UID SEARCH completed\r\n"
                           "* ESEARCH (TAG \"c\") ALL 1,3 COUNT 2\r\nc OK SEARCH completed\r\n"
                           "* ESEARCH (TAG \"d\") COUNT 0\r\nd OK SEARCH completed\r\n"
-                          "e BAD SEARCH RETURN options are MIN, MAX, ALL and COUNT\r\n"
+                          "e BAD SEARCH RETURN options are MIN, MAX, ALL, COUNT and SAVE\r\n"
                           "f BAD Syntax: SEARCH RETURN (options) keys\r\n"
                           "* ESEARCH (TAG \"g\") UID COUNT 2\r\ng OK UID SEARCH completed\r\n"
                           "h BAD Syntax: SEARCH keys\r\n"));
@@ -953,6 +955,127 @@ TEST(ImapServer, StreamsABigMessageThroughAFullOutputBuffer) {
     wanted.replace(wanted.find("* 3 EXISTS"), 10, "* 4 EXISTS");
     EXPECT_EQ(t.output, wanted);
   }
+}
+
+// ---------------------------------------------------------------- IMAP4rev2
+
+constexpr std::string_view enable_rev2 = "e ENABLE IMAP4rev2\r\n";
+
+// After ENABLE IMAP4rev2 (RFC 9051 §6.3.1): SELECT says the mailbox's LIST
+// instead of RECENT and UNSEEN, a SELECT that leaves a mailbox says CLOSED,
+// and every SEARCH answers with ESEARCH.
+TEST(ImapServer, EnableImap4rev2ChangesTheResponses) {
+  const Transcript t = run(std::string(login) + std::string(enable_rev2) +
+                           "f ENABLE IMAP4rev2 CONDSTORE\r\ns SELECT INBOX\r\nt EXAMINE Sent\r\nu SELECT INBOX\r\n"
+                           "a SEARCH UNSEEN\r\nb UID SEARCH CHARSET UTF-8 ALL\r\nc SEARCH RETURN (COUNT) ALL\r\n"
+                           "d SEARCH DELETED\r\ng ENABLE\r\n");
+  const std::string inbox = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+                            "* OK [PERMANENTFLAGS (\\Deleted)] Flags kept beyond this session\r\n* 3 EXISTS\r\n"
+                            "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
+                            "* OK [UIDNEXT 16] Predicted next UID\r\n";
+  EXPECT_EQ(t.output, with_greeting("a OK Logged in\r\n* ENABLED IMAP4rev2\r\ne OK ENABLE completed\r\n"
+                                    "* ENABLED\r\nf OK ENABLE completed\r\n" + inbox + "s OK [READ-WRITE] SELECT completed\r\n"
+                                    "* OK [CLOSED] Previous mailbox closed\r\n"
+                                    "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+                                    "* OK [PERMANENTFLAGS ()] Flags kept beyond this session\r\n* 0 EXISTS\r\n"
+                                    "* LIST (\\HasNoChildren \\Sent) \"/\" Sent\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
+                                    "* OK [UIDNEXT 16] Predicted next UID\r\nt OK [READ-ONLY] EXAMINE completed\r\n"
+                                    "* OK [CLOSED] Previous mailbox closed\r\n" + inbox +
+                                    "u OK [READ-WRITE] SELECT completed\r\n"
+                                    "* ESEARCH (TAG \"a\") ALL 2:3\r\na OK SEARCH completed\r\n"
+                                    "* ESEARCH (TAG \"b\") UID ALL 10:11,15\r\nb OK UID SEARCH completed\r\n"
+                                    "* ESEARCH (TAG \"c\") COUNT 3\r\nc OK SEARCH completed\r\n"
+                                    "* ESEARCH (TAG \"d\")\r\nd OK SEARCH completed\r\n"
+                                    "g BAD Command not valid in this state or arguments invalid\r\n"));
+}
+
+// SEARCH RETURN (SAVE) and "$" (RFC 5182): "$" names the saved messages in
+// every command that takes a set, keeps naming them as others are expunged,
+// and is empty before any SAVE and after a SELECT.
+TEST(ImapServer, SearchResSavesAResultForDollar) {
+  const Transcript t = run(after_select(
+      "a FETCH $ UID\r\nb SEARCH RETURN (SAVE) UNSEEN\r\nc FETCH $ UID\r\nd UID FETCH $ FLAGS\r\n"
+      "e STORE $ +FLAGS.SILENT (\\Deleted)\r\nf SEARCH $\r\ng UID SEARCH UID $ NOT 2\r\nh UID COPY $ Sent\r\n"
+      "i SEARCH RETURN (SAVE MIN) NOT $\r\nj SEARCH RETURN (ALL) $\r\nk SEARCH RETURN (SAVE COUNT) OR $ 3\r\n"
+      "l UID EXPUNGE $\r\nm FETCH $ UID\r\nn SEARCH RETURN (SAVE) FROB\r\no FETCH $ UID\r\n"
+      "p SEARCH RETURN (SAVE MIN MAX) ALL\r\nq SEARCH $\r\nr SELECT INBOX\r\nt SEARCH $\r\n"));
+  EXPECT_EQ(t.output.substr(0, t.output.find("* FLAGS", selected_then("").size())),
+            selected_then("a OK FETCH completed\r\nb OK SEARCH completed\r\n"
+                          "* 2 FETCH (UID 11)\r\n* 3 FETCH (UID 15)\r\nc OK FETCH completed\r\n"
+                          "* 2 FETCH (UID 11 FLAGS ())\r\n* 3 FETCH (UID 15 FLAGS (\\Flagged))\r\nd OK UID FETCH completed\r\n"
+                          "e OK STORE completed\r\n* SEARCH 2 3\r\nf OK SEARCH completed\r\n"
+                          "* SEARCH 15\r\ng OK UID SEARCH completed\r\n"
+                          "h OK [COPYUID 7 11,15 100:101] UID COPY completed\r\n"
+                          // Only message 1 is not in "$": it alone is saved now.
+                          "* ESEARCH (TAG \"i\") MIN 1\r\ni OK SEARCH completed\r\n"
+                          "* ESEARCH (TAG \"j\") ALL 1\r\nj OK SEARCH completed\r\n"
+                          // The program's "$" is the one before this SEARCH saves.
+                          "* ESEARCH (TAG \"k\") COUNT 2\r\nk OK SEARCH completed\r\n"
+                          // Of "$" (1 and 3) only 3 has \\Deleted; then "$" is 1 alone.
+                          "* 3 EXPUNGE\r\nl OK EXPUNGE completed\r\n* 1 FETCH (UID 10)\r\nm OK FETCH completed\r\n"
+                          "n BAD Syntax: SEARCH keys\r\no OK FETCH completed\r\n"
+                          "* ESEARCH (TAG \"p\") MIN 1 MAX 2\r\np OK SEARCH completed\r\n"
+                          "* SEARCH 1 2\r\nq OK SEARCH completed\r\n"));
+  EXPECT_TRUE(t.output.ends_with("r OK [READ-WRITE] SELECT completed\r\n* SEARCH\r\nt OK SEARCH completed\r\n"));
+}
+
+// 100 messages, UIDs 100 to 199, every other one \Seen from the first.
+void every_other_seen(FakeStore& store) {
+  store.inbox.clear();
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    store.inbox.push_back({"x", 100 + i, static_cast<ImapFlags>(i % 2 == 0 ? imap_seen : 0), 0});
+  }
+}
+
+// "$" keeps runs of neighbouring messages, 32 at most: a result more
+// scattered than that is not saved, and the SEARCH says so.
+TEST(ImapServer, SearchResRefusesAResultTooScatteredToKeep) {
+  const Transcript t = run(std::string(login) + "s SELECT INBOX\r\na SEARCH RETURN (SAVE) SEEN\r\nb FETCH $ UID\r\n"
+                           "c SEARCH RETURN (SAVE) 1:64 SEEN\r\nd SEARCH RETURN (SAVE COUNT) SEEN\r\ne UID FETCH $ UID\r\n",
+                           tls_settings(), every_other_seen);
+  std::string uids;
+  for (std::uint32_t i = 0; i < 64; i += 2) {
+    uids += "* " + std::to_string(i + 1) + " FETCH (UID " + std::to_string(100 + i) + ")\r\n";
+  }
+  EXPECT_TRUE(t.output.ends_with("a NO [LIMIT] The result is too scattered to save: $ is empty\r\nb OK FETCH completed\r\n"
+                                 "c OK SEARCH completed\r\n* ESEARCH (TAG \"d\") COUNT 50\r\n"
+                                 "d NO [LIMIT] The result is too scattered to save: $ is empty\r\n"
+                                 "e OK UID FETCH completed\r\n"));
+  const Transcript kept = run(std::string(login) + "s SELECT INBOX\r\nc SEARCH RETURN (SAVE) 1:64 SEEN\r\nf FETCH $ UID\r\n",
+                              tls_settings(), every_other_seen);
+  EXPECT_TRUE(kept.output.ends_with("c OK SEARCH completed\r\n" + uids + "f OK FETCH completed\r\n"));
+}
+
+// LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819): every mailbox is
+// subscribed and has no children; STATUS follows each LIST it was asked for.
+TEST(ImapServer, ListExtendedAndListStatus) {
+  const Transcript t = run(std::string(login) +
+                           "a LIST (SUBSCRIBED) \"\" *\r\nb LIST (REMOTE SPECIAL-USE) \"\" (INBOX \"Tr*\" J%)\r\n"
+                           "c LIST \"\" (INBOX Sent) RETURN (CHILDREN STATUS (MESSAGES DELETED UIDVALIDITY) SUBSCRIBED)\r\n"
+                           "d LIST (RECURSIVEMATCH) \"\" *\r\ne LIST (SUBSCRIBED RECURSIVEMATCH) \"\" Junk\r\n"
+                           "f LIST (FROB) \"\" *\r\ng LIST \"\" * RETURN (STATUS (BOGUS))\r\nh LIST \"\" * RETURN (FROB)\r\n"
+                           "i LIST \"\" (INBOX\r\nj LIST \"\" (INBOX \"\") RETURN ()\r\nk STATUS INBOX (DELETED UNSEEN)\r\n"
+                           "l LIST \"\" * RETURN (STATUS)\r\n",
+                           tls_settings(), [](FakeStore& store) { store.inbox[0].flags |= imap_deleted; });
+  EXPECT_EQ(t.output,
+            with_greeting("a OK Logged in\r\n* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Sent) \"/\" Sent\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Drafts) \"/\" Drafts\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Trash) \"/\" Trash\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Junk) \"/\" Junk\r\na OK LIST completed\r\n"
+                          "* LIST (\\HasNoChildren \\Trash) \"/\" Trash\r\n* LIST (\\HasNoChildren \\Junk) \"/\" Junk\r\n"
+                          "b OK LIST completed\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed) \"/\" INBOX\r\n"
+                          "* STATUS INBOX (MESSAGES 3 DELETED 1 UIDVALIDITY 7)\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Sent) \"/\" Sent\r\n"
+                          "* STATUS Sent (MESSAGES 0 DELETED 0 UIDVALIDITY 7)\r\nc OK LIST completed\r\n"
+                          "d BAD RECURSIVEMATCH needs another selection option\r\n"
+                          "* LIST (\\HasNoChildren \\Subscribed \\Junk) \"/\" Junk\r\ne OK LIST completed\r\n"
+                          "f BAD Unsupported LIST selection option\r\ng BAD Unknown STATUS item\r\n"
+                          "h BAD Unsupported LIST return option\r\ni BAD Syntax: LIST reference (patterns)\r\n"
+                          "* LIST (\\HasNoChildren) \"/\" INBOX\r\nj OK LIST completed\r\n"
+                          "* STATUS INBOX (DELETED 1 UNSEEN 2)\r\nk OK STATUS completed\r\n"
+                          "l BAD Unsupported LIST return option\r\n"));
 }
 
 // ---------------------------------------------------------------- COPY, MOVE
