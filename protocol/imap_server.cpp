@@ -2082,6 +2082,13 @@ void ImapServer::begin_expunge(bool silent, std::string_view uid_set) {
 // Removes the \Deleted messages, each announced at once (RFC 9051 §7.5.1:
 // the numbers of later messages go down by one after each).
 void ImapServer::pump_expunge() {
+  if (copyuid_owed_) {
+    if (out_.free_space() < reply_reserve_bytes) return;
+    std::array<char, reply_reserve_bytes - 80> code{};
+    std::array<char, reply_reserve_bytes - 8> line{};
+    untagged(TextBuilder(line).text("OK [").text(copyuid_code(code)).text("] Moved").view());
+    copyuid_owed_ = false;
+  }
   std::array<char, 32> text{};
   while (job_index_ < (copy_move_ ? copy_batch_end_ : policy_.message_count())) {
     if (out_.free_space() < reply_reserve_bytes) return;
@@ -2206,14 +2213,14 @@ void ImapServer::end_copy_batch() {
 // went before it removes them (RFC 9051 §6.4.8: COPYUID in an untagged OK
 // before the EXPUNGEs).
 void ImapServer::copy_kept() {
+  if (copy_move_) {
+    job_ = Job::expunge;
+    job_index_ = copy_batch_begin_;
+    copyuid_owed_ = true;  // said by the expunge job, once the output has room
+    return pump_expunge();
+  }
   std::array<char, reply_reserve_bytes - 80> code{};
-  const std::string_view copyuid = copyuid_code(code);
-  if (!copy_move_) return tagged("OK", copyuid, job_uid_ ? "UID COPY completed" : "COPY completed");
-  std::array<char, reply_reserve_bytes - 8> line{};
-  untagged(TextBuilder(line).text("OK [").text(copyuid).text("] Moved").view());
-  job_ = Job::expunge;
-  job_index_ = copy_batch_begin_;
-  pump_expunge();
+  tagged("OK", copyuid_code(code), job_uid_ ? "UID COPY completed" : "COPY completed");
 }
 
 // A batch of a MOVE is copied and its sources are removed durably: on to

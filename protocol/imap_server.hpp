@@ -424,6 +424,7 @@ class ImapServer final : public SessionEngine {
   std::uint32_t copy_batch_begin_ = 0;
   std::uint32_t copy_batch_end_ = 0;
   bool copy_uids_complete_ = true;
+  bool copyuid_owed_ = false;  // a MOVE batch's "* OK [COPYUID ...]", before its EXPUNGEs
   imap::SequenceSetText<copyuid_set_bytes> copy_source_uids_;
   imap::SequenceSetText<copyuid_set_bytes> copy_destination_uids_;
 

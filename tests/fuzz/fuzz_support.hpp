@@ -143,8 +143,13 @@ template <class Engine, class Policy, class Output>
 void settle_streaming(Engine& engine, Policy& policy, Output& out, std::string& sent, std::size_t read_step_bytes) {
   for (int rounds = 0;; ++rounds) {
     require(rounds < 1'000'000);  // streaming must make progress
-    if (engine.awaiting_decision()) engine.resume(policy.resumed());
-    require(!engine.awaiting_decision());
+    if (engine.awaiting_decision()) {
+      engine.resume(policy.resumed());
+      // An answer may lead to the next decision (an IMAP MOVE commits batch
+      // after batch): it is answered in the next round; one never taken
+      // runs into the bound on rounds.
+      if (engine.awaiting_decision()) continue;
+    }
     if (engine.awaiting_tls()) engine.tls_started();
     const std::size_t count = read_step_bytes == 0 ? out.size() : std::min(read_step_bytes, out.size());
     sent.append(reinterpret_cast<const char*>(out.pending().data()), count);
