@@ -1,13 +1,11 @@
 """Python imaplib against the firmware in QEMU (one IMAP session, PIGEON_IMAP_SESSIONS
 in boards/mps2-an385/pigeon_opts.h): mail submitted over SMTP read back over 993
-and over 143 with STARTTLS, bodies compared byte for byte; an expunge made over
-IMAP is what the next session and POP3 see."""
-import imaplib
-import smtplib
-
-import pytest
-
+and over 143 with STARTTLS, bodies compared byte for byte; flags stored and an
+expunge made over IMAP are what the next session and POP3 see, and the flags
+survive a power cut (the spool's state records in the board's flash)."""
 from conftest import fetch_all, strip_received
+from test_clients import submit_starttls as submit
+from test_imap_clients import imap_starttls, imaps  # tests/integration's, on the path conftest sets
 
 MESSAGES = [
     b"From: Ann <ann@example.org>\r\nSubject: first\r\n\r\nHello\r\n.a dot line\r\n",
@@ -17,29 +15,6 @@ MESSAGES = [
 # Stack the board's handler needs beyond the deepest use seen (an interrupt's frame
 # and the fault handler's own), so that the measured high-water keeps this free.
 STACK_RESERVE_BYTES = 512
-
-
-def submit(board, message):
-    with smtplib.SMTP("127.0.0.1", board.ports["submission"], timeout=60) as client:
-        client.starttls(context=board.tls_context())
-        client.login(board.user, board.password)
-        client.sendmail("s@example.org", ["user@localhost"], message, mail_options=["BODY=8BITMIME"])
-
-
-def imaps(board):
-    client = imaplib.IMAP4_SSL("127.0.0.1", board.ports["imaps"], ssl_context=board.tls_context(), timeout=60)
-    client.login(board.user, board.password)
-    return client
-
-
-def imap_starttls(board):
-    client = imaplib.IMAP4("127.0.0.1", board.ports["imap"], timeout=60)
-    assert "LOGINDISABLED" in client.capabilities
-    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED|STARTTLS"):
-        client.login(board.user, board.password)
-    client.starttls(ssl_context=board.tls_context())
-    client.login(board.user, board.password)
-    return client
 
 
 def fetch(client, items):
@@ -58,8 +33,8 @@ def test_imap_reads_what_smtp_delivered_stores_flags_and_expunges(board):
     replies = fetch(client, "(FLAGS RFC822.SIZE BODY.PEEK[])")
     assert [strip_received(body) for _, body in replies] == MESSAGES
     assert all(b"\\Seen" not in meta for meta, _ in replies)  # PEEK leaves them unread
-    typ, data = client.store("1", "+FLAGS", "(\\Seen \\Flagged)")
-    assert typ == "OK" and b"\\Seen" in data[0] and b"\\Flagged" in data[0]
+    typ, data = client.store("1", "+FLAGS", "(\\Flagged)")
+    assert typ == "OK" and b"\\Flagged" in data[0] and b"\\Seen" not in data[0]
     assert client.store("2", "+FLAGS.SILENT", "(\\Deleted)")[0] == "OK"
     assert client.expunge() == ("OK", [b"2"])
     assert client.logout()[0] == "BYE"
@@ -69,7 +44,7 @@ def test_imap_reads_what_smtp_delivered_stores_flags_and_expunges(board):
     [(_, body)] = fetch(client, "(BODY[])")  # not PEEK: sets \Seen
     assert strip_received(body) == MESSAGES[0]
     typ, data = client.fetch("1", "(FLAGS)")
-    assert typ == "OK" and b"\\Seen" in data[0]
+    assert typ == "OK" and b"\\Seen" in data[0] and b"\\Flagged" in data[0]
     client.logout()
 
     # One store: POP3 sees the expunge too.
@@ -88,4 +63,20 @@ def test_a_message_delivered_while_the_mailbox_is_selected_appears(board):
     assert client.response("EXISTS") == ("EXISTS", [b"1"])
     [(_, body)] = fetch(client, "(BODY.PEEK[])")
     assert strip_received(body) == MESSAGES[1]
+    client.logout()
+
+
+def test_stored_flags_survive_a_power_cut(make_board):
+    board = make_board()
+    submit(board, MESSAGES[0])
+    client = imaps(board)
+    client.select("INBOX")
+    assert client.store("1", "+FLAGS.SILENT", "(\\Answered \\Flagged)")[0] == "OK"
+    client.logout()
+    board.power_cut()
+
+    client = imaps(make_board())
+    client.select("INBOX")
+    typ, data = client.fetch("1", "(FLAGS)")
+    assert typ == "OK" and b"\\Answered" in data[0] and b"\\Flagged" in data[0] and b"\\Seen" not in data[0]
     client.logout()
