@@ -1078,6 +1078,22 @@ TEST(ImapServer, ListExtendedAndListStatus) {
                           "l BAD Unsupported LIST return option\r\n"));
 }
 
+// Bad input to the rev2 commands: BAD or NO with the reason, and the session
+// goes on; "$" is a whole set or nothing (RFC 5182 §2.2).
+TEST(ImapServer, Imap4rev2BadInputIsRefused) {
+  const Transcript t = run(after_select("a FETCH $,1 UID\r\nb COPY $ Nowhere\r\nc MOVE $\r\nd ENABLE IMAP4rev2  X\r\n"
+                                        "e STORE $1 +FLAGS (\\Seen)\r\nf UID EXPUNGE $:3\r\ng SEARCH RETURN (SAVE ALL) $ FROB\r\n"
+                                        "h SEARCH UID $x\r\ni ENABLE\r\nj LIST \"\" () RETURN (STATUS (MESSAGES))\r\n"
+                                        "k STATUS INBOX (MESSAGES DELETED\r\nz NOOP\r\n"));
+  EXPECT_EQ(t.output, selected_then("a BAD Invalid sequence set\r\nb NO [TRYCREATE] No such mailbox\r\n"
+                                    "c BAD Syntax: MOVE sequence-set mailbox\r\nd BAD Syntax: ENABLE capabilities\r\n"
+                                    "e BAD Invalid sequence set\r\nf BAD Syntax: UID EXPUNGE uid-set\r\n"
+                                    "g BAD Syntax: SEARCH keys\r\nh BAD Syntax: SEARCH keys\r\n"
+                                    "i BAD Command not valid in this state or arguments invalid\r\n"
+                                    "j BAD Syntax: LIST reference pattern\r\nk BAD Syntax: STATUS mailbox (items)\r\n"
+                                    "z OK NOOP completed\r\n"));
+}
+
 // ---------------------------------------------------------------- COPY, MOVE
 
 TEST(ImapServer, CopyAnswersWithCopyuid) {
