@@ -19,6 +19,10 @@ constexpr std::array<protocol::ImapMailbox, 5> mailboxes{{{"INBOX", ""},
                                                           {"Trash", "\\Trash"},
                                                           {"Junk", "\\Junk"}}};
 
+// Mailbox n is the spool's folder n (docs/spool-format.md §3.7).
+static_assert(mailboxes.size() == MailboxState::folders);
+std::uint8_t folder_number(std::size_t mailbox) { return static_cast<std::uint8_t>(mailbox); }
+
 // The spool keeps IMAP's system flags as the bits of protocol::ImapFlag.
 static_assert(protocol::imap_seen == MailboxState::seen && protocol::imap_answered == MailboxState::answered &&
               protocol::imap_flagged == MailboxState::flagged && protocol::imap_deleted == MailboxState::deleted &&
@@ -37,7 +41,7 @@ void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service se
   unselect();
   user_.reset();
   login_.reset();
-  inbox_selected_ = false;
+  mailbox_selected_ = false;
   maildrop_holder_.reset();
   writer_.reset();
   awaiting_sync_ = false;
@@ -131,8 +135,7 @@ protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
   protocol::ImapMailboxStatus status;
   status.uid_validity = uid_validity;
   status.uid_next = services_->spool.next_message_id();
-  if (mailbox != 0) return status;
-  MailboxView all = services_->spool.view_mailbox(mailbox_name(), SIZE_MAX);
+  MailboxView all = services_->spool.view_mailbox(mailbox_name(), SIZE_MAX, folder_number(mailbox));
   status.messages = static_cast<std::uint32_t>(all.size());
   for (std::size_t i = 0; i < all.size(); ++i) {
     const std::optional<MaildropEntry> entry = services_->spool.view_entry(all, i);
@@ -149,9 +152,8 @@ protocol::ImapFlags ImapSession::permanent_flags() { return system_flags; }
 
 void ImapSession::select(std::size_t mailbox) {
   unselect();
-  inbox_selected_ = mailbox == 0;
-  if (!inbox_selected_) return;
-  services_->spool.watch(view_, mailbox_name(), flags_.size());
+  services_->spool.watch(view_, mailbox_name(), flags_.size(), folder_number(mailbox));
+  mailbox_selected_ = true;
   load_flags(0);
 }
 
@@ -169,17 +171,14 @@ protocol::ImapFlags ImapSession::stored_flags(std::uint32_t index) {
 }
 
 // STORE, and the \Seen of a FETCH: a mailbox state record now, durable at the
-// commit() that ends the command. The folder stays as it is.
+// commit() that ends the command.
 void ImapSession::set_flags(std::uint32_t index, protocol::ImapFlags flags) {
   flags_[index] = flags;
   const MaildropEntry entry = shown(index);
-  const std::optional<MailboxState> state =
-      entry.id == 0 ? std::nullopt : services_->spool.mailbox_state(entry.id, mailbox_name());
-  const bool stored =
-      state && services_->spool.set_mailbox_state(entry.id, mailbox_name(),
-                                                  MailboxState{static_cast<std::uint8_t>(flags & system_flags),
-                                                               state->folder},
-                                                  &view_) == SpoolStatus::ok;
+  const bool stored = entry.id != 0 && !entry.vanished &&
+                      services_->spool.set_mailbox_flags(entry.id, mailbox_name(),
+                                                         static_cast<std::uint8_t>(flags & system_flags),
+                                                         &view_) == SpoolStatus::ok;
   flags_written_ |= stored;
   flags_failed_ |= !stored;
 }
@@ -188,7 +187,7 @@ void ImapSession::unselect() {
   if (services_ != nullptr) services_->spool.unwatch(view_);
   view_ = {};
   flag_scan_ = SIZE_MAX;
-  inbox_selected_ = false;
+  mailbox_selected_ = false;
 }
 
 // New mail joins the view; what left the spool meanwhile (a POP3 session's
@@ -196,7 +195,7 @@ void ImapSession::unselect() {
 // Flags another session changed are found by comparing the view's stored
 // flags with the client's, once the spool says there are some.
 void ImapSession::refresh() {
-  if (!inbox_selected_) return;
+  if (!mailbox_selected_) return;
   const std::size_t known = view_.size();
   services_->spool.extend_view(view_);
   load_flags(known);
@@ -289,10 +288,9 @@ void ImapSession::sync_finished(bool durable) {
 }
 
 // APPEND writes a message into the spool as a delivery to the user's own
-// mailbox would (sender <>, the user as its one recipient), with its flags in
-// the begin record: INBOX only, the only mailbox the spool keeps.
+// mailbox would (sender <>, the user as its one recipient), with its folder
+// and flags in the begin record, so that no power cut shows it anywhere else.
 ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_bytes, protocol::ImapFlags flags) {
-  if (mailbox != 0) return ImapDecision::rejected("CANNOT", "Only INBOX keeps messages");
   if (size_bytes > services_->config.max_message_bytes || size_bytes > services_->spool.writer_limit_bytes()) {
     return ImapDecision::rejected("TOOBIG", "Message too big");
   }
@@ -302,7 +300,7 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
       mailbox_name()};
   const SpoolEnvelope envelope{{}, {&recipient, 1}, false, spool_time_s(services_->clock)};
   SpoolWriter writer;
-  const MailboxState state{static_cast<std::uint8_t>(flags & system_flags), MailboxState::inbox};
+  const MailboxState state{static_cast<std::uint8_t>(flags & system_flags), folder_number(mailbox)};
   if (services_->spool.open_message(envelope, writer, state) != SpoolStatus::ok) {
     return ImapDecision::rejected("UNAVAILABLE", "No room for the message now, try again later");
   }
@@ -311,7 +309,7 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
 }
 
 ImapDecision ImapSession::copy_begin(std::size_t, bool) {
-  return ImapDecision::rejected("CANNOT", "Messages are kept only in INBOX");
+  return ImapDecision::rejected("CANNOT", "Messages cannot be copied or moved yet");
 }
 
 bool ImapSession::append_data(std::span<const std::uint8_t> bytes) {

@@ -1,9 +1,9 @@
 // One IMAP client: the session transport, the sans-I/O engine, and the mail
 // store it sees (docs/imap.md): INBOX is the user's mailbox in the spool, as
-// POP3 sees it, through a LiveMailboxView of the spool's index; Sent, Drafts,
-// Trash and Junk are listed with their RFC 6154 attributes and are empty. A
-// message's UID is its spool message id, which the spool never gives out
-// twice. Flags are the spool's mailbox state (docs/spool-format.md §3.7),
+// POP3 sees it, and Sent, Drafts, Trash and Junk (RFC 6154) the messages the
+// user wrote into them (the spool's folders), each through a LiveMailboxView
+// of the spool's index. A message's UID is its spool message id, which the
+// spool never gives out twice. Flags are the spool's mailbox state (docs/spool-format.md §3.7),
 // synced before STORE's tagged OK; the session keeps a byte per message shown,
 // to answer FETCH FLAGS and to find what other sessions changed.
 #pragma once
@@ -51,9 +51,8 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   bool append_data(std::span<const std::uint8_t> bytes) override;
   protocol::ImapDecision append_end(bool keep) override;
   std::uint32_t appended_uid() override { return appended_uid_; }
-  // The spool keeps only INBOX, and a copy into INBOX is not made either:
-  // COPY and MOVE answer NO [CANNOT] at copy_begin, so nothing is ever
-  // copied, committed or discarded.
+  // COPY and MOVE are not made yet: they answer NO [CANNOT] at copy_begin,
+  // so nothing is ever copied, committed or discarded.
   protocol::ImapDecision copy_begin(std::size_t mailbox, bool move) override;
   protocol::ImapDecision copy_message(std::uint32_t) override { return copy_begin(0, false); }
   std::uint32_t copied_uid() override { return 0; }
@@ -98,8 +97,8 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
 
   SessionLogin login_;
   std::optional<UserIndex> user_;
-  bool inbox_selected_ = false;
-  // INBOX while it is selected, and the flags of its messages as its client
+  bool mailbox_selected_ = false;
+  // The selected mailbox, and the flags of its messages as its client
   // was last told.
   LiveMailboxView view_;
   std::array<protocol::ImapFlags, PIGEON_IMAP_MAX_MESSAGES> flags_{};

@@ -462,8 +462,8 @@ bool Spool::listed_in(IndexEntry& entry, std::uint8_t mailbox) {
          deliverable(entry);
 }
 
-std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out) {
-  MailboxView view = view_mailbox(mailbox, out.size());
+std::size_t Spool::list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out, std::uint8_t folder) {
+  MailboxView view = view_mailbox(mailbox, out.size(), folder);
   for (std::size_t index = 0; index < view.size(); ++index) {
     const std::optional<MaildropEntry> entry = view_entry(view, index);
     const bool in_view = entry.has_value();  // nothing left the spool in between
@@ -481,12 +481,18 @@ bool Spool::within(const MailboxView& view, MessageId id) {
 
 // A message of the view: within it and listed.
 bool Spool::in_view(const MailboxView& view, IndexEntry& entry) {
-  return within(view, entry.id) && listed_in(entry, view.mailbox_);
+  return within(view, entry.id) && shown_in(view, entry);
 }
 
-MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messages) {
+// Listed in the view's mailbox, and in its folder.
+bool Spool::shown_in(const MailboxView& view, IndexEntry& entry) {
+  return folder_of(entry) == view.folder_ && listed_in(entry, view.mailbox_);
+}
+
+MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messages, std::uint8_t folder) {
   MailboxView view;
   view.mailbox_ = mailbox_number_of(mailbox);
+  view.folder_ = folder;
   if (view.mailbox_ == remote_mailbox || view.mailbox_ == unknown_mailbox) return view;
   for (std::size_t w = 0; w < writers_.size(); ++w) {
     if (writers_[w].state == WriterState::writing) view.written_then_[w] = writers_[w].id;
@@ -494,7 +500,7 @@ MailboxView Spool::view_mailbox(std::string_view mailbox, std::size_t max_messag
   // One pass in id order, which is oldest first; it verifies each message once.
   for (std::size_t rank = 0; rank < index_.size() && view.count_ < max_messages; ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
-    if (!listed_in(entry, view.mailbox_)) continue;
+    if (!shown_in(view, entry)) continue;
     view.last_id_ = entry.id;
     ++view.count_;
   }
@@ -541,10 +547,10 @@ std::optional<MaildropEntry> Spool::entry_at(MailboxView& view, std::span<const 
   return std::nullopt;
 }
 
-void Spool::watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages) {
+void Spool::watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages, std::uint8_t folder) {
   unwatch(view);
   view = LiveMailboxView{};
-  view.view_ = view_mailbox(mailbox, max_messages);
+  view.view_ = view_mailbox(mailbox, max_messages, folder);
   view.max_messages_ = max_messages;
   const auto free = std::find(watchers_.begin(), watchers_.end(), nullptr);
   const bool one_per_session = free != watchers_.end();
@@ -573,7 +579,7 @@ std::size_t Spool::extend_view(LiveMailboxView& live) {
   for (std::size_t rank = index_.rank_after(view.last_id_); rank < index_.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
     if (view.count_ == live.max_messages_ || (open != 0 && entry.id > open)) break;
-    if (!listed_in(entry, view.mailbox_)) continue;
+    if (!shown_in(view, entry)) continue;
     view.last_id_ = entry.id;
     ++view.count_;
     ++added;
@@ -632,9 +638,9 @@ SpoolStatus Spool::remove_from_view(LiveMailboxView& live, std::size_t index) {
 }
 
 // Every watched view of the mailbox but the remover's keeps the message's place.
-void Spool::note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxView* remover) {
+void Spool::note_removal(MessageId id, std::uint8_t mailbox, std::uint8_t folder, const LiveMailboxView* remover) {
   for (LiveMailboxView* live : watchers_) {
-    if (live == nullptr || live == remover || live->view_.mailbox_ != mailbox || !within(live->view_, id)) continue;
+    if (live == remover || !watches(live, id, mailbox, folder)) continue;
     if (live->vanished_count_ == live->vanished_.size()) {
       live->lost_track_ = true;
       continue;
@@ -646,11 +652,16 @@ void Spool::note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxVi
   }
 }
 
-void Spool::note_state_change(MessageId id, std::uint8_t mailbox, const LiveMailboxView* setter) {
+void Spool::note_state_change(MessageId id, std::uint8_t mailbox, std::uint8_t folder, const LiveMailboxView* setter) {
   for (LiveMailboxView* live : watchers_) {
-    if (live == nullptr || live == setter || live->view_.mailbox_ != mailbox || !within(live->view_, id)) continue;
-    live->states_changed_ = true;
+    if (live != setter && watches(live, id, mailbox, folder)) live->states_changed_ = true;
   }
+}
+
+// A watched view that shows message `id` of `mailbox` in `folder`.
+bool Spool::watches(const LiveMailboxView* live, MessageId id, std::uint8_t mailbox, std::uint8_t folder) {
+  return live != nullptr && live->view_.mailbox_ == mailbox && live->view_.folder_ == folder &&
+         within(live->view_, id);
 }
 
 std::optional<MessageId> Spool::oldest_open_message() const {
@@ -780,8 +791,9 @@ SpoolStatus Spool::delete_for(IndexEntry& entry, std::uint8_t mailbox, const Liv
   if (owed.none()) return SpoolStatus::ok;
   const bool listed = listed_in(entry, mailbox);
   const MessageId id = entry.id;  // the entry is gone when the message died
+  const std::uint8_t folder = folder_of(entry);
   const SpoolStatus status = record_outcome(entry, owed, RecipientOutcome::deleted, false);
-  if (status == SpoolStatus::ok && listed) note_removal(id, mailbox, remover);
+  if (status == SpoolStatus::ok && listed) note_removal(id, mailbox, folder, remover);
   return status;
 }
 
@@ -844,10 +856,11 @@ std::optional<MailboxState> Spool::mailbox_state(MessageId id, std::string_view 
 
 // The new record names every recipient the latest one named, in order, with
 // this user's recipient in its place: the latest record is the whole state.
-SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state,
+SpoolStatus Spool::set_mailbox_flags(MessageId id, std::string_view mailbox, std::uint8_t flags,
                                      const LiveMailboxView* setter) {
   const IndexEntry* entry = find_committed(id);
   if (entry == nullptr) return SpoolStatus::not_found;
+  const MailboxState state{static_cast<std::uint8_t>(flags & MailboxState::flag_bits), folder_of(*entry)};
   const std::uint8_t number = mailbox_number_of(mailbox);
   const auto recipient = first_recipient_in(*entry, number);
   if (!recipient) return SpoolStatus::not_found;
@@ -883,7 +896,7 @@ SpoolStatus Spool::set_mailbox_state(MessageId id, std::string_view mailbox, Mai
   }
   // Making room may have copied the message (and its previous state) forward.
   if (IndexEntry* now = find_committed(id)) now->state_address = address;
-  note_state_change(id, number, setter);
+  note_state_change(id, number, state.folder, setter);
   return SpoolStatus::ok;
 }
 

@@ -98,6 +98,7 @@ class MailboxView {
  private:
   friend class Spool;
   std::uint8_t mailbox_ = 0;
+  std::uint8_t folder_ = MailboxState::inbox;  // its messages were written into this folder (§3.7)
   MessageId last_id_ = 0;  // the newest message in the view
   std::size_t count_ = 0;
   // Messages being written when the view was taken: they may commit later
@@ -210,10 +211,13 @@ class Spool {
 
   // POP3: the committed messages of a mailbox that it has not deleted and whose
   // CRCs check out, oldest first; returns how many were written to `out`.
-  std::size_t list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out);
+  // IMAP folders: `folder` (docs/spool-format.md §3.7); POP3 sees INBOX.
+  std::size_t list_mailbox(std::string_view mailbox, std::span<MaildropEntry> out,
+                           std::uint8_t folder = MailboxState::inbox);
   // ... as a view that stays fixed while new mail arrives: at most
   // `max_messages` of them, the oldest.
-  MailboxView view_mailbox(std::string_view mailbox, std::size_t max_messages);
+  MailboxView view_mailbox(std::string_view mailbox, std::size_t max_messages,
+                           std::uint8_t folder = MailboxState::inbox);
   // The view's message at `index` (0 is the oldest); nullopt past its end or
   // when the message left the spool (only the view's own deletions make it).
   // In order, or from the last index looked up onwards, a step per message.
@@ -222,7 +226,8 @@ class Spool {
   // IMAP: `view` becomes the view of `mailbox` (at most `max_messages`, the
   // oldest) and is told of removals until unwatch(); it must not move
   // meanwhile. One view per IMAP session.
-  void watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages);
+  void watch(LiveMailboxView& view, std::string_view mailbox, std::size_t max_messages,
+             std::uint8_t folder = MailboxState::inbox);
   void unwatch(LiveMailboxView& view);
   // Takes in the messages committed since, up to the view's limit: those
   // above its newest, as far as no message below them is still being written
@@ -277,13 +282,15 @@ class Spool {
   // that mailbox. nullopt when the message is not the user's, or its records
   // cannot be read.
   std::optional<MailboxState> mailbox_state(MessageId id, std::string_view mailbox);
-  // Records the user's new state of the message in a mailbox state record,
-  // which carries the other recipients' states on. Durable after sync(). A
-  // state with \Deleted may take the reserve, as outcomes do: that is how a
-  // user frees space; other changes are refused when only the reserve is left.
-  // Every watched view of the mailbox that holds the message, but `setter`'s,
-  // is told (take_state_changes).
-  SpoolStatus set_mailbox_state(MessageId id, std::string_view mailbox, MailboxState state,
+  // Records the user's new flags of the message in a mailbox state record,
+  // which carries the other recipients' states on. A message's folder is the
+  // one it was written with (open_message): IMAP's COPY and MOVE write a new
+  // message, so that views need no flash read to find their messages.
+  // Durable after sync(). Flags with \Deleted may take the reserve, as
+  // outcomes do: that is how a user frees space; other changes are refused
+  // when only the reserve is left. Every watched view of the mailbox that
+  // shows the message, but `setter`'s, is told (take_state_changes).
+  SpoolStatus set_mailbox_flags(MessageId id, std::string_view mailbox, std::uint8_t flags,
                                 const LiveMailboxView* setter = nullptr);
   // True once after a state of a message of the view was changed by another
   // session (RFC 9051 §7.5.2: its client hears of it at its next NOOP).
@@ -419,8 +426,14 @@ class Spool {
   std::optional<MaildropEntry> entry_at(MailboxView& view, std::span<const MessageId> vanished, std::size_t index);
   std::optional<MaildropEntry> last_entry(LiveMailboxView& view);
   SpoolStatus delete_for(IndexEntry& entry, std::uint8_t mailbox, const LiveMailboxView* remover);
-  void note_removal(MessageId id, std::uint8_t mailbox, const LiveMailboxView* remover);
-  void note_state_change(MessageId id, std::uint8_t mailbox, const LiveMailboxView* setter);
+  void note_removal(MessageId id, std::uint8_t mailbox, std::uint8_t folder, const LiveMailboxView* remover);
+  void note_state_change(MessageId id, std::uint8_t mailbox, std::uint8_t folder, const LiveMailboxView* setter);
+  static bool watches(const LiveMailboxView* live, MessageId id, std::uint8_t mailbox, std::uint8_t folder);
+  // The folder a message was written with, for all its users (§3.7).
+  static std::uint8_t folder_of(const IndexEntry& entry) {
+    return static_cast<std::uint8_t>(entry.begin_state >> MailboxState::folder_shift);
+  }
+  bool shown_in(const MailboxView& view, IndexEntry& entry);
 
   SpoolLog log_;
   MessageIndex index_;

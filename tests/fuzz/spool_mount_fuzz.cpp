@@ -132,9 +132,8 @@ std::vector<Listed> write_valid_image(std::span<std::uint8_t> image, const Tape&
       require(read_all(spool, id) == body);
       if (choice & 0x20) {
         const std::uint8_t byte = tape.at(10 + m);
-        expected.back().state = {static_cast<std::uint8_t>(byte & MailboxState::flag_bits),
-                                 static_cast<std::uint8_t>(byte % MailboxState::folders)};
-        require(spool.set_mailbox_state(id, mailbox, expected.back().state) == SpoolStatus::ok);
+        expected.back().state = {static_cast<std::uint8_t>(byte & MailboxState::flag_bits), MailboxState::inbox};
+        require(spool.set_mailbox_flags(id, mailbox, byte) == SpoolStatus::ok);
       }
     }
   }
@@ -201,9 +200,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string body = body_of(99, 120);
   const MessageId id = store(spool, "bob", body, true);
   if (id == 0) return 0;
-  const MailboxState seen_in_junk{MailboxState::seen, MailboxState::junk};
+  const MailboxState seen{MailboxState::seen, MailboxState::inbox};
   const bool state_kept =
-      spool.set_mailbox_state(id, "bob", seen_in_junk) == SpoolStatus::ok && spool.sync() == SpoolStatus::ok;
+      spool.set_mailbox_flags(id, "bob", seen.flags) == SpoolStatus::ok && spool.sync() == SpoolStatus::ok;
   Spool remounted(flash, mailboxes);
   require(remounted.mount() == SpoolStatus::ok);
   const std::vector<Listed> after = list_all(remounted);
@@ -211,6 +210,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Listed added{"bob", {id, static_cast<std::uint32_t>(body.size())}, {}};
   require(std::find(after.begin(), after.end(), added) != after.end());
   require(read_all(remounted, id) == body);
-  if (state_kept) require(remounted.mailbox_state(id, "bob") == seen_in_junk);
+  if (state_kept) require(remounted.mailbox_state(id, "bob") == seen);
   return 0;
 }

@@ -1,8 +1,9 @@
-"""IMAP flags are the spool's (docs/spool-format.md §3.7): what a client
-stores survives its logout and a restart of the relay, STATUS counts unseen
-mail from them, and two sessions on one mailbox hear of each other's STORE at
-their next NOOP or CHECK. Python imaplib over implicit TLS."""
-import imaplib
+"""IMAP flags and folders are the spool's (docs/spool-format.md §3.7): what a
+client stores survives its logout and a restart of the relay, STATUS counts
+unseen mail from them, two sessions on one mailbox hear of each other's STORE
+at their next NOOP or CHECK, and what is APPENDed to Sent, Drafts, Trash or
+Junk is there, and only there. Python imaplib over implicit TLS."""
+import poplib
 import re
 
 from test_imap_clients import imaps, submit_all
@@ -84,5 +85,59 @@ def test_two_sessions_hear_of_each_others_store(pigeon):
     assert first.response("EXPUNGE") == ("EXPUNGE", [b"1"])
     assert first.response("FETCH") == ("FETCH", [b"2 (FLAGS (\\Answered))"])
     assert flags_of(first) == {1: {b"\\Flagged", b"\\Seen"}, 2: {b"\\Answered"}}
+    first.logout()
+    second.logout()
+
+
+def test_append_to_a_folder_shows_there_only(make_pigeon, tmp_path):
+    state = str(tmp_path / "state")
+    relay = make_pigeon(state=state)
+    submit_all(relay, [b"Subject: delivered\r\n\r\nto the inbox\r\n"])
+    client = imaps(relay)
+    draft = b"Subject: draft\r\n\r\nnot sent yet\r\n"
+    sent = b"Subject: sent\r\n\r\nsent from a client\r\n"
+    typ, data = client.append("Drafts", r"(\Draft)", None, draft)
+    assert typ == "OK" and b"APPENDUID 1 " in data[0]
+    draft_uid = data[0].split()[2].rstrip(b"]")
+    assert client.append("Sent", r"(\Seen)", None, sent)[0] == "OK"
+    assert client.status("Drafts", "(MESSAGES UNSEEN)") == ("OK", [b"Drafts (MESSAGES 1 UNSEEN 1)"])
+    assert client.status("Sent", "(MESSAGES UNSEEN)") == ("OK", [b"Sent (MESSAGES 1 UNSEEN 0)"])
+    assert client.status("Trash", "(MESSAGES)") == ("OK", [b"Trash (MESSAGES 0)"])
+    assert client.status("INBOX", "(MESSAGES)") == ("OK", [b"INBOX (MESSAGES 1)"])
+    relay.kill_hard()
+
+    restarted = make_pigeon(state=state)
+    client = imaps(restarted)
+    assert client.select("Drafts") == ("OK", [b"1"])
+    typ, data = client.uid("FETCH", draft_uid.decode(), "(FLAGS BODY.PEEK[])")
+    assert data[0][1] == draft and b"\\Draft" in data[0][0]
+    # A flag change keeps the message in its folder; an expunge removes it there.
+    assert client.store("1", "+FLAGS", r"(\Seen \Deleted)")[0] == "OK"
+    assert client.expunge() == ("OK", [b"1"])
+    assert client.select("Drafts") == ("OK", [b"0"])
+    assert client.select("Sent", readonly=True) == ("OK", [b"1"])
+    assert client.fetch("1", "(BODY.PEEK[])")[1][0][1] == sent
+    client.select("INBOX")
+    assert [line[1] for line in client.fetch("1:*", "(BODY.PEEK[TEXT])")[1] if isinstance(line, tuple)] == \
+        [b"to the inbox\r\n"]
+    client.logout()
+    # POP3 sees INBOX only.
+    pop = poplib.POP3_SSL("127.0.0.1", restarted.ports["pop3s"], context=restarted.tls_context(), timeout=30)
+    pop.user(restarted.user)
+    pop.pass_(restarted.password)
+    assert pop.stat()[0] == 1
+    pop.quit()
+
+
+def test_two_sessions_on_a_folder_hear_of_each_others_changes(pigeon):
+    first, second = imaps(pigeon), imaps(pigeon)
+    assert first.append("Trash", None, None, b"Subject: old\r\n\r\nthrown away\r\n")[0] == "OK"
+    first.select("Trash")
+    second.select("Trash")
+    assert second.store("1", "+FLAGS.SILENT", r"(\Flagged)")[0] == "OK"
+    assert second.append("Trash", None, None, b"Subject: older\r\n\r\nthrown away too\r\n")[0] == "OK"
+    assert first.noop()[0] == "OK"
+    assert first.response("EXISTS")[1][-1] == b"2"
+    assert first.response("FETCH") == ("FETCH", [b"1 (FLAGS (\\Flagged))"])
     first.logout()
     second.logout()

@@ -121,14 +121,15 @@ class SpoolModel {
     return status;
   }
 
-  // An IMAP STORE: the user's new state of the message, then a sync before
-  // the tagged OK.
-  SpoolStatus set_state(Spool& spool, MessageId id, const std::string& mailbox, MailboxState state) {
+  // An IMAP STORE: the user's new flags of the message (its folder is the
+  // one it was written into), then a sync before the tagged OK.
+  SpoolStatus set_flags(Spool& spool, MessageId id, const std::string& mailbox, std::uint8_t flags) {
+    const MailboxState state{flags, messages_.at(id).begin_state.folder};
     const auto known = states_.try_emplace({id, mailbox}, ModelMailboxState{messages_.at(id).begin_state,
                                                                             messages_.at(id).begin_state});
     ModelMailboxState& model = known.first->second;
     model.recording = state;
-    SpoolStatus status = spool.set_mailbox_state(id, mailbox, state);
+    SpoolStatus status = spool.set_mailbox_flags(id, mailbox, flags);
     if (status == SpoolStatus::ok) status = spool.sync();
     if (status == SpoolStatus::ok) model.acknowledged = state;
     return status;
@@ -208,8 +209,12 @@ class SpoolModel {
 
   void collect_mailbox(Spool& spool, const std::string& mailbox, std::map<MessageId, std::set<std::uint8_t>>& delivered,
                        std::vector<std::string>& problems) const {
-    std::vector<MaildropEntry> entries(PIGEON_SPOOL_MAX_MESSAGES);
-    entries.resize(spool.list_mailbox(mailbox, entries));
+    std::vector<MaildropEntry> entries;
+    for (std::uint8_t folder = 0; folder < MailboxState::folders; ++folder) {
+      std::vector<MaildropEntry> in_folder(PIGEON_SPOOL_MAX_MESSAGES);
+      in_folder.resize(spool.list_mailbox(mailbox, in_folder, folder));
+      entries.insert(entries.end(), in_folder.begin(), in_folder.end());
+    }
     for (const MaildropEntry& entry : entries) {
       check_content(spool, entry.id, problems);
       const auto message = messages_.find(entry.id);

@@ -14,8 +14,9 @@ namespace pigeon::testing {
 namespace {
 
 constexpr MailboxState seen{MailboxState::seen, MailboxState::inbox};
-constexpr MailboxState answered_in_trash{MailboxState::seen | MailboxState::answered, MailboxState::trash};
-constexpr MailboxState flagged_draft{MailboxState::flagged | MailboxState::draft, MailboxState::drafts};
+constexpr MailboxState answered{MailboxState::seen | MailboxState::answered, MailboxState::inbox};
+constexpr MailboxState flagged{MailboxState::flagged | MailboxState::draft, MailboxState::inbox};
+constexpr MailboxState draft_in_drafts{MailboxState::flagged | MailboxState::draft, MailboxState::drafts};
 
 class SpoolMailboxState : public ::testing::TestWithParam<hal::FlashGeometry> {
  protected:
@@ -33,7 +34,7 @@ class SpoolMailboxState : public ::testing::TestWithParam<hal::FlashGeometry> {
     return stored.id;
   }
   void set(MessageId id, std::string_view mailbox, MailboxState state) {
-    ASSERT_EQ(spool->set_mailbox_state(id, mailbox, state), SpoolStatus::ok);
+    ASSERT_EQ(spool->set_mailbox_flags(id, mailbox, state.flags), SpoolStatus::ok);
     ASSERT_EQ(spool->sync(), SpoolStatus::ok);
   }
 };
@@ -51,12 +52,12 @@ TEST_P(SpoolMailboxState, RemountReplaysTheLatestRecord) {
   const MessageId id = store(recipients, 2);
   const MessageId other = store(recipients, 3);
   set(id, "alice", seen);
-  set(other, "alice", flagged_draft);
-  set(id, "alice", answered_in_trash);
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+  set(other, "alice", flagged);
+  set(id, "alice", answered);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered);
   remount();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
-  EXPECT_EQ(spool->mailbox_state(other, "alice"), flagged_draft);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered);
+  EXPECT_EQ(spool->mailbox_state(other, "alice"), flagged);
   set(id, "alice", MailboxState{});
   remount();
   EXPECT_EQ(spool->mailbox_state(id, "alice"), MailboxState{}) << "a record that clears every flag is a state too";
@@ -66,16 +67,16 @@ TEST_P(SpoolMailboxState, EachUserOfAMessageHasTheirOwnState) {
   const std::array recipients{remote, bob, alice};
   const MessageId id = store(recipients, 4);
   set(id, "bob", seen);
-  set(id, "alice", answered_in_trash);
-  set(id, "bob", flagged_draft);
+  set(id, "alice", answered);
+  set(id, "bob", flagged);
   remount();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
-  EXPECT_EQ(spool->mailbox_state(id, "bob"), flagged_draft);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered);
+  EXPECT_EQ(spool->mailbox_state(id, "bob"), flagged);
   // Bob's deletion leaves alice's copy, and her state, as they were.
   ASSERT_EQ(spool->mark_deleted(id, "bob"), SpoolStatus::ok);
   ASSERT_EQ(spool->sync(), SpoolStatus::ok);
   remount();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered_in_trash);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), answered);
 }
 
 TEST_P(SpoolMailboxState, OnlyTheUsersOwnMessagesHaveAState) {
@@ -84,9 +85,9 @@ TEST_P(SpoolMailboxState, OnlyTheUsersOwnMessagesHaveAState) {
   EXPECT_FALSE(spool->mailbox_state(id, "bob"));
   EXPECT_FALSE(spool->mailbox_state(id, ""));
   EXPECT_FALSE(spool->mailbox_state(id + 1, "alice"));
-  EXPECT_EQ(spool->set_mailbox_state(id, "bob", seen), SpoolStatus::not_found);
-  EXPECT_EQ(spool->set_mailbox_state(id, "nobody", seen), SpoolStatus::not_found);
-  EXPECT_EQ(spool->set_mailbox_state(id + 1, "alice", seen), SpoolStatus::not_found);
+  EXPECT_EQ(spool->set_mailbox_flags(id, "bob", seen.flags), SpoolStatus::not_found);
+  EXPECT_EQ(spool->set_mailbox_flags(id, "nobody", seen.flags), SpoolStatus::not_found);
+  EXPECT_EQ(spool->set_mailbox_flags(id + 1, "alice", seen.flags), SpoolStatus::not_found);
 }
 
 // An IMAP APPEND's flags and folder are in its begin: no cut can show the
@@ -94,18 +95,59 @@ TEST_P(SpoolMailboxState, OnlyTheUsersOwnMessagesHaveAState) {
 TEST_P(SpoolMailboxState, TheBeginCarriesTheStateAMessageIsWrittenWith) {
   const std::array recipients{alice};
   SpoolWriter writer;
-  ASSERT_EQ(spool->open_message({"", recipients, false, 0}, writer, flagged_draft), SpoolStatus::ok);
+  ASSERT_EQ(spool->open_message({"", recipients, false, 0}, writer, draft_in_drafts), SpoolStatus::ok);
   const std::string body = make_body(6, 300);
   ASSERT_EQ(spool->append(writer, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
   ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
   ASSERT_EQ(spool->sync(), SpoolStatus::ok);
   const MessageId id = writer.message_id();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), flagged_draft);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), draft_in_drafts);
   remount();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), flagged_draft);
-  set(id, "alice", seen);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), draft_in_drafts);
+  set(id, "alice", seen);  // flags change; the folder is the one it was written into
   remount();
-  EXPECT_EQ(spool->mailbox_state(id, "alice"), seen);
+  EXPECT_EQ(spool->mailbox_state(id, "alice"), (MailboxState{MailboxState::seen, MailboxState::drafts}));
+}
+
+// A message written into a folder is listed there only: POP3 (and IMAP's
+// INBOX) see INBOX, and each folder's view takes in what is written into it.
+TEST_P(SpoolMailboxState, EachFolderListsWhatWasWrittenIntoIt) {
+  const std::array recipients{alice};
+  const MessageId inbox = store(recipients, 7);
+  SpoolWriter writer;
+  ASSERT_EQ(spool->open_message({"", recipients, false, 0}, writer, draft_in_drafts), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  const MessageId draft = writer.message_id();
+  std::vector<MaildropEntry> entries(8);
+  ASSERT_EQ(spool->list_mailbox("alice", entries), 1u);
+  EXPECT_EQ(entries[0].id, inbox);
+  ASSERT_EQ(spool->list_mailbox("alice", entries, MailboxState::drafts), 1u);
+  EXPECT_EQ(entries[0].id, draft);
+  EXPECT_EQ(spool->list_mailbox("alice", entries, MailboxState::trash), 0u);
+  // A watched folder hears of its own messages' changes only.
+  LiveMailboxView drafts, inbox_view;
+  spool->watch(drafts, "alice", 8, MailboxState::drafts);
+  spool->watch(inbox_view, "alice", 8);
+  ASSERT_EQ(spool->set_mailbox_flags(inbox, "alice", MailboxState::seen), SpoolStatus::ok);
+  EXPECT_FALSE(Spool::take_state_changes(drafts));
+  EXPECT_TRUE(Spool::take_state_changes(inbox_view));
+  ASSERT_EQ(spool->set_mailbox_flags(draft, "alice", MailboxState::seen), SpoolStatus::ok);
+  EXPECT_TRUE(Spool::take_state_changes(drafts));
+  EXPECT_FALSE(Spool::take_state_changes(inbox_view));
+  ASSERT_EQ(spool->mark_deleted(inbox, "alice"), SpoolStatus::ok);
+  EXPECT_EQ(drafts.size(), 1u);
+  EXPECT_FALSE(spool->take_vanished(drafts));
+  EXPECT_TRUE(spool->take_vanished(inbox_view));
+  // New drafts join the drafts view, not INBOX's.
+  ASSERT_EQ(spool->open_message({"", recipients, false, 0}, writer, draft_in_drafts), SpoolStatus::ok);
+  ASSERT_EQ(spool->commit(writer), SpoolStatus::ok);
+  EXPECT_EQ(spool->extend_view(drafts), 1u);
+  EXPECT_EQ(spool->extend_view(inbox_view), 0u);
+  spool->unwatch(drafts);
+  spool->unwatch(inbox_view);
+  remount();
+  EXPECT_EQ(spool->list_mailbox("alice", entries, MailboxState::drafts), 2u);
+  EXPECT_EQ(spool->list_mailbox("alice", entries), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, SpoolMailboxState,
@@ -123,9 +165,9 @@ TEST(SpoolMailboxStateReclaim, CarriesTheLatestStateOfEveryUser) {
   const std::array recipients{alice, bob};
   const Outcome kept = store_message(*spool, {"sender@lan.example", recipients, false}, make_body(10, 700));
   ASSERT_EQ(kept.status, SpoolStatus::ok);
-  ASSERT_EQ(spool->set_mailbox_state(kept.id, "alice", seen), SpoolStatus::ok);
-  ASSERT_EQ(spool->set_mailbox_state(kept.id, "bob", flagged_draft), SpoolStatus::ok);
-  ASSERT_EQ(spool->set_mailbox_state(kept.id, "alice", answered_in_trash), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_flags(kept.id, "alice", seen.flags), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_flags(kept.id, "bob", flagged.flags), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_flags(kept.id, "alice", answered.flags), SpoolStatus::ok);
   const std::array filler_recipients{remote};
   for (std::uint32_t i = 0; spool->reclaim_counters().messages_copied < 2; ++i) {
     ASSERT_LT(i, 400u) << "reclaim never copied the message twice";
@@ -134,13 +176,13 @@ TEST(SpoolMailboxStateReclaim, CarriesTheLatestStateOfEveryUser) {
     ASSERT_EQ(filler.status, SpoolStatus::ok);
     ASSERT_EQ(spool->mark_recipient(filler.id, 0, RecipientOutcome::relayed), SpoolStatus::ok);
     // The second lap copies the copy: its state record was copied too.
-    EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered_in_trash);
+    EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered);
   }
   ASSERT_EQ(spool->sync(), SpoolStatus::ok);
   spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);
-  EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered_in_trash);
-  EXPECT_EQ(spool->mailbox_state(kept.id, "bob"), flagged_draft);
+  EXPECT_EQ(spool->mailbox_state(kept.id, "alice"), answered);
+  EXPECT_EQ(spool->mailbox_state(kept.id, "bob"), flagged);
   EXPECT_EQ(read_message(*spool, kept.id), make_body(10, 700));
 }
 
@@ -155,11 +197,10 @@ TEST(SpoolMailboxStateReclaim, OnlyADeletionMayTakeTheReserve) {
   ASSERT_FALSE(stored.empty());
   SpoolStatus refused = SpoolStatus::ok;
   for (std::size_t i = 0; i < 100 && refused == SpoolStatus::ok; ++i) {
-    refused = spool->set_mailbox_state(stored[i % stored.size()], "alice", {static_cast<std::uint8_t>(i % 2 ? 1 : 4), 0});
+    refused = spool->set_mailbox_flags(stored[i % stored.size()], "alice", i % 2 ? MailboxState::seen : MailboxState::flagged);
   }
   EXPECT_EQ(refused, SpoolStatus::full);
-  const MailboxState deleted{MailboxState::deleted, MailboxState::inbox};
-  ASSERT_EQ(spool->set_mailbox_state(stored.front(), "alice", deleted), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_flags(stored.front(), "alice", MailboxState::deleted), SpoolStatus::ok);
   ASSERT_EQ(spool->mark_deleted(stored.front(), "alice"), SpoolStatus::ok);
   ASSERT_EQ(spool->sync(), SpoolStatus::ok);
 }
@@ -191,7 +232,7 @@ TEST(SpoolMailboxStateUpgrade, VersionFiveSectorsKeepTheirMail) {
   ASSERT_EQ(spool->list_mailbox("alice", entries), 1u);
   EXPECT_EQ(read_message(*spool, stored.id), make_body(40, 5000));
   EXPECT_EQ(spool->mailbox_state(stored.id, "alice"), MailboxState{});
-  ASSERT_EQ(spool->set_mailbox_state(stored.id, "alice", seen), SpoolStatus::ok);
+  ASSERT_EQ(spool->set_mailbox_flags(stored.id, "alice", seen.flags), SpoolStatus::ok);
   ASSERT_EQ(spool->sync(), SpoolStatus::ok);
   spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);

@@ -313,17 +313,16 @@ const Scenario imap_store_and_expunge{
         const std::vector<MessageId> live = model.live();
         const MessageId id = live[round % live.size()];
         const bool shared = model.messages().at(id).recipients == to_alice_and_bob;
-        const auto folder = static_cast<std::uint8_t>(round % MailboxState::folders);
         if (model.messages().at(id).done.count(0) == 0 &&
-            model.set_state(spool, id, "alice", {flags[round % 4], folder}) != SpoolStatus::ok) {
+            model.set_flags(spool, id, "alice", flags[round % 4]) != SpoolStatus::ok) {
           return;
         }
-        if (shared && model.set_state(spool, id, "bob", {flags[(round + 1) % 4], 0}) != SpoolStatus::ok) return;
+        if (shared && model.set_flags(spool, id, "bob", flags[(round + 1) % 4]) != SpoolStatus::ok) return;
         if (round % 6 == 5) {
           // alice expunges her oldest message: \Deleted, then EXPUNGE.
           const MessageId oldest = live.front();
           if (model.messages().at(oldest).done.count(0) == 0) {
-            if (model.set_state(spool, oldest, "alice", {MailboxState::deleted, 0}) != SpoolStatus::ok) return;
+            if (model.set_flags(spool, oldest, "alice", MailboxState::deleted) != SpoolStatus::ok) return;
             if (model.finish(spool, oldest, {0}) != SpoolStatus::ok) return;
           }
           if (model.store(spool, to_alice_and_bob, make_body(820 + round, 900)) != SpoolStatus::ok) return;
