@@ -1431,12 +1431,24 @@ bool ImapServer::fetch_item() {
   return true;
 }
 
+mime::Structure& ImapServer::structure() {
+  auto* const structure = std::get_if<mime::Structure>(&job_room_);
+  PIGEON_ASSERT(structure != nullptr);
+  return *structure;
+}
+
+ImapServer::CopyUids& ImapServer::copy_uids() {
+  auto* const uids = std::get_if<CopyUids>(&job_room_);
+  PIGEON_ASSERT(uids != nullptr);
+  return *uids;
+}
+
 // The MIME structure of the message being fetched, by one pass over it
 // unless it is already known; false when the message could not be read.
 bool ImapServer::load_structure() {
   if (structure_index_ == job_index_) return true;
   structure_index_.reset();
-  mime::Parser parser(structure_);
+  mime::Parser parser(job_room_.emplace<mime::Structure>());
   std::array<std::uint8_t, piece_bytes / 2> piece{};
   for (std::uint32_t offset = 0;;) {
     const auto read = policy_.read_message(job_index_, offset, piece);
@@ -1457,7 +1469,7 @@ std::optional<bool> ImapServer::encodings_known() {
     const FetchItem& item = fetch_items_[i];
     if ((!item.binary && item.item != Item::binary_size) || item.part.empty()) continue;
     if (!load_structure()) return std::nullopt;
-    const auto part = structure_.find(item.part);
+    const auto part = structure().find(item.part);
     std::optional<mime::Encoding> encoding;
     if (part && !part_encoding(*part, encoding)) return std::nullopt;
     if (part && !encoding) return false;
@@ -1470,7 +1482,7 @@ std::optional<bool> ImapServer::encodings_known() {
 bool ImapServer::part_encoding(std::uint8_t part, std::optional<mime::Encoding>& encoding) {
   imap::FieldValue value;
   StoredHeaderFields fields(policy_, job_index_);
-  const mime::Part& stored = structure_.parts[part];
+  const mime::Part& stored = structure().parts[part];
   if (!fields.read({stored.header_offset, stored.body_offset}, "Content-Transfer-Encoding", value)) return false;
   mime::ValueReader reader(value.value());
   encoding = mime::encoding_named(reader.token());
@@ -1504,7 +1516,7 @@ bool ImapServer::fetch_structure(const FetchItem& item) {
       return false;
     }
     out_.append(item.extensible ? "BODYSTRUCTURE " : "BODY ");
-    structure_writer_.emplace(structure_, item.extensible);
+    structure_writer_.emplace(structure(), item.extensible);
   }
   std::array<char, imap::BodyStructureWriter::max_piece_bytes> text{};
   TextBuilder piece(text);
@@ -1538,9 +1550,9 @@ std::optional<bool> ImapServer::locate_section(const FetchItem& item, SectionByt
     return true;
   }
   if (!load_structure()) return std::nullopt;
-  const auto index = structure_.find(item.part);
+  const auto index = structure().find(item.part);
   if (!index) return false;
-  const mime::Part& part = structure_.parts[*index];
+  const mime::Part& part = structure().parts[*index];
   if (item.section == Section::whole || item.section == Section::mime) {
     bytes.begin = item.section == Section::whole ? part.body_offset : part.header_offset;
     bytes.end = item.section == Section::whole ? part.body_end : part.body_offset;
@@ -1550,7 +1562,7 @@ std::optional<bool> ImapServer::locate_section(const FetchItem& item, SectionByt
     return true;
   }
   if (part.kind != mime::PartKind::message) return false;
-  const mime::Part& embedded = structure_.parts[*structure_.first_child(*index)];
+  const mime::Part& embedded = structure().parts[*structure().first_child(*index)];
   bytes.begin = item.section == Section::text ? embedded.body_offset : embedded.header_offset;
   bytes.end = item.section == Section::text ? embedded.body_end : embedded.body_offset;
   bytes.filtered = item.section != Section::text;
@@ -2165,8 +2177,8 @@ bool ImapServer::begin_copy_batch() {
   }
   copy_batch_begin_ = job_index_;
   copy_uids_complete_ = true;
-  copy_source_uids_.clear();
-  copy_destination_uids_.clear();
+  structure_index_.reset();
+  job_room_.emplace<CopyUids>();
   const ImapDecision decision = policy_.copy_begin(copy_mailbox_, copy_move_);
   PIGEON_ASSERT(decision.kind != ImapDecision::Kind::pending);
   if (decision.kind == ImapDecision::Kind::accept) return true;
@@ -2180,15 +2192,15 @@ bool ImapServer::begin_copy_batch() {
 void ImapServer::pump_copy() {
   const std::uint32_t count = policy_.message_count();
   for (; next_in_set(count); ++job_index_) {
-    const bool room = copy_source_uids_.has_room() && copy_destination_uids_.has_room();
+    const bool room = copy_uids().source.has_room() && copy_uids().destination.has_room();
     if (!room && copy_move_) return end_copy_batch();
     const ImapDecision copied = policy_.copy_message(job_index_);
     PIGEON_ASSERT(copied.kind != ImapDecision::Kind::pending);
     if (copied.kind != ImapDecision::Kind::accept) return refuse_copy(copied);
     copy_uids_complete_ = copy_uids_complete_ && room;
     if (!copy_uids_complete_) continue;
-    copy_source_uids_.add(policy_.uid(job_index_));
-    copy_destination_uids_.add(policy_.copied_uid());
+    copy_uids().source.add(policy_.uid(job_index_));
+    copy_uids().destination.add(policy_.copied_uid());
   }
   end_copy_batch();
 }
@@ -2247,7 +2259,7 @@ std::string_view ImapServer::copyuid_code(std::span<char> out) {
   if (!copy_uids_complete_) return {};
   TextBuilder builder(out);
   builder.text("COPYUID ").number(policy_.status(copy_mailbox_).uid_validity).character(' ');
-  builder.text(copy_source_uids_.text()).character(' ').text(copy_destination_uids_.text());
+  builder.text(copy_uids().source.text()).character(' ').text(copy_uids().destination.text());
   PIGEON_ASSERT(builder.ok());
   return builder.view();
 }

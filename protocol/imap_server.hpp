@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <variant>
 
 #include "imap_body_structure.hpp"
 #include "imap_envelope.hpp"
@@ -425,8 +426,6 @@ class ImapServer final : public SessionEngine {
   std::uint32_t copy_batch_end_ = 0;
   bool copy_uids_complete_ = true;
   bool copyuid_owed_ = false;  // a MOVE batch's "* OK [COPYUID ...]", before its EXPUNGEs
-  imap::SequenceSetText<copyuid_set_bytes> copy_source_uids_;
-  imap::SequenceSetText<copyuid_set_bytes> copy_destination_uids_;
 
   Append append_ = Append::none;
   bool append_failed_ = false;       // the store refused a piece
@@ -454,7 +453,15 @@ class ImapServer final : public SessionEngine {
   bool fetch_unknown_encoding_ = false;  // a BINARY part's encoding is not known: NO [UNKNOWN-CTE]
   // The MIME structure of the message at structure_index_ (computed by one
   // pass when a FETCH first needs it), and BODY/BODYSTRUCTURE being written.
-  mime::Structure structure_{};
+  // A FETCH's structure and a COPY's UID sets are never needed at once: they
+  // share their room (COPY forgets the structure).
+  struct CopyUids {
+    imap::SequenceSetText<copyuid_set_bytes> source;
+    imap::SequenceSetText<copyuid_set_bytes> destination;
+  };
+  std::variant<mime::Structure, CopyUids> job_room_;
+  mime::Structure& structure();
+  CopyUids& copy_uids();
   std::optional<std::uint32_t> structure_index_;
   std::optional<imap::BodyStructureWriter> structure_writer_;
 };
