@@ -957,6 +957,20 @@ TEST(ImapServer, StreamsABigMessageThroughAFullOutputBuffer) {
   }
 }
 
+// COPY's UID sets take the room of FETCH's MIME structure: a FETCH after a
+// COPY finds the structure again.
+TEST(ImapServer, FetchAfterCopyParsesTheStructureAgain) {
+  const Transcript t = run(after_select("a FETCH 4 (BODYSTRUCTURE BODY.PEEK[3])\r\nc COPY 4 Sent\r\n"
+                                        "b FETCH 4 (BODYSTRUCTURE BODY.PEEK[3])\r\n"),
+                           tls_settings(), with_mime_message);
+  const std::size_t first = t.output.find("* 4 FETCH");
+  const std::size_t done = t.output.find("a OK FETCH completed\r\n");
+  const std::string fetched = t.output.substr(first, done - first);
+  EXPECT_NE(fetched.find("BODY[3] {8}\r\nAAECAw=="), std::string::npos);
+  EXPECT_EQ(t.output.substr(done), "a OK FETCH completed\r\nc OK [COPYUID 7 20 100] COPY completed\r\n" + fetched +
+                                       "b OK FETCH completed\r\n");
+}
+
 // ---------------------------------------------------------------- IMAP4rev2
 
 constexpr std::string_view enable_rev2 = "e ENABLE IMAP4rev2\r\n";
