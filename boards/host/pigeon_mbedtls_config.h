@@ -21,5 +21,11 @@
  * The ephemeral key itself is still made by the ladder: PSA generates it
  * through mbedtls_ecp_mul. Everest is Apache-2.0 only, as Mbed TLS is here. */
 #define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED
+/* The record layer's AES-GCM on an x86-64 host: AES-NI and PCLMULQDQ when the
+ * CPU has them (Mbed TLS asks cpuid once, and falls back to its tables when
+ * not). Software AES and GHASH were 64% of the relay's CPU in a bulk IMAP
+ * FETCH over TLS (docs/testing.md). On the router builds' CPUs it compiles to
+ * nothing. */
+#define MBEDTLS_AESNI_C
 
 #endif
