@@ -21,5 +21,10 @@
 #define PIGEON_PBKDF2_ITERATIONS_PER_ROUND 1024
 #define PIGEON_LOGIN_ADDRESSES 64
 #define PIGEON_LOGIN_CACHE_ENTRIES 16
+/* A 2 KB message's POP3 RETR reply, or its IMAP literal, fits in one output
+ * buffer: one send, and under TLS one record (MBEDTLS_SSL_OUT_CONTENT_LEN is
+ * 4096), instead of two of each. 2 KiB more per session slot, in pages that
+ * cost memory only once the slot is used. */
+#define PIGEON_OUTPUT_BUFFER_BYTES 4096
 
 #endif
