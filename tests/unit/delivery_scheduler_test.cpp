@@ -324,6 +324,21 @@ class DeliverySchedulerTest : public ::testing::Test {
 
   bool owes_anything() { return spool_->next_outbound(0).has_value(); }
 
+  // A message for the smarthost that a slow client is still writing; it
+  // commits (durably) with slow_body when the test says.
+  static constexpr std::string_view slow_body = "Subject: slow\r\n\r\nAt last.\r\n";
+  void open_slow_message(SpoolWriter& slow) {
+    const std::vector<SpoolRecipient> recipients{{far_recipient, ""}};
+    const SpoolEnvelope envelope{local_sender, recipients, false, spool_time_s(clock_)};
+    ASSERT_EQ(spool_->open_message(envelope, slow), SpoolStatus::ok);
+  }
+  void commit_slow_message(const SpoolWriter& slow) {
+    ASSERT_EQ(spool_->append(slow, {reinterpret_cast<const std::uint8_t*>(slow_body.data()), slow_body.size()}),
+              SpoolStatus::ok);
+    ASSERT_EQ(spool_->commit(slow), SpoolStatus::ok);
+    ASSERT_EQ(spool_->sync(), SpoolStatus::ok);
+  }
+
   RelayConfig config_;
   Accounts accounts_{config_};
   LoginService logins_{config_, accounts_};  // no session logs in here
@@ -356,21 +371,16 @@ TEST_F(DeliverySchedulerTest, DeliversToTheConfiguredSmarthost) {
 // each once. Before, the scheduler's cursor passed the open message and it
 // waited for a restart (tools/simulate, home-router seed 3).
 TEST_F(DeliverySchedulerTest, MessageCommittedAfterALaterOneIsRelayedToo) {
-  const std::vector<SpoolRecipient> recipients{{far_recipient, ""}};
-  const SpoolEnvelope envelope{local_sender, recipients, false, spool_time_s(clock_)};
   SpoolWriter slow;
-  ASSERT_EQ(spool_->open_message(envelope, slow), SpoolStatus::ok);
+  open_slow_message(slow);
   const MessageId fast = queue_message(local_sender, {far_recipient});
   EXPECT_GT(fast, slow.message_id());
   run_until(1);
   ASSERT_EQ(smarthost_.delivered.size(), 1u);
-  const std::string body = "Subject: slow\r\n\r\nAt last.\r\n";
-  ASSERT_EQ(spool_->append(slow, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
-  ASSERT_EQ(spool_->commit(slow), SpoolStatus::ok);
-  ASSERT_EQ(spool_->sync(), SpoolStatus::ok);
+  commit_slow_message(slow);
   run_until(2);
   ASSERT_EQ(smarthost_.delivered.size(), 2u);
-  EXPECT_EQ(smarthost_.delivered[1].body, body);
+  EXPECT_EQ(smarthost_.delivered[1].body, slow_body);
   run_until(100);
   EXPECT_EQ(smarthost_.delivered.size(), 2u);
   EXPECT_FALSE(owes_anything());
@@ -381,25 +391,20 @@ TEST_F(DeliverySchedulerTest, MessageCommittedAfterALaterOneIsRelayedToo) {
 // written: the slow message below the local ones, and the remote one after
 // them, are each relayed once.
 TEST_F(DeliverySchedulerTest, LocalMessagesNeitherHideNorDelayRemoteOnes) {
-  const std::vector<SpoolRecipient> recipients{{far_recipient, ""}};
-  const SpoolEnvelope envelope{local_sender, recipients, false, spool_time_s(clock_)};
   const std::vector<SpoolRecipient> alice{{local_sender, "alice"}};
   const auto store_for_alice = [&] {
     const SpoolEnvelope local{local_sender, alice, false, spool_time_s(clock_)};
     ASSERT_EQ(store_message(*spool_, local, "Subject: local\r\n\r\nFor alice.\r\n").status, SpoolStatus::ok);
   };
   SpoolWriter slow;
-  ASSERT_EQ(spool_->open_message(envelope, slow), SpoolStatus::ok);
+  open_slow_message(slow);
   for (int local = 0; local < 3; ++local) store_for_alice();
   run_until(1);
   EXPECT_TRUE(smarthost_.delivered.empty());
-  const std::string body = "Subject: slow\r\n\r\nAt last.\r\n";
-  ASSERT_EQ(spool_->append(slow, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}), SpoolStatus::ok);
-  ASSERT_EQ(spool_->commit(slow), SpoolStatus::ok);
-  ASSERT_EQ(spool_->sync(), SpoolStatus::ok);
+  commit_slow_message(slow);
   run_until(2);
   ASSERT_EQ(smarthost_.delivered.size(), 1u);
-  EXPECT_EQ(smarthost_.delivered[0].body, body);
+  EXPECT_EQ(smarthost_.delivered[0].body, slow_body);
   for (int local = 0; local < 3; ++local) store_for_alice();
   run_until(3);
   queue_message(local_sender, {far_recipient});
