@@ -247,12 +247,7 @@ std::optional<std::size_t> ImapSession::read_message(std::uint32_t index, std::u
 // and works from the list it took at login: while it holds the lock, IMAP
 // expunges nothing (docs/imap.md).
 ImapDecision ImapSession::expunge(std::uint32_t index) {
-  if (!maildrop_holder_) {
-    if (!services_->accounts.lock_maildrop(*user_)) {
-      return ImapDecision::rejected("INUSE", "A POP3 session holds the mailbox, try again later");
-    }
-    maildrop_holder_ = user_;
-  }
+  if (const ImapDecision held = hold_maildrop(); held.kind != ImapDecision::Kind::accept) return held;
   if (services_->spool.remove_from_view(view_, index) != SpoolStatus::ok) {
     return ImapDecision::rejected("UNAVAILABLE", "Could not remove a message, try again later");
   }
@@ -275,16 +270,26 @@ ImapDecision ImapSession::commit() {
 
 void ImapSession::sync_finished(bool durable) {
   awaiting_sync_ = false;
-  release_maildrop();
+  // A MOVE whose copies are durable keeps the lock for its removals, unless
+  // its client has gone.
+  const bool moving = commit_ == Commit::copy && copy_.move && durable && active();
+  if (!moving) release_maildrop();
   // The peer may have gone while the commit waited: it is durable all the same.
   if (!active()) return;
   const bool flags_failed = std::exchange(flags_failed_, false);
   if (durable && !flags_failed) return engine_->resume(ImapDecision::accepted());
-  engine_->resume(ImapDecision::rejected("UNAVAILABLE", !durable && commit_ == Commit::append
-                                                            ? "Could not store the message, try again later"
-                                                        : !durable && commit_ == Commit::expunge
-                                                            ? "Could not remove messages, try again later"
-                                                            : "Could not keep the flags, try again later"));
+  engine_->resume(ImapDecision::rejected("UNAVAILABLE", durable ? "Could not keep the flags, try again later"
+                                                                : failed_commit_text()));
+}
+
+std::string_view ImapSession::failed_commit_text() const {
+  switch (commit_) {
+    case Commit::append: return "Could not store the message, try again later";
+    case Commit::expunge: return "Could not remove messages, try again later";
+    case Commit::copy: return "Could not store the copies, try again later";
+    case Commit::flags: break;
+  }
+  return "Could not keep the flags, try again later";
 }
 
 // APPEND writes a message into the spool as a delivery to the user's own
@@ -294,10 +299,8 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
   if (size_bytes > services_->config.max_message_bytes || size_bytes > services_->spool.writer_limit_bytes()) {
     return ImapDecision::rejected("TOOBIG", "Message too big");
   }
-  std::array<char, max_user_name_bytes + max_domain_bytes + 1> address{};
-  const SpoolRecipient recipient{
-      protocol::TextBuilder(address).text(mailbox_name()).character('@').text(services_->config.host_name.view()).view(),
-      mailbox_name()};
+  OwnAddress address{};
+  const SpoolRecipient recipient = the_user(address);
   const SpoolEnvelope envelope{{}, {&recipient, 1}, false, spool_time_s(services_->clock)};
   SpoolWriter writer;
   const MailboxState state{static_cast<std::uint8_t>(flags & system_flags), folder_number(mailbox)};
@@ -308,8 +311,77 @@ ImapDecision ImapSession::append_begin(std::size_t mailbox, std::uint32_t size_b
   return ImapDecision::accepted();
 }
 
-ImapDecision ImapSession::copy_begin(std::size_t, bool) {
-  return ImapDecision::rejected("CANNOT", "Messages cannot be copied or moved yet");
+// A copy is a new message of the user's in the destination folder, with the
+// source's bytes, arrival time (INTERNALDATE) and flags, committed at once
+// and durable at copy_commit(). A MOVE holds POP3's lock from here until its
+// removals are durable, as EXPUNGE does.
+ImapDecision ImapSession::copy_begin(std::size_t mailbox, bool move) {
+  if (move) {
+    if (const ImapDecision held = hold_maildrop(); held.kind != ImapDecision::Kind::accept) return held;
+  }
+  copy_ = CopyTransaction{};
+  copy_.folder = folder_number(mailbox);
+  copy_.move = move;
+  std::array<char, 8> id{};
+  const std::size_t id_bytes = format_message_id(services_->spool.next_message_id(), id);
+  copy_.tag_bytes = protocol::TextBuilder(copy_.tag).text("imap-copy-").text({id.data(), id_bytes}).view().size();
+  return ImapDecision::accepted();
+}
+
+ImapDecision ImapSession::copy_message(std::uint32_t index) {
+  const MaildropEntry source = shown(index);
+  SpoolWriter writer;
+  const SpoolStatus status = source.id == 0 || source.vanished
+                                 ? SpoolStatus::not_found
+                                 : write_copy(source, flags_[index], writer);
+  if (status == SpoolStatus::full || status == SpoolStatus::too_many || status == SpoolStatus::too_big) {
+    return ImapDecision::rejected("OVERQUOTA", "No room for the copies now");
+  }
+  if (status != SpoolStatus::ok) return ImapDecision::rejected("UNAVAILABLE", "Could not copy a message");
+  if (copy_.first == 0) copy_.first = writer.message_id();
+  copy_.last = writer.message_id();
+  return ImapDecision::accepted();
+}
+
+SpoolStatus ImapSession::write_copy(const MaildropEntry& source, protocol::ImapFlags flags, SpoolWriter& writer) {
+  OwnAddress address{};
+  const SpoolRecipient recipient = the_user(address);
+  const SpoolEnvelope envelope{copy_.sender(), {&recipient, 1}, false, source.arrived_s};
+  const MailboxState state{static_cast<std::uint8_t>(flags & system_flags), copy_.folder};
+  if (const SpoolStatus status = services_->spool.open_message(envelope, writer, state); status != SpoolStatus::ok) {
+    return status;
+  }
+  std::array<std::uint8_t, 256> piece{};
+  for (std::uint32_t offset = 0; offset < source.size_bytes;) {
+    const std::optional<std::size_t> read = services_->spool.read(source.id, offset, piece);
+    const SpoolStatus status = read && *read > 0 ? services_->spool.append(writer, std::span(piece).first(*read))
+                                                 : SpoolStatus::flash_error;
+    if (status != SpoolStatus::ok) {
+      services_->spool.discard(writer);
+      return status;
+    }
+    offset += static_cast<std::uint32_t>(*read);
+  }
+  return services_->spool.commit(writer);
+}
+
+// The copies are durable after the loop's sync; the tagged OK (or a MOVE's
+// removals) wait for it.
+ImapDecision ImapSession::copy_commit() {
+  commit_ = Commit::copy;
+  awaiting_sync_ = true;
+  return ImapDecision::later();
+}
+
+// A copy was refused: the ones made before it go too (RFC 9051 §6.4.7, no
+// partial copy), found by their envelope sender among the ids they got.
+void ImapSession::copy_discard() {
+  std::array<char, sizeof(copy_.tag)> sender{};
+  for (MessageId id = copy_.first; id != 0 && id <= copy_.last; ++id) {
+    if (services_->spool.read_sender(id, sender) == copy_.sender()) services_->spool.mark_deleted(id, mailbox_name());
+  }
+  copy_ = CopyTransaction{};
+  release_maildrop();
 }
 
 bool ImapSession::append_data(std::span<const std::uint8_t> bytes) {
@@ -335,9 +407,25 @@ ImapDecision ImapSession::append_end(bool keep) {
   return ImapDecision::later();
 }
 
+// The user as the one recipient of what they write themselves (APPEND, a
+// copy): user@host, delivered to their mailbox.
+SpoolRecipient ImapSession::the_user(OwnAddress& address) const {
+  return {protocol::TextBuilder(address).text(mailbox_name()).character('@').text(services_->config.host_name.view()).view(),
+          mailbox_name()};
+}
+
 void ImapSession::drop_appended() {
   if (writer_) services_->spool.discard(*writer_);
   writer_.reset();
+}
+
+ImapDecision ImapSession::hold_maildrop() {
+  if (maildrop_holder_) return ImapDecision::accepted();
+  if (!services_->accounts.lock_maildrop(*user_)) {
+    return ImapDecision::rejected("INUSE", "A POP3 session holds the mailbox, try again later");
+  }
+  maildrop_holder_ = user_;
+  return ImapDecision::accepted();
 }
 
 void ImapSession::release_maildrop() {

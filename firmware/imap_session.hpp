@@ -51,13 +51,13 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   bool append_data(std::span<const std::uint8_t> bytes) override;
   protocol::ImapDecision append_end(bool keep) override;
   std::uint32_t appended_uid() override { return appended_uid_; }
-  // COPY and MOVE are not made yet: they answer NO [CANNOT] at copy_begin,
-  // so nothing is ever copied, committed or discarded.
+  // COPY and MOVE write each copy as a new message of the destination folder
+  // (docs/imap.md): its UID is a new spool id.
   protocol::ImapDecision copy_begin(std::size_t mailbox, bool move) override;
-  protocol::ImapDecision copy_message(std::uint32_t) override { return copy_begin(0, false); }
-  std::uint32_t copied_uid() override { return 0; }
-  protocol::ImapDecision copy_commit() override { return copy_begin(0, false); }
-  void copy_discard() override {}
+  protocol::ImapDecision copy_message(std::uint32_t index) override;
+  std::uint32_t copied_uid() override { return copy_.last; }
+  protocol::ImapDecision copy_commit() override;
+  void copy_discard() override;
   void refresh() override;
   std::optional<std::uint32_t> take_vanished() override;
   std::optional<std::uint32_t> take_flag_change() override;
@@ -81,6 +81,12 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   protocol::ImapServerSettings settings_for(Service service) const;
   std::string_view mailbox_name() const { return services_->accounts.name(*user_); }
   void release_maildrop();
+  using OwnAddress = std::array<char, max_user_name_bytes + max_domain_bytes + 1>;
+  SpoolRecipient the_user(OwnAddress& address) const;
+  std::string_view failed_commit_text() const;
+  // POP3's lock, which an expunge (and a MOVE) holds until its removals are durable.
+  protocol::ImapDecision hold_maildrop();
+  SpoolStatus write_copy(const MaildropEntry& source, protocol::ImapFlags flags, SpoolWriter& writer);
   void drop_appended();
   // The view's message at `index`; a message that is gone or unreadable shows as id 0.
   MaildropEntry shown(std::uint32_t index);
@@ -115,7 +121,21 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   std::optional<SpoolWriter> writer_;
   std::uint32_t appended_uid_ = 0;
   // What the loop's sync makes durable for this session.
-  enum class Commit : std::uint8_t { expunge, flags, append };
+  enum class Commit : std::uint8_t { expunge, flags, append, copy };
+  // The copies of a COPY or MOVE transaction: new messages with ids from
+  // `first` to `last`, each with the envelope sender `tag` (unique: made of
+  // an id the spool never gives out again), which tells them from what
+  // other sessions wrote meanwhile when a refusal drops them.
+  struct CopyTransaction {
+    std::uint8_t folder = 0;
+    bool move = false;
+    MessageId first = 0;
+    MessageId last = 0;
+    std::array<char, 24> tag{};
+    std::size_t tag_bytes = 0;
+    std::string_view sender() const { return {tag.data(), tag_bytes}; }
+  };
+  CopyTransaction copy_;
   Commit commit_ = Commit::expunge;
   bool awaiting_sync_ = false;
 };

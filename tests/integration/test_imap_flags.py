@@ -1,8 +1,9 @@
 """IMAP flags and folders are the spool's (docs/spool-format.md §3.7): what a
 client stores survives its logout and a restart of the relay, STATUS counts
 unseen mail from them, two sessions on one mailbox hear of each other's STORE
-at their next NOOP or CHECK, and what is APPENDed to Sent, Drafts, Trash or
-Junk is there, and only there. Python imaplib over implicit TLS."""
+at their next NOOP or CHECK, what is APPENDed to Sent, Drafts, Trash or Junk
+is there, and only there, and COPY and MOVE write new messages into the
+destination. Python imaplib over implicit TLS."""
 import poplib
 import re
 
@@ -141,3 +142,52 @@ def test_two_sessions_on_a_folder_hear_of_each_others_changes(pigeon):
     assert first.response("FETCH") == ("FETCH", [b"1 (FLAGS (\\Flagged))"])
     first.logout()
     second.logout()
+
+
+COPYUID = re.compile(rb"\[COPYUID 1 ([\d:,]+) ([\d:,]+)\]")
+
+
+def test_copy_and_move_write_new_messages_into_the_folder(make_pigeon, tmp_path):
+    state = str(tmp_path / "state")
+    relay = make_pigeon(state=state)
+    submit_all(relay)
+    client = imaps(relay)
+    client.select("INBOX")
+    assert client.store("2", "+FLAGS.SILENT", r"(\Flagged)")[0] == "OK"
+    before = [part for part in client.fetch("1:3", "(INTERNALDATE BODY.PEEK[])")[1] if isinstance(part, tuple)]
+    typ, data = client.copy("2:3", "Trash")
+    assert typ == "OK", data
+    sources, copies = COPYUID.search(data[0]).groups()
+    typ, data = client.uid("MOVE", "1", "Junk")
+    assert typ == "OK", data
+    assert client.response("EXPUNGE") == ("EXPUNGE", [b"1"])
+    assert client.select("INBOX") == ("OK", [b"2"])  # the copies left INBOX as it was, less the moved one
+    relay.kill_hard()  # right after MOVE's OK
+
+    restarted = make_pigeon(state=state)
+    client = imaps(restarted)
+    assert client.status("Trash", "(MESSAGES)") == ("OK", [b"Trash (MESSAGES 2)"])
+    client.select("Trash")
+    typ, data = client.uid("FETCH", copies.decode(), "(FLAGS INTERNALDATE BODY.PEEK[])")
+    copied = [part for part in data if isinstance(part, tuple)]
+    assert [part[1] for part in copied] == [before[1][1], before[2][1]]
+    assert b"\\Flagged" in copied[0][0]
+    assert [re.search(rb'INTERNALDATE "[^"]+"', part[0]).group(0) for part in copied] == \
+        [re.search(rb'INTERNALDATE "[^"]+"', part[0]).group(0) for part in before[1:]]
+    assert client.select("Junk") == ("OK", [b"1"])
+    assert client.fetch("1", "(BODY.PEEK[])")[1][0][1] == before[0][1]
+    client.logout()
+
+
+def test_a_copy_the_spool_cannot_hold_leaves_no_partial_copy(make_pigeon):
+    relay = make_pigeon(extra=["spool_bytes = 393216"])  # 6 sectors of 64 KiB, 3 kept for reclaim
+    line = b"x" * 76 + b"\r\n"
+    submit_all(relay, [b"Subject: big\r\n\r\n" + line * 800] * 2)  # 62 KB each: room for one copy more, not two
+    client = imaps(relay)
+    client.select("INBOX")
+    typ, data = client.copy("1:2", "Trash")
+    assert typ == "NO" and b"OVERQUOTA" in data[0], data
+    assert client.status("Trash", "(MESSAGES)") == ("OK", [b"Trash (MESSAGES 0)"])
+    assert client.select("INBOX") == ("OK", [b"2"])
+    assert client.fetch("2", "(BODY.PEEK[TEXT])")[1][0][1] == line * 800
+    client.logout()

@@ -342,6 +342,31 @@ const Scenario imap_append_to_drafts{
       }
     }};
 
+// An IMAP MOVE to Trash, as ImapSession makes it (docs/imap.md): each
+// message is written again into Trash with its flags, committed and synced,
+// and only then removed from INBOX; other mail makes the ring go round. A cut
+// anywhere leaves every message in INBOX, in Trash or in both, never lost.
+const Scenario imap_move_to_trash{
+    "IMAP MOVE to Trash",
+    [](Spool& spool, SpoolModel& model) {
+      for (int i = 0; i < 5; ++i) model.store(spool, to_alice, make_body(880 + i, 700 + 300 * i));
+    },
+    [](Spool& spool, SpoolModel& model) {
+      const std::vector<MessageId> inbox = model.live();
+      for (std::uint32_t i = 0; i < inbox.size(); ++i) {
+        const std::string body = model.messages().at(inbox[i]).body;
+        const MailboxState in_trash{MailboxState::seen, MailboxState::trash};
+        if (model.store(spool, to_alice, body, false, in_trash) != SpoolStatus::ok) return;
+        if (model.finish(spool, inbox[i], {0}) != SpoolStatus::ok) return;
+        if (model.store(spool, to_remote, make_body(890 + i, 1800)) != SpoolStatus::ok) return;
+        if (model.finish(spool, model.live().back(), {0}) != SpoolStatus::ok) return;
+      }
+    }};
+
+TEST(SpoolPowerLoss, ImapMoveToTrash) {
+  report_and_expect_none(imap_move_to_trash, cut_everywhere(imap_move_to_trash, small_flash));
+}
+
 TEST(SpoolPowerLoss, ImapStoreAndExpungeWhileReclaimCopies) {
   for (const hal::FlashGeometry geometry : {small_flash, hal::FlashGeometry{4096, 8, 1}}) {
     report_and_expect_none(imap_store_and_expunge, cut_everywhere(imap_store_and_expunge, geometry));
