@@ -17,11 +17,18 @@ namespace pigeon {
 
 }  // namespace pigeon
 
-#define PIGEON_ASSERT(condition)                                         \
-  do {                                                                   \
-    if (!(condition)) [[unlikely]] {                                     \
-      ::pigeon::assert_failed(#condition, __FILE__, __LINE__);           \
-    }                                                                    \
+// A board short of flash builds with PIGEON_ASSERT_CONDITIONS 0 (its handler's
+// target says so): a failed check then names its file and line but not the
+// text of its condition, which is the same to whoever has that build's source.
+#ifndef PIGEON_ASSERT_CONDITIONS
+#define PIGEON_ASSERT_CONDITIONS 1
+#endif
+
+#define PIGEON_ASSERT(condition)                                                                \
+  do {                                                                                          \
+    if (!(condition)) [[unlikely]] {                                                            \
+      ::pigeon::assert_failed(PIGEON_ASSERT_CONDITIONS ? #condition : "", __FILE__, __LINE__); \
+    }                                                                                           \
   } while (false)
 
 // Marks a branch that the surrounding checks make impossible.

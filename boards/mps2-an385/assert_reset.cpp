@@ -1,4 +1,4 @@
-// The board's PIGEON_ASSERT handler: the failed condition on the console, then a
+// The board's PIGEON_ASSERT handler: the failed check's place on the console, then a
 // system reset. The relay remounts the spool after the reset, so accepted mail
 // survives (docs/spool-format.md); staying up with broken state could lose it.
 #include <cstddef>
@@ -23,8 +23,13 @@ void write_decimal(std::uint32_t value) {
 }  // namespace
 
 void assert_failed(const char* condition, const char* file, int line) noexcept {
-  board::uart_write("\r\npigeon: assertion failed: ");
-  board::uart_write(condition);
+  // This board's checks leave their condition's text out (PIGEON_ASSERT_CONDITIONS
+  // 0); lwIP's name themselves "lwIP".
+  board::uart_write("\r\npigeon: assertion failed");
+  if (*condition != '\0') {
+    board::uart_write(": ");
+    board::uart_write(condition);
+  }
   board::uart_write(" (");
   board::uart_write(file);
   board::uart_write(":");
