@@ -2127,7 +2127,10 @@ void ImapServer::pump_expunge() {
 
 // EXPUNGE removes the \Deleted messages (of the UID set); a MOVE the batch
 // it just copied, whatever their flags.
+// A message removed elsewhere is already gone: its own EXPUNGE comes with
+// the session's next announcement, so this one passes it by.
 bool ImapServer::removes(std::uint32_t index) {
+  if (policy_.expunged_elsewhere(index)) return false;
   if (!copy_move_ && (policy_.flags(index) & imap_deleted) == 0) return false;
   return in_set(index);
 }

@@ -157,7 +157,12 @@ void settle_streaming(Engine& engine, Policy& policy, Output& out, std::string& 
     if (engine.streaming()) {
       engine.pump();
     } else if (out.empty()) {
-      return;
+      // An idling IMAP session hears of changes whenever the loop runs
+      // (ImapSession::produce), so also of those its output had no room for.
+      if constexpr (requires { engine.store_changed(); }) {
+        if (engine.idling()) engine.store_changed();
+      }
+      if (out.empty()) return;
     }
   }
 }

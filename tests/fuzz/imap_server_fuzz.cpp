@@ -6,6 +6,7 @@
 // literal announced is followed by exactly as many bytes.
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,8 +43,8 @@ std::vector<Message> messages_from(const Tape& tape) {
 class TapeStore final : public protocol::ImapServerPolicy {
  public:
   explicit TapeStore(const Tape& tape)
-      : messages_(messages_from(tape)), tls_session_free_(tape.at(6) % 4 != 0), unreadable_(tape.at(8) % 7 == 0),
-        decisions_(tape, answer) {}
+      : tape_(tape), messages_(messages_from(tape)), tls_session_free_(tape.at(6) % 4 != 0),
+        unreadable_(tape.at(8) % 7 == 0), decisions_(tape, answer) {}
 
   std::vector<std::string> calls;
   ImapDecision resumed() const { return decisions_.resumed(); }
@@ -87,8 +88,10 @@ class TapeStore final : public protocol::ImapServerPolicy {
     return length;
   }
   ImapDecision expunge(std::uint32_t index) override {
-    // EXPUNGE removes \Deleted messages; MOVE the copies it just committed.
+    // EXPUNGE removes \Deleted messages; MOVE the copies it just committed;
+    // neither a message that is gone already.
     require((at(index).flags & 8) != 0 || removing_moved_);
+    require(!expunged_elsewhere(index));
     calls.push_back("expunge " + std::to_string(at(index).uid));
     if (at(index).uid == 9) return ImapDecision::rejected("INUSE", "Locked");
     messages_.erase(messages_.begin() + index);
@@ -146,10 +149,44 @@ class TapeStore final : public protocol::ImapServerPolicy {
     copying_ = false;
     calls.emplace_back("copy_discard");
   }
-  void refresh() override {}
-  std::optional<std::uint32_t> take_vanished() override { return std::nullopt; }
-  bool expunged_elsewhere(std::uint32_t) override { return false; }
-  std::optional<std::uint32_t> take_flag_change() override { return std::nullopt; }
+  // What other sessions do, found by refresh(): one change at most after
+  // each call of this session's that `calls` records (the split run
+  // refreshes more often while it idles, so a count of refreshes would
+  // differ between the runs; for the same reason take_vanished() records
+  // nothing). A
+  // message removed elsewhere keeps its number, with no content, until the
+  // next change announces it; flags stored elsewhere are announced at once.
+  void refresh() override {
+    if (calls.size() == refreshed_after_calls_) return;
+    refreshed_after_calls_ = calls.size();
+    if (removed_elsewhere_) {
+      vanishing_ = std::exchange(removed_elsewhere_, std::nullopt);
+      return;
+    }
+    const std::uint8_t choice = tape_.at(3 + 2 * calls.size());
+    if (messages_.empty()) return;
+    const auto index = static_cast<std::uint32_t>((choice >> 2) % messages_.size());
+    if (choice % 4 == 1) removed_elsewhere_ = at(index).uid;
+    if (choice % 4 == 2) {
+      at(index).flags = static_cast<ImapFlags>(choice >> 3);
+      flags_changed_ = index;
+    }
+  }
+  std::optional<std::uint32_t> take_vanished() override {
+    if (!vanishing_) return std::nullopt;
+    const auto gone = std::find_if(messages_.begin(), messages_.end(),
+                                   [&](const Message& message) { return message.uid == *vanishing_; });
+    require(gone != messages_.end());  // the engine never removes it itself
+    vanishing_.reset();
+    const auto index = static_cast<std::uint32_t>(gone - messages_.begin());
+    messages_.erase(gone);
+    return index;
+  }
+  bool expunged_elsewhere(std::uint32_t index) override {
+    const std::uint32_t uid = at(index).uid;
+    return uid == removed_elsewhere_ || uid == vanishing_;
+  }
+  std::optional<std::uint32_t> take_flag_change() override { return std::exchange(flags_changed_, std::nullopt); }
   void release() override { calls.emplace_back("release"); }
 
  private:
@@ -165,7 +202,12 @@ class TapeStore final : public protocol::ImapServerPolicy {
     return choice % 2 == 0 ? ImapDecision::accepted() : ImapDecision::rejected("UNAVAILABLE", "Try later");
   }
 
+  const Tape& tape_;
   std::vector<Message> messages_;
+  std::size_t refreshed_after_calls_ = 0;
+  std::optional<std::uint32_t> removed_elsewhere_;  // UID of a message gone elsewhere, not yet told
+  std::optional<std::uint32_t> vanishing_;          // UID that take_vanished() announces now
+  std::optional<std::uint32_t> flags_changed_;      // index whose flags changed elsewhere
   bool tls_session_free_;
   bool unreadable_;
   std::size_t appended_ = 0;  // bytes of the message being appended

@@ -99,9 +99,11 @@ class FakeStore final : public ImapServerPolicy {
     return length;
   }
   ImapDecision expunge(std::uint32_t index) override {
+    EXPECT_FALSE(expunged_elsewhere(index)) << "the store has no message " << index << " to remove";
     calls.push_back("expunge uid " + std::to_string(inbox.at(index).uid));
     if (inbox.at(index).uid == locked_uid) return ImapDecision::rejected("INUSE", "Mailbox in use by POP3");
     inbox.erase(inbox.begin() + index);
+    for (std::uint32_t& gone : vanishing) gone -= gone > index ? 1 : 0;
     return ImapDecision::accepted();
   }
   std::uint32_t locked_uid = 0;  // expunge() refuses this message
@@ -917,6 +919,19 @@ TEST(ImapServer, AMessageExpungedElsewhereIsPassedByUntilAnnounced) {
                                     "* 2 EXPUNGE\r\nn OK NOOP completed\r\n"
                                     "* 1 FETCH (UID 10 FLAGS (\\Seen))\r\n* 2 FETCH (UID 15 FLAGS (\\Answered \\Flagged))\r\n"
                                     "h OK FETCH completed\r\n"));
+}
+
+// Both sessions set \Deleted and the other expunged first: this session's
+// EXPUNGE removes the rest and leaves that one to its announcement.
+TEST(ImapServer, ExpungePassesByAMessageExpungedElsewhere) {
+  const Transcript t = run(after_select("a STORE 1,3 +FLAGS.SILENT (\\Deleted)\r\nb EXPUNGE\r\nn NOOP\r\n"), tls_settings(),
+                           [](FakeStore& store) {
+                             store.inbox[1].flags |= imap_deleted;
+                             store.vanishing = {1};
+                           });
+  EXPECT_EQ(t.output, selected_then("a OK STORE completed\r\n* 1 EXPUNGE\r\n* 2 EXPUNGE\r\nb OK EXPUNGE completed\r\n"
+                                    "* 1 EXPUNGE\r\nn OK NOOP completed\r\n"));
+  EXPECT_EQ(t.calls, (Calls{"login [] alice secret", "select INBOX", "commit", "expunge uid 10", "expunge uid 15", "commit"}));
 }
 
 TEST(ImapServer, AbortAfterLoginReleasesTheStore) {
