@@ -49,6 +49,20 @@ inline const TwoMailboxes& mailboxes() {
 
 inline std::unique_ptr<Spool> make_spool(hal::Flash& flash) { return std::make_unique<Spool>(flash, mailboxes()); }
 
+// A spool mounted on a chip of the test's geometry, and mounted again on the
+// same bytes at remount(), as after a restart.
+class MountedSpoolTest : public ::testing::TestWithParam<hal::FlashGeometry> {
+ protected:
+  SimulatedChip chip{GetParam()};
+  std::unique_ptr<Spool> spool = make_spool(chip.flash());
+
+  void SetUp() override { ASSERT_EQ(spool->mount(), SpoolStatus::ok); }
+  void remount() {
+    spool = make_spool(chip.flash());
+    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  }
+};
+
 // A deterministic body of `bytes` bytes, different for every seed.
 inline std::string make_body(std::uint32_t seed, std::size_t bytes) {
   std::string body(bytes, '\0');

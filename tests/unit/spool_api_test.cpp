@@ -12,16 +12,8 @@
 namespace pigeon::testing {
 namespace {
 
-class SpoolApi : public ::testing::TestWithParam<hal::FlashGeometry> {
+class SpoolApi : public MountedSpoolTest {
  protected:
-  SimulatedChip chip{GetParam()};
-  std::unique_ptr<Spool> spool = make_spool(chip.flash());
-
-  void SetUp() override { ASSERT_EQ(spool->mount(), SpoolStatus::ok); }
-  void remount() {
-    spool = make_spool(chip.flash());
-    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
-  }
   std::vector<MaildropEntry> list(std::string_view mailbox) {
     std::vector<MaildropEntry> entries(64);
     entries.resize(spool->list_mailbox(mailbox, entries));

@@ -18,16 +18,8 @@ constexpr MailboxState answered{MailboxState::seen | MailboxState::answered, Mai
 constexpr MailboxState flagged{MailboxState::flagged | MailboxState::draft, MailboxState::inbox};
 constexpr MailboxState draft_in_drafts{MailboxState::flagged | MailboxState::draft, MailboxState::drafts};
 
-class SpoolMailboxState : public ::testing::TestWithParam<hal::FlashGeometry> {
+class SpoolMailboxState : public MountedSpoolTest {
  protected:
-  SimulatedChip chip{GetParam()};
-  std::unique_ptr<Spool> spool = make_spool(chip.flash());
-
-  void SetUp() override { ASSERT_EQ(spool->mount(), SpoolStatus::ok); }
-  void remount() {
-    spool = make_spool(chip.flash());
-    ASSERT_EQ(spool->mount(), SpoolStatus::ok);
-  }
   MessageId store(std::span<const SpoolRecipient> recipients, std::uint32_t seed) {
     const Outcome stored = store_message(*spool, {"sender@lan.example", recipients, false}, make_body(seed, 900));
     EXPECT_EQ(stored.status, SpoolStatus::ok);
