@@ -7,9 +7,17 @@ destination. Python imaplib over implicit TLS."""
 import poplib
 import re
 
-from test_imap_clients import imaps, submit_all
+from test_imap_clients import MESSAGES, imaps, submit_all
 
 FLAGS = re.compile(rb"(\d+) \(FLAGS \(([^)]*)\)")
+
+
+def inbox_of(relay, messages=MESSAGES):
+    """A client over 993 with INBOX selected, after `messages` were delivered to it."""
+    submit_all(relay, messages)
+    client = imaps(relay)
+    client.select("INBOX")
+    return client
 
 
 def flags_of(client, message_set="1:*"):
@@ -19,9 +27,7 @@ def flags_of(client, message_set="1:*"):
 
 
 def test_select_offers_every_system_flag_as_permanent(pigeon):
-    submit_all(pigeon)
-    client = imaps(pigeon)
-    client.select("INBOX")
+    client = inbox_of(pigeon)
     typ, data = client.response("PERMANENTFLAGS")
     assert set(data[0].strip(b"()").split()) == {b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Draft"}
     client.logout()
@@ -30,9 +36,7 @@ def test_select_offers_every_system_flag_as_permanent(pigeon):
 def test_flags_survive_logout_and_a_restart(make_pigeon, tmp_path):
     state = str(tmp_path / "state")
     relay = make_pigeon(state=state)
-    submit_all(relay)
-    client = imaps(relay)
-    client.select("INBOX")
+    client = inbox_of(relay)
     assert client.store("1", "+FLAGS", r"(\Seen \Flagged)")[0] == "OK"
     assert client.store("2", "+FLAGS.SILENT", r"(\Answered \Draft)")[0] == "OK"
     assert client.fetch("3", "(BODY[TEXT])")[0] == "OK"  # sets \Seen
@@ -150,9 +154,7 @@ COPYUID = re.compile(rb"\[COPYUID 1 ([\d:,]+) ([\d:,]+)\]")
 def test_copy_and_move_write_new_messages_into_the_folder(make_pigeon, tmp_path):
     state = str(tmp_path / "state")
     relay = make_pigeon(state=state)
-    submit_all(relay)
-    client = imaps(relay)
-    client.select("INBOX")
+    client = inbox_of(relay)
     assert client.store("2", "+FLAGS.SILENT", r"(\Flagged)")[0] == "OK"
     before = [part for part in client.fetch("1:3", "(INTERNALDATE BODY.PEEK[])")[1] if isinstance(part, tuple)]
     typ, data = client.copy("2:3", "Trash")
@@ -182,9 +184,7 @@ def test_copy_and_move_write_new_messages_into_the_folder(make_pigeon, tmp_path)
 def test_a_copy_the_spool_cannot_hold_leaves_no_partial_copy(make_pigeon):
     relay = make_pigeon(extra=["spool_bytes = 393216"])  # 6 sectors of 64 KiB, 3 kept for reclaim
     line = b"x" * 76 + b"\r\n"
-    submit_all(relay, [b"Subject: big\r\n\r\n" + line * 800] * 2)  # 62 KB each: room for one copy more, not two
-    client = imaps(relay)
-    client.select("INBOX")
+    client = inbox_of(relay, [b"Subject: big\r\n\r\n" + line * 800] * 2)  # 62 KB each: room for one copy more, not two
     typ, data = client.copy("1:2", "Trash")
     assert typ == "NO" and b"OVERQUOTA" in data[0], data
     assert client.status("Trash", "(MESSAGES)") == ("OK", [b"Trash (MESSAGES 0)"])
