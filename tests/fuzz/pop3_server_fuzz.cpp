@@ -1,4 +1,5 @@
-// Fuzzes the POP3 server engine: any client bytes, any maildrop answers. The
+// Fuzzes the POP3 server engine: any client bytes, any maildrop answers, a
+// message that cannot be read. The
 // session runs twice: fed whole and read all at once, then fed in small
 // pieces and read a few bytes at a time; both must send the same bytes and
 // make the same maildrop calls.
@@ -26,7 +27,10 @@ std::vector<std::string> messages_from(const Tape& tape) {
 class TapeMaildrop final : public protocol::Pop3ServerPolicy {
  public:
   explicit TapeMaildrop(const Tape& tape)
-      : messages_(messages_from(tape)), tls_session_free_(tape.at(6) % 4 != 0), decisions_(tape, answer) {}
+      : messages_(messages_from(tape)),
+        unreadable_index_(tape.at(2) % 8),
+        tls_session_free_(tape.at(6) % 4 != 0),
+        decisions_(tape, answer) {}
 
   std::vector<std::string> calls;
   Pop3Decision resumed() const { return decisions_.resumed(); }
@@ -47,6 +51,7 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
   std::optional<std::size_t> read_message(std::size_t index, std::uint32_t offset,
                                           std::span<std::uint8_t> out) override {
     require(index < messages_.size() && offset <= messages_[index].size());
+    if (index == unreadable_index_) return std::nullopt;
     const std::size_t length = std::min(out.size(), messages_[index].size() - offset);
     std::copy_n(messages_[index].data() + offset, length, out.data());
     return length;
@@ -72,6 +77,9 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
   }
 
   std::vector<std::string> messages_;
+  // A message whose every read fails, as a flash error makes it (an index past
+  // the maildrop: none). Whole, so that both runs fail at the same read.
+  std::size_t unreadable_index_;
   // Whether a TLS session is free comes from the tape: the same for every split.
   bool tls_session_free_;
   TapeDecisions<Pop3Decision> decisions_;
