@@ -107,11 +107,4 @@ Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_
 }  // namespace
 }  // namespace pigeon::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace pigeon::fuzz;
-  const Tape tape({data, size});
-  const Outcome whole = run(tape, {tape.session().size()}, 0);
-  const Outcome split = run(tape, piece_sizes(tape, tape.session().size()), 1 + tape.at(5) % 24);
-  require(whole == split);
-  return 0;
-}
+PIGEON_FUZZ_WHOLE_AND_SPLIT(pigeon::fuzz::run)
