@@ -234,7 +234,7 @@ constexpr auto keys = std::to_array<Key>({
     {"pop3_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.pop3_timeout_s, v, 1, 86400); }},
     {"imap_timeout_s",
-     [](RelayConfig& c, std::string_view v) { return set_u32(c.imap_timeout_s, v, 1800, 86400); }},
+     [](RelayConfig& c, std::string_view v) { return set_u32(c.imap_timeout_s, v, 1, 86400); }},
     {"handshake_timeout_s",
      [](RelayConfig& c, std::string_view v) { return set_u32(c.handshake_timeout_s, v, 1, 3600); }},
     {"max_sessions_per_address",

@@ -62,11 +62,12 @@ protocol::ImapServerSettings ImapSession::settings_for(Service service) const {
   return settings;
 }
 
-// RFC 9051 §5.4: at least 30 minutes (imap_timeout_s may not be lower).
+// RFC 9051 §5.4: at least 30 minutes, the default (lower values are for tests).
 std::uint64_t ImapSession::idle_limit_ms() const { return services_->config.imap_timeout_s * ms_per_s; }
 
 // A FETCH or SEARCH continues as the output drains; an IDLE client hears of
-// new and expunged mail as soon as the loop runs after it happened.
+// new and expunged mail as soon as the loop runs after it happened. A SEARCH
+// that yielded has had its turn in this round, output or not (working()).
 bool ImapSession::produce() {
   const std::size_t before = transport_.output().size();
   if (view_.lost_track()) {
