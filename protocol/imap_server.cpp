@@ -45,6 +45,7 @@ std::string_view view_of(std::span<const std::uint8_t> bytes) {
 struct LiteralMarker {
   std::uint32_t length = 0;
   bool synchronising = true;
+  bool countable = true;  // the length fits 32 bits (else `length` is the most that does)
 };
 
 std::optional<LiteralMarker> literal_marker(std::string_view line) {
@@ -58,7 +59,13 @@ std::optional<LiteralMarker> literal_marker(std::string_view line) {
     digits.remove_suffix(1);
   }
   const auto length = ascii::parse_u32(digits);
-  if (!length) return std::nullopt;
+  if (!length) {
+    // Digits that overflow still announce a literal: refused by its length.
+    if (digits.empty() || !std::ranges::all_of(digits, ascii::is_digit)) return std::nullopt;
+    marker.countable = false;
+    marker.length = UINT32_MAX;
+    return marker;
+  }
   marker.length = *length;
   return marker;
 }
@@ -392,6 +399,12 @@ bool ImapServer::literal_announced() {
                                                       : std::string_view(command_.data(), command_length_));
   tail_length_ = 0;
   if (!marker) return false;
+  if (!marker->countable && !marker->synchronising) {
+    // Its bytes cannot be counted off to find the next command, and taking
+    // them for commands would answer the client's data (RFC 9051 §7.1.5).
+    abort_session("[TOOBIG] Literal too long to skip, closing connection");
+    return true;
+  }
   if (!command_too_long_ && begin_append(marker->synchronising, marker->length)) return true;
   const bool fits = command_length_ + 2 + marker->length + 2 <= command_.size();
   if (!command_too_long_ && fits) {

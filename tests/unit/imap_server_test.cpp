@@ -367,6 +367,24 @@ TEST(ImapServer, OverlongLinesAndLiteralsAreRefusedAndTheStreamStaysInStep) {
   EXPECT_TRUE(t.calls.empty());
 }
 
+// A length past 32 bits is still a literal's announcement: the synchronising
+// one is refused like any literal over the bound; the bytes of a
+// non-synchronising one cannot be counted off, so what follows them could
+// not be told from commands, and the session ends instead of answering them.
+TEST(ImapServer, LiteralsTooLongToCountAreRefusedOrEndTheSession) {
+  const Transcript refused = run("t1 LOGIN {99999999999}\r\nt2 APPEND INBOX {4294967296}\r\nz NOOP\r\n");
+  EXPECT_EQ(refused.output, with_greeting("t1 BAD [TOOBIG] Command line or literal too long\r\n"
+                                          "t2 BAD [TOOBIG] Command line or literal too long\r\n"
+                                          "z OK NOOP completed\r\n"));
+  for (const std::string_view command : {"t LOGIN {99999999999+}\r\nz NOOP\r\n",
+                                         "t APPEND INBOX {4294967296+}\r\nz NOOP\r\n"}) {
+    const Transcript t = run(std::string(login) + std::string(command));
+    EXPECT_EQ(t.output, with_greeting("a OK Logged in\r\n"
+                                      "* BYE [TOOBIG] Literal too long to skip, closing connection\r\n"))
+        << command;
+  }
+}
+
 TEST(ImapServer, ListLsubNamespaceAndSpecialUse) {
   const Transcript t = run(std::string(login) +
                            "l1 LIST \"\" \"*\"\r\nl2 LIST \"\" \"\"\r\nl3 LIST (SPECIAL-USE) \"\" *\r\n"
