@@ -79,8 +79,10 @@ bool ImapSession::produce() {
   } else if (engine_->idling()) {
     engine_->store_changed();
   }
-  return transport_.output().size() != before;
+  return transport_.output().size() != before && !engine_->yielded();
 }
+
+bool ImapSession::working() const { return engine_ && engine_->yielded(); }
 
 bool ImapSession::say_goodbye(CloseReason reason) {
   switch (reason) {

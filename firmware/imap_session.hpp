@@ -67,6 +67,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   // SessionHooks
   void greet() override { engine_->start(); }
   bool produce() override;
+  bool working() const override;
   bool say_goodbye(CloseReason reason) override;
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;

@@ -83,6 +83,7 @@ bool SessionTransport::step(std::uint64_t now_ms) {
   progressed |= hand_over_to_tls(now_ms);
   if (!active()) return true;
   progressed |= connection_.pump(!engine_->awaiting_tls());
+  progressed |= hooks_->working();
   if (progressed) last_activity_ms_ = now_ms;
 
   if (engine_->finished() && connection_.output_drained()) {

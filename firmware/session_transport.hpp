@@ -41,6 +41,10 @@ class SessionHooks {
   // When the session must end whatever it does, however busy the peer keeps
   // it (docs/security.md): a client that drips bytes is never idle.
   virtual std::uint64_t time_limit_ms() const { return UINT64_MAX; }
+  // A command still at work that stopped by itself to let the other sessions
+  // have their turn (an IMAP SEARCH between its slices): the loop comes back
+  // at once, and the session is not idle meanwhile.
+  virtual bool working() const { return false; }
   // A protected session: a new client may not take its slot (it logged in, or
   // a message of it is being received or stored; docs/security.md).
   virtual bool keeps_slot() const { return false; }

@@ -248,6 +248,7 @@ bool ImapServer::awaiting_decision() const {
          wait_ == Wait::append;
 }
 bool ImapServer::streaming() const { return job_ != Job::none; }
+bool ImapServer::yielded() const { return yielded_ && job_ != Job::none; }
 bool ImapServer::idling() const { return wait_ == Wait::idle; }
 bool ImapServer::authenticated() const {
   return state_ == State::authenticated || state_ == State::selected;
@@ -1069,6 +1070,7 @@ bool ImapServer::next_in_set(std::uint32_t count) {
 }
 
 void ImapServer::pump() {
+  yielded_ = false;
   switch (job_) {
     case Job::fetch: return pump_fetch();
     case Job::store: return pump_store();
@@ -2028,8 +2030,13 @@ bool ImapServer::search_quiet() const {
 void ImapServer::pump_search() {
   const std::uint32_t count = policy_.message_count();
   std::array<char, 32> text{};
+  const std::uint32_t slice_end = job_index_ + search_messages_per_pump;
   for (; job_index_ < count; ++job_index_) {
     if (out_.free_space() < reply_reserve_bytes) return;
+    if (job_index_ == slice_end) {
+      yielded_ = true;
+      return;
+    }
     if (!search_matches(job_index_)) continue;
     const std::uint32_t number = job_uid_ ? policy_.uid(job_index_) : job_index_ + 1;
     if (search_return_.save_all) saved_result_.add(job_index_, policy_.uid(job_index_));

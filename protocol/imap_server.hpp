@@ -192,6 +192,9 @@ class ImapServer final : public SessionEngine {
   static constexpr std::size_t max_command_bytes = 1024;
   // FETCH attributes per command.
   static constexpr std::size_t max_fetch_items = 12;
+  // Messages one pump() of a SEARCH reads at most: a text key reads each
+  // whole, and the loop serves no one else meanwhile.
+  static constexpr std::uint32_t search_messages_per_pump = 16;
 
   ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings);
 
@@ -210,6 +213,9 @@ class ImapServer final : public SessionEngine {
 
   bool awaiting_decision() const override;
   bool streaming() const;
+  // The job stopped by itself with work left (a SEARCH after
+  // search_messages_per_pump messages): pump() again once others had a turn.
+  bool yielded() const;
   bool idling() const;
   bool authenticated() const;
   bool awaiting_tls() const override;
@@ -401,6 +407,7 @@ class ImapServer final : public SessionEngine {
   SearchReturn search_return_;
   imap::SavedResult saved_result_;
   std::uint32_t job_index_ = 0;
+  bool yielded_ = false;  // see yielded()
   std::uint32_t job_largest_ = 0;  // what '*' stands for
   // The set named a message removed elsewhere: FETCH and STORE pass it by and
   // end with NO [EXPUNGEISSUED] (RFC 2180 §4.1.3, RFC 5530).

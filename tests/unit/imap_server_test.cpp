@@ -224,6 +224,7 @@ class Session : public testing::StreamingClient<Session> {
 
   FakeStore store;
   ImapServer& server() { return server_; }
+  protocol::OutputBuffer& output() { return out_; }
   std::vector<std::string>& calls() { return store.calls; }
 
  private:
@@ -1071,6 +1072,40 @@ void every_other_seen(FakeStore& store) {
   store.inbox.clear();
   for (std::uint32_t i = 0; i < 100; ++i) {
     store.inbox.push_back({"x", 100 + i, static_cast<ImapFlags>(i % 2 == 0 ? imap_seen : 0), 0});
+  }
+}
+
+// A SEARCH reads at most search_messages_per_pump messages in one pump() and
+// says it yielded, so that the loop serves the other sessions between its
+// slices; with matches or without, the result is whole.
+TEST(ImapServer, SearchWorksThroughTheMailboxInSlices) {
+  for (const std::string_view key : {"SEEN", "UNSEEN"}) {  // 50 matches each
+    Session session(tls_settings());
+    every_other_seen(session.store);
+    const std::string commands = std::string(login) + std::string(select_inbox) + "f SEARCH " + std::string(key) + "\r\n";
+    ImapServer& server = session.server();
+    std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(commands.data()), commands.size());
+    std::string output;
+    const auto read_all = [&] {
+      output.append(testing::text_of(session.output().pending()));
+      session.output().consume(session.output().size());
+    };
+    while (!input.empty()) {
+      input = input.subspan(server.feed(input));
+      if (server.awaiting_decision()) server.resume(ImapDecision::accepted());
+      read_all();
+    }
+    std::size_t slices = 0;
+    while (server.streaming()) {
+      server.pump();
+      read_all();
+      ++slices;
+      EXPECT_EQ(server.yielded(), server.streaming());
+    }
+    EXPECT_EQ(slices, (100 + ImapServer::search_messages_per_pump - 1) / ImapServer::search_messages_per_pump) << key;
+    std::string numbers;
+    for (std::uint32_t i = key == "SEEN" ? 1 : 2; i <= 100; i += 2) numbers += " " + std::to_string(i);
+    EXPECT_TRUE(output.ends_with("* SEARCH" + numbers + "\r\nf OK SEARCH completed\r\n")) << output;
   }
 }
 
