@@ -1303,6 +1303,7 @@ bool ImapServer::parse_section(Cursor& arguments, FetchItem& item) {
 }
 
 void ImapServer::pump_fetch() {
+  std::uint32_t started = 0;
   while (job_ == Job::fetch && state_ != State::logout) {
     if (body_streaming_) {
       if (!stream_body()) return;
@@ -1310,7 +1311,12 @@ void ImapServer::pump_fetch() {
     }
     if (out_.free_space() < reply_reserve_bytes) return;
     if (!fetch_in_message_) {
+      if (started == messages_per_pump) {
+        yielded_ = true;
+        return;
+      }
       if (!fetch_message_start()) return finish_job();
+      ++started;
       continue;
     }
     if (fetch_item_index_ < fetch_item_count_) {
@@ -2030,7 +2036,7 @@ bool ImapServer::search_quiet() const {
 void ImapServer::pump_search() {
   const std::uint32_t count = policy_.message_count();
   std::array<char, 32> text{};
-  const std::uint32_t slice_end = job_index_ + search_messages_per_pump;
+  const std::uint32_t slice_end = job_index_ + messages_per_pump;
   for (; job_index_ < count; ++job_index_) {
     if (out_.free_space() < reply_reserve_bytes) return;
     if (job_index_ == slice_end) {

@@ -192,9 +192,10 @@ class ImapServer final : public SessionEngine {
   static constexpr std::size_t max_command_bytes = 1024;
   // FETCH attributes per command.
   static constexpr std::size_t max_fetch_items = 12;
-  // Messages one pump() of a SEARCH reads at most: a text key reads each
-  // whole, and the loop serves no one else meanwhile.
-  static constexpr std::uint32_t search_messages_per_pump = 16;
+  // Messages one pump() of a FETCH or SEARCH works through at most: ENVELOPE,
+  // BODYSTRUCTURE and SEARCH's text keys read each message, and the loop
+  // serves no one else meanwhile.
+  static constexpr std::uint32_t messages_per_pump = 16;
 
   ImapServer(ImapServerPolicy& policy, OutputBuffer& out, const ImapServerSettings& settings);
 
@@ -213,8 +214,8 @@ class ImapServer final : public SessionEngine {
 
   bool awaiting_decision() const override;
   bool streaming() const;
-  // The job stopped by itself with work left (a SEARCH after
-  // search_messages_per_pump messages): pump() again once others had a turn.
+  // The job stopped by itself with work left (a FETCH or SEARCH after
+  // messages_per_pump messages): pump() again once others had a turn.
   bool yielded() const;
   bool idling() const;
   bool authenticated() const;

@@ -1075,14 +1075,24 @@ void every_other_seen(FakeStore& store) {
   }
 }
 
-// A SEARCH reads at most search_messages_per_pump messages in one pump() and
-// says it yielded, so that the loop serves the other sessions between its
-// slices; with matches or without, the result is whole.
-TEST(ImapServer, SearchWorksThroughTheMailboxInSlices) {
-  for (const std::string_view key : {"SEEN", "UNSEEN"}) {  // 50 matches each
+// A FETCH or SEARCH works through at most messages_per_pump messages in one
+// pump() and says it yielded, so that the loop serves the other sessions
+// between its slices; the response is whole.
+TEST(ImapServer, FetchAndSearchWorkThroughTheMailboxInSlices) {
+  std::string uids;
+  for (std::uint32_t i = 0; i < 100; ++i) uids += "* " + std::to_string(i + 1) + " FETCH (UID " + std::to_string(100 + i) + ")\r\n";
+  std::string seen;
+  std::string unseen;
+  for (std::uint32_t i = 1; i <= 100; ++i) (i % 2 == 1 ? seen : unseen) += " " + std::to_string(i);
+  const std::array<std::pair<std::string_view, std::string>, 3> cases{{
+      {"FETCH 1:* (UID)", uids + "f OK FETCH completed\r\n"},
+      {"SEARCH SEEN", "* SEARCH" + seen + "\r\nf OK SEARCH completed\r\n"},  // 50 matches
+      {"SEARCH UNSEEN", "* SEARCH" + unseen + "\r\nf OK SEARCH completed\r\n"},
+  }};
+  for (const auto& [command, response] : cases) {
     Session session(tls_settings());
     every_other_seen(session.store);
-    const std::string commands = std::string(login) + std::string(select_inbox) + "f SEARCH " + std::string(key) + "\r\n";
+    const std::string commands = std::string(login) + std::string(select_inbox) + "f " + std::string(command) + "\r\n";
     ImapServer& server = session.server();
     std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(commands.data()), commands.size());
     std::string output;
@@ -1102,10 +1112,8 @@ TEST(ImapServer, SearchWorksThroughTheMailboxInSlices) {
       ++slices;
       EXPECT_EQ(server.yielded(), server.streaming());
     }
-    EXPECT_EQ(slices, (100 + ImapServer::search_messages_per_pump - 1) / ImapServer::search_messages_per_pump) << key;
-    std::string numbers;
-    for (std::uint32_t i = key == "SEEN" ? 1 : 2; i <= 100; i += 2) numbers += " " + std::to_string(i);
-    EXPECT_TRUE(output.ends_with("* SEARCH" + numbers + "\r\nf OK SEARCH completed\r\n")) << output;
+    EXPECT_EQ(slices, (100 + ImapServer::messages_per_pump - 1) / ImapServer::messages_per_pump) << command;
+    EXPECT_TRUE(output.ends_with(response)) << output;
   }
 }
 
