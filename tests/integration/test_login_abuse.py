@@ -83,22 +83,56 @@ def test_the_pop3_connections_last_failure_closes_it(make_pigeon):
     assert dialog.at_eof()
 
 
-def guess_until(relay, stop_at, answers, dialogs, lock):
-    """One guessing connection after another from 127.0.0.1 until `stop_at`;
+def guess_until(stop_at, answers, dialogs, lock, connect, guess):
+    """One guessing connection after another until `stop_at`: connect() opens
+    one, guess(dialog) makes one attempt and says whether it was refused;
     records when each answer came."""
     while time.monotonic() < stop_at:
         try:
-            dialog = smtp(relay, "submissions")
+            dialog = connect()
             with lock:
                 dialogs.append(dialog)
             while time.monotonic() < stop_at:
-                code, _ = dialog.command("AUTH PLAIN " + auth_plain_argument(relay.user, "guess"))
+                refused = guess(dialog)
                 with lock:
                     answers.append(time.monotonic())
-                if code != 535:
+                if not refused:
                     break
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, AssertionError, ValueError):
             pass
+
+
+def guessed_relay(make_pigeon):
+    """A relay whose address budget is quickly spent, with the user 'device'
+    (whose password is 'device-password') as relay.user."""
+    relay = make_pigeon(["auth_failure_delay_ms = 100", "auth_address_free_failures = 4",
+                         "auth_address_delay_ms = 500", "auth_address_max_delay_ms = 2000",
+                         "auth_failures_per_connection = 3", "auth_cache_s = 0",
+                         f"user = device {pbkdf2_line('device-password', 1000)}"])
+    relay.user = "device"
+    return relay
+
+
+def guessers_beside(connections, guessing_s, connect, guess, serve):
+    """`connections` guessers from one address (guess_until) for `guessing_s`;
+    once they have spent the address's free failures, serve() runs three
+    times. Returns how many answers the guessers got in time, and serve()'s
+    three results."""
+    stop_at = time.monotonic() + guessing_s
+    answers, dialogs, lock = [], [], threading.Lock()
+    guessers = [threading.Thread(target=guess_until, args=(stop_at, answers, dialogs, lock, connect, guess))
+                for _ in range(connections)]
+    for guesser in guessers:
+        guesser.start()
+    time.sleep(1.5)  # the guessers have spent the address's free failures
+    served = [serve() for _ in range(3)]
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    with lock:
+        for dialog in dialogs:  # guessers still waiting for a held check give up now
+            dialog.sock.shutdown(socket.SHUT_RDWR)
+    for guesser in guessers:
+        guesser.join(timeout=30)
+    return sum(1 for answered in answers if answered <= stop_at), served
 
 
 def login_and_submit_s(relay, source):
@@ -110,31 +144,16 @@ def login_and_submit_s(relay, source):
 
 
 def test_a_guesser_from_many_connections_waits_while_another_address_is_served(make_pigeon):
-    relay = make_pigeon(["auth_failure_delay_ms = 100", "auth_address_free_failures = 4",
-                         "auth_address_delay_ms = 500", "auth_address_max_delay_ms = 2000",
-                         "auth_failures_per_connection = 3", "auth_cache_s = 0",
-                         f"user = device {pbkdf2_line('device-password', 1000)}"])
-    relay.user = "device"
+    relay = guessed_relay(make_pigeon)
     quiet_s = login_and_submit_s(relay, "127.0.0.2")  # the yardstick: the same work without a guesser
     guessing_s = 6.0
-    stop_at = time.monotonic() + guessing_s
-    answers, dialogs, lock = [], [], threading.Lock()
-    guessers = [threading.Thread(target=guess_until, args=(relay, stop_at, answers, dialogs, lock))
-                for _ in range(6)]
-    for guesser in guessers:
-        guesser.start()
-    time.sleep(1.5)  # the guessers have spent the address's free failures
-    served = [login_and_submit_s(relay, "127.0.0.2") for _ in range(3)]
-    time.sleep(max(0.0, stop_at - time.monotonic()))
-    with lock:
-        for dialog in dialogs:  # guessers still waiting for a held check give up now
-            dialog.sock.shutdown(socket.SHUT_RDWR)
-    for guesser in guessers:
-        guesser.join(timeout=30)
+    wrong = "AUTH PLAIN " + auth_plain_argument(relay.user, "guess")
+    checked, served = guessers_beside(6, guessing_s, lambda: smtp(relay, "submissions"),
+                                      lambda dialog: dialog.command(wrong)[0] == 535,
+                                      lambda: login_and_submit_s(relay, "127.0.0.2"))
     # Unlimited, six connections would get 6 * 6 s / 0.1 s = 360 answers. Past
     # its 4 free failures the address's checks start 0.5, 1, 2, 2 ... s apart.
-    checked = sum(1 for answered in answers if answered <= stop_at)
-    assert checked <= 4 + guessing_s / 0.5, answers
+    assert checked <= 4 + guessing_s / 0.5
     bound_s = 1.0 + 3 * quiet_s
     assert max(served) < bound_s, f"the well-behaved client waited {served} (alone: {quiet_s})"
     print(f"\nguesser: {checked} answers in {guessing_s:.0f} s from 6 connections; other address: "
