@@ -29,18 +29,19 @@ def cpu_used_over(relay, window_s) -> float:
 
 
 class IdleFlood:
-    """Bare TCP connections that never send a byte: `per_port` to each service,
-    each from its own loopback address (so no per-address limit stops them).
-    With `reconnect`, a thread opens a new one for every one the relay closes,
-    until stop(). Bounded: at most `per_port` open per port at any time."""
+    """Bare TCP connections that never send a byte: `per_port` to each service
+    of `ports`, each from its own loopback address (so no per-address limit
+    stops them). With `reconnect`, a thread opens a new one for every one the
+    relay closes, until stop(). Bounded: at most `per_port` open per port at
+    any time."""
 
-    def __init__(self, relay, per_port, reconnect=False):
+    def __init__(self, relay, per_port, reconnect=False, ports=PORTS):
         self.relay = relay
-        self.sockets = {port: [] for port in PORTS}
+        self.sockets = {port: [] for port in ports}
         self.next_address = 0
         self.reconnected = 0
         self.stopping = threading.Event()
-        for port in PORTS:
+        for port in ports:
             for _ in range(per_port):
                 self.sockets[port].append(self._open(port))
         self.thread = threading.Thread(target=self._keep_full, daemon=True) if reconnect else None
@@ -61,11 +62,11 @@ class IdleFlood:
 
     def _keep_full(self):
         while not self.stopping.wait(0.2):
-            for port in PORTS:
-                for index, sock in enumerate(self.sockets[port]):
+            for port, sockets in self.sockets.items():
+                for index, sock in enumerate(sockets):
                     if self._closed_by_relay(sock):
                         sock.close()
-                        self.sockets[port][index] = self._open(port)
+                        sockets[index] = self._open(port)
                         self.reconnected += 1
 
     @staticmethod

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import read_until_closed
 from test_errors_and_limits import Dialog, tcp_established
-from test_hostile_slots import cpu_used_over
+from test_hostile_slots import IdleFlood, cpu_used_over
 from test_login_abuse import guessed_relay, guessers_beside, pbkdf2_line
 from test_memory import rollup_kib
 
@@ -475,6 +475,40 @@ def heard_within(dialog, seconds):
         return dialog.line()
     except (socket.timeout, TimeoutError):
         return b""
+
+
+def imap_round_s(relay):
+    """A well-behaved reader: login over 993, SELECT, FETCH of the first message."""
+    started = time.monotonic()
+    client = imaps_client(relay)
+    client.login(relay.user, relay.password)
+    assert client.select("INBOX")[0] == "OK"
+    assert client.fetch("1", "(BODY.PEEK[TEXT])")[1][0][1] == b"still read\r\n"
+    client.logout()
+    return time.monotonic() - started
+
+
+def test_an_idle_flood_on_both_ports_from_many_addresses_gives_way_to_a_reader(pigeon):
+    """12 bare connections to 143 and 12 to 993, each from its own address and
+    opened again as soon as the relay closes it: three times the 8 IMAP slots.
+    A well-behaved reader is served three times over, each once the flooders
+    queued before it in the backlog have had their second (a silent
+    connection gives way after 1 s); without eviction it would wait for the
+    handshake timeout (20 s) or be turned away."""
+    pigeon.submit(b"Subject: flood\r\n\r\nstill read\r\n")
+    alone_s = imap_round_s(pigeon)
+    flood = IdleFlood(pigeon, per_port=12, reconnect=True, ports=("imap", "imaps"))
+    try:
+        time.sleep(0.5)  # the flood is in before the reader
+        served = [imap_round_s(pigeon) for _ in range(3)]
+    finally:
+        flood.stop()
+    print(f"\nIMAP idle flood: a reader served in {', '.join(f'{s:.2f}' for s in served)} s "
+          f"({alone_s * 1000:.0f} ms alone); {flood.reconnected} flood connections reopened")
+    # At most the 24 flooders are queued before it, 8 of them let in per
+    # second of eviction: 3 s, one more for its own slot, and room for a busy machine.
+    assert max(served) < 6.0 + 3 * alone_s
+    assert "imap: connection with" in pigeon.log() and "evicted for a new client" in pigeon.log()
 
 
 def test_an_idle_session_is_kept_for_the_imap_timeout_then_logged_out(make_pigeon):
