@@ -29,10 +29,6 @@ static_assert(protocol::imap_seen == MailboxState::seen && protocol::imap_answer
               protocol::imap_draft == MailboxState::draft);
 constexpr protocol::ImapFlags system_flags = MailboxState::flag_bits;
 
-// The spool never gives an id out twice (docs/spool-format.md §2), so the ids
-// of one spool stay valid UIDs for good.
-constexpr std::uint32_t uid_validity = 1;
-
 }  // namespace
 
 void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
@@ -136,7 +132,9 @@ protocol::ImapMailbox ImapSession::mailbox(std::size_t index) { return mailboxes
 
 protocol::ImapMailboxStatus ImapSession::status(std::size_t mailbox) {
   protocol::ImapMailboxStatus status;
-  status.uid_validity = uid_validity;
+  // The spool never gives an id out twice (docs/spool-format.md §2), and
+  // keeps one UIDVALIDITY from its format on (§2.1).
+  status.uid_validity = services_->spool.uid_validity();
   status.uid_next = services_->spool.next_message_id();
   MailboxView all = services_->spool.view_mailbox(mailbox_name(), SIZE_MAX, folder_number(mailbox));
   status.messages = static_cast<std::uint32_t>(all.size());

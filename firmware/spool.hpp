@@ -166,10 +166,11 @@ class Spool {
  public:
   Spool(hal::Flash& flash, const MailboxDirectory& mailboxes) : log_(flash), mailboxes_(mailboxes) {}
 
-  // Rebuilds the index from the log; formats flash that holds no spool. Reads
-  // each sector header once and each record header at most once, and programs
-  // nothing unless it formats.
-  SpoolStatus mount();
+  // Rebuilds the index from the log; formats flash that holds no spool, with
+  // `uid_validity_at_format` (spool_format::uid_validity_at_format(); tests
+  // that do not look at it take 1). Reads each sector header once and each
+  // record header at most once, and programs nothing unless it formats.
+  SpoolStatus mount(std::uint32_t uid_validity_at_format = spool_format::unversioned_uid_validity);
   // What the last mount could not take in: committed messages beyond the
   // index (a build with a smaller index, or an outcome lost to a bit flip).
   // They stay on flash but are neither listed nor relayed.
@@ -244,6 +245,9 @@ class Spool {
   // The id the next message will get: above every id given so far, across
   // restarts (docs/spool-format.md §2), so IMAP can predict UIDNEXT.
   MessageId next_message_id() const { return log_.next_message_id(); }
+  // IMAP's UIDVALIDITY of those ids: chosen when the spool was formatted and
+  // kept for its life (docs/spool-format.md §2.1).
+  std::uint32_t uid_validity() const { return log_.uid_validity(); }
   // Message bytes from `offset`: how many, 0 at the end; nullopt when they
   // cannot be read (a flash error, or the message is gone), so that no caller
   // takes a truncated message for a whole one.

@@ -62,6 +62,17 @@ bool erased(std::span<const std::uint8_t> bytes) {
   return all == 0xFF;
 }
 
+std::uint32_t uid_validity_at_format(std::int64_t unix_time_s, std::uint32_t random_bits) {
+  if (unix_time_s >= uid_validity_clock_floor_s && unix_time_s <= std::int64_t{UINT32_MAX}) {
+    return static_cast<std::uint32_t>(unix_time_s);
+  }
+  constexpr std::uint32_t lowest_random = unversioned_uid_validity + 1;
+  return lowest_random + random_bits % (uid_validity_clock_floor_s - lowest_random);
+}
+
+// Versions 5 and 6 keep the header's length at 6 and the program unit at 28;
+// version 7 has the unit at 6 and the UIDVALIDITY at 28 (docs/spool-format.md
+// §2.1 says why).
 std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
   PIGEON_ASSERT(out.size() >= bytes);
   std::uint8_t* at = out.data();
@@ -69,14 +80,21 @@ std::size_t SectorHeader::encode(std::span<std::uint8_t> out) const {
   const bool readable = version >= oldest_readable_version && version <= format_version;
   PIGEON_ASSERT(readable);
   put_u16(at + 4, version);
-  put_u16(at + 6, bytes);
   put_u32(at + 8, sequence);
   put_u32(at + 12, erase_count);
   put_u32(at + 16, next_message_id);
   put_u32(at + 20, retired_sequence);
   put_u32(at + 24, sector_bytes);
-  put_u16(at + 28, unit_bytes);
-  put_u16(at + 30, reserved);
+  if (version == format_version) {
+    PIGEON_ASSERT(uid_validity != 0);
+    put_u16(at + 6, unit_bytes);
+    put_u32(at + 28, uid_validity);
+  } else {
+    PIGEON_ASSERT(uid_validity == unversioned_uid_validity);
+    put_u16(at + 6, bytes);
+    put_u16(at + 28, unit_bytes);
+    put_u16(at + 30, 0);
+  }
   seal(at, 32);
   return bytes;
 }
@@ -86,11 +104,21 @@ std::optional<SectorHeader> SectorHeader::decode(std::span<const std::uint8_t> i
   const std::uint8_t* at = in.data();
   const std::uint16_t version = get_u16(at + 4);
   if (get_u32(at) != sector_magic || version < oldest_readable_version || version > format_version ||
-      get_u16(at + 6) != bytes || !sealed(at, 32)) {
+      !sealed(at, 32)) {
     return std::nullopt;
   }
-  return SectorHeader{get_u32(at + 8),  get_u32(at + 12), get_u32(at + 16), get_u32(at + 20),
-                      get_u32(at + 24), get_u16(at + 28), get_u16(at + 30), version};
+  SectorHeader header{get_u32(at + 8),  get_u32(at + 12), get_u32(at + 16), get_u32(at + 20),
+                      get_u32(at + 24), 0, unversioned_uid_validity, version};
+  if (version == format_version) {
+    header.unit_bytes = get_u16(at + 6);
+    header.uid_validity = get_u32(at + 28);
+    if (header.uid_validity == 0) return std::nullopt;
+  } else {
+    // What versions 5 and 6 wrote, so that the header encodes back to its bytes.
+    if (get_u16(at + 6) != bytes || get_u16(at + 30) != 0) return std::nullopt;
+    header.unit_bytes = get_u16(at + 28);
+  }
+  return header;
 }
 
 std::size_t EraseIntent::encode(std::span<std::uint8_t> out) const {

@@ -1,4 +1,4 @@
-// The spool's on-flash format (docs/spool-format.md, version 6) as pure codecs:
+// The spool's on-flash format (docs/spool-format.md, version 7) as pure codecs:
 // one struct per table of that page, field for field, reserved fields
 // included, so that a structure decoded from flash encodes back to the same
 // bytes. encode() writes the structure (not the padding to the program unit)
@@ -21,10 +21,22 @@
 namespace pigeon::spool_format {
 
 inline constexpr std::uint32_t sector_magic = 0x50534750;  // "PGSP" in memory order
-inline constexpr std::uint16_t format_version = 6;
+inline constexpr std::uint16_t format_version = 7;
 // §2.1: version 5 has no mailbox state records and a zero byte where version 6
-// keeps a begin's mailbox state: its sectors are read as they are.
+// keeps a begin's mailbox state, and neither has a UIDVALIDITY in its sector
+// header: their sectors are read as they are.
 inline constexpr std::uint16_t oldest_readable_version = 5;
+// §2.1: the UIDVALIDITY of a spool of version 5 or 6, the constant that IMAP
+// told its clients before version 7 kept one.
+inline constexpr std::uint32_t unversioned_uid_validity = 1;
+// §2.1: a wall clock below this (2004-01-10) is no clock that is right; the
+// random UIDVALIDITY of a format without the time stays below it.
+inline constexpr std::uint32_t uid_validity_clock_floor_s = 1u << 30;
+// §2.1: the UIDVALIDITY a spool formatted now takes: the wall clock's seconds
+// since the Unix epoch when they are known (0: not known) and at least the
+// floor, else 2 + `random_bits` modulo (floor - 2), above the versions 5 and 6
+// value and below any clock value.
+std::uint32_t uid_validity_at_format(std::int64_t unix_time_s, std::uint32_t random_bits);
 inline constexpr std::uint32_t intent_slots = 2;
 inline constexpr std::uint32_t max_unit_bytes = 256;
 inline constexpr std::uint32_t max_sender_bytes = protocol::max_path_bytes;
@@ -51,8 +63,9 @@ RecipientSet decode_mask(std::span<const std::uint8_t> mask);
 // "Erased" means every byte 0xFF.
 bool erased(std::span<const std::uint8_t> bytes);
 
-// §2.1 Sector header. Magic, header bytes and the CRC are not fields:
-// encode() writes them, decode() checks them.
+// §2.1 Sector header. Magic, the CRC and (versions 5 and 6) the header
+// bytes and the reserved field are not fields: encode() writes them, decode()
+// checks them.
 struct SectorHeader {
   static constexpr std::size_t bytes = 36;
   std::uint32_t sequence = 0;
@@ -61,7 +74,8 @@ struct SectorHeader {
   std::uint32_t retired_sequence = 0;
   std::uint32_t sector_bytes = 0;
   std::uint16_t unit_bytes = 0;
-  std::uint16_t reserved = 0;
+  // Never 0; unversioned_uid_validity in a header of version 5 or 6.
+  std::uint32_t uid_validity = 0;
   // Decoded from oldest_readable_version up; the spool writes format_version.
   std::uint16_t version = format_version;
 

@@ -215,8 +215,8 @@ SpoolStatus SpoolLog::start_sector(std::uint32_t sector) {
     }
     ++state.erase_count;
   }
-  const format::SectorHeader header{next_sequence_, state.erase_count, next_id_, retired_sequence_,
-                                    sector_bytes_,  static_cast<std::uint16_t>(unit_bytes_)};
+  const format::SectorHeader header{next_sequence_, state.erase_count, next_id_,     retired_sequence_,
+                                    sector_bytes_,  static_cast<std::uint16_t>(unit_bytes_), uid_validity_};
   std::array<std::uint8_t, format::max_unit_bytes> bytes{};
   bytes.fill(0xFF);
   header.encode(bytes);

@@ -76,8 +76,12 @@ class SpoolLog {
   // cannot hold a spool.
   SpoolStatus open();
   bool empty() const { return log_sectors_ == 0; }
-  // Starts a new log in sector 0 (§5 step 1, blank flash).
-  SpoolStatus format();
+  // Starts a new log in sector 0 (§5 step 1, blank flash) whose sectors all
+  // carry `uid_validity` (not 0).
+  SpoolStatus format(std::uint32_t uid_validity);
+  // IMAP's UIDVALIDITY of the spool's ids (§2.1): chosen by format(), read by
+  // open() from the head sector's header, written into every sector opened.
+  std::uint32_t uid_validity() const { return uid_validity_; }
   // Mount, step 2: calls visit(address, header) for every valid record from
   // the tail to the head, reading each header once, and places the head after
   // the last one, sealing it when a torn program left the rest unusable (§5
@@ -189,6 +193,7 @@ class SpoolLog {
   std::uint32_t retired_sequence_ = 0;  // sectors up to this sequence left the log
   std::uint32_t durable_retired_ = 0;   // ... and flash says so
   MessageId next_id_ = 1;
+  std::uint32_t uid_validity_ = spool_format::unversioned_uid_validity;
   std::uint32_t lease_ = 0;
   std::array<Sector, PIGEON_SPOOL_MAX_SECTORS> sectors_{};
   // A record is built here whole, so that it is programmed in one operation,

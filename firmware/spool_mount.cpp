@@ -32,7 +32,8 @@ SpoolStatus SpoolLog::open() {
   return read_sector_headers();
 }
 
-SpoolStatus SpoolLog::format() {
+SpoolStatus SpoolLog::format(std::uint32_t uid_validity) {
+  uid_validity_ = uid_validity;
   next_sequence_ = 1;
   log_sectors_ = 0;
   tail_sector_ = 0;
@@ -43,7 +44,7 @@ SpoolStatus SpoolLog::format() {
 SpoolStatus SpoolLog::read_sector_headers() {
   std::array<std::uint8_t, format::max_unit_bytes * (1 + format::intent_slots)> region{};
   const std::uint32_t intents_at = align(format::SectorHeader::bytes);
-  std::uint32_t retired = 0, most_erases = 0;
+  std::uint32_t retired = 0, most_erases = 0, newest_sequence = 0;
   std::array<std::uint32_t, PIGEON_SPOOL_MAX_SECTORS> intended_erases{};  // from the predecessor's intent
   for (std::uint32_t s = 0; s < sector_count_; ++s) {
     if (flash_.read(s * sector_bytes_, {region.data(), data_offset_}) != hal::FlashStatus::ok) {
@@ -61,6 +62,11 @@ SpoolStatus SpoolLog::read_sector_headers() {
       retired = std::max(retired, header->retired_sequence);
       next_sequence_ = std::max(next_sequence_, sector.sequence + 1);
       most_erases = std::max(most_erases, sector.erase_count);
+      // The head's, which every sector since the format has carried on (§2.1).
+      if (header->sequence > newest_sequence) {
+        newest_sequence = header->sequence;
+        uid_validity_ = header->uid_validity;
+      }
     }
     for (std::uint32_t slot = 0; slot < format::intent_slots; ++slot) {
       const std::span<const std::uint8_t> bytes =
@@ -112,13 +118,13 @@ void SpoolLog::seal_head_unless_blank() {
 // ---------------------------------------------------------------------------
 // The spool: step 2, the index from the records.
 
-SpoolStatus Spool::mount() {
+SpoolStatus Spool::mount(std::uint32_t uid_validity_at_format) {
   index_.clear();
   writers_ = {};
   cursors_ = {};
   mount_report_ = {};
   if (const SpoolStatus status = log_.open(); status != SpoolStatus::ok) return status;
-  if (log_.empty()) return log_.format();
+  if (log_.empty()) return log_.format(uid_validity_at_format);
   log_.replay([this](std::uint32_t address, const RecordHeader& header) { replay_record(address, header); });
   log_.drop_dead_tail();
   return SpoolStatus::ok;

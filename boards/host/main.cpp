@@ -307,8 +307,11 @@ int report_spool_open_failure(const char* path, std::uint64_t configured_bytes) 
   return start_failed;
 }
 
-// The spool image in the state folder, sized by spool_bytes, mounted.
-int mount_spool(const StateFolder& state, const RelayConfig& config, hal::FileFlash& flash, Spool& spool) {
+// The spool image in the state folder, sized by spool_bytes, mounted; a new
+// one takes a UIDVALIDITY from the clock, else from `random`.
+int mount_spool(const StateFolder& state, const RelayConfig& config, Platform& platform, CryptoRandom& random,
+                Spool& spool) {
+  hal::FileFlash& flash = platform.flash;
   char spool_path[4096];
   hal::FlashGeometry geometry = flash_sector_geometry;
   geometry.sector_count = config.spool_bytes / geometry.sector_size_bytes;
@@ -316,7 +319,9 @@ int mount_spool(const StateFolder& state, const RelayConfig& config, hal::FileFl
     return report_spool_open_failure(spool_path, geometry.total_bytes());
   }
   if (!arm_flash_faults(flash)) return misconfigured;
-  if (spool.mount() != SpoolStatus::ok) {
+  std::uint32_t random_bits = 0;
+  random.fill({reinterpret_cast<std::uint8_t*>(&random_bits), sizeof random_bits});
+  if (spool.mount(spool_format::uid_validity_at_format(platform.clock.unix_time_s(), random_bits)) != SpoolStatus::ok) {
     std::fprintf(stderr, "pigeon: cannot mount the spool in %s\n", spool_path);
     return start_failed;
   }
@@ -423,7 +428,7 @@ int run_relay(const Options& options) {
   }
   static Accounts accounts(config);
   static Spool spool(platform.flash, accounts);
-  if (int status = mount_spool(state, config, platform.flash, spool)) return status;
+  if (int status = mount_spool(state, config, platform, random, spool)) return status;
 
   static LoginService logins(config, accounts);
   if (!logins.start(random)) {

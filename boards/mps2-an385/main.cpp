@@ -273,7 +273,15 @@ int run() {
   if (!tls.enable_tickets(config.tls_ticket_lifetime_s)) return stop("no arena room for the ticket keys"), 1;
   static Accounts accounts(config);
   static Spool spool(spool_flash, accounts);
-  if (spool.mount() != SpoolStatus::ok) return stop("cannot mount the spool"), 1;
+  // A new spool's UIDVALIDITY comes from the DRBG, not the clock: without an
+  // RTC the wall clock counts from the build's time, so every boot of one
+  // image would format at about the same second (docs/spool-format.md §2.1).
+  constexpr std::int64_t wall_time_unknown_s = 0;
+  std::uint32_t random_bits = 0;
+  random.fill({reinterpret_cast<std::uint8_t*>(&random_bits), sizeof random_bits});
+  if (spool.mount(spool_format::uid_validity_at_format(wall_time_unknown_s, random_bits)) != SpoolStatus::ok) {
+    return stop("cannot mount the spool"), 1;
+  }
 
   static Lan9118 nic;
   static netif interface;

@@ -87,9 +87,12 @@ std::uint8_t state_from(Fields& fields) {
 
 void built_from_fields(std::span<const std::uint8_t> in) {
   Fields fields(in);
-  encode_decode(format::SectorHeader{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(),
-                                     fields.u16(), fields.u16(),
-                                     static_cast<std::uint16_t>(format::oldest_readable_version + fields.u8() % 2)});
+  format::SectorHeader header{fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u32(), fields.u16()};
+  header.version = static_cast<std::uint16_t>(format::oldest_readable_version + fields.u8() % 3);
+  // §2.1: a non-zero UIDVALIDITY in version 7, the constant 1 before.
+  header.uid_validity = header.version == format::format_version ? std::max<std::uint32_t>(1, fields.u32())
+                                                                 : format::unversioned_uid_validity;
+  encode_decode(header);
   encode_decode(format::EraseIntent{fields.u32(), fields.u32()});
   encode_decode(format::RecordHeader{static_cast<format::RecordType>(1 + fields.u8() % 7), fields.u8(), fields.u16(),
                                      fields.u32(), fields.u32()});

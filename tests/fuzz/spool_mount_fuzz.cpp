@@ -15,7 +15,10 @@
 //   it damaged, never what was acknowledged on it afterwards;
 // - IMAP's flags and folders (mailbox state records, docs/spool-format.md
 //   §3.7) of an unchanged image mount as they were set, and the state set
-//   after the mount is there after a remount.
+//   after the mount is there after a remount;
+// - the spool keeps one UIDVALIDITY (docs/spool-format.md §2.1): that of the
+//   image as written when it is unchanged, whatever a remount is given for a
+//   format; never 0; the same after the remount.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -97,6 +100,11 @@ std::vector<Listed> list_all(Spool& spool) {
   return listed;
 }
 
+// The UIDVALIDITY the valid image is formatted with, and the one a mount of
+// an image without a spool formats it with.
+constexpr std::uint32_t written_uid_validity = 1765000000;
+constexpr std::uint32_t formatted_uid_validity = 12345;
+
 // The message's bytes; a flash in memory never fails a read, so neither may the spool.
 std::string read_all(Spool& spool, MessageId id) {
   std::string out;
@@ -114,7 +122,7 @@ std::string read_all(Spool& spool, MessageId id) {
 std::vector<Listed> write_valid_image(std::span<std::uint8_t> image, const Tape& tape) {
   hal::MemoryFlash flash(image, geometry);
   Spool spool(flash, mailboxes);
-  require(spool.mount() == SpoolStatus::ok);
+  require(spool.mount(written_uid_validity) == SpoolStatus::ok);
   std::vector<Listed> expected;
   const std::size_t messages = tape.at(1) % 8;
   for (std::size_t m = 0; m < messages; ++m) {
@@ -182,9 +190,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   hal::MemoryFlash flash(image, geometry);
   Spool spool(flash, mailboxes);
   const std::vector<std::uint8_t> before_mount = image;
-  if (spool.mount() != SpoolStatus::ok) return 0;
+  if (spool.mount(formatted_uid_validity) != SpoolStatus::ok) return 0;
+  const std::uint32_t uid_validity = spool.uid_validity();
+  require(uid_validity != 0);
   const std::vector<Listed> listed = list_all(spool);
   if (!damaged) {
+    require(uid_validity == written_uid_validity);
     require(listed == written);
     for (const Listed& message : written) {
       require(spool.mailbox_state(message.entry.id, message.mailbox) == message.state);
@@ -194,7 +205,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (image == before_mount) {
     Spool again(flash, mailboxes);
-    require(again.mount() == SpoolStatus::ok && list_all(again) == listed);
+    require(again.mount(formatted_uid_validity) == SpoolStatus::ok && list_all(again) == listed);
+    require(again.uid_validity() == uid_validity);
   }
 
   const std::string body = body_of(99, 120);
@@ -204,7 +216,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool state_kept =
       spool.set_mailbox_flags(id, "bob", seen.flags) == SpoolStatus::ok && spool.sync() == SpoolStatus::ok;
   Spool remounted(flash, mailboxes);
-  require(remounted.mount() == SpoolStatus::ok);
+  require(remounted.mount(formatted_uid_validity + 1) == SpoolStatus::ok);
+  require(remounted.uid_validity() == uid_validity);
   const std::vector<Listed> after = list_all(remounted);
   for (const Listed& message : listed) require(std::find(after.begin(), after.end(), message) != after.end());
   const Listed added{"bob", {id, static_cast<std::uint32_t>(body.size())}, {}};

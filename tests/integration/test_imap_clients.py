@@ -166,7 +166,7 @@ def test_list_status_and_the_fixed_folders(pigeon):
                        b'(\\HasNoChildren \\Drafts) "/" Drafts', b'(\\HasNoChildren \\Trash) "/" Trash',
                        b'(\\HasNoChildren \\Junk) "/" Junk']
     typ, data = client.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY)")
-    assert re.match(rb"INBOX \(MESSAGES 1 UNSEEN 1 UIDNEXT \d+ UIDVALIDITY 1\)", data[0])
+    assert re.match(rb"INBOX \(MESSAGES 1 UNSEEN 1 UIDNEXT \d+ UIDVALIDITY \d+\)", data[0])
     assert client.select("Sent") == ("OK", [b"0"])
     assert client.create("Work")[0] == "NO"
     # COPY and MOVE into a folder (tests/integration/test_imap_flags.py).
@@ -433,7 +433,7 @@ def test_append_to_inbox_is_stored_and_read_back(pigeon):
     client = imaps(pigeon)
     message = b"From: me@example.org\r\nSubject: appended\r\n\r\nkept by APPEND\r\n"
     typ, data = client.append("INBOX", "(\\Seen)", None, message)
-    assert typ == "OK" and re.match(rb"\[APPENDUID 1 \d+\] APPEND completed", data[0])
+    assert typ == "OK" and re.match(rb"\[APPENDUID \d+ \d+\] APPEND completed", data[0])
     uid = data[0].split()[2].rstrip(b"]")
     client.select("INBOX")
     typ, data = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")

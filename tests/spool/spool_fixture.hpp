@@ -124,6 +124,20 @@ inline std::string read_message(Spool& spool, MessageId id, std::size_t chunk = 
   }
 }
 
+// Rewrites every valid sector header on `chip` as version 5 or 6 wrote it
+// (docs/spool-format.md §2.1): the spool of a relay before an upgrade.
+inline void rewrite_headers_as_version(SimulatedChip& chip, std::uint16_t version) {
+  const hal::FlashGeometry geometry = chip.flash().geometry();
+  for (std::uint32_t s = 0; s < geometry.sector_count; ++s) {
+    const auto bytes = std::span(chip.bytes()).subspan(s * geometry.sector_size_bytes, spool_format::SectorHeader::bytes);
+    auto header = spool_format::SectorHeader::decode(bytes);
+    if (!header) continue;
+    header->version = version;
+    header->uid_validity = spool_format::unversioned_uid_validity;
+    header->encode(bytes);
+  }
+}
+
 // Names parameterised tests "4KiB_unit16".
 inline std::string geometry_name(const ::testing::TestParamInfo<hal::FlashGeometry>& geometry) {
   return std::to_string(geometry.param.sector_size_bytes / 1024) + "KiB_unit" +

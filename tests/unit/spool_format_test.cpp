@@ -19,48 +19,78 @@ std::uint32_t u32_at(std::span<const std::uint8_t> bytes, std::size_t offset) {
 }
 
 TEST(SpoolFormat, SectorHeaderBytesFollowSection2_1) {
-  const SectorHeader header{7, 3, 100, 5, 4096, 16, 0};
+  const SectorHeader header{7, 3, 100, 5, 4096, 16, 1765432109};
   std::array<std::uint8_t, 40> out{};
   out.fill(0xEE);
   ASSERT_EQ(header.encode(out), 36u);
   EXPECT_EQ(std::string(out.begin(), out.begin() + 4), "PGSP");
-  EXPECT_EQ(out[4], 6);   // format version
-  EXPECT_EQ(out[6], 36);  // header bytes
+  EXPECT_EQ(out[4], 7);   // format version
+  EXPECT_EQ(out[6], 16);  // program unit (version 7)
   EXPECT_EQ(u32_at(out, 8), 7u);
   EXPECT_EQ(u32_at(out, 12), 3u);
   EXPECT_EQ(u32_at(out, 16), 100u);
   EXPECT_EQ(u32_at(out, 20), 5u);
   EXPECT_EQ(u32_at(out, 24), 4096u);
-  EXPECT_EQ(out[28], 16);
+  EXPECT_EQ(u32_at(out, 28), 1765432109u);  // UIDVALIDITY
   EXPECT_EQ(u32_at(out, 32), crc32({out.data(), 32}));
   EXPECT_EQ(out[36], 0xEE);  // nothing past the structure: the caller pads
   EXPECT_EQ(SectorHeader::decode(out), header);
 }
 
-TEST(SpoolFormat, SectorHeaderRefusesWrongMagicVersionCrcAndShortSpans) {
+// The bytes of a header as versions 5 and 6 wrote it (§2.1's older layout).
+std::array<std::uint8_t, 36> older_header(std::uint8_t version, std::uint16_t reserved = 0) {
+  std::array<std::uint8_t, 36> out{};
+  const std::uint32_t words[] = {0x50534750, 0, 7, 3, 100, 5, 4096, 0};
+  for (std::size_t w = 0; w < 8; ++w) {
+    for (int i = 0; i < 4; ++i) out[4 * w + i] = static_cast<std::uint8_t>(words[w] >> (8 * i));
+  }
+  out[4] = version;
+  out[6] = 36;  // header bytes
+  out[28] = 16;  // program unit
+  out[30] = static_cast<std::uint8_t>(reserved);
+  const std::uint32_t crc = crc32({out.data(), 32});
+  for (int i = 0; i < 4; ++i) out[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+  return out;
+}
+
+TEST(SpoolFormat, SectorHeadersOfVersions5And6ReadWithUidValidity1AndEncodeBack) {
+  for (const std::uint8_t version : {std::uint8_t{5}, std::uint8_t{6}}) {
+    const std::array<std::uint8_t, 36> bytes = older_header(version);
+    const auto decoded = SectorHeader::decode(bytes);
+    ASSERT_TRUE(decoded) << int{version};
+    EXPECT_EQ(*decoded, (SectorHeader{7, 3, 100, 5, 4096, 16, 1, version}));
+    std::array<std::uint8_t, 36> again{};
+    decoded->encode(again);
+    EXPECT_EQ(again, bytes);
+    // What no writer of those versions made: a reserved field that is not 0.
+    EXPECT_FALSE(SectorHeader::decode(older_header(version, 1))) << int{version};
+  }
+}
+
+TEST(SpoolFormat, SectorHeaderRefusesWrongMagicVersionCrcZeroUidValidityAndShortSpans) {
   std::array<std::uint8_t, 36> good{};
-  SectorHeader{1, 0, 1, 0, 4096, 16, 0}.encode(good);
+  SectorHeader{1, 0, 1, 0, 4096, 16, 2}.encode(good);
   ASSERT_TRUE(SectorHeader::decode(good));
   EXPECT_FALSE(SectorHeader::decode(std::span(good).first(35)));
-  for (const std::size_t offset : {0u, 4u, 6u, 10u, 33u}) {
+  for (const std::size_t offset : {0u, 4u, 6u, 10u, 29u, 33u}) {
     std::array<std::uint8_t, 36> bad = good;
     bad[offset] ^= 1;
     EXPECT_FALSE(SectorHeader::decode(bad)) << "byte " << offset;
   }
+  const auto resealed = [](std::array<std::uint8_t, 36> bytes) {
+    const std::uint32_t crc = crc32({bytes.data(), 32});
+    for (int i = 0; i < 4; ++i) bytes[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+    return bytes;
+  };
+  std::array<std::uint8_t, 36> zero_uid_validity = good;
+  zero_uid_validity[28] = 0;
+  EXPECT_FALSE(SectorHeader::decode(resealed(zero_uid_validity))) << "UIDVALIDITY is a non-zero number";
   // Versions 2 and 4 with a correct CRC are still not read, nor a version
-  // from the future; version 5 is (§2.1), and encodes back as it was.
-  for (const int version : {2, 4, 5, 7}) {
+  // from the future (§2.1).
+  for (const int version : {2, 4, 8}) {
     std::array<std::uint8_t, 36> other = good;
     other[4] = static_cast<std::uint8_t>(version);
-    const std::uint32_t crc = crc32({other.data(), 32});
-    for (int i = 0; i < 4; ++i) other[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
-    const auto decoded = SectorHeader::decode(other);
-    EXPECT_EQ(decoded.has_value(), version == 5) << version;
-    if (!decoded) continue;
-    EXPECT_EQ(decoded->version, 5);
-    std::array<std::uint8_t, 36> again{};
-    decoded->encode(again);
-    EXPECT_EQ(again, other);
+    EXPECT_FALSE(SectorHeader::decode(resealed(other))) << version;
   }
 }
 

@@ -178,6 +178,52 @@ TEST(SpoolInspector, ShowsEachUsersImapFlagsAndFolder) {
   EXPECT_NE(run.output.find("imap: \\Draft in Drafts"), std::string::npos) << run.output;
 }
 
+// §2.1: the UIDVALIDITY of version 7, the 1 of versions 5 and 6, one value
+// over a log that mixes them after an upgrade, and a problem when the log's
+// sectors disagree.
+TEST(SpoolInspector, ShowsTheUidValidityOfEachVersion) {
+  SimulatedChip chip(geometry);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(1765000000), SpoolStatus::ok);
+  SpoolModel model;
+  for (std::uint32_t i = 0; i < 3; ++i) ASSERT_EQ(model.store(*spool, to_alice, make_body(i, 1800)), SpoolStatus::ok);
+  const std::string summary = expected_summary(model, 0);
+  InspectorRun run = inspect(chip.bytes(), "");
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  EXPECT_NE(run.output.find("uidvalidity: 1765000000\n"), std::string::npos) << run.output;
+  run = inspect(chip.bytes(), "--json");
+  EXPECT_NE(run.output.find("\"uid_validity\": 1765000000,"), std::string::npos) << run.output;
+
+  for (const std::uint16_t version : {std::uint16_t{5}, std::uint16_t{6}}) {
+    rewrite_headers_as_version(chip, version);
+    run = inspect(chip.bytes(), "");
+    EXPECT_EQ(run.exit_status, 0) << run.output;
+    EXPECT_NE(run.output.find("uidvalidity: 1\n"), std::string::npos) << run.output;
+    EXPECT_EQ(inspect(chip.bytes()).output, summary) << version;
+  }
+  // Upgraded: the new sectors (version 7) carry the 1 on.
+  spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(1765000000), SpoolStatus::ok);
+  for (std::uint32_t i = 0; i < 2; ++i) ASSERT_EQ(model.store(*spool, to_alice, make_body(9 + i, 1800)), SpoolStatus::ok);
+  run = inspect(chip.bytes(), "");
+  EXPECT_EQ(run.exit_status, 0) << run.output;
+  EXPECT_NE(run.output.find("uidvalidity: 1\n"), std::string::npos) << run.output;
+  run = inspect(chip.bytes(), "--json");
+  EXPECT_NE(run.output.find("\"version\": 6,"), std::string::npos) << run.output;
+  const std::size_t version_7 = run.output.find("\"version\": 7,");
+  ASSERT_NE(version_7, std::string::npos) << run.output;
+
+  // A version-7 header of the log that says otherwise (a writer's bug, a foreign image).
+  const std::size_t sector = std::stoul(run.output.substr(run.output.rfind("\"sector\": ", version_7) + 10));
+  auto bytes = std::span(chip.bytes()).subspan(sector * geometry.sector_size_bytes, spool_format::SectorHeader::bytes);
+  auto header = spool_format::SectorHeader::decode(bytes);
+  ASSERT_TRUE(header);
+  header->uid_validity = 99;
+  header->encode(bytes);
+  run = inspect(chip.bytes(), "");
+  EXPECT_NE(run.exit_status, 0);
+}
+
 TEST(SpoolInspector, ReportsACorruptBodyAndExitsNonzero) {
   SimulatedChip chip(geometry);
   auto spool = make_spool(chip.flash());

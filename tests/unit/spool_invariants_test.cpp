@@ -25,7 +25,7 @@ class OpenLog {
  public:
   OpenLog() {
     EXPECT_EQ(log_.open(), SpoolStatus::ok);
-    EXPECT_EQ(log_.format(), SpoolStatus::ok);
+    EXPECT_EQ(log_.format(spool_format::unversioned_uid_validity), SpoolStatus::ok);
   }
   SpoolLog& log() { return log_; }
 
