@@ -2,7 +2,8 @@
 in boards/mps2-an385/pigeon_opts.h): mail submitted over SMTP read back over 993
 and over 143 with STARTTLS, bodies compared byte for byte; flags stored and an
 expunge made over IMAP are what the next session and POP3 see, and the flags
-survive a power cut (the spool's state records in the board's flash)."""
+and the spool's UIDVALIDITY survive a power cut (the spool's state records and
+sector headers in the board's flash)."""
 from conftest import fetch_all, strip_received
 from test_clients import submit_starttls as submit
 from test_imap_clients import imap_starttls, imaps  # tests/integration's, on the path conftest sets
@@ -66,17 +67,27 @@ def test_a_message_delivered_while_the_mailbox_is_selected_appears(board):
     client.logout()
 
 
-def test_stored_flags_survive_a_power_cut(make_board):
+def selected_uid_validity(client):
+    """SELECT INBOX; the UIDVALIDITY it says."""
+    assert client.select("INBOX")[0] == "OK"
+    return int(client.response("UIDVALIDITY")[1][0])
+
+
+def test_stored_flags_and_the_uidvalidity_survive_a_power_cut(make_board):
     board = make_board()
     submit(board, MESSAGES[0])
     client = imaps(board)
-    client.select("INBOX")
+    uid_validity = selected_uid_validity(client)
+    # The board has no RTC: its spool took a random value, above the 1 of
+    # spools before format version 7 and below every clock value
+    # (docs/spool-format.md §2.1).
+    assert 2 <= uid_validity < 2**30
     assert client.store("1", "+FLAGS.SILENT", "(\\Answered \\Flagged)")[0] == "OK"
     client.logout()
     board.power_cut()
 
     client = imaps(make_board())
-    client.select("INBOX")
+    assert selected_uid_validity(client) == uid_validity
     typ, data = client.fetch("1", "(FLAGS)")
     assert typ == "OK" and b"\\Answered" in data[0] and b"\\Flagged" in data[0] and b"\\Seen" not in data[0]
     client.logout()
