@@ -178,6 +178,13 @@
 #ifndef PIGEON_DELIVERY_QUEUE_LENGTH
 #define PIGEON_DELIVERY_QUEUE_LENGTH 256
 #endif
+// Messages that may be written or owe the smarthost a recipient at once: each
+// holds a spool DeliveryDetail (firmware/spool_index.hpp), its per-recipient
+// outcomes and retry state. New mail that needs one when none is free is
+// refused for now (452 4.3.1), as when the spool is full.
+#ifndef PIGEON_SPOOL_ACTIVE_MESSAGES
+#define PIGEON_SPOOL_ACTIVE_MESSAGES PIGEON_DELIVERY_QUEUE_LENGTH
+#endif
 
 // The alert API (firmware/alert.hpp): coalescing slots, the longest subject and
 // body, and the composed message.
@@ -204,6 +211,7 @@ static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpServer::reply_
                   PIGEON_OUTPUT_BUFFER_BYTES >= pigeon::protocol::SmtpClient::command_reserve_bytes,
               "an engine's reply or command must fit in the output buffer");
 static_assert(PIGEON_OUTPUT_BUFFER_BYTES >= 1024, "a reply must fit");
+static_assert(PIGEON_SPOOL_ACTIVE_MESSAGES >= 2, "one detail is kept for delivery reports (firmware/spool.cpp)");
 static_assert(PIGEON_TLS_SESSIONS >= 1, "TLS is required for submission and POP3");
 static_assert(PIGEON_ENVELOPE_BYTES >= 512, "at least one full-length recipient");
 static_assert(PIGEON_MAX_RECIPIENTS >= 1 && PIGEON_MAX_RECIPIENTS <= 255,

@@ -89,6 +89,8 @@ SpoolStatus Spool::add_recipient(const SpoolWriter& handle, const SpoolRecipient
       recipient.mailbox.size() > PIGEON_SPOOL_MAILBOX_NAME_BYTES) {
     return SpoolStatus::too_many;
   }
+  const std::uint8_t mailbox = mailbox_number_of(recipient.mailbox);
+  if (mailbox == remote_mailbox && !entry.has_detail && !detail_free(false)) return SpoolStatus::too_many;
   const format::RecipientRecord record{entry.recipient_count, 0, {recipient.address, recipient.mailbox}};
   std::array<std::uint8_t, spool_max_recipient_record_bytes> payload{};
   const std::size_t length = record.encode(payload);
@@ -100,10 +102,13 @@ SpoolStatus Spool::add_recipient(const SpoolWriter& handle, const SpoolRecipient
       status != SpoolStatus::ok) {
     return status;
   }
+  // Making room only frees details: the one seen free above is still there.
+  if (mailbox == remote_mailbox && !entry.has_detail) {
+    const bool taken = take_detail(entry);
+    PIGEON_ASSERT(taken);
+  }
   ++entry.recipient_count;
-  entry.recipient_record_bytes = static_cast<std::uint16_t>(entry.recipient_record_bytes +
-                                                            log_.record_bytes(static_cast<std::uint32_t>(length)));
-  entry.owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+  entry.owed_mailboxes |= mailbox_bit(mailbox);
   return SpoolStatus::ok;
 }
 
@@ -112,7 +117,10 @@ SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, Mai
   const auto payload_bytes = envelope_payload_bytes(envelope);
   const auto writer = std::find_if(writers_.begin(), writers_.end(),
                                    [](const Writer& w) { return w.state == WriterState::free; });
-  if (!payload_bytes || writer == writers_.end() || index_.size() == MessageIndex::capacity) {
+  const bool relayed = std::any_of(envelope.recipients.begin(), envelope.recipients.end(),
+                                   [&](const SpoolRecipient& r) { return mailbox_number_of(r.mailbox) == remote_mailbox; });
+  if (!payload_bytes || writer == writers_.end() || index_.size() == MessageIndex::capacity ||
+      (relayed && !detail_free(envelope.sender.empty()))) {
     return SpoolStatus::too_many;
   }
   if (const SpoolStatus status = prepare_space(log_.record_bytes(*payload_bytes), SpaceFor::new_mail);
@@ -136,20 +144,23 @@ SpoolStatus Spool::open_writer(const SpoolEnvelope& envelope, bool streamed, Mai
   entry->body_8bit = envelope.body_8bit;
   entry->streamed = streamed;
   entry->recipient_count = static_cast<std::uint8_t>(envelope.recipients.size());
-  entry->envelope_bytes = static_cast<std::uint16_t>(*payload_bytes);
-  entry->envelope_crc = envelope_crc;
   entry->begin_address = address;
   entry->arrived_s = envelope.arrived_s;
   entry->begin_state = state.encode();
   for (const SpoolRecipient& recipient : envelope.recipients) {
     entry->owed_mailboxes |= mailbox_bit(mailbox_number_of(recipient.mailbox));
   }
-  entry->mailboxes_known = true;
+  if (relayed) {
+    const bool taken = take_detail(*entry);  // making room only frees details
+    PIGEON_ASSERT(taken);
+  }
   log_.add_begin(address);
   *writer = Writer{};
   writer->state = WriterState::writing;
   writer->id = id;
   writer->entry = entry;
+  writer->envelope_bytes = static_cast<std::uint16_t>(*payload_bytes);
+  writer->envelope_crc = envelope_crc;
   handle.slot_ = static_cast<std::uint8_t>(writer - writers_.begin());
   handle.id_ = id;
   return SpoolStatus::ok;
@@ -255,9 +266,14 @@ SpoolStatus Spool::commit(const SpoolWriter& handle) {
     const bool has_recipients = entry.recipient_count > 0;  // a streamed one is given them before its body
     PIGEON_ASSERT(has_recipients);
     entry.size_bytes = writer->length;
-    entry.body_crc = writer->crc;
-    entry.data_records = writer->records;
-    status = write_commit(entry, entry.begin_address, SpaceFor::new_mail, &address);
+    const format::Commit record{entry.begin_address,
+                                writer->envelope_crc,
+                                writer->length,
+                                writer->crc,
+                                writer->records,
+                                writer->envelope_bytes,
+                                static_cast<std::uint8_t>(entry.streamed ? entry.recipient_count : 0)};
+    status = write_commit(entry.id, record, SpaceFor::new_mail, address);
     // Read the commit record back: the 250 must not rest on a failed program.
     if (status == SpoolStatus::ok && !commit_reads_back(address, entry.id)) status = SpoolStatus::flash_error;
   }
@@ -266,6 +282,7 @@ SpoolStatus Spool::commit(const SpoolWriter& handle) {
     return status;
   }
   writer->entry->state = EntryState::committed;
+  writer->entry->commit_address = address;
   writer->entry->verified = true;  // its pieces are what the writer computed the CRC over
   writer->state = WriterState::free;
   return SpoolStatus::ok;
@@ -298,18 +315,11 @@ SpoolStatus Spool::append_record(RecordType type, MessageId id, std::span<const 
   return log_.append(type, id, payload, address_out);
 }
 
-SpoolStatus Spool::write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
-                                std::uint32_t* address_out) {
-  const format::Commit commit{begin_address,
-                              shape.envelope_crc,
-                              shape.size_bytes,
-                              shape.body_crc,
-                              shape.data_records,
-                              shape.envelope_bytes,
-                              static_cast<std::uint8_t>(shape.streamed ? shape.recipient_count : 0)};
+SpoolStatus Spool::write_commit(MessageId id, const format::Commit& commit, SpaceFor purpose,
+                                std::uint32_t& address_out) {
   std::array<std::uint8_t, format::Commit::bytes> payload{};
   commit.encode(payload);
-  return append_record(RecordType::commit, shape.id, payload, purpose, address_out);
+  return append_record(RecordType::commit, id, payload, purpose, &address_out);
 }
 
 // ---------------------------------------------------------------------------
@@ -328,16 +338,15 @@ std::uint32_t Spool::mailbox_bit(std::uint8_t mailbox) {
   return 1u << mailbox;
 }
 
-RecipientSet Spool::owed_recipients(const IndexEntry& entry) {
+RecipientSet Spool::owed_recipients(const format::RecipientOutcomes& outcomes, std::uint8_t recipient_count) {
   RecipientSet owed;
-  for (std::uint8_t r = 0; r < entry.recipient_count; ++r) owed[r] = entry.owed(r);
+  for (std::uint8_t r = 0; r < recipient_count; ++r) owed[r] = outcomes.owed(r);
   return owed;
 }
 
-template <class Visit>
-bool Spool::visit_recipients(const IndexEntry& entry, Visit visit) {
+bool Spool::visit_recipients(const IndexEntry& entry, RecipientVisitor visit, const format::Commit* commit) {
   if (!entry.streamed) {
-    const auto envelope = read_envelope(entry);
+    const auto envelope = read_envelope(entry, commit);
     if (!envelope) return false;
     envelope->for_each_recipient(visit);
     return true;
@@ -368,30 +377,81 @@ std::optional<RecipientSet> Spool::recipients_in(const IndexEntry& entry, std::u
   return found;
 }
 
-std::uint32_t Spool::owed_mailboxes(IndexEntry& entry) {
-  if (!entry.mailboxes_known && !note_owed_mailboxes(entry)) return 0;
-  return entry.owed_mailboxes;
-}
-
-bool Spool::note_recipient_record_bytes(IndexEntry& entry) {
-  std::uint32_t record_bytes = 0;
-  const bool read = visit_recipients(entry, [&](std::uint8_t, const format::EnvelopeRecipient& recipient) {
-    record_bytes +=
-        log_.record_bytes(static_cast<std::uint32_t>(format::RecipientRecord::fixed_bytes + recipient.encoded_bytes()));
-  });
-  entry.recipient_record_bytes = static_cast<std::uint16_t>(record_bytes);
-  return read;
-}
-
-bool Spool::note_owed_mailboxes(IndexEntry& entry) {
-  std::uint32_t owed = 0;
+// A settled recipient of a message without a detail keeps the code its begin
+// record gives it, if any: one settled since was relayed (the smarthost's) or
+// deleted (a mailbox's). A bounce shows as relayed in a copy made after the
+// message's last remote outcome; only the inspector shows codes.
+std::optional<format::RecipientOutcomes> Spool::outcomes_of(const IndexEntry& entry) {
+  if (const DeliveryDetail* detail = detail_of(entry)) return detail->outcomes;
+  format::RecipientOutcomes from_begin;  // a streamed begin has none
+  if (!entry.streamed) {
+    const auto envelope = read_envelope(entry);
+    if (!envelope) return std::nullopt;
+    from_begin = envelope->outcomes;
+  }
+  format::RecipientOutcomes outcomes;
   const bool read = visit_recipients(entry, [&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
-    if (entry.owed(r)) owed |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+    const std::uint8_t mailbox = mailbox_number_of(recipient.mailbox);
+    if ((entry.owed_mailboxes & mailbox_bit(mailbox)) != 0) return;
+    RecipientSet one;
+    one[r] = true;
+    const auto settled = static_cast<std::uint8_t>(mailbox == remote_mailbox ? RecipientOutcome::relayed
+                                                                             : RecipientOutcome::deleted);
+    outcomes.record(one, from_begin.owed(r) ? settled : from_begin.code(r), entry.recipient_count);
   });
-  if (!read) return false;
-  entry.owed_mailboxes = owed;
-  entry.mailboxes_known = true;
+  if (!read) return std::nullopt;
+  return outcomes;
+}
+
+std::optional<std::uint32_t> Spool::recipient_record_bytes(const IndexEntry& entry) {
+  std::uint32_t bytes = 0;
+  const bool read = visit_recipients(entry, [&](std::uint8_t, const format::EnvelopeRecipient& recipient) {
+    bytes += log_.record_bytes(static_cast<std::uint32_t>(format::RecipientRecord::fixed_bytes + recipient.encoded_bytes()));
+  });
+  if (!read) return std::nullopt;
+  return bytes;
+}
+
+std::optional<Spool::Settlement> Spool::settlement(const IndexEntry& entry, const format::RecipientOutcomes& outcomes,
+                                                   const format::Commit* commit) {
+  std::uint32_t owed = 0, done = 0;
+  const bool read = visit_recipients(
+      entry,
+      [&](std::uint8_t r, const format::EnvelopeRecipient& recipient) {
+        (outcomes.owed(r) ? owed : done) |= mailbox_bit(mailbox_number_of(recipient.mailbox));
+      },
+      commit);
+  if (!read) return std::nullopt;
+  return Settlement{owed, (owed & mailbox_bit(remote_mailbox)) != 0 || (owed & done) != 0};
+}
+
+bool Spool::settle(IndexEntry& entry, const Settlement& settlement, const format::RecipientOutcomes& outcomes) {
+  if (settlement.needs_detail && !entry.has_detail && !take_detail(entry)) return false;
+  if (entry.has_detail && !settlement.needs_detail) {
+    details_.release(entry.id);
+    entry.has_detail = false;
+  }
+  if (DeliveryDetail* detail = detail_of(entry)) detail->outcomes = outcomes;
+  entry.owed_mailboxes = settlement.owed_mailboxes;
   return true;
+}
+
+bool Spool::take_detail(IndexEntry& entry) {
+  if (details_.take(entry.id) == nullptr) return false;
+  entry.has_detail = true;
+  return true;
+}
+
+bool Spool::detail_free(bool for_report) const {
+  return details_.free_count() > (for_report ? 0 : details_kept_for_reports);
+}
+
+DeliveryDetail* Spool::detail_of(const IndexEntry& entry) {
+  if (!entry.has_detail) return nullptr;
+  DeliveryDetail* detail = details_.find(entry.id);
+  const bool found = detail != nullptr;
+  PIGEON_ASSERT(found);
+  return detail;
 }
 
 IndexEntry* Spool::find_committed(MessageId id) {
@@ -401,8 +461,17 @@ IndexEntry* Spool::find_committed(MessageId id) {
 
 // The envelope as on flash, in the log's scratch (valid until it is used again);
 // its CRC must match the one its commit names.
-std::optional<spool_format::Envelope> Spool::read_envelope(const IndexEntry& entry) {
-  return log_.read_decoded<format::Envelope>(entry.begin_address, entry.envelope_bytes, entry.envelope_crc);
+std::optional<spool_format::Envelope> Spool::read_envelope(const IndexEntry& entry, const format::Commit* commit) {
+  const auto read = commit != nullptr ? std::optional(*commit) : read_commit(entry);
+  if (!read) return std::nullopt;
+  return log_.read_decoded<format::Envelope>(entry.begin_address, read->envelope_bytes, read->envelope_crc);
+}
+
+std::optional<spool_format::Commit> Spool::read_commit(const IndexEntry& entry) {
+  if (entry.state != EntryState::committed) return std::nullopt;
+  const auto header = log_.read_header(entry.commit_address);
+  if (!header || header->type != RecordType::commit || header->message_id != entry.id) return std::nullopt;
+  return log_.read_decoded<format::Commit>(entry.commit_address, *header);
 }
 
 void Spool::move_begin(IndexEntry& entry, std::uint32_t begin_address) {
@@ -419,6 +488,7 @@ void Spool::release_entry(IndexEntry& entry) {
   PIGEON_ASSERT(in_use);
   log_.remove_begin(entry.begin_address);
   forget_cursors(entry.id);
+  if (entry.has_detail) details_.release(entry.id);
   index_.remove(entry);
 }
 
@@ -431,11 +501,13 @@ void Spool::forget_cursors(MessageId id) {
 // Walks the message's records: each data payload must match its CRC, and all
 // of them together the length and CRC of the commit record.
 bool Spool::verify_message(IndexEntry& entry) {
+  const auto commit = read_commit(entry);
+  if (!commit) return false;
   std::uint32_t length = 0, crc = 0;
   std::uint32_t address = entry.begin_address;
   for (std::optional<RecordHeader> header; (header = log_.next_record_of(entry.id, address));
        address = log_.next_address(address, *header)) {
-    if (header->type == RecordType::commit) return length == entry.size_bytes && crc == entry.body_crc;
+    if (header->type == RecordType::commit) return length == commit->body_bytes && crc == commit->body_crc;
     if (header->type != RecordType::data) continue;
     const auto piece = log_.read_payload(address, *header);
     if (!piece) return false;
@@ -458,7 +530,7 @@ bool Spool::deliverable(IndexEntry& entry) {
 // POP3 and the relay.
 
 bool Spool::listed_in(IndexEntry& entry, std::uint8_t mailbox) {
-  return entry.state == EntryState::committed && (owed_mailboxes(entry) & mailbox_bit(mailbox)) != 0 &&
+  return entry.state == EntryState::committed && (entry.owed_mailboxes & mailbox_bit(mailbox)) != 0 &&
          deliverable(entry);
 }
 
@@ -676,11 +748,18 @@ std::optional<OutboundMessage> Spool::next_outbound(MessageId after) {
   for (std::size_t rank = index_.rank_after(after); rank < index_.size(); ++rank) {
     IndexEntry& entry = index_.by_rank(rank);
     if (entry.state != EntryState::committed) continue;
-    if ((owed_mailboxes(entry) & mailbox_bit(remote_mailbox)) == 0 || !deliverable(entry)) continue;
+    if ((entry.owed_mailboxes & mailbox_bit(remote_mailbox)) == 0 || !deliverable(entry)) continue;
     const auto remote = recipients_in(entry, remote_mailbox);
     if (!remote) continue;
-    return OutboundMessage{entry.id,          entry.size_bytes, entry.body_8bit,  entry.recipient_count,
-                           *remote & owed_recipients(entry), entry.arrived_s, entry.attempts, entry.next_retry_s};
+    const DeliveryDetail& detail = *detail_of(entry);  // the smarthost is owed
+    return OutboundMessage{entry.id,
+                           entry.size_bytes,
+                           entry.body_8bit,
+                           entry.recipient_count,
+                           *remote & owed_recipients(detail.outcomes, entry.recipient_count),
+                           entry.arrived_s,
+                           detail.attempts,
+                           detail.next_retry_s};
   }
   return std::nullopt;
 }
@@ -750,16 +829,24 @@ SpoolStatus Spool::record_outcome(IndexEntry& entry, const RecipientSet& recipie
       entry.state == EntryState::committed && recipients.any() && (recipients >> entry.recipient_count).none();
   PIGEON_ASSERT(its_recipients);
   const auto code = static_cast<std::uint8_t>(outcome);
+  std::optional<format::RecipientOutcomes> outcomes = outcomes_of(entry);
+  if (!outcomes) return SpoolStatus::flash_error;
+  outcomes->record(recipients, code, entry.recipient_count);
+  const std::optional<Settlement> settled = settlement(entry, *outcomes);
+  if (!settled) return SpoolStatus::flash_error;
+  // Only an outcome for some recipients of a mailbox needs a new detail.
+  if (settled->needs_detail && !entry.has_detail && !detail_free(true)) return SpoolStatus::too_many;
   const format::MaskBytes mask = format::encode_mask(recipients);
   std::array<std::uint8_t, format::Outcome::max_bytes> payload{};
   const std::size_t length = format::Outcome{code, 0, mask.bytes()}.encode(payload);
   const SpoolStatus status =
       append_record(RecordType::outcome, entry.id, std::span(payload).first(length), SpaceFor::outcome);
-  const bool settle = status == SpoolStatus::ok || (status == SpoolStatus::full && settle_when_full);
-  if (!settle) return status;
+  const bool settles_now = status == SpoolStatus::ok || (status == SpoolStatus::full && settle_when_full);
+  if (!settles_now) return status;
   if (status != SpoolStatus::ok) ++unrecorded_outcomes_;
-  entry.outcomes.record(recipients, code, entry.recipient_count);
-  entry.mailboxes_known = false;
+  // Making room only frees details, and copies keep the outcomes.
+  const bool settles = settle(entry, *settled, *outcomes);
+  PIGEON_ASSERT(settles);
   if (entry.dead()) {
     release_entry(entry);
     log_.drop_dead_tail();
@@ -770,7 +857,9 @@ SpoolStatus Spool::record_outcome(IndexEntry& entry, const RecipientSet& recipie
 SpoolStatus Spool::mark_recipient(MessageId id, std::uint8_t recipient_index, RecipientOutcome outcome) {
   IndexEntry* entry = find_committed(id);
   if (entry == nullptr || recipient_index >= entry->recipient_count) return SpoolStatus::not_found;
-  if (!entry->owed(recipient_index)) return SpoolStatus::ok;
+  const auto outcomes = outcomes_of(*entry);
+  if (!outcomes) return SpoolStatus::flash_error;
+  if (!outcomes->owed(recipient_index)) return SpoolStatus::ok;
   RecipientSet one;
   one[recipient_index] = true;
   return record_outcome(*entry, one, outcome, true);
@@ -787,7 +876,9 @@ SpoolStatus Spool::delete_for(IndexEntry& entry, std::uint8_t mailbox, const Liv
   const auto in_mailbox = recipients_in(entry, mailbox);
   if (!in_mailbox) return SpoolStatus::flash_error;
   if (in_mailbox->none()) return SpoolStatus::not_found;
-  const RecipientSet owed = *in_mailbox & owed_recipients(entry);
+  const auto outcomes = outcomes_of(entry);
+  if (!outcomes) return SpoolStatus::flash_error;
+  const RecipientSet owed = *in_mailbox & owed_recipients(*outcomes, entry.recipient_count);
   if (owed.none()) return SpoolStatus::ok;
   const bool listed = listed_in(entry, mailbox);
   const MessageId id = entry.id;  // the entry is gone when the message died
@@ -799,7 +890,7 @@ SpoolStatus Spool::delete_for(IndexEntry& entry, std::uint8_t mailbox, const Liv
 
 SpoolStatus Spool::record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt) {
   IndexEntry* entry = find_committed(id);
-  if (entry == nullptr) return SpoolStatus::not_found;
+  if (entry == nullptr || !entry->has_detail) return SpoolStatus::not_found;
   const format::MaskBytes mask = format::encode_mask(recipients_mask);
   const format::Attempt record{attempt.attempts,
                                attempt.reply_code,
@@ -816,9 +907,13 @@ SpoolStatus Spool::record_attempt(MessageId id, const RecipientSet& recipients_m
       status != SpoolStatus::ok) {
     return status;
   }
-  entry->attempts = attempt.attempts;
-  entry->next_retry_s = attempt.next_retry_s;
-  entry->attempt_address = address;
+  // Making room may have copied the message, never settled it.
+  DeliveryDetail* detail = details_.find(id);
+  const bool still_owed = detail != nullptr;
+  PIGEON_ASSERT(still_owed);
+  detail->attempts = attempt.attempts;
+  detail->next_retry_s = attempt.next_retry_s;
+  detail->attempt_address = address;
   return SpoolStatus::ok;
 }
 

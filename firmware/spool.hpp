@@ -168,12 +168,16 @@ class Spool {
 
   // Rebuilds the index from the log; formats flash that holds no spool, with
   // `uid_validity_at_format` (spool_format::uid_validity_at_format(); tests
-  // that do not look at it take 1). Reads each sector header once and each
-  // record header at most once, and programs nothing unless it formats.
+  // that do not look at it take 1). Its walk reads each sector header once and
+  // each record header once; an outcome of a message without a detail reads
+  // that message's commit and envelope again (docs/spool-format.md §5).
+  // Programs nothing unless it formats.
   SpoolStatus mount(std::uint32_t uid_validity_at_format = spool_format::unversioned_uid_validity);
   // What the last mount could not take in: committed messages beyond the
-  // index (a build with a smaller index, or an outcome lost to a bit flip).
-  // They stay on flash but are neither listed nor relayed.
+  // index or, owing the smarthost, beyond the table of details (a build with
+  // smaller ones, an outcome lost to a bit flip, or outcomes settled without
+  // their record when the spool was full). They stay on flash but are neither
+  // listed nor relayed.
   struct MountReport {
     std::uint32_t messages_not_indexed = 0;
     MessageId first_not_indexed = 0;
@@ -184,7 +188,11 @@ class Spool {
 
   // Writing a message: open, append the body in any pieces, commit (or
   // discard). full / too_many mean 452 4.3.1; the spool is unchanged for every
-  // other message. open_message() writes the recipients into the begin record
+  // other message. A message with a recipient to relay onward takes a
+  // DeliveryDetail until the smarthost has them all (too_many when none is
+  // free; the last one is kept for delivery reports, the null reverse-path's,
+  // so that bouncing mail, which frees details, never waits for one).
+  // open_message() writes the recipients into the begin record
   // (at most PIGEON_SPOOL_INLINE_RECIPIENTS), and with them `state`, the flags
   // and folder of its local recipients (an IMAP APPEND's), so that no power
   // cut shows the message without them (docs/spool-format.md §3.7).
@@ -193,7 +201,8 @@ class Spool {
   // flash as it is accepted (`envelope.recipients` is empty): the SMTP
   // session's, so that its RAM does not grow with them (docs/spool-format.md
   // §3.6). add_recipient() gives each the next index; all before the body.
-  // too_many past PIGEON_MAX_RECIPIENTS; full, aborted and flash_error as for
+  // too_many past PIGEON_MAX_RECIPIENTS or for the first recipient relayed
+  // onward when no detail is free; full, aborted and flash_error as for
   // append(). A recipient counts only once the message commits.
   SpoolStatus open_streamed(const SpoolEnvelope& envelope, SpoolWriter& writer);
   SpoolStatus add_recipient(const SpoolWriter& writer, const SpoolRecipient& recipient);
@@ -276,8 +285,9 @@ class Spool {
   // the record; the recipient is settled in the index anyway, so the message
   // may be relayed again after a power cut (docs/spool-format.md §7).
   SpoolStatus mark_recipient(MessageId id, std::uint8_t recipient_index, RecipientOutcome outcome);
-  // Records a temporary failure of the recipients in `recipients_mask`; the
-  // latest one of a message counts. Durable after sync(); losing it to a power
+  // Records a temporary failure of the recipients in `recipients_mask` of a
+  // message that owes the smarthost (not_found otherwise); the latest one of
+  // a message counts. Durable after sync(); losing it to a power
   // cut only means the next retry comes sooner.
   SpoolStatus record_attempt(MessageId id, const RecipientSet& recipients_mask, const SpoolAttempt& attempt);
 
@@ -329,6 +339,8 @@ class Spool {
   static constexpr std::uint8_t remote_mailbox = 0xFF;
   static constexpr std::uint8_t unknown_mailbox = 0xFE;
   static_assert(PIGEON_MAX_USERS <= 30, "an index entry keeps a bit per mailbox, and two more");
+  // Details that only a delivery report may take (open_writer).
+  static constexpr std::size_t details_kept_for_reports = 1;
 
   // A writer is free, writing its message, or aborted: reclaim needed the
   // sector where its message begins (docs/spool-format.md §7), and the slot
@@ -339,6 +351,8 @@ class Spool {
     WriterState state = WriterState::free;
     MessageId id = 0;
     IndexEntry* entry = nullptr;  // while writing
+    std::uint16_t envelope_bytes = 0;  // for the commit record
+    std::uint32_t envelope_crc = 0;
     std::uint32_t length = 0;
     std::uint32_t crc = 0;
     std::uint32_t records = 0;
@@ -363,26 +377,35 @@ class Spool {
   void replay_outcome(std::uint32_t address, const RecordHeader& header);
   void replay_attempt(std::uint32_t address, const RecordHeader& header);
   void replay_mailbox_state(std::uint32_t address, const RecordHeader& header);
-  bool load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients);
+  std::optional<DeliveryDetail> load_envelope(IndexEntry& entry, const spool_format::Commit& commit);
+  void not_indexed(IndexEntry& entry);
 
   // Reclaim (spool_reclaim.cpp).
   SpoolStatus prepare_space(std::uint32_t record_bytes, SpaceFor purpose);
   SpoolStatus make_room();
   SpoolStatus copy_tail_forward();
   bool copy_plan_pays_off();
-  std::uint32_t copy_bytes(const IndexEntry& entry) const;
-  std::uint32_t largest_record_bytes(const IndexEntry& entry) const;
+  // The flash a streamed message's recipient records take; nullopt when they cannot be read.
+  std::optional<std::uint32_t> recipient_record_bytes(const IndexEntry& entry);
+  // The most flash the records of a copy of a message can take, and the largest of them.
+  struct CopyCost {
+    std::uint32_t bytes = 0;
+    std::uint32_t largest_record_bytes = 0;
+  };
+  CopyCost copy_cost(const IndexEntry& entry);
   SpoolStatus copy_message(IndexEntry& entry);
-  SpoolStatus copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc);
+  SpoolStatus copy_envelope(const IndexEntry& entry, const spool_format::Commit& commit,
+                            const spool_format::RecipientOutcomes& outcomes, std::uint32_t& begin_address,
+                            std::uint32_t& envelope_crc);
   SpoolStatus copy_latest(RecordType type, MessageId id, std::uint32_t& address);
-  SpoolStatus copy_outcomes(const IndexEntry& entry);
+  SpoolStatus copy_outcomes(const IndexEntry& entry, const spool_format::RecipientOutcomes& outcomes);
 
   // Messages.
   SpoolStatus open_writer(const SpoolEnvelope& envelope, bool streamed, MailboxState state, SpoolWriter& handle);
   SpoolStatus append_record(RecordType type, MessageId id, std::span<const std::uint8_t> payload, SpaceFor purpose,
                             std::uint32_t* address_out = nullptr);
-  SpoolStatus write_commit(const IndexEntry& shape, std::uint32_t begin_address, SpaceFor purpose,
-                           std::uint32_t* address_out);
+  SpoolStatus write_commit(MessageId id, const spool_format::Commit& commit, SpaceFor purpose,
+                           std::uint32_t& address_out);
   bool commit_reads_back(std::uint32_t address, MessageId id);
   SpoolStatus prepare_for_writer(const Writer& writer, std::uint32_t payload_bytes);
   SpoolStatus flush_writer(Writer& writer);
@@ -391,7 +414,15 @@ class Spool {
   void abort_writer_of(IndexEntry& entry);
   SpoolStatus record_outcome(IndexEntry& entry, const RecipientSet& recipients, RecipientOutcome outcome,
                              bool settle_when_full);
-  std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry);
+  // `commit`, when given, is the entry's, already read (mount reads each record header once).
+  std::optional<spool_format::Envelope> read_envelope(const IndexEntry& entry,
+                                                      const spool_format::Commit* commit = nullptr);
+  // The commit record of a committed message.
+  std::optional<spool_format::Commit> read_commit(const IndexEntry& entry);
+  // A detail for `entry`, which has none; false when none is free.
+  bool take_detail(IndexEntry& entry);
+  bool detail_free(bool for_report) const;
+  DeliveryDetail* detail_of(const IndexEntry& entry);
   bool verify_message(IndexEntry& entry);
   bool deliverable(IndexEntry& entry);
   IndexEntry* find_committed(MessageId id);
@@ -401,24 +432,47 @@ class Spool {
   std::uint8_t mailbox_number_of(std::string_view mailbox) const;
   // The bit of a mailbox number in IndexEntry::owed_mailboxes.
   static std::uint32_t mailbox_bit(std::uint8_t mailbox);
-  // IndexEntry::owed_mailboxes, read again from the envelope after an
-  // outcome; 0 when the envelope cannot be read.
-  std::uint32_t owed_mailboxes(IndexEntry& entry);
-  // False when the envelope cannot be read.
-  bool note_owed_mailboxes(IndexEntry& entry);
-  // IndexEntry::recipient_record_bytes of a streamed message, from flash.
-  bool note_recipient_record_bytes(IndexEntry& entry);
+  // The outcome of every recipient of a committed message: its detail's or,
+  // without one, spelt out from its owed mailboxes and its envelope. nullopt
+  // when the envelope cannot be read.
+  std::optional<spool_format::RecipientOutcomes> outcomes_of(const IndexEntry& entry);
+  // What `outcomes` make of the entry: its owed mailboxes, and whether only a
+  // detail can hold them: the smarthost is owed, or a mailbox has recipients
+  // both owed and done. nullopt when the envelope cannot be read.
+  struct Settlement {
+    std::uint32_t owed_mailboxes = 0;
+    bool needs_detail = false;
+  };
+  std::optional<Settlement> settlement(const IndexEntry& entry, const spool_format::RecipientOutcomes& outcomes,
+                                      const spool_format::Commit* commit = nullptr);
+  // Brings the entry to `settlement`, taking or returning its detail; false
+  // (the entry unchanged) when it needs a detail and none is free.
+  bool settle(IndexEntry& entry, const Settlement& settlement, const spool_format::RecipientOutcomes& outcomes);
   // Calls visit(index, recipient) for every recipient of `entry`, from the
   // begin's list or, for a streamed envelope, its recipient records (each
   // recipient's views last until the next read). False when the envelope or
   // a recipient record cannot be read, or the records do not number the
   // entry's recipients in order.
-  template <class Visit>
-  bool visit_recipients(const IndexEntry& entry, Visit visit);
+  // One copy of the walk for all its callers (flash is short on the board):
+  // a visitor calls the caller's function through a pointer.
+  class RecipientVisitor {
+   public:
+    template <class Function>
+    RecipientVisitor(const Function& function)  // NOLINT: made from the callers' lambdas
+        : function_(&function), call_([](const void* f, std::uint8_t r, const spool_format::EnvelopeRecipient& to) {
+            (*static_cast<const Function*>(f))(r, to);
+          }) {}
+    void operator()(std::uint8_t r, const spool_format::EnvelopeRecipient& to) const { call_(function_, r, to); }
+
+   private:
+    const void* function_;
+    void (*call_)(const void*, std::uint8_t, const spool_format::EnvelopeRecipient&);
+  };
+  bool visit_recipients(const IndexEntry& entry, RecipientVisitor visit, const spool_format::Commit* commit = nullptr);
   // The recipients of `entry` in `mailbox` (a number), whatever their state,
   // from the envelope on flash; nullopt when it cannot be read.
   std::optional<RecipientSet> recipients_in(const IndexEntry& entry, std::uint8_t mailbox);
-  static RecipientSet owed_recipients(const IndexEntry& entry);
+  static RecipientSet owed_recipients(const spool_format::RecipientOutcomes& outcomes, std::uint8_t recipient_count);
   // The lowest recipient of `entry` in `mailbox` (a user's number); nullopt
   // when it has none there or the envelope cannot be read.
   std::optional<std::uint8_t> first_recipient_in(const IndexEntry& entry, std::uint8_t mailbox);
@@ -441,6 +495,7 @@ class Spool {
 
   SpoolLog log_;
   MessageIndex index_;
+  DetailTable details_;
   const MailboxDirectory& mailboxes_;
   MountReport mount_report_;
   std::array<Writer, PIGEON_SPOOL_WRITERS> writers_{};

@@ -6,6 +6,34 @@
 
 namespace pigeon {
 
+std::size_t DetailTable::free_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(details_.begin(), details_.end(), [](const DeliveryDetail& detail) { return detail.id == 0; }));
+}
+
+DeliveryDetail* DetailTable::find(MessageId id) {
+  const auto found =
+      std::find_if(details_.begin(), details_.end(), [&](const DeliveryDetail& detail) { return detail.id == id; });
+  return found == details_.end() ? nullptr : &*found;
+}
+
+DeliveryDetail* DetailTable::take(MessageId id) {
+  const bool new_id = id != 0 && find(id) == nullptr;
+  PIGEON_ASSERT(new_id);
+  DeliveryDetail* free = find(0);
+  if (free == nullptr) return nullptr;
+  *free = DeliveryDetail{};
+  free->id = id;
+  return free;
+}
+
+void DetailTable::release(MessageId id) {
+  DeliveryDetail* detail = find(id);
+  const bool taken = detail != nullptr;
+  PIGEON_ASSERT(taken);
+  *detail = DeliveryDetail{};
+}
+
 void MessageIndex::clear() {
   entries_ = {};
   size_ = 0;

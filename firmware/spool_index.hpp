@@ -1,5 +1,8 @@
-// The spool's RAM index: one entry per message being written or committed and
-// not dead, rebuilt from the log at mount. Entries stay in their slot for life;
+// The spool's RAM index: one small entry per message being written or
+// committed and not dead, rebuilt from the log at mount, and a fixed table of
+// details for the few that owe the smarthost (their outcomes per recipient
+// and retry state); the rest of a message is read from flash when needed
+// (docs/architecture.md §5). Entries stay in their slot for life;
 // a second array keeps their slots in id order, which is arrival order, so
 // that lookups are binary searches and POP3 listings and the relay's queue
 // walk the messages once, oldest first.
@@ -18,43 +21,63 @@ namespace pigeon {
 
 enum class EntryState : std::uint8_t { unused, writing, committed };
 
+// What RAM keeps of every message (docs/architecture.md §5): enough to list
+// it, read it and find the rest on flash. The per-recipient outcomes and the
+// retry state of a message that still owes the smarthost are a DeliveryDetail;
+// what only reclaim and verification need is in its commit record.
 struct IndexEntry {
   MessageId id = 0;
+  std::uint32_t begin_address = 0;
+  std::uint32_t commit_address = 0;  // 0 while the message is being written
+  // The latest mailbox state record (§3.7); 0 when there is none. The IMAP
+  // flags and folders of its users stay on flash, read when asked for.
+  std::uint32_t state_address = 0;
+  std::uint32_t size_bytes = 0;
+  std::uint32_t arrived_s = 0;  // wall clock; 0 when unknown (IMAP's INTERNALDATE)
+  // Bit per mailbox with a recipient still owed (Spool::mailbox_bit), the
+  // smarthost's included. Local recipients only ever get `deleted`, for all
+  // of a mailbox at once (Spool::mark_deleted): for a message that owes the
+  // smarthost nothing, these bits are its whole outcome state.
+  std::uint32_t owed_mailboxes = 0;
   EntryState state = EntryState::unused;
-  bool body_8bit = false;
-  bool verified = false;  // every data CRC and the body CRC checked out
-  bool corrupt = false;   // a check failed: never delivered, dropped at reclaim
-  // owed_mailboxes follows the outcomes; false after an outcome until the
-  // envelope on flash is read again (Spool::owed_mailboxes).
-  bool mailboxes_known = false;
-  bool streamed = false;  // recipients in recipient records (docs/spool-format.md §3.6)
+  bool body_8bit : 1 = false;
+  bool verified : 1 = false;  // every data CRC and the body CRC checked out
+  bool corrupt : 1 = false;   // a check failed: never delivered, dropped at reclaim
+  bool streamed : 1 = false;  // recipients in recipient records (docs/spool-format.md §3.6)
+  bool has_detail : 1 = false;  // a DeliveryDetail with its id holds its outcomes
   std::uint8_t recipient_count = 0;
   // The begin's mailbox state (docs/spool-format.md §3.7): every local
   // recipient's until a mailbox state record names it.
   std::uint8_t begin_state = 0;
-  std::uint16_t envelope_bytes = 0;
-  std::uint16_t recipient_record_bytes = 0;  // flash its recipient records take, when streamed (reclaim's plan)
-  std::uint32_t envelope_crc = 0;
-  std::uint32_t begin_address = 0;
-  std::uint32_t size_bytes = 0;
-  std::uint32_t body_crc = 0;
-  std::uint32_t data_records = 0;
-  spool_format::RecipientOutcomes outcomes;
-  std::uint32_t arrived_s = 0;
-  std::uint32_t next_retry_s = 0;
-  std::uint16_t attempts = 0;
-  std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
-  // The latest mailbox state record (§3.7); 0 when there is none. The IMAP
-  // flags and folders of its users stay on flash, read when asked for.
-  std::uint32_t state_address = 0;
-  // Bit per mailbox with a recipient still owed (Spool::mailbox_bit): which
-  // recipient is where stays on flash, in the envelope, so that an entry
-  // does not grow with the recipients a message may have.
-  std::uint32_t owed_mailboxes = 0;
 
-  bool owed(std::uint8_t recipient) const { return outcomes.owed(recipient); }
   // Committed, and every recipient has its outcome.
-  bool dead() const { return state == EntryState::committed && outcomes.all_done(recipient_count); }
+  bool dead() const { return state == EntryState::committed && owed_mailboxes == 0; }
+};
+
+// A message being written, or one that still owes a recipient to the
+// smarthost: the outcomes per recipient and the retry state.
+struct DeliveryDetail {
+  MessageId id = 0;  // 0: free
+  spool_format::RecipientOutcomes outcomes;
+  std::uint16_t attempts = 0;
+  std::uint32_t next_retry_s = 0;
+  std::uint32_t attempt_address = 0;  // the latest attempt record; 0 when there is none
+};
+
+// The fixed table of DeliveryDetail, looked up by message id.
+class DetailTable {
+ public:
+  static constexpr std::size_t capacity = PIGEON_SPOOL_ACTIVE_MESSAGES;
+
+  void clear() { details_ = {}; }
+  std::size_t free_count() const;
+  DeliveryDetail* find(MessageId id);
+  // A fresh detail for `id`; nullptr when the table is full.
+  DeliveryDetail* take(MessageId id);
+  void release(MessageId id);
+
+ private:
+  std::array<DeliveryDetail, capacity> details_{};
 };
 
 class MessageIndex {

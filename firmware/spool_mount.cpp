@@ -120,6 +120,7 @@ void SpoolLog::seal_head_unless_blank() {
 
 SpoolStatus Spool::mount(std::uint32_t uid_validity_at_format) {
   index_.clear();
+  details_.clear();
   writers_ = {};
   cursors_ = {};
   mount_report_ = {};
@@ -148,26 +149,26 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
   candidate.id = header.message_id;
   candidate.state = EntryState::committed;
   candidate.begin_address = commit->begin_address;
-  candidate.envelope_crc = commit->envelope_crc;
-  candidate.envelope_bytes = commit->envelope_bytes;
+  candidate.commit_address = address;
   candidate.size_bytes = commit->body_bytes;
-  candidate.body_crc = commit->body_crc;
-  candidate.data_records = commit->data_records;
-  if (!load_envelope(candidate, commit->streamed_recipients)) return;
+  std::optional<DeliveryDetail> from_begin = load_envelope(candidate, *commit);
+  if (!from_begin) return;
 
   IndexEntry* entry = index_.find(header.message_id);
   if (entry != nullptr) {
-    candidate.outcomes.keep_first(entry->outcomes, candidate.recipient_count);
-    candidate.mailboxes_known = false;
+    const auto known = outcomes_of(*entry);
+    if (!known) return;  // the original's envelope is gone: the copy cannot be checked against it
+    from_begin->outcomes.keep_first(*known, candidate.recipient_count);
     // The copy's begin holds the attempt state at the time of the copy;
     // attempt records replayed so far may be newer (the count only grows).
-    if (entry->attempts >= candidate.attempts) {
-      candidate.attempts = entry->attempts;
-      candidate.next_retry_s = entry->next_retry_s;
-      candidate.attempt_address = entry->attempt_address;
+    if (const DeliveryDetail* detail = detail_of(*entry); detail != nullptr && detail->attempts >= from_begin->attempts) {
+      from_begin->attempts = detail->attempts;
+      from_begin->next_retry_s = detail->next_retry_s;
+      from_begin->attempt_address = detail->attempt_address;
     }
     // The original's latest state record stands until the copy's follows its commit.
     candidate.state_address = entry->state_address;
+    candidate.has_detail = entry->has_detail;
     move_begin(*entry, candidate.begin_address);
     *entry = candidate;
   } else {
@@ -182,7 +183,25 @@ void Spool::replay_commit(std::uint32_t address, const RecordHeader& header) {
     *entry = candidate;
     log_.add_begin(entry->begin_address);
   }
+  const auto settled = settlement(*entry, from_begin->outcomes, &*commit);
+  if (!settled || !settle(*entry, *settled, from_begin->outcomes)) {
+    not_indexed(*entry);
+    return;
+  }
+  if (DeliveryDetail* detail = detail_of(*entry)) {
+    detail->attempts = from_begin->attempts;
+    detail->next_retry_s = from_begin->next_retry_s;
+    detail->attempt_address = from_begin->attempt_address;
+  }
   if (entry->dead()) release_entry(*entry);
+}
+
+// A message that needs a detail when none is free (a build with a smaller
+// table, or outcomes settled unrecorded when the spool was full: §7) stays on
+// flash unserved, as one beyond the index does.
+void Spool::not_indexed(IndexEntry& entry) {
+  if (mount_report_.messages_not_indexed++ == 0) mount_report_.first_not_indexed = entry.id;
+  release_entry(entry);
 }
 
 void Spool::replay_outcome(std::uint32_t address, const RecordHeader& header) {
@@ -190,20 +209,31 @@ void Spool::replay_outcome(std::uint32_t address, const RecordHeader& header) {
   if (entry == nullptr) return;
   const auto outcome = log_.read_decoded<format::Outcome>(address, header);
   if (!outcome) return;
-  entry->outcomes.record(format::decode_mask(outcome->recipient_mask), outcome->outcome, entry->recipient_count);
-  entry->mailboxes_known = false;
+  // Decoded before the envelope is read: the record's mask is in the scratch.
+  const RecipientSet recipients = format::decode_mask(outcome->recipient_mask);
+  const std::uint8_t code = outcome->outcome;
+  std::optional<format::RecipientOutcomes> outcomes = outcomes_of(*entry);
+  if (!outcomes) return;
+  outcomes->record(recipients, code, entry->recipient_count);
+  const auto settled = settlement(*entry, *outcomes);
+  if (!settled) return;
+  if (!settle(*entry, *settled, *outcomes)) {
+    not_indexed(*entry);
+    return;
+  }
   if (entry->dead()) release_entry(*entry);
 }
 
 // Log order is time order: the last attempt record of a message counts.
 void Spool::replay_attempt(std::uint32_t address, const RecordHeader& header) {
-  IndexEntry* entry = index_.find(header.message_id);
-  if (entry == nullptr) return;
+  const IndexEntry* entry = index_.find(header.message_id);
+  DeliveryDetail* detail = entry != nullptr ? detail_of(*entry) : nullptr;
+  if (detail == nullptr) return;  // the smarthost is owed nothing: the attempt is history
   const auto attempt = log_.read_decoded<format::Attempt>(address, header);
   if (!attempt) return;
-  entry->attempts = attempt->attempts;
-  entry->next_retry_s = attempt->next_retry_s;
-  entry->attempt_address = address;
+  detail->attempts = attempt->attempts;
+  detail->next_retry_s = attempt->next_retry_s;
+  detail->attempt_address = address;
 }
 
 // The last valid mailbox state record of a message is its state (§3.7).
@@ -214,23 +244,28 @@ void Spool::replay_mailbox_state(std::uint32_t address, const RecordHeader& head
 }
 
 // Reads the envelope a commit names: its CRC must match the commit's, and a
-// streamed one must have the recipient records the commit counts (§4).
-bool Spool::load_envelope(IndexEntry& entry, std::uint8_t streamed_recipients) {
-  const auto envelope = read_envelope(entry);
+// streamed one must have the recipient records the commit counts (§4). Its
+// outcomes and attempt state come back in a detail, which the entry keeps
+// only when it owes the smarthost (settlement()).
+std::optional<DeliveryDetail> Spool::load_envelope(IndexEntry& entry, const format::Commit& commit) {
+  const auto envelope = log_.read_decoded<format::Envelope>(entry.begin_address, commit.envelope_bytes,
+                                                            commit.envelope_crc);
+  const std::uint8_t streamed_recipients = commit.streamed_recipients;
   if (!envelope || envelope->streamed() != (streamed_recipients != 0) ||
       streamed_recipients > PIGEON_MAX_RECIPIENTS) {
-    return false;
+    return std::nullopt;
   }
   entry.body_8bit = envelope->body_8bit();
   entry.streamed = envelope->streamed();
   entry.recipient_count = entry.streamed ? streamed_recipients : envelope->recipient_count;
-  entry.outcomes = envelope->outcomes;
   entry.arrived_s = envelope->arrived_s;
   entry.begin_state = envelope->mailbox_state;
-  entry.attempts = envelope->attempts;
-  entry.next_retry_s = envelope->next_retry_s;
-  if (entry.streamed && !note_recipient_record_bytes(entry)) return false;
-  return note_owed_mailboxes(entry);
+  DeliveryDetail found;
+  found.id = entry.id;
+  found.outcomes = envelope->outcomes;
+  found.attempts = envelope->attempts;
+  found.next_retry_s = envelope->next_retry_s;
+  return found;
 }
 
 }  // namespace pigeon

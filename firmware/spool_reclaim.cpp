@@ -65,8 +65,9 @@ bool Spool::copy_plan_pays_off() {
     for (const IndexEntry& entry : index_.slots()) {
       // An open message is aborted, not copied (copy_tail_forward).
       if (entry.state != EntryState::committed || log_.sector_of(entry.begin_address) != s) continue;
-      records += copy_bytes(entry);
-      largest = std::max(largest, largest_record_bytes(entry));
+      const CopyCost cost = copy_cost(entry);
+      records += cost.bytes;
+      largest = std::max(largest, cost.largest_record_bytes);
     }
     ++sectors;
     // Each sector the copies cross loses less than their largest record at its end.
@@ -77,21 +78,29 @@ bool Spool::copy_plan_pays_off() {
   return false;
 }
 
-// The most flash the records of a copy of `entry` can take.
-std::uint32_t Spool::copy_bytes(const IndexEntry& entry) const {
-  const std::uint32_t attempt = entry.attempt_address != 0 ? log_.record_bytes(format::Attempt::max_bytes) : 0;
+// Read from its commit record and, when streamed, its recipient records.
+// Nothing when they cannot be read: such a message is dropped, not copied
+// (copy_message).
+Spool::CopyCost Spool::copy_cost(const IndexEntry& entry) {
+  const auto commit = read_commit(entry);
+  if (!commit) return {};
+  const std::optional<std::uint32_t> recipient_records = entry.streamed ? recipient_record_bytes(entry) : 0;
+  if (!recipient_records) return {};
+  const DeliveryDetail* detail = detail_of(entry);
+  const std::uint32_t attempt =
+      detail != nullptr && detail->attempt_address != 0 ? log_.record_bytes(format::Attempt::max_bytes) : 0;
   const std::uint32_t state = entry.state_address != 0 ? log_.record_bytes(format::MailboxStates::max_bytes) : 0;
   // A streamed envelope's recipient records, and the outcome records (one per
   // outcome code) that carry its outcomes after the copy's commit.
   const std::uint32_t streamed =
-      entry.streamed ? entry.recipient_record_bytes + 3 * log_.record_bytes(format::Outcome::max_bytes) : 0;
-  return log_.record_bytes(entry.envelope_bytes) + entry.data_records * log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
-         log_.record_bytes(format::Commit::bytes) + attempt + state + streamed;
-}
-
-std::uint32_t Spool::largest_record_bytes(const IndexEntry& entry) const {
-  return std::max({log_.record_bytes(entry.envelope_bytes), log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES),
-                   entry.streamed ? log_.record_bytes(spool_max_recipient_record_bytes) : 0});
+      entry.streamed ? *recipient_records + 3 * log_.record_bytes(format::Outcome::max_bytes) : 0;
+  const std::uint32_t bytes = log_.record_bytes(commit->envelope_bytes) +
+                              commit->data_records * log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES) +
+                              log_.record_bytes(format::Commit::bytes) + attempt + state + streamed;
+  const std::uint32_t largest =
+      std::max({log_.record_bytes(commit->envelope_bytes), log_.record_bytes(PIGEON_SPOOL_WRITE_BUFFER_BYTES),
+                entry.streamed ? log_.record_bytes(spool_max_recipient_record_bytes) : 0});
+  return {bytes, largest};
 }
 
 // Begin (carrying the outcomes so far), recipient records, data, commit: the
@@ -101,8 +110,12 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
     release_entry(entry);  // never deliverable: not worth the flash
     return SpoolStatus::ok;
   }
+  const auto commit = read_commit(entry);
+  const auto outcomes = outcomes_of(entry);
+  if (!commit || !outcomes) return SpoolStatus::flash_error;  // deliverable() read them
   std::uint32_t begin_address = 0, envelope_crc = 0;
-  if (const SpoolStatus status = copy_envelope(entry, begin_address, envelope_crc); status != SpoolStatus::ok) {
+  if (const SpoolStatus status = copy_envelope(entry, *commit, *outcomes, begin_address, envelope_crc);
+      status != SpoolStatus::ok) {
     return status;
   }
   std::uint32_t records = 0, body_bytes = 0;
@@ -128,20 +141,25 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
   // deliverable() checked these very records against the commit.
   const bool copied_whole = body_bytes == entry.size_bytes;
   PIGEON_ASSERT(copied_whole);
-  IndexEntry copy = entry;
+  format::Commit copy = *commit;
+  copy.begin_address = begin_address;
   copy.envelope_crc = envelope_crc;
   copy.data_records = records;
-  if (const SpoolStatus status = write_commit(copy, begin_address, SpaceFor::copy, nullptr); status != SpoolStatus::ok) {
+  std::uint32_t commit_address = 0;
+  if (const SpoolStatus status = write_commit(entry.id, copy, SpaceFor::copy, commit_address);
+      status != SpoolStatus::ok) {
     return status;
   }
   move_begin(entry, begin_address);
-  entry.envelope_crc = envelope_crc;
-  entry.data_records = records;
+  entry.commit_address = commit_address;
   ++reclaim_counters_.messages_copied;
-  if (const SpoolStatus status = copy_outcomes(entry); status != SpoolStatus::ok) return status;
-  if (const SpoolStatus status = copy_latest(RecordType::attempt, entry.id, entry.attempt_address);
-      status != SpoolStatus::ok) {
-    return status;
+  if (const SpoolStatus status = copy_outcomes(entry, *outcomes); status != SpoolStatus::ok) return status;
+  // A message that owes the smarthost nothing has no attempt worth keeping.
+  if (DeliveryDetail* detail = detail_of(entry)) {
+    if (const SpoolStatus status = copy_latest(RecordType::attempt, entry.id, detail->attempt_address);
+        status != SpoolStatus::ok) {
+      return status;
+    }
   }
   return copy_latest(RecordType::mailbox_state, entry.id, entry.state_address);
 }
@@ -150,11 +168,11 @@ SpoolStatus Spool::copy_message(IndexEntry& entry) {
 // was written): the copy's outcome records follow its commit, one per outcome
 // code. Mount keeps the original's outcomes for the copy (§5 step 2), and the
 // original's sectors are erased only after a sync that makes these durable.
-SpoolStatus Spool::copy_outcomes(const IndexEntry& entry) {
+SpoolStatus Spool::copy_outcomes(const IndexEntry& entry, const format::RecipientOutcomes& outcomes) {
   if (!entry.streamed) return SpoolStatus::ok;
   for (std::uint8_t code = 1; code <= 3; ++code) {
     RecipientSet with_code;
-    for (std::uint8_t r = 0; r < entry.recipient_count; ++r) with_code[r] = entry.outcomes.code(r) == code;
+    for (std::uint8_t r = 0; r < entry.recipient_count; ++r) with_code[r] = outcomes.code(r) == code;
     if (with_code.none()) continue;
     const format::MaskBytes mask = format::encode_mask(with_code);
     std::array<std::uint8_t, format::Outcome::max_bytes> payload{};
@@ -190,18 +208,24 @@ SpoolStatus Spool::copy_latest(RecordType type, MessageId id, std::uint32_t& add
 }
 
 // The begin again, with the outcomes and attempt state known so far.
-SpoolStatus Spool::copy_envelope(const IndexEntry& entry, std::uint32_t& begin_address, std::uint32_t& envelope_crc) {
-  if (const SpoolStatus status = prepare_space(log_.record_bytes(entry.envelope_bytes), SpaceFor::copy);
+// A message without a detail keeps its begin's attempt state: it owes the
+// smarthost nothing.
+SpoolStatus Spool::copy_envelope(const IndexEntry& entry, const format::Commit& commit,
+                                 const format::RecipientOutcomes& outcomes, std::uint32_t& begin_address,
+                                 std::uint32_t& envelope_crc) {
+  if (const SpoolStatus status = prepare_space(log_.record_bytes(commit.envelope_bytes), SpaceFor::copy);
       status != SpoolStatus::ok) {
     return status;
   }
-  const auto payload = log_.read_payload(entry.begin_address, entry.envelope_bytes, entry.envelope_crc);
+  const auto payload = log_.read_payload(entry.begin_address, commit.envelope_bytes, commit.envelope_crc);
   if (!payload) return SpoolStatus::flash_error;
   std::optional<format::Envelope> envelope = format::Envelope::decode(payload->bytes);
   if (!envelope) return SpoolStatus::flash_error;
-  envelope->outcomes = entry.outcomes;
-  envelope->attempts = entry.attempts;
-  envelope->next_retry_s = entry.next_retry_s;
+  envelope->outcomes = outcomes;
+  if (const DeliveryDetail* detail = detail_of(entry)) {
+    envelope->attempts = detail->attempts;
+    envelope->next_retry_s = detail->next_retry_s;
+  }
   const bool same_length = envelope->encode(payload->bytes) == payload->bytes.size();  // in place
   PIGEON_ASSERT(same_length);
   envelope_crc = crc32(payload->bytes);
