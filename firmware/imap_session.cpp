@@ -34,6 +34,7 @@ constexpr protocol::ImapFlags system_flags = MailboxState::flag_bits;
 void ImapSession::start(RelayServices& services, TlsSessionPool& tls, Service service, hal::StreamId stream,
                         const hal::Endpoint& peer, std::uint64_t now_ms) {
   services_ = &services;
+  started_ms_ = now_ms;
   unselect();
   user_.reset();
   login_.reset();
@@ -78,6 +79,16 @@ bool ImapSession::produce() {
   return transport_.output().size() != before && !engine_->yielded();
 }
 
+// A client that has not logged in ends at session_time_limit_s however busy
+// it keeps itself: a command dripped a byte at a time is never idle, so never
+// evicted, and clients that did so from a few addresses held every slot. A
+// logged-in session lives while its client speaks within imap_timeout_s (an
+// IDLE lasts for hours).
+std::uint64_t ImapSession::time_limit_ms() const {
+  if (user_) return UINT64_MAX;
+  return started_ms_ + services_->config.session_time_limit_s * ms_per_s;
+}
+
 bool ImapSession::working() const { return engine_ && engine_->yielded(); }
 
 bool ImapSession::say_goodbye(CloseReason reason) {
@@ -85,6 +96,7 @@ bool ImapSession::say_goodbye(CloseReason reason) {
     case CloseReason::idle_timeout:
     case CloseReason::opening_timeout: engine_->abort_session("Autologout; idle for too long"); break;
     case CloseReason::evicted: engine_->abort_session("[UNAVAILABLE] Too many connections, try again later"); break;
+    case CloseReason::time_limit: engine_->abort_session("Login took too long, closing connection"); break;
     case CloseReason::tls_unavailable: engine_->abort_session("[UNAVAILABLE] TLS not available now"); break;
     case CloseReason::shut_down: engine_->abort_session("[UNAVAILABLE] Service shutting down"); break;
     default: return false;

@@ -71,6 +71,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   bool say_goodbye(CloseReason reason) override;
   void timer_expired() override;
   std::uint64_t idle_limit_ms() const override;
+  std::uint64_t time_limit_ms() const override;
   bool awaiting_sync() const override { return awaiting_sync_; }
   void sync_finished(bool durable) override;
   bool keeps_slot() const override { return user_.has_value() || awaiting_sync_ || writer_.has_value(); }
@@ -101,6 +102,7 @@ class ImapSession final : private protocol::ImapServerPolicy, private SessionHoo
   RelayServices* services_ = nullptr;
   SessionTransport transport_;
   std::optional<protocol::ImapServer> engine_;
+  std::uint64_t started_ms_ = 0;  // when the client connected
 
   SessionLogin login_;
   std::optional<UserIndex> user_;

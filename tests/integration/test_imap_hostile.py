@@ -69,8 +69,8 @@ class Imap(Dialog):
         assert self.line().startswith(b"+ ")
 
 
-def imaps_client(relay):
-    return imaplib.IMAP4_SSL("127.0.0.1", relay.ports["imaps"], ssl_context=relay.tls_context(), timeout=30)
+def imaps_client(relay, timeout_s=30):
+    return imaplib.IMAP4_SSL("127.0.0.1", relay.ports["imaps"], ssl_context=relay.tls_context(), timeout=timeout_s)
 
 
 def fill_inbox(relay, count, body_lines=20):
@@ -212,6 +212,42 @@ def test_a_command_dripped_a_byte_at_a_time_is_answered_and_holds_no_one_up(pige
     assert beside_ms < 3 * alone_ms + 1.0
     dripper.close()
     watcher.close()
+
+
+def test_drippers_that_never_log_in_give_their_slots_back_at_the_session_time_limit(make_pigeon):
+    """8 connections from 8 addresses that never log in and send a byte of an
+    endless command every 0.3 s are never idle, so never evicted: they held
+    every IMAP slot for as long as they cared to drip (a reader waited in the
+    backlog until its own timeout). Until it logs in, an IMAP session has
+    session_time_limit_s (3 s here); then BYE, and the reader is served."""
+    relay = make_pigeon(["session_time_limit_s = 3"])
+    relay.submit(b"Subject: drip\r\n\r\nstill read\r\n")
+    drippers = [Imap(relay, source=f"127.0.11.{n}") for n in range(1, 9)]
+    stop = threading.Event()
+
+    def drip():
+        while not stop.wait(0.3):
+            for dialog in drippers:
+                try:
+                    dialog.send(b"x")
+                except OSError:
+                    pass  # closed by the relay
+
+    thread = threading.Thread(target=drip)
+    thread.start()
+    started = time.monotonic()
+    try:
+        served_s = imap_round_s(relay, timeout_s=10)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    waited_s = time.monotonic() - started
+    print(f"\na reader beside 8 drippers: served after {waited_s:.2f} s ({served_s:.2f} s of it its own round)")
+    assert waited_s < 3 + 3.0
+    for dialog in drippers:
+        assert dialog.line() == b"* BYE Login took too long, closing connection\r\n"
+        dialog.close()
+    assert relay.log().count("imap: connection with [127.0.11.") == 8
 
 
 @pytest.mark.parametrize("sent, answered", [
@@ -483,10 +519,10 @@ def heard_within(dialog, seconds):
         return b""
 
 
-def imap_round_s(relay):
+def imap_round_s(relay, timeout_s=30):
     """A well-behaved reader: login over 993, SELECT, FETCH of the first message."""
     started = time.monotonic()
-    client = imaps_client(relay)
+    client = imaps_client(relay, timeout_s)
     client.login(relay.user, relay.password)
     assert client.select("INBOX")[0] == "OK"
     assert client.fetch("1", "(BODY.PEEK[TEXT])")[1][0][1] == b"still read\r\n"
@@ -518,10 +554,12 @@ def test_an_idle_flood_on_both_ports_from_many_addresses_gives_way_to_a_reader(p
 
 
 def test_an_idle_session_is_kept_for_the_imap_timeout_then_logged_out(make_pigeon):
-    """IDLE outlives every other timeout (handshake 1 s, SMTP's command timeout
-    1 s) and ends at imap_timeout_s (RFC 9051 §5.4's 30 minutes, 3 s here)
-    with a BYE."""
-    relay = make_pigeon(["imap_timeout_s = 3", "handshake_timeout_s = 1", "command_timeout_s = 1"])
+    """IDLE outlives every other timeout and limit (handshake 1 s, SMTP's
+    command timeout 1 s, the session time limit of a client that has not
+    logged in 1 s) and ends at imap_timeout_s (RFC 9051 §5.4's 30 minutes,
+    3 s here) with a BYE."""
+    relay = make_pigeon(["imap_timeout_s = 3", "handshake_timeout_s = 1", "command_timeout_s = 1",
+                         "session_time_limit_s = 1"])
     [dialog] = idle_sessions(relay, ["127.0.0.1"])
     time.sleep(2.0)
     dialog.send(b"DONE\r\n")
