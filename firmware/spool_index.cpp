@@ -6,36 +6,40 @@
 
 namespace pigeon {
 
-std::size_t DetailTable::free_count() const {
-  return static_cast<std::size_t>(
-      std::count_if(details_.begin(), details_.end(), [](const DeliveryDetail& detail) { return detail.id == 0; }));
+std::size_t DetailTable::slot_of(MessageId id) const {
+  return static_cast<std::size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
 }
 
 DeliveryDetail* DetailTable::find(MessageId id) {
-  const auto found =
-      std::find_if(details_.begin(), details_.end(), [&](const DeliveryDetail& detail) { return detail.id == id; });
-  return found == details_.end() ? nullptr : &*found;
+  const std::size_t slot = slot_of(id);
+  return slot == capacity ? nullptr : &details_[slot];
 }
 
+// The caller knows `id` has none (IndexEntry::has_detail): no scan of the
+// whole table to check it, only to the first free slot.
 DeliveryDetail* DetailTable::take(MessageId id) {
-  const bool new_id = id != 0 && find(id) == nullptr;
-  PIGEON_ASSERT(new_id);
-  DeliveryDetail* free = find(0);
-  if (free == nullptr) return nullptr;
-  *free = DeliveryDetail{};
-  free->id = id;
-  return free;
+  const bool an_id = id != 0;
+  PIGEON_ASSERT(an_id);
+  const std::size_t slot = slot_of(0);
+  if (slot == capacity) return nullptr;
+  ids_[slot] = id;
+  details_[slot] = DeliveryDetail{};
+  ++used_;
+  return &details_[slot];
 }
 
 void DetailTable::release(MessageId id) {
-  DeliveryDetail* detail = find(id);
-  const bool taken = detail != nullptr;
+  const std::size_t slot = slot_of(id);
+  const bool taken = slot != capacity;
   PIGEON_ASSERT(taken);
-  *detail = DeliveryDetail{};
+  ids_[slot] = 0;
+  --used_;
 }
 
+// Only the entries in use: a large index that was never filled is never
+// touched, so the host's RAM (its PSS) grows with the messages, not the capacity.
 void MessageIndex::clear() {
-  entries_ = {};
+  for (std::size_t rank = 0; rank < size_; ++rank) entries_[order_[rank]] = IndexEntry{};
   size_ = 0;
   next_free_hint_ = 0;
 }

@@ -261,7 +261,6 @@ std::optional<DeliveryDetail> Spool::load_envelope(IndexEntry& entry, const form
   entry.arrived_s = envelope->arrived_s;
   entry.begin_state = envelope->mailbox_state;
   DeliveryDetail found;
-  found.id = entry.id;
   found.outcomes = envelope->outcomes;
   found.attempts = envelope->attempts;
   found.next_retry_s = envelope->next_retry_s;

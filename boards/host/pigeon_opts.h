@@ -14,9 +14,12 @@
 /* RFC 5321 §4.5.3.1.8: 100 recipients, each of them a path of up to 256 bytes. */
 #define PIGEON_MAX_RECIPIENTS 100
 #define PIGEON_ENVELOPE_BYTES (100 * 256)
-/* A Linux host holds far more mail than a board: the spool index has room for
- * the benchmarks' thousands of queued messages. */
-#define PIGEON_SPOOL_MAX_MESSAGES 8192
+/* A Linux host holds far more mail than a board: 32 bytes of index a message
+ * (RAM is touched only as messages come), and thousands may wait for the
+ * smarthost at once (the benchmarks queue thousands), each with a 40-byte
+ * detail (docs/architecture.md §5). */
+#define PIGEON_SPOOL_MAX_MESSAGES 32768
+#define PIGEON_SPOOL_ACTIVE_MESSAGES 4096
 /* A login's PBKDF2 in slices of about 0.3 ms; more clients and credentials remembered. */
 #define PIGEON_PBKDF2_ITERATIONS_PER_ROUND 1024
 #define PIGEON_LOGIN_ADDRESSES 64

@@ -28,17 +28,23 @@
  * about 5 more instructions per byte stored or read. */
 #define PIGEON_CRC32_TABLE_BITS 4
 
-/* The spool: 8 KiB sectors over the PSRAM stand-in for NOR flash. */
-#define PIGEON_SPOOL_MAX_MESSAGES 32
+/* The spool: 8 KiB sectors over the PSRAM stand-in for NOR flash. Each message
+ * costs 33 bytes of index and a byte of the IMAP view; only those that owe the
+ * smarthost (up to the queue's length) hold a 40-byte detail as well
+ * (docs/architecture.md §5). */
+#define PIGEON_SPOOL_MAX_MESSAGES 96
 #define PIGEON_SPOOL_MAX_SECTORS 64
 #define PIGEON_SPOOL_WRITE_BUFFER_BYTES 512
 #define PIGEON_SPOOL_MAILBOX_NAME_BYTES 32
-/* Every spooled message can wait for the smarthost at once, and no more. */
-#define PIGEON_DELIVERY_QUEUE_LENGTH PIGEON_SPOOL_MAX_MESSAGES
-/* An IMAP session's view (a flag byte per message) and the expunges by others it
- * can owe its client (4 bytes each): no mailbox holds more than the spool. */
+/* Messages that may owe the smarthost at once (each a queue entry and a spool
+ * detail: 72 bytes); more relayed mail gets 452 4.3.1 until the smarthost takes
+ * some, local mail is still taken. */
+#define PIGEON_DELIVERY_QUEUE_LENGTH 16
+/* An IMAP session's view (a flag byte per message): no mailbox holds more than
+ * the spool. The expunges by others it can owe its client (4 bytes each): more
+ * between two of its commands end the session (BYE), as on the host. */
 #define PIGEON_IMAP_MAX_MESSAGES PIGEON_SPOOL_MAX_MESSAGES
-#define PIGEON_IMAP_VANISHED PIGEON_SPOOL_MAX_MESSAGES
+#define PIGEON_IMAP_VANISHED 32
 
 /* Mbed TLS arena: per session the 16 KiB input and 4 KiB output record buffers
  * plus the handshake's peak, and shared state (our key and certificate). */

@@ -115,7 +115,9 @@ std::pair<int, std::string> inspect(const std::vector<std::uint8_t>& image, cons
 // the delivered one's outcome record is lost to a bit flip. At the next mount
 // one message more is live than the index holds: the newest is not indexed.
 TEST(SpoolMountReport, ACommittedMessageBeyondTheIndexIsReportedNotDropped) {
-  const hal::FlashGeometry geometry{4096, 512, 16};  // small sectors: the inspector walks one per message
+  // Small sectors (the inspector walks one per message), 1,024 of them: 16 MiB
+  // for the host's 32,768 small messages.
+  const hal::FlashGeometry geometry{16384, 1024, 16};
   SimulatedChip chip(geometry);
   auto spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);

@@ -147,7 +147,7 @@ TEST(SpoolFull, RefusesNewMailKeepsOldAndRecovers) {
 }
 
 TEST(SpoolFull, IndexFullIsTooMany) {
-  const hal::FlashGeometry geometry{65536, 64, 16};
+  const hal::FlashGeometry geometry{65536, 256, 16};  // 16 MiB: room for the host's 32,768 small messages
   SimulatedChip chip(geometry);
   auto spool = make_spool(chip.flash());
   ASSERT_EQ(spool->mount(), SpoolStatus::ok);
