@@ -14,8 +14,9 @@
 /* RFC 5321's 100 recipients, of any length: the SMTP session writes each to flash as it
  * is accepted and the smarthost client reads each back as it sends its RCPT, so neither
  * keeps a list (docs/spool-format.md §3.6). What still grows with this number: the
- * index's two outcome bits per recipient and message. Envelopes written whole (delivery
- * reports, alerts) have one recipient, so the spool's buffer for them holds one. */
+ * two outcome bits per recipient of each spool detail (a message owing the smarthost).
+ * Envelopes written whole (delivery reports, alerts) have one recipient, so the spool's
+ * buffer for them holds one. */
 #define PIGEON_MAX_RECIPIENTS 100
 #define PIGEON_SPOOL_INLINE_RECIPIENTS 1
 #define PIGEON_MAX_MESSAGE_BYTES (256u * 1024u)
