@@ -207,6 +207,40 @@ const Scenario reclaim_while_mail_arrives{
       }
     }};
 
+// Mail for alice and the smarthost: the smarthost takes one, bounces another
+// and keeps failing the third, so the first two return their details and live
+// on only as alice's (owed-mailbox bits, no outcomes in RAM) while new mail
+// makes reclaim copy all three, outcomes spelt out from their envelopes; then
+// alice deletes the first two.
+const Scenario relayed_kept_for_mailbox{
+    "relayed mail kept for its mailbox while reclaim copies it",
+    [](Spool& spool, SpoolModel& model) {
+      for (int i = 0; i < 3; ++i) model.store(spool, to_alice_and_remote, make_body(700 + i, 900));
+    },
+    [](Spool& spool, SpoolModel& model) {
+      const std::vector<MessageId> kept = model.live();
+      if (model.finish(spool, kept[0], {1}) != SpoolStatus::ok) return;
+      if (model.finish(spool, kept[1], {1}, RecipientOutcome::bounced) != SpoolStatus::ok) return;
+      for (int round = 0; round < 40; ++round) {
+        if (round % 8 == 0) {
+          const SpoolStatus status = model.record_attempt(spool, kept[2], 1u << 1);
+          if (status != SpoolStatus::ok && status != SpoolStatus::full) return;
+        }
+        const SpoolStatus status = model.store(spool, round % 2 ? to_remote : to_alice_and_remote,
+                                               make_body(710 + round, 900 + 89 * (round % 5)));
+        if (status != SpoolStatus::ok && status != SpoolStatus::full) return;
+        const std::vector<MessageId> live = model.live();
+        if (live.size() > 6) {
+          std::vector<std::uint8_t> all;
+          for (std::uint8_t r = 0; r < model.messages().at(live[3]).recipients.size(); ++r) all.push_back(r);
+          if (model.finish(spool, live[3], all) != SpoolStatus::ok) return;
+        }
+      }
+      for (int i = 0; i < 2; ++i) {
+        if (model.finish(spool, kept[i], {0}) != SpoolStatus::ok) return;
+      }
+    }};
+
 // A client drips its DATA while other mail goes through and the ring goes
 // round: reclaim aborts the open message when it needs the sector where it
 // begins, and copies the acknowledged (never fetched) message beside it.
@@ -421,6 +455,19 @@ TEST(SpoolPowerLoss, ReclaimWhileNewMailArrives) {
 
 // A first cut anywhere in the reclaim scenario, then a second cut at every
 // operation of recovery and the work that follows it (new mail, a delivery).
+TEST(SpoolPowerLoss, RelayedMailKeptForItsMailboxWhileReclaimCopiesIt) {
+  // Without a cut, reclaim copies the three kept messages on the way.
+  SimulatedChip chip(small_flash);
+  auto spool = make_spool(chip.flash());
+  ASSERT_EQ(spool->mount(), SpoolStatus::ok);
+  SpoolModel model;
+  relayed_kept_for_mailbox.setup(*spool, model);
+  relayed_kept_for_mailbox.run(*spool, model);
+  EXPECT_GE(spool->reclaim_counters().messages_copied, 3u);
+  EXPECT_TRUE(model.check(*spool).empty());
+  report_and_expect_none(relayed_kept_for_mailbox, cut_everywhere(relayed_kept_for_mailbox, small_flash));
+}
+
 TEST(SpoolPowerLoss, RecoveryInterruptedBySecondCut) {
   const Scenario after_recovery{"recovery, then second cut", nothing, [](Spool& spool, SpoolModel& model) {
                                   finish_oldest(spool, model, 1);
