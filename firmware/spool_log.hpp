@@ -45,9 +45,6 @@ inline constexpr std::uint32_t spool_max_envelope_bytes =
 inline constexpr std::uint32_t spool_max_recipient_record_bytes =
     spool_format::RecipientRecord::fixed_bytes + spool_format::EnvelopeRecipient::fixed_bytes +
     spool_format::max_sender_bytes + PIGEON_SPOOL_MAILBOX_NAME_BYTES;
-static_assert(PIGEON_MAX_RECIPIENTS * (spool_format::RecordHeader::bytes + spool_max_recipient_record_bytes + 256) <=
-                  0xFFFF,
-              "IndexEntry::recipient_record_bytes holds every recipient record of a message");
 
 class SpoolLog {
  public:
