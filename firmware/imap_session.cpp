@@ -232,11 +232,17 @@ std::optional<std::uint32_t> ImapSession::take_vanished() {
   return static_cast<std::uint32_t>(*gone);
 }
 
+// The place at `index` has just left the view: the later messages' flags move
+// down one. Only the places shown are moved, so that a host session's table
+// (a byte for each message the spool holds) is touched as far as its mailbox goes.
 void ImapSession::forget_flags(std::size_t index) {
+  const std::size_t shown_before = view_.size() + 1;
+  PIGEON_ASSERT(index < shown_before && shown_before <= flags_.size());
   if (flag_scan_ != SIZE_MAX && flag_scan_ > index) --flag_scan_;
-  std::copy(flags_.begin() + static_cast<std::ptrdiff_t>(index + 1), flags_.end(),
+  std::copy(flags_.begin() + static_cast<std::ptrdiff_t>(index + 1),
+            flags_.begin() + static_cast<std::ptrdiff_t>(shown_before),
             flags_.begin() + static_cast<std::ptrdiff_t>(index));
-  flags_.back() = 0;
+  flags_[shown_before - 1] = 0;
 }
 
 MaildropEntry ImapSession::shown(std::uint32_t index) {

@@ -96,17 +96,20 @@
 #define PIGEON_SMARTHOST_REFUSAL_TEXTS 8
 #endif
 
-// Messages one POP3 session shows: its engine marks deletions in a bitset of
-// this many (protocol::DeletionMarks, 512 B per session). The maildrop itself
-// is the spool's index (Spool::view_mailbox), whatever its size.
+// Messages one POP3 session shows: its engine marks deletions in a bit each
+// (protocol::DeletionMarks, 4 KiB per session for the host's 32,768). The
+// maildrop itself is the spool's index (Spool::view_mailbox), so by default a
+// session shows every message the spool can hold (issue 14: a mailbox of any
+// size the spool holds is wholly visible).
 #ifndef PIGEON_POP3_MAX_MESSAGES
-#define PIGEON_POP3_MAX_MESSAGES 4096
+#define PIGEON_POP3_MAX_MESSAGES PIGEON_SPOOL_MAX_MESSAGES
 #endif
 
 // Messages one IMAP session shows of a mailbox: it keeps their flags, a byte
-// each; the messages themselves are the spool's index (LiveMailboxView).
+// each; the messages themselves are the spool's index (LiveMailboxView). By
+// default all the spool can hold, as for POP3.
 #ifndef PIGEON_IMAP_MAX_MESSAGES
-#define PIGEON_IMAP_MAX_MESSAGES 4096
+#define PIGEON_IMAP_MAX_MESSAGES PIGEON_SPOOL_MAX_MESSAGES
 #endif
 
 // Messages others may remove from an IMAP session's mailbox before it has
@@ -222,8 +225,6 @@ static_assert(PIGEON_SMARTHOST_REFUSAL_TEXTS >= 1 && PIGEON_SMARTHOST_REFUSAL_TE
               "a refused recipient names its refusal text in one byte");
 static_assert(PIGEON_MAX_RECIPIENTS <= pigeon::protocol::SmtpClient::max_recipients,
               "the smarthost client takes every recipient of a message at once");
-static_assert(PIGEON_POP3_MAX_MESSAGES <= pigeon::protocol::DeletionMarks().size(),
-              "a POP3 session marks deletions in a fixed bitset");
 static_assert(PIGEON_SPOOL_WRITE_BUFFER_BYTES >= 64 && PIGEON_SPOOL_WRITE_BUFFER_BYTES <= 3072,
               "a data record must fit in a 4 KiB sector");
 static_assert(PIGEON_PBKDF2_ITERATIONS_PER_ROUND >= 1, "a login derivation must advance every round");

@@ -25,13 +25,14 @@ void Pop3Session::start(RelayServices& services, TlsSessionPool& tls, Service se
   transport_.start(setup, *engine_, *this, stream, peer, now_ms);
 }
 
-protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) const {
+protocol::Pop3ServerSettings Pop3Session::settings_for(Service service) {
   protocol::Pop3ServerSettings settings;
   settings.host_name = services_->config.host_name.view();
   settings.tls_active = is_implicit_tls(service);
   settings.stls_offered = !is_implicit_tls(service);
   settings.login_requires_tls = !services_->config.allows_plaintext_login(service);
   settings.max_messages = PIGEON_POP3_MAX_MESSAGES;
+  settings.deletion_marks = deletion_marks_;
   return settings;
 }
 

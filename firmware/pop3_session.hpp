@@ -51,7 +51,7 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   // LoginWaiter
   void login_checked(std::optional<UserIndex> user) override;
 
-  protocol::Pop3ServerSettings settings_for(Service service) const;
+  protocol::Pop3ServerSettings settings_for(Service service);
 
   RelayServices* services_ = nullptr;
   Service service_ = Service::pop3;
@@ -61,6 +61,9 @@ class Pop3Session final : private protocol::Pop3ServerPolicy, private SessionHoo
   SessionLogin login_;
   std::optional<UserIndex> user_;  // set while the maildrop is locked
   MailboxView maildrop_;  // fixed at login; the spool's index holds the messages
+  // DELE's marks: a bit per message the session may show.
+  std::array<protocol::DeletionMarks::Word, protocol::DeletionMarks::words_for(PIGEON_POP3_MAX_MESSAGES)>
+      deletion_marks_{};
   std::array<char, 24> unique_id_{};
   bool awaiting_sync_ = false;
   std::uint64_t started_ms_ = 0;

@@ -27,8 +27,8 @@ using ascii::parse_u32;
 
 Pop3Server::Pop3Server(Pop3ServerPolicy& policy, OutputBuffer& out,
                        const Pop3ServerSettings& settings)
-    : policy_(policy), out_(out), settings_(settings), scanner_(max_line) {
-  settings_.max_messages = std::min(settings_.max_messages, max_messages);
+    : policy_(policy), out_(out), settings_(settings), scanner_(max_line), deleted_(settings.deletion_marks) {
+  settings_.max_messages = std::min(settings_.max_messages, deleted_.size());
 }
 
 void Pop3Server::start() {

@@ -9,9 +9,10 @@
 #include <span>
 #include <string_view>
 
+#include <algorithm>
 #include <array>
-#include <bitset>
 
+#include "assert.hpp"
 #include "dot_stuffer.hpp"
 #include "line_scanner.hpp"
 #include "output_buffer.hpp"
@@ -32,8 +33,35 @@ struct Pop3Decision {
   static Pop3Decision later() { return {Kind::pending, {}, {}}; }
 };
 
-// The messages a session marked with DELE, by zero-based index.
-using DeletionMarks = std::bitset<4096>;
+// The messages a session marked with DELE, by zero-based index: a bit each,
+// in words its owner gives, so that a board pays for the messages its spool
+// holds and a host for its many (PIGEON_POP3_MAX_MESSAGES).
+class DeletionMarks {
+ public:
+  using Word = std::uint32_t;
+  static constexpr std::size_t word_bits = 32;
+  static constexpr std::size_t words_for(std::size_t messages) { return (messages + word_bits - 1) / word_bits; }
+
+  DeletionMarks() = default;
+  explicit DeletionMarks(std::span<Word> words) : words_(words) {}
+  // How many messages it can mark; a session shows no more.
+  std::size_t size() const { return words_.size() * word_bits; }
+  bool operator[](std::size_t index) const {
+    PIGEON_ASSERT(index < size());
+    return ((words_[index / word_bits] >> (index % word_bits)) & 1u) != 0;
+  }
+  void set(std::size_t index) {
+    PIGEON_ASSERT(index < size());
+    words_[index / word_bits] |= Word{1} << (index % word_bits);
+  }
+  void reset() { std::fill(words_.begin(), words_.end(), Word{0}); }
+  bool none() const {
+    return std::all_of(words_.begin(), words_.end(), [](Word word) { return word == 0; });
+  }
+
+ private:
+  std::span<Word> words_;
+};
 
 // The maildrop as locked at login: message numbers are fixed for the session.
 // Indexes here are zero-based; the engine speaks one-based message numbers.
@@ -73,7 +101,9 @@ struct Pop3ServerSettings {
   bool tls_active = false;          // implicit TLS (995), or set by tls_started()
   bool stls_offered = false;
   bool login_requires_tls = true;   // USER/PASS/AUTH only after TLS ([AUTH]-less -ERR before)
-  std::size_t max_messages = 256;   // messages beyond this are not shown (<= DeletionMarks)
+  std::size_t max_messages = 256;   // messages beyond this are not shown
+  // Where DELE's marks go: a session shows no more messages than they hold.
+  std::span<DeletionMarks::Word> deletion_marks;
 };
 
 class Pop3Server final : public SessionEngine {
@@ -99,9 +129,6 @@ class Pop3Server final : public SessionEngine {
   bool finished() const override;
 
  private:
-  // The deletion marks' bound (settings.max_messages may not exceed it).
-  static constexpr std::size_t max_messages = DeletionMarks().size();
-
   enum class State : std::uint8_t { authorization, transaction, finished };
   enum class Wait : std::uint8_t { none, decision, tls, auth_plain_response };
   // What a streaming multi-line response is sending.

@@ -57,7 +57,9 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
     return length;
   }
   Pop3Decision commit_deletions(const protocol::DeletionMarks& deleted) override {
-    return decide("commit " + deleted.to_string().substr(deleted.size() - 8));
+    std::string marks = "commit ";
+    for (std::size_t index = 0; index < messages_.size(); ++index) marks += deleted[index] ? '1' : '0';
+    return decide(marks);
   }
   void release() override { calls.emplace_back("release"); }
   bool reserve_tls() override { return tls_session_free_; }
@@ -85,7 +87,7 @@ class TapeMaildrop final : public protocol::Pop3ServerPolicy {
   TapeDecisions<Pop3Decision> decisions_;
 };
 
-protocol::Pop3ServerSettings settings_from(const Tape& tape) {
+protocol::Pop3ServerSettings settings_from(const Tape& tape, std::span<protocol::DeletionMarks::Word> deletion_words) {
   const std::uint8_t bits = tape.at(0);
   protocol::Pop3ServerSettings settings;
   settings.host_name = "fuzz.test";
@@ -93,14 +95,16 @@ protocol::Pop3ServerSettings settings_from(const Tape& tape) {
   settings.stls_offered = bits & 2;
   settings.login_requires_tls = bits & 4;
   settings.max_messages = 1 + tape.at(1) % 5;
+  settings.deletion_marks = deletion_words;
   return settings;
 }
 
 // `read_step_bytes` 0 reads all output at once.
 Outcome run(const Tape& tape, const std::vector<std::size_t>& pieces, std::size_t read_step_bytes) {
   TapeMaildrop maildrop(tape);
-  const std::string sent =
-      run_streaming_session<protocol::Pop3Server>(maildrop, settings_from(tape), tape, pieces, read_step_bytes);
+  std::array<protocol::DeletionMarks::Word, 1> deletion_words{};
+  const std::string sent = run_streaming_session<protocol::Pop3Server>(maildrop, settings_from(tape, deletion_words),
+                                                                       tape, pieces, read_step_bytes);
   return {sent, maildrop.calls};
 }
 

@@ -108,13 +108,26 @@ Pop3ServerSettings plain_settings() {
   return settings;
 }
 
+// The settings with `words` for DELE's marks.
+Pop3ServerSettings marked_in(Pop3ServerSettings settings, std::span<DeletionMarks::Word> words) {
+  settings.deletion_marks = words;
+  return settings;
+}
+
 // One POP3 session: the engine, its maildrop, and a client that sends input
 // cut by a plan and reads replies `read_step_bytes` at a time (0: all at once),
-// so that long responses stream through a full output buffer.
+// so that long responses stream through a full output buffer. Its deletion
+// marks hold settings.max_messages.
 class Session : public testing::StreamingClient<Session> {
  public:
   Session(const Pop3ServerSettings& settings, std::vector<std::string> messages, std::size_t read_step_bytes = 0)
-      : StreamingClient(read_step_bytes), maildrop(std::move(messages)), server_(maildrop, out_, settings) {
+      : Session(settings, std::move(messages), read_step_bytes, DeletionMarks::words_for(settings.max_messages)) {}
+  Session(const Pop3ServerSettings& settings, std::vector<std::string> messages, std::size_t read_step_bytes,
+          std::size_t mark_words)
+      : StreamingClient(read_step_bytes),
+        maildrop(std::move(messages)),
+        marks_(mark_words),
+        server_(maildrop, out_, marked_in(settings, marks_)) {
     server_.start();
   }
 
@@ -127,6 +140,7 @@ class Session : public testing::StreamingClient<Session> {
   friend class testing::StreamingClient<Session>;
   Pop3Decision resumed_decision() { return maildrop.take_resumed(); }
 
+  std::vector<DeletionMarks::Word> marks_;
   Pop3Server server_;
 };
 
@@ -372,6 +386,33 @@ TEST(Pop3Server, MessagesBeyondTheLimitAreNotShown) {
             with_greeting("+OK Send PASS\r\n+OK Logged in, 2 messages\r\n+OK 2 " +
                           std::to_string(three_messages[0].size() + three_messages[1].size()) +
                           "\r\n-ERR No such message\r\n"));
+}
+
+// A session shows no more messages than its deletion marks hold: 32 in one word.
+const std::string short_message = "Subject: s\r\n\r\nx\r\n";
+
+TEST(Pop3Server, MessagesBeyondTheDeletionMarksAreNotShown) {
+  Session session(tls_settings(), std::vector<std::string>(40, short_message), 0, 1);
+  session.send(after_login("STAT\r\nDELE 32\r\nDELE 33\r\nQUIT\r\n"), SplitPlan::whole());
+  const Transcript t = session.transcript();
+  EXPECT_EQ(t.output, with_greeting("+OK Send PASS\r\n+OK Logged in, 32 messages\r\n+OK 32 " +
+                                    std::to_string(32 * short_message.size()) +
+                                    "\r\n+OK Message deleted\r\n-ERR No such message\r\n+OK Bye\r\n"));
+  EXPECT_EQ(t.calls.back(), "commit_deletions 31");
+}
+
+// A maildrop past the 4,096 messages the marks once held is shown whole when
+// the session's owner gives marks for it (the host gives the spool's 32,768).
+TEST(Pop3Server, AMaildropOfManyThousandsIsShownWhole) {
+  Pop3ServerSettings settings = tls_settings();
+  settings.max_messages = 5000;
+  Session session(settings, std::vector<std::string>(5000, short_message));
+  session.send(after_login("STAT\r\nDELE 5000\r\nDELE 4097\r\nQUIT\r\n"), SplitPlan::whole());
+  const Transcript t = session.transcript();
+  EXPECT_EQ(t.output, with_greeting("+OK Send PASS\r\n+OK Logged in, 5000 messages\r\n+OK 5000 " +
+                                    std::to_string(5000 * short_message.size()) +
+                                    "\r\n+OK Message deleted\r\n+OK Message deleted\r\n+OK Bye\r\n"));
+  EXPECT_EQ(t.calls.back(), "commit_deletions 4096 4999");
 }
 
 // A message far bigger than the output buffer, full of lines that need
