@@ -737,11 +737,12 @@ bool Spool::watches(const LiveMailboxView* live, MessageId id, std::uint8_t mail
 }
 
 std::optional<MessageId> Spool::oldest_open_message() const {
-  std::optional<MessageId> oldest;
-  for (const IndexEntry& entry : index_.slots()) {
-    if (entry.state == EntryState::writing && (!oldest || entry.id < *oldest)) oldest = entry.id;
+  // Ids ascend with rank: the first open one is the oldest.
+  for (std::size_t rank = 0; rank < index_.size(); ++rank) {
+    const IndexEntry& entry = index_.by_rank(rank);
+    if (entry.state == EntryState::writing) return entry.id;
   }
-  return oldest;
+  return std::nullopt;
 }
 
 std::optional<OutboundMessage> Spool::next_outbound(MessageId after) {
@@ -997,7 +998,9 @@ SpoolStatus Spool::set_mailbox_flags(MessageId id, std::string_view mailbox, std
 
 Spool::Usage Spool::usage() const {
   Usage usage{0, log_.free_sectors(), log_.sector_count()};
-  for (const IndexEntry& entry : index_.slots()) usage.messages += entry.state == EntryState::committed ? 1 : 0;
+  for (std::size_t rank = 0; rank < index_.size(); ++rank) {
+    usage.messages += index_.by_rank(rank).state == EntryState::committed ? 1 : 0;
+  }
   return usage;
 }
 

@@ -1,6 +1,7 @@
 #include "spool_index.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "protocol/assert.hpp"
 
@@ -63,10 +64,14 @@ IndexEntry* MessageIndex::find(MessageId id) {
   return &entries_[order_[rank]];
 }
 
-IndexEntry& MessageIndex::by_rank(std::size_t rank) {
+const IndexEntry& MessageIndex::by_rank(std::size_t rank) const {
   const bool ranked = rank < size_;
   PIGEON_ASSERT(ranked);
   return entries_[order_[rank]];
+}
+
+IndexEntry& MessageIndex::by_rank(std::size_t rank) {
+  return const_cast<IndexEntry&>(std::as_const(*this).by_rank(rank));
 }
 
 IndexEntry* MessageIndex::insert(MessageId id) {

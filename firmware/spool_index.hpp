@@ -105,6 +105,7 @@ class MessageIndex {
   // Entries by rank in id order: rank 0 is the oldest. Ranks shift when an
   // entry is inserted or removed.
   IndexEntry& by_rank(std::size_t rank);
+  const IndexEntry& by_rank(std::size_t rank) const;
   // The rank of the first entry with an id above `id` (size() when none).
   std::size_t rank_after(MessageId id) const;
   // Every slot, used or not, in no particular order; stable while entries

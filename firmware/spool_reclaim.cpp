@@ -62,7 +62,9 @@ bool Spool::copy_plan_pays_off() {
   const std::uint32_t usable = log_.usable_sector_bytes();
   std::uint32_t records = 0, largest = 0, sectors = 0;
   for (std::uint32_t s = log_.tail_sector(); s != log_.head_sector(); s = log_.following(s)) {
-    for (const IndexEntry& entry : index_.slots()) {
+    // The entries in use, not every slot: a host index has 32,768.
+    for (std::size_t rank = 0; rank < index_.size(); ++rank) {
+      const IndexEntry& entry = index_.by_rank(rank);
       // An open message is aborted, not copied (copy_tail_forward).
       if (entry.state != EntryState::committed || log_.sector_of(entry.begin_address) != s) continue;
       const CopyCost cost = copy_cost(entry);

@@ -211,7 +211,7 @@ class SpoolModel {
                        std::vector<std::string>& problems) const {
     std::vector<MaildropEntry> entries;
     for (std::uint8_t folder = 0; folder < MailboxState::folders; ++folder) {
-      std::vector<MaildropEntry> in_folder(PIGEON_SPOOL_MAX_MESSAGES);
+      std::vector<MaildropEntry> in_folder(spool.usage().messages);
       in_folder.resize(spool.list_mailbox(mailbox, in_folder, folder));
       entries.insert(entries.end(), in_folder.begin(), in_folder.end());
     }
